@@ -1,0 +1,163 @@
+"""The two data records every part of skelssl speaks.
+
+:class:`Sequence`
+    One raw, variable-length sequence as a reader produces it: joints ``(T, M, V, C)``
+    float32 plus metadata.
+:class:`SkeletonData`
+    A whole dataset after preprocessing: fixed-length, zero-padded arrays
+    ``joints (N, T, M, V, C)`` (possibly a read-only ``np.memmap``), per-sample metadata
+    arrays, class names, the layout and the named protocols (train/test masks computed
+    from metadata alone).
+
+Metadata conventions: integers are ``-1`` where unknown; ``performance`` is a string that
+is equal for the recordings of one take seen by several cameras (multi-viewpoint
+sampling groups by it); ``name`` is the file stem or a unique id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from skelssl.errors import SkelsslError
+
+
+@dataclass
+class Sequence:
+    """One variable-length sequence. ``joints`` has shape (T, M, V, C), float32."""
+
+    joints: np.ndarray
+    label: int
+    name: str
+    subject: int = -1
+    view: int = -1
+    setup: int = -1
+    performance: str = ""
+    split: str = ""  # "train"/"test" when the source fixes it (array format), else ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+
+@dataclass
+class RawDataset:
+    """What a reader returns: raw sequences plus what is needed to prepare them.
+
+    ``protocols`` maps a protocol name (``xview``, ``xsub``, ...) to a predicate on a
+    :class:`Sequence` that is True for training samples; the first one is the default.
+    """
+
+    sequences: list[Sequence]
+    class_names: list[str]
+    layout: str
+    source: str
+    protocols: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # "file: problem" of skipped bad files
+
+
+_PER_SAMPLE = ("joints", "lengths", "labels", "subjects", "views", "setups", "performances", "names")
+
+
+@dataclass
+class SkeletonData:
+    """A preprocessed dataset: fixed-length arrays and per-sample metadata.
+
+    Attributes:
+        joints: (N, T, M, V, C) float32, zero-padded after ``lengths[i]`` frames.
+        lengths: (N,) int64 valid frames per sample (1..T).
+        labels: (N,) int64 class index in ``0..len(class_names)-1``.
+        subjects, views, setups: (N,) int64, -1 where unknown.
+        performances, names: (N,) str.
+        class_names: list of class names.
+        layout: layout name (see :mod:`skelssl.skeleton`).
+        source: dataset name it came from (``nw-ucla``, ``ntu60``, ``synthetic``, a path).
+        protocols: protocol name -> (N,) bool mask, True for training samples.
+    """
+
+    joints: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    views: np.ndarray
+    setups: np.ndarray
+    performances: np.ndarray
+    names: np.ndarray
+    class_names: list[str]
+    layout: str
+    source: str
+    protocols: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(N, T, M, V, C)."""
+        return tuple(self.joints.shape)
+
+    def subset(self, index: np.ndarray) -> SkeletonData:
+        """The samples at ``index`` (int indices or a bool mask), protocols sliced too.
+
+        A sorted integer index keeps a memmap lazily indexed only when it is contiguous;
+        otherwise the selected rows are read into memory.
+        """
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        values = {name: getattr(self, name)[index] for name in _PER_SAMPLE}
+        protocols = {name: mask[index] for name, mask in self.protocols.items()}
+        return replace(self, **values, protocols=protocols)
+
+    def split(self, protocol: str) -> tuple[SkeletonData, SkeletonData]:
+        """(train, test) parts under a named protocol (e.g. ``xview``)."""
+        is_train = self.protocol_mask(protocol)
+        return self.subset(is_train), self.subset(~is_train)
+
+    def protocol_mask(self, protocol: str) -> np.ndarray:
+        if protocol not in self.protocols:
+            known = ", ".join(sorted(self.protocols)) or "none"
+            raise SkelsslError(
+                f"dataset {self.source} has no protocol {protocol!r} (known: {known})"
+            )
+        return self.protocols[protocol]
+
+    def validate(self) -> None:
+        """Check shapes and label range; raise :class:`SkelsslError` naming the problem."""
+        n = len(self)
+        if self.joints.ndim != 5:
+            raise SkelsslError(f"joints must be (N,T,M,V,C), got shape {self.joints.shape}", self.source)
+        for f in fields(self):
+            if f.name in _PER_SAMPLE and getattr(self, f.name).shape[0] != n:
+                raise SkelsslError(f"{f.name} has {getattr(self, f.name).shape[0]} entries, expected {n}", self.source)
+        if n and (self.labels.min() < 0 or self.labels.max() >= self.num_classes):
+            raise SkelsslError(
+                f"labels out of range 0..{self.num_classes - 1}: "
+                f"min {self.labels.min()}, max {self.labels.max()}",
+                self.source,
+            )
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its input: built from a :class:`SkeletonData`.
+
+    ``channels`` is C of the batch (3 for xyz); ``frames`` is T; ``bodies`` is M.
+    """
+
+    layout: str
+    num_classes: int
+    frames: int
+    bodies: int
+    channels: int
+
+    @classmethod
+    def of(cls, data: SkeletonData) -> DataSpec:
+        _, frames, bodies, _, channels = data.joints.shape
+        return cls(data.layout, data.num_classes, frames, bodies, channels)

@@ -1,0 +1,40 @@
+"""Shared test fixtures: where the real datasets are, and skipping when absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+NWUCLA_ROOT = SHARED_DATASETS / "nw-ucla" / "all_sqe"
+NTU_ROOT = SHARED_DATASETS / "ntu-samples" / "nturgb+d_skeletons"
+NTU_STATISTICS = SHARED_DATASETS / "ntu-samples" / "statistics"
+PKU_ROOT = SHARED_DATASETS / "pku-mmd-sample"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (see ../shared/datasets/README.md)")
+    return path
+
+
+@pytest.fixture
+def nwucla_root() -> Path:
+    return _require(NWUCLA_ROOT)
+
+
+@pytest.fixture
+def ntu_root() -> Path:
+    return _require(NTU_ROOT)
+
+
+@pytest.fixture
+def ntu_statistics() -> Path:
+    return _require(NTU_STATISTICS)
+
+
+@pytest.fixture
+def pku_root() -> Path:
+    return _require(PKU_ROOT)
