@@ -1,0 +1,205 @@
+"""Encoder train-step throughput: forward + backward + SGD step, in sequences per second.
+
+Every preset of ``skelssl.models.ENCODER_PRESETS`` is timed on two input sizes,
+NW-UCLA-sized (batch 64, T=50, one body, 20 Kinect v1 joints) and NTU-sized (batch 32,
+T=60, two bodies, 25 Kinect v2 joints), with a linear classifier and cross-entropy on
+random inputs: a few warmup steps, then timed steps. Results go to
+``<out>/encoders.json`` and ``<out>/encoders.md`` with the machine description.
+
+Usage::
+
+    python benchmarks/encoders.py [--quick] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from skelssl.data.types import DataSpec
+from skelssl.models import ENCODER_PRESETS, build_encoder
+from skelssl.skeleton import get_layout
+
+
+@dataclass(frozen=True)
+class InputSize:
+    name: str
+    batch: int
+    frames: int
+    bodies: int
+    layout: str
+    classes: int
+    channels: int = 3
+
+
+INPUT_SIZES = (
+    InputSize("nw-ucla", batch=64, frames=50, bodies=1, layout="kinect-v1-20", classes=10),
+    InputSize("ntu", batch=32, frames=60, bodies=2, layout="ntu-25", classes=60),
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 warmup + 2 timed steps")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per preset")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per preset")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or e.g. cuda")
+    parser.add_argument(
+        "--presets", nargs="+", default=list(ENCODER_PRESETS), choices=list(ENCODER_PRESETS)
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.quick:
+        args.warmup, args.steps = 1, 2
+    return args
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(device: torch.device) -> dict:
+    description = {
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    if hasattr(os, "getloadavg"):
+        description["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
+    if device.type == "cuda":
+        description["gpu"] = torch.cuda.get_device_name(device)
+    return description
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_train_steps(preset: str, size: InputSize, args, device: torch.device) -> dict:
+    """Seconds per train step of one preset on one input size (after warmup)."""
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    spec = DataSpec(size.layout, size.classes, size.frames, size.bodies, size.channels)
+    encoder = build_encoder(ENCODER_PRESETS[preset], spec)
+    model = nn.ModuleDict(
+        {"encoder": encoder, "classifier": nn.Linear(encoder.out_dim, size.classes)}
+    )
+    model.to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    joints = get_layout(size.layout).num_joints
+    shape = (size.batch, size.frames, size.bodies, joints, size.channels)
+    x = torch.randn(shape, generator=generator).to(device)
+    lengths = torch.full((size.batch,), size.frames, dtype=torch.int64, device=device)
+    labels = torch.randint(size.classes, (size.batch,), generator=generator).to(device)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        logits = model["classifier"](model["encoder"](x, lengths))
+        nn.functional.cross_entropy(logits, labels).backward()
+        optimizer.step()
+
+    for _ in range(args.warmup):
+        step()
+    synchronize(device)
+    seconds = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        step()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    median = sorted(seconds)[len(seconds) // 2]
+    return {
+        "preset": preset,
+        "input": size.name,
+        "shape": list(shape),
+        "parameters": sum(p.numel() for p in encoder.parameters()),
+        "out_dim": encoder.out_dim,
+        "step_seconds_median": median,
+        "step_seconds": seconds,
+        "sequences_per_second": size.batch / median,  # median: robust to a busy machine
+        "sequences_per_second_mean": size.batch * len(seconds) / sum(seconds),
+    }
+
+
+def markdown_table(report: dict) -> str:
+    machine = report["machine"]
+    lines = [
+        "# Encoder train-step throughput",
+        "",
+        "Forward + backward + SGD step of encoder + linear classifier on random inputs",
+        f"({report['warmup']} warmup steps, {report['steps']} timed steps; "
+        "sequences/s = batch / median step time). "
+        "Command: `python benchmarks/encoders.py" + (" --quick" if report["quick"] else "") + "`.",
+        "",
+        f"Machine: {machine['cpu']}, torch {machine['torch']}, {machine['threads']} threads, "
+        f"device {machine['device']}{', ' + machine['gpu'] if 'gpu' in machine else ''}, "
+        f"Python {machine['python']}, {machine['date']}.",
+        "",
+        "**Taken on a shared machine**: other people's processes ran on the same 2 CPU cores,",
+        "so absolute numbers are noisy and pessimistic; compare presets within one run"
+        f" (1-minute load average at start: {machine.get('load_average_1min_at_start', 'n/a')}).",
+        "",
+        "| preset | input | batch x T x M x V x C | parameters | D | step (s, median) | sequences/s |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for row in report["results"]:
+        lines.append(
+            f"| {row['preset']} | {row['input']} | {' x '.join(map(str, row['shape']))} "
+            f"| {row['parameters']:,} | {row['out_dim']} | {row['step_seconds_median']:.3f} "
+            f"| {row['sequences_per_second']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    results = []
+    for size in INPUT_SIZES:
+        for preset in args.presets:
+            row = time_train_steps(preset, size, args, device)
+            print(
+                f"{preset:>16} {size.name:>8}: {row['sequences_per_second']:8.1f} seq/s "
+                f"({row['parameters']:,} parameters)",
+                flush=True,
+            )
+            results.append(row)
+    report = {
+        "machine": machine_description(device),
+        "quick": args.quick,
+        "warmup": args.warmup,
+        "steps": args.steps,
+        "inputs": [asdict(size) for size in INPUT_SIZES],
+        "results": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "encoders.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "encoders.md").write_text(markdown_table(report))
+    print(f"wrote {args.out / 'encoders.json'} and {args.out / 'encoders.md'}")
+
+
+if __name__ == "__main__":
+    main()

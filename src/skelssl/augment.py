@@ -1,0 +1,427 @@
+"""Batched skeleton augmentations, each a small function citing its paper.
+
+Every function takes a batch ``x`` of shape ``(N, T, M, V, C)`` (C = 3: xyz) on any
+device and
+
+- draws randomness only from the optional ``generator`` (a :class:`torch.Generator` on
+  ``x.device``; ``None`` uses torch's global generator),
+- is vectorised over the batch (no Python loop over samples),
+- keeps padded frames (``t >= lengths[i]``) and absent bodies (a body that is all zero in
+  a frame) exactly zero,
+- returns a new tensor and never modifies ``x`` in place.
+
+Random numbers are drawn in float32 in a fixed order, so a seeded generator gives the
+same augmentation whatever the dtype of ``x``.
+
+Papers
+------
+- Rotation: CrosSCLR/SkeletonCLR (Li et al. 2021) and AimCLR (Guo et al. 2022).
+- Shear: Skeleton BYOL (Moliner et al. 2022, Eq. 5), SkeletonCLR (magnitude 0.5).
+- Left/right drop: Skeleton BYOL (Moliner et al. 2022).
+- Temporal mask: MS²L (Lin et al. 2020), "temporally masked" view.
+- Virtual camera: Gao, Yang, Du 2021, "Contrastive Self-Supervised Learning for Skeleton
+  Action Recognition" (PMLR 148), Eq. (1) and (2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from skelssl.errors import SkelsslError
+from skelssl.skeleton import Layout
+
+ANGLE_NAMES = ("alpha", "beta", "gamma")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _check_batch(x: Tensor, *, xyz: bool = False) -> None:
+    """Raise unless ``x`` is ``(N, T, M, V, C)`` (with C = 3 when ``xyz``)."""
+    if x.ndim != 5:
+        raise SkelsslError(
+            f"augmentations expect a batch (N, T, M, V, C), got shape {tuple(x.shape)}"
+        )
+    if xyz and x.shape[-1] != 3:
+        raise SkelsslError(f"this augmentation needs xyz coordinates (C=3), got C={x.shape[-1]}")
+
+
+def _check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise SkelsslError(f"{name} must be in [0, 1], got {value}")
+
+
+def _check_layout(x: Tensor, layout: Layout) -> None:
+    if x.shape[3] != layout.num_joints:
+        raise SkelsslError(
+            f"batch has {x.shape[3]} joints but layout {layout.name} has {layout.num_joints}"
+        )
+
+
+def _as_lengths(x: Tensor, lengths: Tensor | Sequence[int]) -> Tensor:
+    """``lengths`` as an int64 tensor ``(N,)`` on ``x.device``, checked to be in 1..T."""
+    lengths = torch.as_tensor(lengths, device=x.device).long()
+    if lengths.shape != (x.shape[0],):
+        raise SkelsslError(f"lengths must have shape ({x.shape[0]},), got {tuple(lengths.shape)}")
+    if lengths.numel() and (lengths.min() < 1 or lengths.max() > x.shape[1]):
+        raise SkelsslError(f"lengths must be in 1..{x.shape[1]}, got {lengths.tolist()}")
+    return lengths
+
+
+def _uniform(shape, low, high, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Float32 uniform samples in [low, high] on ``x.device``; low/high broadcast to ``shape``."""
+    unit = torch.rand(shape, generator=generator, device=x.device)
+    return low + (high - low) * unit
+
+
+def _randint_upto(high: Tensor, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Uniform integers in ``0..high`` (inclusive), one per entry of ``high`` (int64)."""
+    unit = torch.rand(high.shape, generator=generator, device=x.device)
+    return torch.minimum((unit * (high + 1).float()).long(), high)
+
+
+def _bernoulli(n: int, p: float, x: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``(n,)`` bool, each True with probability ``p``."""
+    return torch.rand(n, generator=generator, device=x.device) < p
+
+
+def _transform_points(x: Tensor, matrix: Tensor) -> Tensor:
+    """x' = A x for every joint: ``matrix`` is ``(N, 3, 3)`` or per frame ``(N, T, 3, 3)``."""
+    matrix = matrix.to(x.dtype)
+    if matrix.ndim == 3:
+        return torch.einsum("ntmvc,ndc->ntmvd", x, matrix)
+    return torch.einsum("ntmvc,ntdc->ntmvd", x, matrix)
+
+
+def valid_mask(x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+    """Which (sample, frame, body) entries hold a real body.
+
+    True where the frame is within ``lengths`` (all frames when ``lengths`` is None) and
+    the body is not all zero. Shape: x ``(N, T, M, V, C)`` -> ``(N, T, M, 1, 1)`` bool.
+    """
+    _check_batch(x)
+    present = (x != 0).any(dim=-1, keepdim=True).any(dim=-2, keepdim=True)
+    if lengths is None:
+        return present
+    lengths = _as_lengths(x, lengths)
+    frames = torch.arange(x.shape[1], device=x.device)
+    in_sequence = frames[None, :] < lengths[:, None]
+    return present & in_sequence[:, :, None, None, None]
+
+
+def random_apply(
+    fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    p: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Apply ``fn`` to each sample with probability ``p`` (others pass through unchanged).
+
+    ``fn`` maps ``(N, T, M, V, C)`` to the same shape; it runs on the whole batch and
+    the per-sample choice is a mask, so there is no loop over samples.
+    """
+    _check_batch(x)
+    _check_probability("p", p)
+    chosen = _bernoulli(x.shape[0], p, x, generator)
+    return torch.where(chosen[:, None, None, None, None], fn(x), x)
+
+
+# ---------------------------------------------------------------------------- spatial
+
+
+def rotation_matrix(alpha, beta, gamma) -> Tensor:
+    """R = Rz(gamma) Ry(beta) Rx(alpha), angles in radians (virtual camera, Gao et al. Eq. (2)).
+
+    ``alpha``, ``beta``, ``gamma`` are floats or tensors that broadcast together to a
+    shape ``S``; returns ``(*S, 3, 3)``. A column vector p is rotated as ``R @ p``.
+    """
+    alpha, beta, gamma = torch.broadcast_tensors(*(_as_angle(a) for a in (alpha, beta, gamma)))
+    ca, sa = torch.cos(alpha), torch.sin(alpha)
+    cb, sb = torch.cos(beta), torch.sin(beta)
+    cg, sg = torch.cos(gamma), torch.sin(gamma)
+    one, zero = torch.ones_like(ca), torch.zeros_like(ca)
+    rot_x = torch.stack([one, zero, zero, zero, ca, -sa, zero, sa, ca], dim=-1)
+    rot_y = torch.stack([cb, zero, sb, zero, one, zero, -sb, zero, cb], dim=-1)
+    rot_z = torch.stack([cg, -sg, zero, sg, cg, zero, zero, zero, one], dim=-1)
+    shape = (*ca.shape, 3, 3)
+    # Gao et al. Eq. (2): R = Rz(γ) · Ry(β) · Rx(α)
+    return rot_z.reshape(shape) @ rot_y.reshape(shape) @ rot_x.reshape(shape)
+
+
+def _as_angle(angle) -> Tensor:
+    """A tensor of angles; Python numbers become default-dtype tensors."""
+    return (
+        angle if torch.is_tensor(angle) else torch.as_tensor(angle, dtype=torch.get_default_dtype())
+    )
+
+
+def rotate(
+    x: Tensor,
+    max_degrees: float | Sequence[float] = (30.0, 30.0, 30.0),
+    *,
+    lengths: Tensor | Sequence[int] | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Random rotation of each sequence about the origin (CrosSCLR / AimCLR rotation aug).
+
+    Angles about x, y, z are uniform in ``[-max_degrees[k], max_degrees[k]]`` (a single
+    float applies to all three axes), one draw per sequence; x' = R x with
+    R = Rz Ry Rx (:func:`rotation_matrix`). Shape: ``(N, T, M, V, 3)`` -> same.
+    """
+    _check_batch(x, xyz=True)
+    limits = torch.as_tensor(max_degrees, dtype=torch.float32, device=x.device)
+    if limits.numel() not in (1, 3) or (limits < 0).any():
+        raise SkelsslError(f"max_degrees must be one or three angles >= 0, got {max_degrees}")
+    limits = limits.reshape(-1).expand(3)
+    degrees = _uniform((x.shape[0], 3), -limits, limits, x, generator)
+    angles = torch.deg2rad(degrees)
+    rotation = rotation_matrix(angles[:, 0], angles[:, 1], angles[:, 2])
+    return _transform_points(x, rotation) * valid_mask(x, lengths)
+
+
+def shear(
+    x: Tensor,
+    magnitude: float = 1.0,
+    *,
+    lengths: Tensor | Sequence[int] | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Random shear x' = S x per sequence (Skeleton BYOL Eq. (5); SkeletonCLR uses 0.5).
+
+    S = [[1, s_xy, s_xz], [s_yx, 1, s_yz], [s_zx, s_zy, 1]] with the six factors uniform
+    in ``[-magnitude, magnitude]``; ``magnitude=0`` is the identity.
+    Shape: ``(N, T, M, V, 3)`` -> same.
+    """
+    _check_batch(x, xyz=True)
+    if magnitude < 0:
+        raise SkelsslError(f"shear magnitude must be >= 0, got {magnitude}")
+    n = x.shape[0]
+    factors = _uniform((n, 3, 3), -magnitude, magnitude, x, generator)
+    eye = torch.eye(3, device=x.device, dtype=torch.bool)
+    # Skeleton BYOL Eq. (5): ones on the diagonal, random factors off it
+    matrix = torch.where(eye, torch.ones_like(factors), factors)
+    return _transform_points(x, matrix) * valid_mask(x, lengths)
+
+
+def gaussian_noise(
+    x: Tensor,
+    std: float = 0.01,
+    *,
+    lengths: Tensor | Sequence[int] | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """x' = x + ε, ε ~ N(0, std²) i.i.d. per coordinate (SkeletonCLR/AimCLR Gaussian noise).
+
+    Noise is added only to present bodies in valid frames. Shape: ``(N, T, M, V, C)`` -> same.
+    """
+    _check_batch(x)
+    if std < 0:
+        raise SkelsslError(f"noise std must be >= 0, got {std}")
+    noise = torch.randn(x.shape, generator=generator, device=x.device) * std
+    return (x + noise.to(x.dtype)) * valid_mask(x, lengths)
+
+
+def left_right_drop(
+    x: Tensor,
+    layout: Layout,
+    *,
+    p: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """With probability ``p`` zero one side's limbs (Skeleton BYOL left/right drop).
+
+    For a chosen sample, the left arm+leg or the right arm+leg (``layout.left`` /
+    ``layout.right``, each side equally likely) are set to zero in every frame and body.
+    Shape: ``(N, T, M, V, C)`` -> same.
+    """
+    _check_batch(x)
+    _check_layout(x, layout)
+    _check_probability("p", p)
+    n, v = x.shape[0], x.shape[3]
+    applied = _bernoulli(n, p, x, generator)
+    drop_left = _bernoulli(n, 0.5, x, generator)
+    left = torch.zeros(v, dtype=torch.bool, device=x.device)
+    left[list(layout.left)] = True
+    right = torch.zeros(v, dtype=torch.bool, device=x.device)
+    right[list(layout.right)] = True
+    dropped = applied[:, None] & torch.where(drop_left[:, None], left, right)  # (N, V)
+    return x * (~dropped)[:, None, None, :, None]
+
+
+# ---------------------------------------------------------------------------- temporal
+
+
+def temporal_crop_resize(
+    x: Tensor,
+    lengths: Tensor | Sequence[int],
+    *,
+    min_ratio: float = 0.5,
+    max_ratio: float = 1.0,
+    out_frames: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Random temporal crop of each valid sequence, linearly resampled to ``out_frames``.
+
+    The crop covers ``round(r * lengths[i])`` frames (at least 1), r uniform in
+    ``[min_ratio, max_ratio]``, at a uniform random start inside the valid frames
+    (the crop/resize of SkeletonCLR-style pipelines). Output frame j samples the crop at
+    ``start + j (crop - 1) / (out_frames - 1)`` by linear interpolation between the two
+    neighbouring frames; a body absent at one neighbour takes the other neighbour's pose,
+    and is zero when absent at both (or at the only neighbour with weight).
+
+    Shapes: x ``(N, T, M, V, C)``, lengths ``(N,)`` -> ``(N, out_frames, M, V, C)`` and
+    new lengths ``(N,)`` int64, all equal to ``out_frames`` (default T).
+    """
+    _check_batch(x)
+    lengths = _as_lengths(x, lengths)
+    if not 0.0 < min_ratio <= max_ratio <= 1.0:
+        raise SkelsslError(f"need 0 < min_ratio <= max_ratio <= 1, got {min_ratio}, {max_ratio}")
+    out_frames = x.shape[1] if out_frames is None else int(out_frames)
+    if out_frames < 1:
+        raise SkelsslError(f"out_frames must be >= 1, got {out_frames}")
+    n = x.shape[0]
+    ratio = _uniform(n, min_ratio, max_ratio, x, generator)
+    crop = (
+        torch.floor(ratio * lengths + 0.5).long().clamp(min=torch.ones_like(lengths), max=lengths)
+    )
+    start = _randint_upto(lengths - crop, x, generator)
+
+    steps = torch.arange(out_frames, device=x.device, dtype=torch.float32) / max(out_frames - 1, 1)
+    position = start[:, None] + steps[None, :] * (crop - 1)[:, None]  # (N, out_frames)
+    low = position.floor().long().clamp(0, x.shape[1] - 1)
+    high = torch.minimum(low + 1, (lengths - 1)[:, None])
+    weight_high = (position - low).to(x.dtype)
+
+    valid = valid_mask(x, lengths).to(x.dtype)
+    x_low, x_high = _gather_frames(x, low), _gather_frames(x, high)
+    w_low = (1 - weight_high)[:, :, None, None, None] * _gather_frames(valid, low)
+    w_high = weight_high[:, :, None, None, None] * _gather_frames(valid, high)
+    total = w_low + w_high
+    safe_total = torch.where(total > 0, total, torch.ones_like(total))
+    resampled = (w_low * x_low + w_high * x_high) / safe_total
+    new_lengths = torch.full((n,), out_frames, dtype=torch.long, device=x.device)
+    return resampled * (total > 0), new_lengths
+
+
+def _gather_frames(x: Tensor, frame_index: Tensor) -> Tensor:
+    """``x[i, frame_index[i, j]]`` for every i, j: ``(N, T, ...)``, ``(N, J)`` -> ``(N, J, ...)``."""
+    index = frame_index.reshape(*frame_index.shape, *([1] * (x.ndim - 2)))
+    return torch.gather(x, 1, index.expand(-1, -1, *x.shape[2:]))
+
+
+def temporal_mask(
+    x: Tensor,
+    lengths: Tensor | Sequence[int],
+    *,
+    ratio: float = 0.25,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Zero a random contiguous span of ``round(ratio * lengths[i])`` valid frames (MS²L).
+
+    The "temporally masked" view of MS²L (Lin et al. 2020): the span starts uniformly
+    at random so that it lies inside the valid frames. Shape: ``(N, T, M, V, C)`` -> same.
+    """
+    _check_batch(x)
+    lengths = _as_lengths(x, lengths)
+    _check_probability("ratio", ratio)
+    span = torch.floor(ratio * lengths.float() + 0.5).long().clamp(max=lengths)
+    start = _randint_upto(lengths - span, x, generator)
+    frames = torch.arange(x.shape[1], device=x.device)[None, :]
+    masked = (frames >= start[:, None]) & (frames < (start + span)[:, None])  # (N, T)
+    keep = valid_mask(x, lengths) & ~masked[:, :, None, None, None]
+    return x * keep
+
+
+# ---------------------------------------------------------------------------- virtual camera
+
+
+def virtual_camera(
+    x: Tensor,
+    layout: Layout,
+    *,
+    lengths: Tensor | Sequence[int] | None = None,
+    angle_step: float = 60.0,
+    continuous: bool = False,
+    max_degrees: float = 360.0,
+    vary: Sequence[str] = ANGLE_NAMES,
+    max_distance: int = 5,
+    unit_distance: float = 0.1,
+    per_frame: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Look at the skeleton from a random virtual camera (Gao, Yang, Du 2021).
+
+    1. Eq. (1): move the origin to the body centre ``layout.center`` of body 0 in the
+       first frame where body 0 is present (frame 0 for a prepared sequence); the output
+       is expressed in these coordinates, so a centred input is left as is.
+    2. Eq. (2): rotate by R(α, β, γ) = Rz(γ) Ry(β) Rx(α). Each angle is drawn from the grid
+       {0, angle_step, ..., < 360} degrees (default {0°, 60°, ..., 300°}) or, when
+       ``continuous``, uniform in ``[-max_degrees/2, max_degrees/2]``; angles not named in
+       ``vary`` stay 0.
+    3. Distance: the paper moves the camera nearer to / further from the body. We read this
+       as shifting the camera position by d·u with d = k·unit_distance, k uniform in
+       {0, ..., max_distance}, and u a uniformly random unit vector; the skeleton seen from
+       the moved camera is x - d·u. ``max_distance=0`` turns it off.
+
+    ``per_frame=False`` (the paper) draws one rotation per sequence, so the whole sequence
+    moves rigidly. ``per_frame=True`` draws independent angles for every frame (a camera
+    that jumps between views each frame; bone lengths are kept, motion is not); the
+    distance shift stays one per sequence. Shape: ``(N, T, M, V, 3)`` -> same.
+    """
+    _check_batch(x, xyz=True)
+    _check_layout(x, layout)
+    unknown = set(vary) - set(ANGLE_NAMES)
+    if unknown:
+        raise SkelsslError(f"vary names unknown angles {sorted(unknown)} (known: {ANGLE_NAMES})")
+    if max_distance < 0 or unit_distance < 0:
+        raise SkelsslError(
+            f"max_distance and unit_distance must be >= 0, got {max_distance}, {unit_distance}"
+        )
+    valid = valid_mask(x, lengths)
+    centred = (x - _first_frame_centre(x, valid, layout.center)) * valid  # Gao et al. Eq. (1)
+
+    n, t = x.shape[:2]
+    angle_shape = (n, t) if per_frame else (n,)
+    degrees = _camera_degrees(angle_shape, x, angle_step, continuous, max_degrees, generator)
+    held = torch.tensor([name not in vary for name in ANGLE_NAMES], device=x.device)
+    radians = torch.deg2rad(degrees.masked_fill(held, 0.0))
+    rotation = rotation_matrix(radians[..., 0], radians[..., 1], radians[..., 2])
+    rotated = _transform_points(centred, rotation)  # Gao et al. Eq. (2)
+
+    steps = _randint_upto(torch.full((n,), int(max_distance), device=x.device), x, generator)
+    direction = torch.randn((n, 3), generator=generator, device=x.device)
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    camera_shift = (steps.float() * unit_distance)[:, None] * direction  # (N, 3)
+    return (rotated - camera_shift[:, None, None, None, :].to(x.dtype)) * valid
+
+
+def _first_frame_centre(x: Tensor, valid: Tensor, center: int) -> Tensor:
+    """Centre joint of body 0 in its first present frame: ``(N, 1, 1, 1, C)`` (zero if never)."""
+    body0_present = valid[:, :, 0, 0, 0]  # (N, T)
+    first = body0_present.int().argmax(dim=1)  # first True, or 0 when none
+    centre = x[torch.arange(x.shape[0], device=x.device), first, 0, center]  # (N, C)
+    return centre[:, None, None, None, :]
+
+
+def _camera_degrees(
+    shape: tuple[int, ...],
+    x: Tensor,
+    angle_step: float,
+    continuous: bool,
+    max_degrees: float,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """Angles (α, β, γ) in degrees, ``(*shape, 3)``: grid multiples or continuous uniform."""
+    if continuous:
+        if max_degrees < 0:
+            raise SkelsslError(f"max_degrees must be >= 0, got {max_degrees}")
+        return _uniform((*shape, 3), -max_degrees / 2, max_degrees / 2, x, generator)
+    if not 0 < angle_step <= 360:
+        raise SkelsslError(f"angle_step must be in (0, 360], got {angle_step}")
+    grid_size = math.ceil(360.0 / angle_step - 1e-9)  # {0, step, ..., < 360}
+    high = torch.full((*shape, 3), grid_size - 1, device=x.device)
+    return _randint_upto(high, x, generator).float() * angle_step

@@ -1,0 +1,364 @@
+"""Preprocessing: raw variable-length sequences -> fixed-length, normalised arrays.
+
+The steps, in the order :func:`preprocess` applies them:
+
+1. temporal: every sequence to exactly ``frames`` frames (``resample`` / ``crop`` / ``repeat``);
+2. bodies: keep ``M = min(max_bodies, largest body count in the dataset)`` bodies;
+3. centre: subtract the centre joint of the first frame where the reference body is present;
+4. view normalisation: rotate so X runs along the shoulders, Y along the spine (CRRL / NTU);
+5. min-max: each axis to [-1, 1] over the valid frames (CRRL), per body when asked.
+
+Each step is a small NumPy function. The spatial steps take one sequence ``(T, M, V, C)``
+or a batch ``(..., T, M, V, C)`` and a presence mask ``(..., T, M)``; a body that is absent
+in a frame (all joints zero) stays exactly zero through every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from skelssl.data.types import RawDataset, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.skeleton import Layout, get_layout
+
+TEMPORAL_MODES = ("resample", "crop", "repeat")
+_CHUNK = 1024  # sequences per vectorised batch of the spatial steps
+
+
+@dataclass
+class PreprocessConfig:
+    """How raw sequences become fixed-length arrays (see the module docstring)."""
+
+    frames: int = 50
+    temporal: str = "resample"
+    center: bool = True
+    center_joint: str | None = None
+    view_normalize: bool = True
+    minmax: bool = False
+    separate_bodies: bool = True
+    max_bodies: int = 2
+
+    def validate(self) -> None:
+        if self.frames < 1:
+            raise SkelsslError(f"preprocess.frames must be >= 1, got {self.frames}")
+        if self.temporal not in TEMPORAL_MODES:
+            known = ", ".join(TEMPORAL_MODES)
+            raise SkelsslError(f"unknown preprocess.temporal {self.temporal!r} (known: {known})")
+        if self.max_bodies < 1:
+            raise SkelsslError(f"preprocess.max_bodies must be >= 1, got {self.max_bodies}")
+
+
+# ---------------------------------------------------------------- presence
+
+
+def body_presence(joints: np.ndarray) -> np.ndarray:
+    """True where a body is present in a frame (any coordinate non-zero).
+
+    Shape: (..., T, M, V, C) -> (..., T, M) bool.
+    """
+    return np.any(joints != 0, axis=(-1, -2))
+
+
+# ---------------------------------------------------------------- temporal
+
+
+def resample_frames(joints: np.ndarray, frames: int) -> np.ndarray:
+    """Linear interpolation of all frames to exactly ``frames`` frames.
+
+    The first and last frame are kept. Between a frame where a body is present and one
+    where it is absent, the nearer frame is taken instead of blending with zeros, so
+    absent bodies stay zero. Shape: (t, M, V, C) -> (frames, M, V, C).
+    """
+    length = joints.shape[0]
+    position = np.linspace(0.0, length - 1, frames)
+    lower = np.floor(position).astype(np.int64)
+    upper = np.minimum(lower + 1, length - 1)
+    weight = (position - lower)[:, None, None, None]
+    blended = (1.0 - weight) * joints[lower] + weight * joints[upper]
+    present = body_presence(joints)
+    both_present = (present[lower] & present[upper])[:, :, None, None]
+    nearest = np.where(weight < 0.5, joints[lower], joints[upper])
+    return np.where(both_present, blended, nearest).astype(joints.dtype)
+
+
+def crop_or_pad(joints: np.ndarray, frames: int) -> np.ndarray:
+    """The first ``frames`` frames; shorter sequences zero-padded at the end.
+
+    Shape: (t, M, V, C) -> (frames, M, V, C).
+    """
+    out = np.zeros((frames,) + joints.shape[1:], dtype=joints.dtype)
+    kept = min(frames, joints.shape[0])
+    out[:kept] = joints[:kept]
+    return out
+
+
+def repeat_to_length(joints: np.ndarray, frames: int) -> np.ndarray:
+    """The first ``frames`` frames; shorter sequences tiled by repeating them (Skeleton BYOL).
+
+    Shape: (t, M, V, C) -> (frames, M, V, C).
+    """
+    index = np.arange(frames) % joints.shape[0]
+    return joints[index]
+
+
+def fix_length(joints: np.ndarray, frames: int, mode: str) -> tuple[np.ndarray, int]:
+    """Apply the temporal step ``mode`` (one of ``TEMPORAL_MODES``).
+
+    Returns the (frames, M, V, C) sequence and its number of valid frames
+    (``min(t, frames)`` for ``crop``, else ``frames``).
+    """
+    length = joints.shape[0]
+    if length == 0:
+        raise SkelsslError("sequence has no frames")
+    if mode == "resample":
+        return resample_frames(joints, frames), frames
+    if mode == "crop":
+        return crop_or_pad(joints, frames), min(length, frames)
+    if mode == "repeat":
+        return repeat_to_length(joints, frames), frames
+    known = ", ".join(TEMPORAL_MODES)
+    raise SkelsslError(f"unknown temporal mode {mode!r} (known: {known})")
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def count_bodies(joints: np.ndarray) -> int:
+    """1 + the index of the last body present in any frame (0 if none). (T, M, V, C) -> int."""
+    present_bodies = np.flatnonzero(body_presence(joints).any(axis=0))
+    return int(present_bodies[-1]) + 1 if present_bodies.size else 0
+
+
+def select_bodies(joints: np.ndarray, bodies: int) -> np.ndarray:
+    """Keep the first ``bodies`` bodies, zero-padding missing ones.
+
+    Shape: (..., T, M, V, C) -> (..., T, bodies, V, C).
+    """
+    have = joints.shape[-3]
+    if have >= bodies:
+        return joints[..., :bodies, :, :]
+    pad = [(0, 0)] * joints.ndim
+    pad[-3] = (0, bodies - have)
+    return np.pad(joints, pad)
+
+
+# ---------------------------------------------------------------- spatial
+
+
+def reference_frame_and_body(present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the normalising pose is taken: the first frame of the first body ever present.
+
+    That is body 0 unless it is absent throughout. Shape: (..., T, M) -> two (...,) int
+    arrays (frame, body); 0, 0 when no body is present at all.
+    """
+    body = np.argmax(present.any(axis=-2), axis=-1)
+    present_of_body = np.take_along_axis(present, body[..., None, None], axis=-1)[..., 0]
+    frame = np.argmax(present_of_body, axis=-1)
+    return frame, body
+
+
+def _pose_at(joints: np.ndarray, frame: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """joints[..., frame, body, :, :] per leading index. -> (..., V, C)."""
+    at_frame = np.take_along_axis(joints, frame[..., None, None, None, None], axis=-4)[
+        ..., 0, :, :, :
+    ]
+    return np.take_along_axis(at_frame, body[..., None, None, None], axis=-3)[..., 0, :, :]
+
+
+def center_on_joint(
+    joints: np.ndarray, joint: int, present: np.ndarray | None = None
+) -> np.ndarray:
+    """Subtract the ``joint`` of the reference pose from every present body.
+
+    The reference pose is the first frame where the first present body (body 0 as a rule)
+    is present; all bodies share this origin, keeping two persons' relative positions
+    (NTU practice). Shape: (..., T, M, V, C) -> same; absent bodies stay zero.
+    """
+    present = body_presence(joints) if present is None else present
+    frame, body = reference_frame_and_body(present)
+    origin = _pose_at(joints, frame, body)[..., joint, :]  # (..., C)
+    centred = joints - origin[..., None, None, None, :]
+    return np.where(present[..., None, None], centred, 0).astype(joints.dtype)
+
+
+def view_rotation(shoulder: np.ndarray, spine: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Rotation whose rows are the new axes X (shoulders), Y (spine ⟂ X), Z = X × Y.
+
+    ``shoulder`` is right_shoulder - left_shoulder, ``spine`` is spine_top - spine_base.
+    Where either vector is degenerate the identity is returned. Shape: (..., 3) -> (..., 3, 3).
+    """
+    x_norm = np.linalg.norm(shoulder, axis=-1, keepdims=True)
+    x_axis = shoulder / np.maximum(x_norm, eps)
+    spine_orthogonal = spine - np.sum(spine * x_axis, axis=-1, keepdims=True) * x_axis
+    y_norm = np.linalg.norm(spine_orthogonal, axis=-1, keepdims=True)
+    y_axis = spine_orthogonal / np.maximum(y_norm, eps)
+    z_axis = np.cross(x_axis, y_axis)
+    rotation = np.stack([x_axis, y_axis, z_axis], axis=-2)
+    degenerate = ((x_norm[..., 0] < eps) | (y_norm[..., 0] < eps))[..., None, None]
+    return np.where(degenerate, np.eye(3, dtype=rotation.dtype), rotation)
+
+
+def view_normalize(
+    joints: np.ndarray, layout: Layout, present: np.ndarray | None = None
+) -> np.ndarray:
+    """Rotate every body by the rotation of the reference pose (CRRL / NTU view normalisation).
+
+    Afterwards the reference pose's shoulder vector is parallel to +X and its spine lies in
+    the XY-plane with a positive Y component. Rotation is about the origin, so centre first.
+    Shape: (..., T, M, V, 3) -> same; absent bodies stay zero.
+    """
+    if joints.shape[-1] != 3:
+        raise SkelsslError(f"view normalisation needs 3-D coordinates, got C={joints.shape[-1]}")
+    present = body_presence(joints) if present is None else present
+    frame, body = reference_frame_and_body(present)
+    pose = _pose_at(joints, frame, body).astype(np.float64)  # (..., V, 3)
+    shoulder = pose[..., layout.right_shoulder, :] - pose[..., layout.left_shoulder, :]
+    spine = pose[..., layout.spine_top, :] - pose[..., layout.spine_base, :]
+    rotation = view_rotation(shoulder, spine).astype(joints.dtype)  # (..., 3, 3)
+    # p' = R p for every joint; a linear map, so absent (all-zero) bodies stay zero.
+    return joints @ np.swapaxes(rotation, -1, -2)[..., None, None, :, :]
+
+
+def minmax_normalize(
+    joints: np.ndarray, present: np.ndarray | None = None, separate_bodies: bool = True
+) -> np.ndarray:
+    """Per-sample, per-axis min-max to [-1, 1] over the frames where a body is present (CRRL).
+
+    ``x' = 2 (x - min) / (max - min) - 1``; an axis with no extent maps to 0. With
+    ``separate_bodies`` each body has its own min and max. Padding frames and absent bodies
+    stay zero. Shape: (..., T, M, V, C) -> same.
+    """
+    present = body_presence(joints) if present is None else present
+    mask = np.broadcast_to(present[..., None, None], joints.shape)
+    reduce_axes = (-4, -2) if separate_bodies else (-4, -3, -2)
+    low = np.min(np.where(mask, joints, np.inf), axis=reduce_axes, keepdims=True)
+    high = np.max(np.where(mask, joints, -np.inf), axis=reduce_axes, keepdims=True)
+    extent = high - low
+    valid_extent = np.isfinite(extent) & (extent > 0)
+    scaled = (
+        2.0 * (joints - np.where(valid_extent, low, 0)) / np.where(valid_extent, extent, 1) - 1.0
+    )
+    scaled = np.where(valid_extent, scaled, 0.0)
+    return np.where(mask, scaled, 0).astype(joints.dtype)
+
+
+def normalize_space(joints: np.ndarray, layout: Layout, config: PreprocessConfig) -> np.ndarray:
+    """Centre, view-normalise and min-max a sequence or batch as ``config`` asks.
+
+    Presence is taken once, before any step. Shape: (..., T, M, V, C) -> same.
+    """
+    present = body_presence(joints)
+    if config.center:
+        joint = layout.center if config.center_joint is None else layout.index(config.center_joint)
+        joints = center_on_joint(joints, joint, present)
+    if config.view_normalize:
+        joints = view_normalize(joints, layout, present)
+    if config.minmax:
+        joints = minmax_normalize(joints, present, config.separate_bodies)
+    return joints
+
+
+# ---------------------------------------------------------------- whole datasets
+
+
+def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False) -> SkeletonData:
+    """Prepare a reader's :class:`RawDataset` as fixed-length :class:`SkeletonData`.
+
+    Output joints have shape (N, frames, M, V, C) float32 with
+    ``M = min(max_bodies, largest body count in the dataset)``; protocol masks come from
+    the reader's predicates.
+    """
+    config.validate()
+    layout = get_layout(raw.layout)
+    sequences = raw.sequences
+    if not sequences:
+        raise SkelsslError("dataset has no sequences", raw.source)
+    bodies = max(1, min(config.max_bodies, max(count_bodies(s.joints) for s in sequences)))
+    channels = sequences[0].joints.shape[-1]
+    joints = np.zeros(
+        (len(sequences), config.frames, bodies, layout.num_joints, channels), np.float32
+    )
+    lengths = np.zeros(len(sequences), dtype=np.int64)
+    progress = tqdm(sequences, desc=f"preprocess {raw.source}", disable=quiet, leave=False)
+    for i, sequence in enumerate(progress):
+        check_sequence_shape(sequence.joints, layout, channels, sequence.name)
+        kept = select_bodies(np.asarray(sequence.joints, dtype=np.float32), bodies)
+        try:
+            joints[i], lengths[i] = fix_length(kept, config.frames, config.temporal)
+        except SkelsslError as err:
+            raise SkelsslError(err.problem, sequence.name) from None
+    for start in range(0, len(sequences), _CHUNK):
+        chunk = slice(start, start + _CHUNK)
+        joints[chunk] = normalize_space(joints[chunk], layout, config)
+    data = SkeletonData(
+        joints=joints,
+        lengths=lengths,
+        labels=np.array([s.label for s in sequences], dtype=np.int64),
+        subjects=np.array([s.subject for s in sequences], dtype=np.int64),
+        views=np.array([s.view for s in sequences], dtype=np.int64),
+        setups=np.array([s.setup for s in sequences], dtype=np.int64),
+        performances=np.array([s.performance for s in sequences], dtype=str),
+        names=np.array([s.name for s in sequences], dtype=str),
+        class_names=list(raw.class_names),
+        layout=raw.layout,
+        source=raw.source,
+        protocols=protocol_masks(raw),
+    )
+    data.validate()
+    return data
+
+
+def check_sequence_shape(joints: np.ndarray, layout: Layout, channels: int, name: str) -> None:
+    """Raise :class:`SkelsslError` unless ``joints`` is (T, M, layout joints, channels)."""
+    if joints.ndim != 4 or joints.shape[2] != layout.num_joints or joints.shape[3] != channels:
+        raise SkelsslError(
+            f"joints must be (T, M, {layout.num_joints}, {channels}), got {joints.shape}", name
+        )
+
+
+def protocol_masks(raw: RawDataset) -> dict[str, np.ndarray]:
+    """Each protocol predicate evaluated on every sequence: name -> (N,) bool, True = train."""
+    return {
+        name: np.array([bool(is_train(s)) for s in raw.sequences], dtype=bool)
+        for name, is_train in raw.protocols.items()
+    }
+
+
+def retime(data: SkeletonData, config: PreprocessConfig) -> SkeletonData:
+    """Re-cast already prepared arrays (e.g. from a ``.npz``) to float32 and ``config``'s shape.
+
+    Only the temporal step (on each sample's valid frames) and the body count are changed,
+    and only when they differ; no spatial normalisation is applied.
+    """
+    config.validate()
+    joints = np.asarray(data.joints, dtype=np.float32)
+    lengths = np.asarray(data.lengths, dtype=np.int64)
+    if joints.shape[2] > config.max_bodies:
+        joints = np.ascontiguousarray(select_bodies(joints, config.max_bodies))
+    if joints.shape[1] != config.frames:
+        fixed = np.zeros((joints.shape[0], config.frames) + joints.shape[2:], np.float32)
+        new_lengths = np.zeros_like(lengths)
+        for i, (sequence, length) in enumerate(zip(joints, lengths)):
+            valid = sequence[: max(1, int(length))]
+            try:
+                fixed[i], new_lengths[i] = fix_length(valid, config.frames, config.temporal)
+            except SkelsslError as err:
+                raise SkelsslError(err.problem, str(data.names[i])) from None
+        joints, lengths = fixed, new_lengths
+    return SkeletonData(
+        joints=joints,
+        lengths=lengths,
+        labels=np.asarray(data.labels, dtype=np.int64),
+        subjects=np.asarray(data.subjects, dtype=np.int64),
+        views=np.asarray(data.views, dtype=np.int64),
+        setups=np.asarray(data.setups, dtype=np.int64),
+        performances=np.asarray(data.performances, dtype=str),
+        names=np.asarray(data.names, dtype=str),
+        class_names=list(data.class_names),
+        layout=data.layout,
+        source=data.source,
+        protocols={name: np.asarray(mask, dtype=bool) for name, mask in data.protocols.items()},
+    )

@@ -1,0 +1,115 @@
+"""Run directories: create one for pre-training, load one back for evaluation.
+
+A run directory holds ``config.yaml`` (the resolved :class:`~skelssl.config.RunConfig`),
+``metrics.jsonl``, ``last.pt`` and ``summary.json`` (with the git commit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from skelssl import dist
+from skelssl.config import RunConfig, build_config, read_yaml, save_config, to_dict
+from skelssl.data.dataset import load_dataset
+from skelssl.data.types import DataSpec, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.methods import build_method
+from skelssl.train import train
+
+
+def git_commit() -> str | None:
+    """The commit of the skelssl source tree, with ``-dirty`` when it has local changes."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def protocol_of(config: RunConfig, data: SkeletonData) -> str:
+    """The configured protocol, or the dataset's default (its first)."""
+    if config.data.protocol:
+        return config.data.protocol
+    if not data.protocols:
+        raise SkelsslError(f"dataset {data.source} defines no train/test protocol")
+    return next(iter(data.protocols))
+
+
+def pretrain(config: RunConfig, run_dir: str | Path, *, resume: bool = False, quiet: bool = False) -> dict:
+    """Pre-train ``config.method`` on the training split of ``config.data``; returns the summary."""
+    run_dir = Path(run_dir)
+    if resume:
+        if not (run_dir / "last.pt").exists():
+            raise SkelsslError("nothing to resume: no last.pt", run_dir)
+        config = build_config(read_yaml(run_dir / "config.yaml"))
+    elif (run_dir / "last.pt").exists():
+        raise SkelsslError("run directory already holds a run (use --resume or another --out)", run_dir)
+    if config.method == "random":
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=0))
+    data = load_dataset(config.data, quiet=quiet or not dist.is_main())
+    protocol = protocol_of(config, data)
+    train_data, _ = data.split(protocol)
+    method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
+    if dist.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+    started = time.time()
+    summary = train(method, train_data, config.train, run_dir, resume=resume, quiet=quiet, config_dict=to_dict(config))
+    summary.update(
+        method=config.method,
+        data=config.data.name,
+        protocol=protocol,
+        n_train=len(train_data),
+        commit=git_commit(),
+        wall_seconds=round(time.time() - started, 2),
+    )
+    if dist.is_main():
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+@dataclass
+class LoadedRun:
+    """A pre-trained run: its config, the method (weights loaded) and the dataset."""
+
+    config: RunConfig
+    method: torch.nn.Module
+    data: SkeletonData
+    protocol: str
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        return self.method.encoder
+
+
+def load_run(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
+    """Rebuild the method of a run directory and load ``last.pt`` (``weights_only=True``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SkelsslError("run directory not found", run_dir)
+    for needed in ("config.yaml", "last.pt"):
+        if not (run_dir / needed).exists():
+            raise SkelsslError(f"not a finished run: {needed} missing", run_dir)
+    config = build_config(read_yaml(run_dir / "config.yaml"))
+    data = load_dataset(config.data, quiet=quiet)
+    method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
+    try:
+        checkpoint = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+        method.load_state_dict(checkpoint["model"])
+    except (RuntimeError, KeyError, EOFError) as error:
+        raise SkelsslError(f"cannot load checkpoint: {str(error).splitlines()[0]}", run_dir / "last.pt") from None
+    return LoadedRun(config, method, data, protocol_of(config, data))

@@ -1,0 +1,643 @@
+"""The one training loop: every method, one process or many (DDP), CPU or CUDA.
+
+A *method* is an ``nn.Module`` with ``loss(batch) -> dict[str, Tensor]`` (key ``"loss"``
+is optimised, the others are logged) and optionally ``after_step(progress)``,
+``train_dataset(data, seed)`` and ``param_groups()`` (see :mod:`skelssl.optim`).
+
+A batch is a dict of tensors on the training device (``joints (N,T,M,V,C)``,
+``lengths``, ``labels``, ``index`` plus whatever a custom dataset adds) and
+``"generator"``: a ``torch.Generator`` on that device, owned and checkpointed by the
+trainer, for the method's augmentations. Under DDP, N is the per-rank batch.
+
+The run directory gets ``metrics.jsonl`` (one line every ``log_every`` steps:
+``{"step", "epoch", "lr", <losses>, "seq_per_s"}``; one per epoch:
+``{"epoch", <mean losses>, "seconds"}``) and ``last.pt``, written at the end of every
+epoch and on interruption (Ctrl-C), so that ``resume=True`` continues, mid-epoch
+included, to the same weights, bit for bit, as an uninterrupted run.
+
+Every piece of state a method changes outside its optimiser (momentum encoders, queues)
+must live in its ``state_dict`` (parameters or buffers) to survive a resume. Custom
+training datasets may define ``set_epoch(epoch)``; it is called before every epoch.
+Under torchrun the process group stays up after :func:`train`; the caller ends it with
+:func:`skelssl.dist.cleanup`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from skelssl import dist
+from skelssl.data.torch_dataset import TorchSkeletonDataset
+from skelssl.data.types import SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.optim import build_optimizer, build_scheduler
+
+CHECKPOINT = "last.pt"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """How to train. ``batch_size`` is the global batch, split over the ranks."""
+
+    epochs: int = 100
+    batch_size: int = 128  # global batch (split over ranks)
+    optimizer: str = "sgd"  # "sgd" | "adam" | "lars"
+    lr: float = 0.1
+    lr_scaling: str = "none"  # "none" | "linear" (lr * batch_size / 256)
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # "cosine" | "step" | "constant"
+    warmup_epochs: float = 0.0
+    warmup_start_lr: float = 0.0
+    min_lr: float = 0.0
+    milestones: list[float] = field(default_factory=list)  # epochs, for schedule "step"
+    gamma: float = 0.1
+    step_every: int = 0  # schedule "step": decay every this many steps instead of milestones
+    clip_grad: float = 0.0  # max grad norm, 0 = off
+    seed: int = 0
+    amp: bool = True  # autocast + GradScaler, on CUDA only
+    sync_bn: bool = False  # convert BatchNorm to SyncBatchNorm under DDP (CUDA)
+    num_workers: int = 0
+    device: str = "auto"  # "auto" (cuda if available) | "cpu" | "cuda"
+    log_every: int = 10
+    time_budget: float = 0.0  # seconds; > 0 stops after the first epoch that exceeds it
+    drop_last: bool = True
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the global state is what is seeded)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` → CUDA when available else CPU; ``"cpu"``; ``"cuda"`` / ``"cuda:N"``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise SkelsslError("device 'cuda' requested but CUDA is not available", "device")
+        return torch.device(name)
+    raise SkelsslError(f"unknown device {name!r} (use auto, cpu or cuda)", "device")
+
+
+class MethodLoss(nn.Module):
+    """Wraps a method so that ``forward(batch)`` is ``method.loss(batch)``: what DDP wraps."""
+
+    def __init__(self, method: nn.Module):
+        super().__init__()
+        self.method = method
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        return self.method.loss(batch)
+
+
+class EpochSampler(Sampler[int]):
+    """This rank's share of a seeded per-epoch permutation (``DistributedSampler`` with
+    ``set_epoch``; one replica in a single process), optionally starting mid-epoch."""
+
+    def __init__(
+        self, dataset: Dataset, *, num_replicas: int, rank: int, seed: int, drop_last: bool
+    ):
+        self.permutation = DistributedSampler(
+            dataset,
+            num_replicas=num_replicas,
+            rank=rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=drop_last,
+        )
+        self.start = 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Shuffle for ``epoch`` and skip its first ``start`` indices."""
+        self.permutation.set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self):
+        return iter(list(self.permutation)[self.start :])
+
+    def __len__(self) -> int:
+        return len(self.permutation) - self.start
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # completed optimiser steps
+    step_in_epoch: int = 0  # completed steps of the current epoch
+    seconds: float = 0.0  # training time of earlier calls (resumed runs)
+    final_loss: float | None = None  # mean loss of the last completed epoch
+    epoch_loss_sums: dict[str, float] = field(default_factory=dict)  # current epoch so far
+    epoch_seconds: float = 0.0  # current epoch so far, earlier calls
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) sets ``requested``; the loop stops at the next step boundary so the
+    checkpoint is consistent. A second Ctrl-C raises ``KeyboardInterrupt`` at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def capture_rng(generator: torch.Generator, device: torch.device) -> tuple:
+    """The raw states of every random generator training touches (cheap, every step)."""
+    cuda = [torch.cuda.get_rng_state(device)] if device.type == "cuda" else []
+    numpy_state = np.random.get_state()  # noqa: NPY002 (checkpointing the global state)
+    return (torch.get_rng_state(), cuda, numpy_state, random.getstate(), generator.get_state())
+
+
+def rng_to_checkpoint(raw: tuple) -> dict:
+    """:func:`capture_rng`'s states as tensors and plain values (``weights_only`` loadable)."""
+    torch_state, cuda_states, numpy_state, python_state, generator_state = raw
+    name, keys, position, has_gauss, cached_gaussian = numpy_state
+    version, internal, gauss_next = python_state
+    return {
+        "torch": torch_state,
+        "cuda": cuda_states,
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "python": {
+            "version": int(version),
+            "internal": torch.tensor(internal, dtype=torch.int64),
+            "gauss_next": gauss_next,
+        },
+        "generator": generator_state,
+    }
+
+
+def restore_rng(state: dict, generator: torch.Generator, device: torch.device) -> None:
+    """Inverse of :func:`rng_to_checkpoint` + :func:`capture_rng`."""
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and state["cuda"]:
+        torch.cuda.set_rng_state(state["cuda"][0], device)
+    numpy_state = state["numpy"]
+    np.random.set_state(  # noqa: NPY002 (restoring the global state)
+        (
+            numpy_state["name"],
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    python_state = state["python"]
+    internal = tuple(int(value) for value in python_state["internal"].tolist())
+    random.setstate((python_state["version"], internal, python_state["gauss_next"]))
+    generator.set_state(state["generator"])
+
+
+def save_checkpoint(payload: dict, path: Path) -> None:
+    """``torch.save`` to ``<path>.tmp`` then rename, so ``path`` is never half written."""
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint on the CPU with ``weights_only=True``."""
+    if not path.is_file():
+        raise SkelsslError("no checkpoint to resume from", path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt or foreign file: a user error, named
+        raise SkelsslError(f"cannot load checkpoint: {error}", path) from None
+
+
+def to_device(batch, device: torch.device):
+    """Move every tensor of a (nested) batch dict to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    return batch
+
+
+def _check_config(config: TrainConfig, world: int) -> None:
+    if config.epochs < 0:
+        raise SkelsslError(f"must be >= 0, got {config.epochs}", "epochs")
+    if config.batch_size < 1 or config.batch_size % world:
+        raise SkelsslError(
+            f"must be a positive multiple of the {world} processes, got {config.batch_size}",
+            "batch_size",
+        )
+    if config.log_every < 1:
+        raise SkelsslError(f"must be >= 1, got {config.log_every}", "log_every")
+    if config.clip_grad < 0:
+        raise SkelsslError(f"must be >= 0, got {config.clip_grad}", "clip_grad")
+
+
+class MetricsLog:
+    """``metrics.jsonl`` on rank 0: one JSON object per line, flushed at once."""
+
+    def __init__(self, path: Path, *, resume_at: Progress | None, enabled: bool):
+        self.file = None
+        if not enabled:
+            return
+        kept = self._lines_before(path, resume_at) if resume_at is not None else []
+        self.file = open(path, "w", encoding="utf-8")
+        self.file.writelines(kept)
+        self.file.flush()
+
+    @staticmethod
+    def _lines_before(path: Path, progress: Progress) -> list[str]:
+        """Lines a resumed run keeps: those written up to the checkpoint."""
+        if not path.is_file():
+            return []
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            is_step_line = "lr" in record
+            if (is_step_line and record["step"] <= progress.step) or (
+                not is_step_line and record.get("epoch", math.inf) <= progress.epoch
+            ):
+                kept.append(line + "\n")
+        return kept
+
+    def write(self, record: dict) -> None:
+        if self.file is not None:
+            self.file.write(json.dumps(record) + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class Trainer:
+    """The state of one :func:`train` call. Use :func:`train`."""
+
+    def __init__(self, method: nn.Module, data: SkeletonData, config: TrainConfig, device, quiet):
+        self.config, self.device, self.quiet = config, device, quiet
+        self.rank, self.world = dist.rank(), dist.world_size()
+        _check_config(config, self.world)
+        set_seed(config.seed + self.rank)
+        self.method = self._prepare_method(method)
+        self.dataset = self._training_dataset(data)
+        self.local_batch = config.batch_size // self.world
+        self.sampler = EpochSampler(
+            self.dataset,
+            num_replicas=self.world,
+            rank=self.rank,
+            seed=config.seed,
+            drop_last=config.drop_last,
+        )
+        self.loader_generator = torch.Generator()
+        self.loader = DataLoader(
+            self.dataset,
+            batch_size=self.local_batch,
+            sampler=self.sampler,
+            drop_last=config.drop_last,
+            num_workers=config.num_workers,
+            pin_memory=device.type == "cuda",
+            generator=self.loader_generator,  # keeps the global RNG untouched by the loader
+        )
+        self.steps_per_epoch = len(self.loader)
+        if self.steps_per_epoch == 0 and config.epochs > 0:
+            raise SkelsslError(
+                f"{len(self.dataset)} training samples make no full batch of {config.batch_size} "
+                "(lower batch_size or set drop_last to false)",
+                "batch_size",
+            )
+        self.total_steps = config.epochs * self.steps_per_epoch
+        self.trainable = [p for p in self.method.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(self.method, config) if self.trainable else None
+        self.scheduler = (
+            build_scheduler(self.optimizer, config, self.steps_per_epoch)
+            if self.optimizer
+            else None
+        )
+        self.use_amp = config.amp and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.model = self._wrap(self.method)
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(config.seed + self.rank)
+        self.progress = Progress()
+        self.rng_at_step_start = capture_rng(self.generator, device)
+        self.loss_sums: dict[str, torch.Tensor] = {}
+
+    # ----------------------------------------------------------------- setup
+
+    def _prepare_method(self, method: nn.Module) -> nn.Module:
+        method = method.to(self.device)
+        if self.config.sync_bn and self.world > 1:
+            if self.device.type == "cuda":
+                method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
+            elif not self.quiet:
+                dist.print0("sync_bn: SyncBatchNorm needs CUDA; keeping per-process BatchNorm")
+        return method
+
+    def _training_dataset(self, data: SkeletonData) -> Dataset:
+        if callable(getattr(self.method, "train_dataset", None)):
+            return self.method.train_dataset(data, self.config.seed)
+        return TorchSkeletonDataset(data)
+
+    def _wrap(self, method: nn.Module) -> nn.Module:
+        model = MethodLoss(method)
+        if self.world > 1 and self.trainable:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=device_ids)
+        return model
+
+    # ------------------------------------------------------------ checkpoint
+
+    def checkpoint(self, raw_rng: tuple, *, synchronized: bool) -> None:
+        """Write ``last.pt`` (rank 0) with the random state ``raw_rng`` (:func:`capture_rng`).
+
+        ``synchronized``: all ranks call this together, so every rank's random state is
+        gathered for a bit-exact DDP resume.
+        """
+        rng = rng_to_checkpoint(raw_rng)
+        rng_per_rank = dist.all_gather_object(rng) if synchronized and self.world > 1 else None
+        if not dist.is_main():
+            return
+        self.progress.epoch_loss_sums = {k: float(v) for k, v in self.loss_sums.items()}
+        payload = {
+            "model": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else {},
+            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "rng_per_rank": rng_per_rank or [],
+            "epoch": self.progress.epoch,
+            "step": self.progress.step,
+            "step_in_epoch": self.progress.step_in_epoch,
+            "progress": {
+                "seconds": self.progress.seconds + self.elapsed(),
+                "final_loss": self.progress.final_loss,
+                "epoch_loss_sums": self.progress.epoch_loss_sums,
+                "epoch_seconds": self.progress.epoch_seconds + self.epoch_elapsed(),
+            },
+            "config": self.config_dict,
+        }
+        save_checkpoint(payload, self.run_dir / CHECKPOINT)
+
+    def load(self, path: Path) -> None:
+        state = load_checkpoint(path)
+        self.method.load_state_dict(state["model"])
+        if self.optimizer is not None and state["optimizer"]:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"] and self.use_amp:
+            self.scaler.load_state_dict(state["scaler"])
+        per_rank = state.get("rng_per_rank") or []
+        if len(per_rank) == self.world:
+            restore_rng(per_rank[self.rank], self.generator, self.device)
+        elif self.rank == 0:
+            restore_rng(state["rng"], self.generator, self.device)
+        else:  # interrupted out of step: other ranks get a fresh, still deterministic, stream
+            set_seed(self.config.seed + self.rank + 7919 * state["step"])
+            self.generator.manual_seed(self.config.seed + self.rank + 7919 * state["step"])
+        extra = state.get("progress", {})
+        self.progress = Progress(
+            epoch=state["epoch"],
+            step=state["step"],
+            step_in_epoch=state["step_in_epoch"],
+            seconds=extra.get("seconds", 0.0),
+            final_loss=extra.get("final_loss"),
+            epoch_loss_sums=dict(extra.get("epoch_loss_sums", {})),
+            epoch_seconds=extra.get("epoch_seconds", 0.0),
+        )
+        self.loss_sums = {
+            k: torch.tensor(v, device=self.device) for k, v in self.progress.epoch_loss_sums.items()
+        }
+
+    # ------------------------------------------------------------------ loop
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def epoch_elapsed(self) -> float:
+        return time.perf_counter() - self.epoch_started
+
+    def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Forward, backward, clip, optimiser and scheduler step. Returns detached losses."""
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            with torch.set_grad_enabled(self.optimizer is not None):
+                losses = self.model(batch)
+        if "loss" not in losses:
+            raise SkelsslError(
+                f"{type(self.method).__name__}.loss() must return a dict with key 'loss', "
+                f"got keys {sorted(losses)}"
+            )
+        if self.optimizer is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(losses["loss"]).backward()
+            if self.config.clip_grad > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.trainable, self.config.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+        return {key: torch.as_tensor(value).detach().float() for key, value in losses.items()}
+
+    def run_epoch(self, stop: StopRequest, bar: tqdm, metrics: MetricsLog) -> None:
+        """Train the rest of the current epoch; raises KeyboardInterrupt on a stop request."""
+        epoch, start = self.progress.epoch, self.progress.step_in_epoch
+        self.sampler.set_epoch(epoch, start * self.local_batch)
+        self.loader_generator.manual_seed((self.config.seed * 1_000_003 + epoch) * 4096 + self.rank)
+        if callable(getattr(self.dataset, "set_epoch", None)):
+            self.dataset.set_epoch(epoch)
+        self.epoch_started = window_started = time.perf_counter()
+        window_sequences = 0
+        for batch in self.loader:
+            self.rng_at_step_start = capture_rng(self.generator, self.device)
+            if (not dist.is_distributed() or self.progress.step % self.config.log_every == 0) and (
+                dist.any_rank(stop.requested, self.device)
+            ):
+                raise KeyboardInterrupt
+            batch = to_device(batch, self.device)
+            batch["generator"] = self.generator
+            losses = self.train_step(batch)
+            self.progress.step += 1
+            self.progress.step_in_epoch += 1
+            if callable(getattr(self.method, "after_step", None)):
+                self.method.after_step(self.progress.step / max(self.total_steps, 1))
+            for key, value in losses.items():
+                self.loss_sums[key] = self.loss_sums.get(key, 0.0) + value
+            window_sequences += len(batch["joints"]) * self.world
+            self.sequences += len(batch["joints"]) * self.world
+            bar.update(1)
+            if self.progress.step % self.config.log_every == 0:
+                now = time.perf_counter()
+                self.log_step(
+                    losses, window_sequences / max(now - window_started, 1e-9), bar, metrics
+                )
+                window_started, window_sequences = time.perf_counter(), 0
+        self.finish_epoch(metrics)
+
+    def log_step(self, losses: dict, seq_per_s: float, bar: tqdm, metrics: MetricsLog) -> None:
+        values = self.mean_over_ranks(losses)
+        self.check_finite(values["loss"])
+        lr = self.scheduler.get_last_lr()[0] if self.scheduler else 0.0
+        record = {
+            "step": self.progress.step,
+            "epoch": round(self.progress.step / self.steps_per_epoch, 4),
+            "lr": lr,
+            **values,
+            "seq_per_s": round(seq_per_s, 2),
+        }
+        metrics.write(record)
+        bar.set_postfix(loss=f"{values['loss']:.4f}", seq_s=f"{seq_per_s:.0f}")
+
+    def finish_epoch(self, metrics: MetricsLog) -> None:
+        steps = self.progress.step_in_epoch
+        means = self.mean_over_ranks({k: v / max(steps, 1) for k, v in self.loss_sums.items()})
+        if steps:
+            self.check_finite(means["loss"])
+        seconds = self.progress.epoch_seconds + self.epoch_elapsed()
+        self.progress.epoch += 1
+        self.progress.step_in_epoch = 0
+        self.progress.final_loss = means.get("loss", self.progress.final_loss)
+        self.progress.epoch_seconds = 0.0
+        self.loss_sums = {}
+        metrics.write({"epoch": self.progress.epoch, **means, "seconds": round(seconds, 3)})
+        self.epoch_started = time.perf_counter()
+
+    def mean_over_ranks(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Scalars averaged over ranks, as Python floats (one collective for all keys)."""
+        if not values:
+            return {}
+        keys = sorted(values)
+        stacked = torch.stack(
+            [torch.as_tensor(values[k], device=self.device).float() for k in keys]
+        )
+        return dict(zip(keys, dist.all_reduce_mean(stacked).tolist()))
+
+    def check_finite(self, loss: float) -> None:
+        if not math.isfinite(loss):
+            raise SkelsslError(
+                f"the loss became {loss} at step {self.progress.step}; lower lr or set clip_grad",
+                "lr",
+            )
+
+    def run(self, run_dir: Path, *, resume: bool, config_dict: dict | None) -> dict:
+        self.run_dir, self.config_dict = run_dir, config_dict
+        if resume:
+            self.load(run_dir / CHECKPOINT)
+        self.started = self.epoch_started = time.perf_counter()
+        self.sequences = 0
+        metrics = MetricsLog(
+            run_dir / METRICS, resume_at=self.progress if resume else None, enabled=dist.is_main()
+        )
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.progress.step,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+            disable=self.quiet or not dist.is_main(),
+        )
+        try:
+            with StopRequest() as stop:
+                self.loop(stop, bar, metrics)
+        except KeyboardInterrupt:  # state as it was when the unfinished step began
+            self.checkpoint(self.rng_at_step_start, synchronized=stop.requested)
+            raise
+        finally:
+            bar.close()
+            metrics.close()
+        return self.summary()
+
+    def loop(self, stop: StopRequest, bar: tqdm, metrics: MetricsLog) -> None:
+        if self.progress.epoch >= self.config.epochs:
+            self.checkpoint(capture_rng(self.generator, self.device), synchronized=True)
+            return
+        while self.progress.epoch < self.config.epochs:
+            self.run_epoch(stop, bar, metrics)
+            self.checkpoint(capture_rng(self.generator, self.device), synchronized=True)
+            over_budget = 0 < self.config.time_budget < self.progress.seconds + self.elapsed()
+            if self.progress.epoch < self.config.epochs and dist.any_rank(over_budget, self.device):
+                dist.print0(f"time budget of {self.config.time_budget} s used: stopping")
+                break
+
+    def summary(self) -> dict:
+        seconds = self.elapsed()
+        return {
+            "epochs": self.progress.epoch,
+            "steps": self.progress.step,
+            "final_loss": self.progress.final_loss,
+            "seconds": round(self.progress.seconds + seconds, 3),
+            "seq_per_s": round(self.sequences / max(seconds, 1e-9), 2),
+            "device": str(self.device),
+            "world_size": self.world,
+        }
+
+
+def train(
+    method: nn.Module,
+    data: SkeletonData,
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    config_dict: dict | None = None,
+) -> dict:
+    """Train ``method`` on ``data``; write ``metrics.jsonl`` and ``last.pt`` to ``run_dir``.
+
+    Args:
+        method: the method module (moved to the training device in place).
+        data: training data; the method's ``train_dataset(data, seed)`` may wrap it.
+        config: training settings.
+        run_dir: output directory (created).
+        resume: continue from ``run_dir/last.pt`` (mid-epoch too).
+        quiet: no progress bar or messages.
+        config_dict: the resolved run configuration, stored in the checkpoint.
+
+    Returns:
+        ``{"epochs", "steps", "final_loss", "seconds", "seq_per_s", "device", "world_size"}``.
+
+    On Ctrl-C the loop finishes the current step, saves ``last.pt`` and re-raises
+    ``KeyboardInterrupt``. ``epochs=0`` saves the initial weights and returns.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _, _, device = dist.setup(resolve_device(config.device).type)
+    trainer = Trainer(method, data, config, device, quiet)
+    return trainer.run(run_dir, resume=resume, config_dict=config_dict)

@@ -1,0 +1,104 @@
+"""The `skelssl` command end to end: info, pretrain -> evaluate, bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skelssl.cli import main
+
+TINY = [
+    "data.synthetic.classes=4",
+    "data.synthetic.subjects=4",
+    "data.synthetic.takes=2",
+    "data.synthetic.cameras=2",
+    "data.preprocess.frames=16",
+    "encoder.name=gru",
+    "encoder.hidden_size=16",
+    "encoder.num_layers=1",
+]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKELSSL_CACHE", str(tmp_path / "cache"))
+
+
+def _run_cli(*args: str, env_cache) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SKELSSL_CACHE=str(env_cache))
+    return subprocess.run(
+        [sys.executable, "-m", "skelssl", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_info_json_on_synthetic(capsys):
+    assert main(["info", "synthetic", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["samples"] == 1080
+    assert len(info["classes"]) == 12
+    assert set(info["protocols"]) == {"xsub", "xview"}
+
+
+def test_pretrain_then_evaluate_beats_the_random_encoder(tmp_path, capsys):
+    common = ["--data", "synthetic", "--quiet", *TINY, "seed=0"]
+    assert main(["pretrain", "random", "--out", str(tmp_path / "random"), *common]) == 0
+    assert main(["pretrain", "simclr", "--out", str(tmp_path / "simclr"), *common,
+                 "epochs=25", "batch_size=32", "train.warmup_epochs=2"]) == 0  # fmt: skip
+    capsys.readouterr()
+    scores = {}
+    for run in ("random", "simclr"):
+        assert main(["evaluate", str(tmp_path / run), "--protocol", "linear", "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert {"protocol", "top1", "top5", "n_train", "n_test"} <= set(result)
+        scores[run] = result["top1"]
+    run_dir = tmp_path / "simclr"
+    assert (run_dir / "config.yaml").exists() and (run_dir / "metrics.jsonl").exists()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["method"] == "simclr" and "commit" in summary
+    assert scores["simclr"] > scores["random"] + 5, scores
+
+
+def test_knn_and_finetune_protocols_report_their_settings(tmp_path, capsys):
+    out = tmp_path / "random"
+    assert main(["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--protocol", "knn", "--json"]) == 0
+    knn = json.loads(capsys.readouterr().out)
+    assert (knn["k"], knn["metric"]) == (1, "cosine")
+    assert main(["evaluate", str(out), "--protocol", "finetune", "--label-fraction", "0.5",
+                 "--seeds", "2", "--json", "finetune_epochs=2"]) == 0  # fmt: skip
+    finetune = json.loads(capsys.readouterr().out)
+    assert len(finetune["runs"]) == 2 and "top1_std" in finetune
+
+
+def test_module_entry_point_and_bad_npz_exit_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.npz"
+    joints = np.zeros((3, 8, 1, 25, 3), np.float32)
+    joints[0, 0, 0, 0, 0] = np.nan
+    np.savez(bad, joints=joints, lengths=np.full(3, 8), labels=np.zeros(3, int))
+    result = _run_cli("info", str(bad), env_cache=tmp_path / "cache")
+    assert result.returncode == 2
+    assert "bad.npz" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_directory_and_unknown_override_exit_2(tmp_path, capsys):
+    assert main(["info", "nw-ucla", "--root", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert main(["pretrain", "simclr", "--out", str(tmp_path / "r"), "train.epoch=1"]) == 2
+    assert "unknown key" in capsys.readouterr().err
+
+
+def test_existing_run_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "random"
+    args = ["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY]
+    assert main(args) == 0
+    before = (out / "last.pt").read_bytes()
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (out / "last.pt").read_bytes() == before
