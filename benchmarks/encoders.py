@@ -75,7 +75,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> float | None:
+    """1-minute load average (None where the OS has none)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def machine_description(device: torch.device) -> dict:
+    """CPU, versions, threads, and the start time and load (call before timing)."""
     description = {
         "cpu": cpu_model(),
         "torch": torch.__version__,
@@ -83,10 +93,9 @@ def machine_description(device: torch.device) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(device),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "started": utc_now(),
+        "load_average_1min_at_start": load_average(),
     }
-    if hasattr(os, "getloadavg"):
-        description["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
     if device.type == "cuda":
         description["gpu"] = torch.cuda.get_device_name(device)
     return description
@@ -123,13 +132,15 @@ def time_train_steps(preset: str, size: InputSize, args, device: torch.device) -
     for _ in range(args.warmup):
         step()
     synchronize(device)
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
         synchronize(device)
         seconds.append(time.perf_counter() - start)
-    median = sorted(seconds)[len(seconds) // 2]
+        cpu_seconds.append(time.process_time() - cpu_start)  # all threads of this process
+    median, best = sorted(seconds)[len(seconds) // 2], min(seconds)
+    cpu_median = sorted(cpu_seconds)[len(cpu_seconds) // 2]
     return {
         "preset": preset,
         "input": size.name,
@@ -137,9 +148,14 @@ def time_train_steps(preset: str, size: InputSize, args, device: torch.device) -
         "parameters": sum(p.numel() for p in encoder.parameters()),
         "out_dim": encoder.out_dim,
         "step_seconds_median": median,
+        "step_seconds_min": best,
         "step_seconds": seconds,
         "sequences_per_second": size.batch / median,  # median: robust to a busy machine
         "sequences_per_second_mean": size.batch * len(seconds) / sum(seconds),
+        "sequences_per_second_best": size.batch / best,  # least disturbed step
+        "cpu_seconds_median": cpu_median,
+        "cpu_seconds": cpu_seconds,
+        "sequences_per_cpu_second": size.batch / cpu_median,
     }
 
 
@@ -150,25 +166,30 @@ def markdown_table(report: dict) -> str:
         "",
         "Forward + backward + SGD step of encoder + linear classifier on random inputs",
         f"({report['warmup']} warmup steps, {report['steps']} timed steps; "
-        "sequences/s = batch / median step time). "
+        "sequences/s = batch / median step time; best = batch / fastest step). "
         "Command: `python benchmarks/encoders.py" + (" --quick" if report["quick"] else "") + "`.",
         "",
         f"Machine: {machine['cpu']}, torch {machine['torch']}, {machine['threads']} threads, "
         f"device {machine['device']}{', ' + machine['gpu'] if 'gpu' in machine else ''}, "
-        f"Python {machine['python']}, {machine['date']}.",
+        f"Python {machine['python']}, started {machine['started']}, finished {machine['finished']}.",
         "",
         "**Taken on a shared machine**: other people's processes ran on the same 2 CPU cores,",
-        "so absolute numbers are noisy and pessimistic; compare presets within one run"
-        f" (1-minute load average at start: {machine.get('load_average_1min_at_start', 'n/a')}).",
+        "so wall-clock numbers are noisy and pessimistic (1-minute load average at start "
+        f"{machine['load_average_1min_at_start']}, at end {machine['load_average_1min_at_end']}).",
+        "The best step is the least disturbed one; sequences/CPU-s divides by the CPU time",
+        "this process used (all its threads), which contention also inflates (threads",
+        "spinning while they wait for each other).",
         "",
-        "| preset | input | batch x T x M x V x C | parameters | D | step (s, median) | sequences/s |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| preset | input | batch x T x M x V x C | parameters | D | step (s, median) "
+        "| sequences/s | sequences/s (best step) | sequences/CPU-s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["results"]:
         lines.append(
             f"| {row['preset']} | {row['input']} | {' x '.join(map(str, row['shape']))} "
             f"| {row['parameters']:,} | {row['out_dim']} | {row['step_seconds_median']:.3f} "
-            f"| {row['sequences_per_second']:.1f} |"
+            f"| {row['sequences_per_second']:.1f} | {row['sequences_per_second_best']:.1f} "
+            f"| {row['sequences_per_cpu_second']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -177,6 +198,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    machine = machine_description(device)
     results = []
     for size in INPUT_SIZES:
         for preset in args.presets:
@@ -187,8 +209,9 @@ def main() -> None:
                 flush=True,
             )
             results.append(row)
+    machine.update(finished=utc_now(), load_average_1min_at_end=load_average())
     report = {
-        "machine": machine_description(device),
+        "machine": machine,
         "quick": args.quick,
         "warmup": args.warmup,
         "steps": args.steps,

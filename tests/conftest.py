@@ -38,3 +38,17 @@ def ntu_statistics() -> Path:
 @pytest.fixture
 def pku_root() -> Path:
     return _require(PKU_ROOT)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache(tmp_path_factory):
+    """Keep the dataset cache of the test run out of the user's ~/.cache."""
+    import os
+
+    previous = os.environ.get("SKELSSL_CACHE")
+    os.environ["SKELSSL_CACHE"] = str(tmp_path_factory.mktemp("skelssl-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SKELSSL_CACHE", None)
+    else:
+        os.environ["SKELSSL_CACHE"] = previous

@@ -28,9 +28,20 @@ from skelssl.evaluate import (
 CPU = torch.device("cpu")
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny ops on a shared, busy machine: one thread avoids OpenMP barrier stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def make_data(joints: np.ndarray, labels, num_classes: int, lengths=None) -> SkeletonData:
     n = joints.shape[0]
-    lengths = np.full(n, joints.shape[1], dtype=np.int64) if lengths is None else np.asarray(lengths)
+    lengths = (
+        np.full(n, joints.shape[1], dtype=np.int64) if lengths is None else np.asarray(lengths)
+    )
     return SkeletonData(
         joints=joints.astype(np.float32),
         lengths=lengths.astype(np.int64),
@@ -79,7 +90,9 @@ class MeanPoolEncoder(nn.Module):
         self.norm = nn.BatchNorm1d(out_dim)
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            self.linear.weight.copy_(torch.randn(self.linear.weight.shape, generator=generator) * 0.5)
+            self.linear.weight.copy_(
+                torch.randn(self.linear.weight.shape, generator=generator) * 0.5
+            )
             self.linear.bias.zero_()
 
     def forward(self, x, lengths=None):
@@ -123,9 +136,18 @@ def test_confusion_matrix_counts_true_by_predicted():
 def test_knn_cosine_and_euclidean_disagree_on_a_crafted_example():
     bank = np.array([[1.0, 0.0], [10.0, 1.0]])  # class 0 near, class 1 same direction
     query = np.array([[1.0, 0.1]])
-    cosine = knn_on_features(bank, [0, 1], query, [0], 2, EvalConfig(), device=CPU, return_predictions=True)
+    cosine = knn_on_features(
+        bank, [0, 1], query, [0], 2, EvalConfig(), device=CPU, return_predictions=True
+    )
     euclid = knn_on_features(
-        bank, [0, 1], query, [0], 2, EvalConfig(knn_metric="euclidean"), device=CPU, return_predictions=True
+        bank,
+        [0, 1],
+        query,
+        [0],
+        2,
+        EvalConfig(knn_metric="euclidean"),
+        device=CPU,
+        return_predictions=True,
     )
     assert cosine["predictions"] == [1] and cosine["top1"] == 0.0
     assert euclid["predictions"] == [0] and euclid["top1"] == 100.0
@@ -137,7 +159,9 @@ def test_knn_k1_predictions_on_hand_made_features():
     bank = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
     bank_labels = np.array([0, 1, 2, 3])
     queries = np.array([[0.9, 0.2], [0.1, -2.0], [-3.0, 0.5], [0.2, 0.7]])
-    result = knn_on_features(bank, bank_labels, queries, [0, 3, 2, 0], 4, device=CPU, return_predictions=True)
+    result = knn_on_features(
+        bank, bank_labels, queries, [0, 3, 2, 0], 4, device=CPU, return_predictions=True
+    )
     assert result["predictions"] == [0, 3, 2, 1]
     assert result["top1"] == pytest.approx(75.0)
 
@@ -189,7 +213,9 @@ def test_features_do_not_depend_on_batch_size_and_mode_is_restored(tmp_path):
     data.joints = np.load(path, mmap_mode="r")  # read-only memmap, as the cache gives
     encoder = MeanPoolEncoder()
     encoder.train()
-    encoder(torch.from_numpy(np.array(data.joints)), torch.from_numpy(data.lengths))  # move BN stats
+    encoder(
+        torch.from_numpy(np.array(data.joints)), torch.from_numpy(data.lengths)
+    )  # move BN stats
     encoder.train()
     whole = extract_features(encoder, data, batch_size=64, device=CPU)
     pieces = extract_features(encoder, data, batch_size=4, device=CPU)
@@ -203,7 +229,9 @@ def test_linear_probe_separates_separable_features_deterministically():
     train, test = separable_data(8, 4, seed=1), separable_data(4, 4, seed=2)
     config = EvalConfig(linear_epochs=40, batch_size=8)
     encoder = FirstFrameFeatures(4)
-    first = linear_probe(encoder, train, test, config, device=CPU, quiet=True, return_predictions=True)
+    first = linear_probe(
+        encoder, train, test, config, device=CPU, quiet=True, return_predictions=True
+    )
     second = linear_probe(encoder, train, test, config, device=CPU, quiet=True)
     assert first["protocol"] == "linear"
     assert first["top1"] >= 93.75 and first["train_top1"] == 100.0
@@ -247,7 +275,9 @@ def label_sampling(monkeypatch):
         def label_fraction_indices(labels, fraction, seed):
             rng = np.random.default_rng(seed)
             chosen = [
-                rng.permutation(np.flatnonzero(labels == c))[: max(1, round(fraction * np.sum(labels == c)))]
+                rng.permutation(np.flatnonzero(labels == c))[
+                    : max(1, round(fraction * np.sum(labels == c)))
+                ]
                 for c in np.unique(labels)
             ]
             return np.sort(np.concatenate(chosen))
@@ -263,12 +293,16 @@ def test_finetune_beats_chance_with_half_the_labels_over_two_seeds(label_samplin
     encoder = MeanPoolEncoder()
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     config = EvalConfig(finetune_epochs=15, finetune_lr=0.05, batch_size=4)
-    result = finetune(encoder, train, test, config, label_fraction=0.5, seeds=2, device=CPU, quiet=True)
+    result = finetune(
+        encoder, train, test, config, label_fraction=0.5, seeds=2, device=CPU, quiet=True
+    )
     assert result["protocol"] == "finetune" and result["label_fraction"] == 0.5
     assert len(result["runs"]) == 2 and [run["seed"] for run in result["runs"]] == [0, 1]
     assert result["n_train"] == 9  # round(0.5 * 6) = 3 per class
     assert result["top1"] == pytest.approx(np.mean([run["top1"] for run in result["runs"]]))
-    assert result["top1_std"] == pytest.approx(np.std([run["top1"] for run in result["runs"]], ddof=1))
+    assert result["top1_std"] == pytest.approx(
+        np.std([run["top1"] for run in result["runs"]], ddof=1)
+    )
     assert result["top1"] > 100 / 3 + 20
     for name, value in encoder.state_dict().items():  # each run trained a copy
         assert torch.equal(value, before[name]), name
@@ -277,7 +311,9 @@ def test_finetune_beats_chance_with_half_the_labels_over_two_seeds(label_samplin
 
 def test_finetune_is_deterministic_and_seeds_matter(label_sampling):
     train, test = separable_data(4, 2, seed=5), separable_data(3, 2, seed=6)
-    config = EvalConfig(finetune_epochs=3, finetune_augment=False, batch_size=4, finetune_optimizer="sgd")
+    config = EvalConfig(
+        finetune_epochs=3, finetune_augment=False, batch_size=4, finetune_optimizer="sgd"
+    )
     run = dict(label_fraction=0.5, device=CPU, quiet=True)
     first = finetune(MeanPoolEncoder(), train, test, config, **run)
     again = finetune(MeanPoolEncoder(), train, test, config, **run)

@@ -30,8 +30,14 @@ def test_lars_two_steps_equal_the_formula():
     weight = torch.tensor([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]], dtype=torch.float64)
     bias = torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64)
     grads = [
-        (torch.tensor([[0.1, 0.2], [-0.3, 0.05], [0.4, -0.1]], dtype=torch.float64), torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)),
-        (torch.tensor([[-0.2, 0.1], [0.3, 0.3], [0.0, 0.2]], dtype=torch.float64), torch.tensor([-0.5, 0.5, 1.0], dtype=torch.float64)),
+        (
+            torch.tensor([[0.1, 0.2], [-0.3, 0.05], [0.4, -0.1]], dtype=torch.float64),
+            torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64),
+        ),
+        (
+            torch.tensor([[-0.2, 0.1], [0.3, 0.3], [0.0, 0.2]], dtype=torch.float64),
+            torch.tensor([-0.5, 0.5, 1.0], dtype=torch.float64),
+        ),
     ]
     hyper = dict(lr=0.5, momentum=0.9, weight_decay=0.1, eta=0.02)
     w_param, b_param = nn.Parameter(weight.clone()), nn.Parameter(bias.clone())

@@ -60,13 +60,15 @@ def cmd_pretrain(args) -> int:
     from skelssl import dist
     from skelssl.config import load_config
     from skelssl.runs import pretrain
+    from skelssl.train import resolve_device
 
     config = None
     if not args.resume:
         config = load_config(args.method, args.config, [*_data_overrides(args), *args.overrides])
     elif args.overrides or args.config:
         raise SkelsslError("--resume continues a run with its saved config; drop the overrides")
-    dist.setup()
+    device = (config.train.device if config else "auto")
+    dist.setup(resolve_device(device).type)
     try:
         summary = pretrain(config, args.out, resume=args.resume, quiet=args.quiet)
     finally:
@@ -158,7 +160,13 @@ def _add_data_options(parser: argparse.ArgumentParser, *, with_name: bool) -> No
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come before or after options: argparse leaves the later ones over.
+    unknown = [item for item in extra if item.startswith("-") or "=" not in item]
+    if unknown or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     try:
         return args.run(args)
     except SkelsslError as error:

@@ -97,9 +97,10 @@ def _check_pair(train: SkeletonData, test: SkeletonData) -> None:
     for role, data in (("training", train), ("test", test)):
         if len(data) == 0:
             raise SkelsslError(f"the {role} split is empty", data.source)
-    if train.joints.shape[1:] != test.joints.shape[1:]:
+    if train.joints.shape[2:] != test.joints.shape[2:]:
         raise SkelsslError(
-            f"train and test samples differ in shape: {train.joints.shape[1:]} vs {test.joints.shape[1:]}"
+            "train and test differ in bodies, joints or channels (M, V, C): "
+            f"{train.joints.shape[2:]} vs {test.joints.shape[2:]}"
         )
 
 
@@ -179,7 +180,9 @@ def classification_accuracy(
     scores = torch.as_tensor(scores)
     labels = torch.as_tensor(labels, device=scores.device).long()
     if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
-        raise SkelsslError(f"scores (N, K) and labels (N,) disagree: {tuple(scores.shape)} vs {tuple(labels.shape)}")
+        raise SkelsslError(
+            f"scores (N, K) and labels (N,) disagree: {tuple(scores.shape)} vs {tuple(labels.shape)}"
+        )
     if scores.shape[0] == 0:
         raise SkelsslError("accuracy of zero samples is undefined")
     top1 = (scores.argmax(1) == labels).double().mean().item() * 100
@@ -223,7 +226,12 @@ def extract_features(
     ``batch_size``.
     """
     return _forward_batches(
-        encoder, data, batch_size=batch_size, device=resolve_device(device), quiet=quiet, desc="features"
+        encoder,
+        data,
+        batch_size=batch_size,
+        device=resolve_device(device),
+        quiet=quiet,
+        desc="features",
     )
 
 
@@ -237,7 +245,12 @@ def predict(
 ) -> np.ndarray:
     """Logits (N, K) of a classifier ``forward(x, lengths) -> (N, K)`` (e.g. :class:`Classifier`)."""
     return _forward_batches(
-        classifier, data, batch_size=batch_size, device=resolve_device(device), quiet=quiet, desc="predict"
+        classifier,
+        data,
+        batch_size=batch_size,
+        device=resolve_device(device),
+        quiet=quiet,
+        desc="predict",
     )
 
 
@@ -258,7 +271,9 @@ def _train_linear(
     optimizer = torch.optim.Adam(
         head.parameters(), lr=config.linear_lr, weight_decay=config.linear_weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.linear_epochs))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=max(1, config.linear_epochs)
+    )
     order = torch.Generator().manual_seed(seed)
     curve = []
     for _ in tqdm(range(config.linear_epochs), desc="linear probe", disable=quiet, leave=False):
@@ -338,8 +353,12 @@ def linear_probe(
     config.validate()
     _check_pair(train, test)
     device = resolve_device(device)
-    train_features = extract_features(encoder, train, batch_size=config.batch_size, device=device, quiet=quiet)
-    test_features = extract_features(encoder, test, batch_size=config.batch_size, device=device, quiet=quiet)
+    train_features = extract_features(
+        encoder, train, batch_size=config.batch_size, device=device, quiet=quiet
+    )
+    test_features = extract_features(
+        encoder, test, batch_size=config.batch_size, device=device, quiet=quiet
+    )
     return linear_probe_on_features(
         train_features, train.labels, test_features, test.labels, train.num_classes, config,
         seed=seed, device=device, quiet=quiet, return_predictions=return_predictions,
@@ -348,10 +367,11 @@ def linear_probe(
 
 # ---------------------------------------------------------------------------- kNN
 def _similarity(query: Tensor, bank: Tensor, metric: str) -> Tensor:
-    """(Q, D) x (N, D) -> (Q, N): cosine similarity, or minus the euclidean distance."""
+    """(Q, D) x (N, D) -> (Q, N): dot product of unit vectors (cosine; both already
+    normalised), or minus the euclidean distance."""
     if metric == "cosine":
-        return F.normalize(query, dim=1) @ F.normalize(bank, dim=1).T
-    return -torch.cdist(query, bank, compute_mode="donot_use_mm_for_euclid_dist")
+        return query @ bank.T
+    return -torch.cdist(query, bank)
 
 
 def knn_class_scores(
@@ -377,11 +397,15 @@ def knn_class_scores(
         raise SkelsslError(f"kNN metric must be one of {', '.join(KNN_METRICS)}, got {metric!r}")
     k = min(k, bank.shape[0])
     bank_labels = bank_labels.long()
+    if metric == "cosine":
+        bank, query = F.normalize(bank, dim=1), F.normalize(query, dim=1)
     scores = []
     for chunk in query.split(chunk_size):
         similarity, neighbour = _similarity(chunk, bank, metric).topk(k, dim=1)  # nearest first
         neighbour_labels = bank_labels[neighbour]  # (q, k)
-        votes = torch.zeros(chunk.shape[0], num_classes, device=chunk.device, dtype=similarity.dtype)
+        votes = torch.zeros(
+            chunk.shape[0], num_classes, device=chunk.device, dtype=similarity.dtype
+        )
         if weighted:
             # InstDisc Eq. (7): w_i = exp(s_i / tau), tau = 0.07
             weights = torch.exp((similarity - similarity[:, :1]) / KNN_TEMPERATURE)
@@ -459,8 +483,12 @@ def knn(
     config.validate()
     _check_pair(train, test)
     device = resolve_device(device)
-    train_features = extract_features(encoder, train, batch_size=config.batch_size, device=device, quiet=quiet)
-    test_features = extract_features(encoder, test, batch_size=config.batch_size, device=device, quiet=quiet)
+    train_features = extract_features(
+        encoder, train, batch_size=config.batch_size, device=device, quiet=quiet
+    )
+    test_features = extract_features(
+        encoder, test, batch_size=config.batch_size, device=device, quiet=quiet
+    )
     return knn_on_features(
         train_features, train.labels, test_features, test.labels, train.num_classes, config,
         device=device, return_predictions=return_predictions,
@@ -493,10 +521,8 @@ def _labelled_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
 def _reset_parameters(module: nn.Module) -> None:
     """Fresh initialisation of every submodule that knows how (global generator)."""
     for submodule in module.modules():
-        if submodule is not module and callable(getattr(submodule, "reset_parameters", None)):
+        if callable(getattr(submodule, "reset_parameters", None)):
             submodule.reset_parameters()
-    if callable(getattr(module, "reset_parameters", None)):
-        module.reset_parameters()
 
 
 def _build_finetune_optimizer(parameters, config: EvalConfig) -> torch.optim.Optimizer:
@@ -505,7 +531,9 @@ def _build_finetune_optimizer(parameters, config: EvalConfig) -> torch.optim.Opt
             parameters, lr=config.finetune_lr, momentum=0.9, nesterov=True,
             weight_decay=config.finetune_weight_decay,
         )  # fmt: skip
-    return torch.optim.Adam(parameters, lr=config.finetune_lr, weight_decay=config.finetune_weight_decay)
+    return torch.optim.Adam(
+        parameters, lr=config.finetune_lr, weight_decay=config.finetune_weight_decay
+    )
 
 
 def _light_augment(joints: Tensor, lengths: Tensor, generator: torch.Generator) -> Tensor:
@@ -545,11 +573,17 @@ def _finetune_once(
             _reset_parameters(model.encoder)
         model.to(device)
         optimizer = _build_finetune_optimizer(model.parameters(), config)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.finetune_epochs))
-        for _ in tqdm(range(config.finetune_epochs), desc=f"finetune seed {seed}", disable=quiet, leave=False):
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, config.finetune_epochs)
+        )
+        for _ in tqdm(
+            range(config.finetune_epochs), desc=f"finetune seed {seed}", disable=quiet, leave=False
+        ):
             model.train()
             total, seen = 0.0, 0
-            for batch in _epoch_batches(labelled.size, config.batch_size, order, drop_singleton=True):
+            for batch in _epoch_batches(
+                labelled.size, config.batch_size, order, drop_singleton=True
+            ):
                 rows = np.sort(labelled[batch.numpy()])
                 joints, lengths = _read_batch(train, rows, device)
                 if config.finetune_augment:
@@ -614,8 +648,15 @@ def _finetune_protocol(
     device = resolve_device(device)
     runs = [
         _finetune_once(
-            encoder, train, test, config, fraction=fraction, seed=seed + offset,
-            reinitialize=reinitialize, device=device, quiet=quiet,
+            encoder,
+            train,
+            test,
+            config,
+            fraction=fraction,
+            seed=seed + offset,
+            reinitialize=reinitialize,
+            device=device,
+            quiet=quiet,
             return_predictions=return_predictions,
         )  # fmt: skip
         for offset in range(seeds)
@@ -690,4 +731,3 @@ def supervised_baseline(
         seed=seed, reinitialize=True, device=device, quiet=quiet,
         return_predictions=return_predictions,
     )  # fmt: skip
-

@@ -21,9 +21,7 @@ from torch import Tensor
 from skelssl import dist
 
 
-def _pair_logits(
-    z1: Tensor, z2: Tensor, temperature: float, gather: bool
-) -> tuple[Tensor, Tensor]:
+def _pair_logits(z1: Tensor, z2: Tensor, temperature: float, gather: bool) -> tuple[Tensor, Tensor]:
     """Temperature-scaled cosine similarities of local anchors against all views.
 
     Args:

@@ -114,7 +114,7 @@ def scaled_lr(config: TrainConfig) -> float:
     if config.lr_scaling not in LR_SCALINGS:
         raise SkelsslError(
             f"unknown lr_scaling {config.lr_scaling!r} (known: {', '.join(LR_SCALINGS)})",
-            "lr_scaling",
+            "train.lr_scaling",
         )
     if config.lr_scaling == "linear":
         return config.lr * config.batch_size / 256
@@ -166,7 +166,7 @@ def build_optimizer(
     if config.optimizer not in OPTIMIZERS:
         raise SkelsslError(
             f"unknown optimizer {config.optimizer!r} (known: {', '.join(OPTIMIZERS)})",
-            "optimizer",
+            "train.optimizer",
         )
     groups = parameter_groups(model_or_params, config, split_no_decay=config.optimizer != "adam")
     if not groups:
@@ -184,12 +184,13 @@ def build_optimizer(
 def _check_schedule(config: TrainConfig) -> None:
     if config.schedule not in SCHEDULES:
         raise SkelsslError(
-            f"unknown schedule {config.schedule!r} (known: {', '.join(SCHEDULES)})", "schedule"
+            f"unknown schedule {config.schedule!r} (known: {', '.join(SCHEDULES)})",
+            "train.schedule",
         )
     if config.warmup_epochs < 0:
-        raise SkelsslError(f"must be >= 0, got {config.warmup_epochs}", "warmup_epochs")
+        raise SkelsslError(f"must be >= 0, got {config.warmup_epochs}", "train.warmup_epochs")
     if config.step_every < 0:
-        raise SkelsslError(f"must be >= 0, got {config.step_every}", "step_every")
+        raise SkelsslError(f"must be >= 0, got {config.step_every}", "train.step_every")
 
 
 def learning_rate_at(step: int, config: TrainConfig, steps_per_epoch: int) -> float:

@@ -110,7 +110,9 @@ def _class_colours(num_classes: int) -> np.ndarray:
     from matplotlib import colormaps
 
     name = "tab10" if num_classes <= 10 else "tab20" if num_classes <= 20 else "turbo"
-    return colormaps[name](np.linspace(0, 1, num_classes) if name == "turbo" else np.arange(num_classes))
+    return colormaps[name](
+        np.linspace(0, 1, num_classes) if name == "turbo" else np.arange(num_classes)
+    )
 
 
 def plot_tsne(
@@ -145,7 +147,9 @@ def plot_tsne(
     axes = figure.add_subplot()
     for label in np.unique(labels):
         points = embedding[labels == label]
-        axes.scatter(points[:, 0], points[:, 1], s=8, color=colours[label], label=class_names[label])
+        axes.scatter(
+            points[:, 0], points[:, 1], s=8, color=colours[label], label=class_names[label]
+        )
     if len(class_names) <= MAX_LEGEND_CLASSES:
         axes.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
     axes.set_xticks([])

@@ -95,9 +95,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise SkelsslError("device 'cuda' requested but CUDA is not available", "device")
+            raise SkelsslError("device 'cuda' requested but CUDA is not available", "train.device")
         return torch.device(name)
-    raise SkelsslError(f"unknown device {name!r} (use auto, cpu or cuda)", "device")
+    raise SkelsslError(f"unknown device {name!r} (use auto, cpu or cuda)", "train.device")
 
 
 class MethodLoss(nn.Module):
@@ -254,18 +254,25 @@ def to_device(batch, device: torch.device):
     return batch
 
 
+def _grad_scaler(enabled: bool):
+    """``torch.amp.GradScaler("cuda")`` (torch >= 2.3) or its older ``torch.cuda.amp`` name."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
 def _check_config(config: TrainConfig, world: int) -> None:
     if config.epochs < 0:
-        raise SkelsslError(f"must be >= 0, got {config.epochs}", "epochs")
+        raise SkelsslError(f"must be >= 0, got {config.epochs}", "train.epochs")
     if config.batch_size < 1 or config.batch_size % world:
         raise SkelsslError(
             f"must be a positive multiple of the {world} processes, got {config.batch_size}",
-            "batch_size",
+            "train.batch_size",
         )
     if config.log_every < 1:
-        raise SkelsslError(f"must be >= 1, got {config.log_every}", "log_every")
+        raise SkelsslError(f"must be >= 1, got {config.log_every}", "train.log_every")
     if config.clip_grad < 0:
-        raise SkelsslError(f"must be >= 0, got {config.clip_grad}", "clip_grad")
+        raise SkelsslError(f"must be >= 0, got {config.clip_grad}", "train.clip_grad")
 
 
 class MetricsLog:
@@ -341,7 +348,7 @@ class Trainer:
             raise SkelsslError(
                 f"{len(self.dataset)} training samples make no full batch of {config.batch_size} "
                 "(lower batch_size or set drop_last to false)",
-                "batch_size",
+                "train.batch_size",
             )
         self.total_steps = config.epochs * self.steps_per_epoch
         self.trainable = [p for p in self.method.parameters() if p.requires_grad]
@@ -352,7 +359,7 @@ class Trainer:
             else None
         )
         self.use_amp = config.amp and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler = _grad_scaler(enabled=self.use_amp)
         self.model = self._wrap(self.method)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed + self.rank)
@@ -487,10 +494,6 @@ class Trainer:
         window_sequences = 0
         for batch in self.loader:
             self.rng_at_step_start = capture_rng(self.generator, self.device)
-            if (not dist.is_distributed() or self.progress.step % self.config.log_every == 0) and (
-                dist.any_rank(stop.requested, self.device)
-            ):
-                raise KeyboardInterrupt
             batch = to_device(batch, self.device)
             batch["generator"] = self.generator
             losses = self.train_step(batch)
@@ -509,7 +512,16 @@ class Trainer:
                     losses, window_sequences / max(now - window_started, 1e-9), bar, metrics
                 )
                 window_started, window_sequences = time.perf_counter(), 0
+            # under DDP ranks agree (a collective) only at logging steps, to stay asynchronous
+            if not dist.is_distributed() or self.progress.step % self.config.log_every == 0:
+                self.stop_if_requested(stop)  # before the loader fetches the next batch
         self.finish_epoch(metrics)
+
+    def stop_if_requested(self, stop: StopRequest) -> None:
+        """At a step boundary: raise KeyboardInterrupt on all ranks if any saw Ctrl-C."""
+        if dist.any_rank(stop.requested, self.device):
+            self.rng_at_step_start = capture_rng(self.generator, self.device)
+            raise KeyboardInterrupt
 
     def log_step(self, losses: dict, seq_per_s: float, bar: tqdm, metrics: MetricsLog) -> None:
         values = self.mean_over_ranks(losses)
@@ -553,7 +565,7 @@ class Trainer:
         if not math.isfinite(loss):
             raise SkelsslError(
                 f"the loss became {loss} at step {self.progress.step}; lower lr or set clip_grad",
-                "lr",
+                "train.lr",
             )
 
     def run(self, run_dir: Path, *, resume: bool, config_dict: dict | None) -> dict:
@@ -582,6 +594,7 @@ class Trainer:
         finally:
             bar.close()
             metrics.close()
+        dist.barrier()  # last.pt is complete before any rank goes on to read it
         return self.summary()
 
     def loop(self, stop: StopRequest, bar: tqdm, metrics: MetricsLog) -> None:
@@ -591,9 +604,11 @@ class Trainer:
         while self.progress.epoch < self.config.epochs:
             self.run_epoch(stop, bar, metrics)
             self.checkpoint(capture_rng(self.generator, self.device), synchronized=True)
+            self.stop_if_requested(stop)
             over_budget = 0 < self.config.time_budget < self.progress.seconds + self.elapsed()
             if self.progress.epoch < self.config.epochs and dist.any_rank(over_budget, self.device):
-                dist.print0(f"time budget of {self.config.time_budget} s used: stopping")
+                if not self.quiet:
+                    dist.print0(f"time budget of {self.config.time_budget} s used: stopping")
                 break
 
     def summary(self) -> dict:

@@ -388,8 +388,8 @@ def _waving(pose, rng, seconds, tau):
     pose.raise_arm_forward(-1, up * flex)
     pose.raise_arm_sideways(-1, up * abduction)
     pose.bend_elbow(-1, up * elbow)
-    wave = _oscillation(rng, seconds, b, 1.2, 2.6)
-    pose.swing_forearm_sideways(-1, up * _deg(rng, 8, 30, b) * wave)
+    wave = _oscillation(rng, seconds, b, 1.3, 2.8)
+    pose.swing_forearm_sideways(-1, up * _deg(rng, 15, 40, b) * wave)
     _free_arm_habit(pose, rng, 1, up)
 
 

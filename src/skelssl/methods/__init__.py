@@ -1,0 +1,82 @@
+"""Training methods, one paper per file, and the one dict that names them.
+
+A method is an ``nn.Module`` with a class attribute ``Config`` (dataclass of the paper's
+defaults), ``default_encoder`` (a key of :data:`skelssl.models.ENCODER_PRESETS`), an
+``encoder`` attribute and ``loss(batch) -> dict[str, Tensor]`` (key ``"loss"`` is
+optimised); see docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from skelssl.data.types import DataSpec
+from skelssl.errors import SkelsslError
+from skelssl.methods.simclr import SimCLR, SimCLRConfig
+from skelssl.methods.supervised import RandomInit, Supervised, SupervisedConfig
+from skelssl.models import EncoderConfig, encoder_preset
+
+METHODS: dict[str, type[nn.Module]] = {
+    "simclr": SimCLR,
+    "supervised": Supervised,
+    "random": RandomInit,
+}
+
+
+def method_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name``; a :class:`SkelsslError` listing the known ones."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        known = ", ".join(sorted(METHODS))
+        raise SkelsslError(f"unknown method {name!r} (known: {known})") from None
+
+
+def _params_of(cls: type[nn.Module], params):
+    """``params`` as ``cls.Config``: an instance, a dict of its fields, or None (defaults)."""
+    if params is None:
+        return cls.Config()
+    if isinstance(params, cls.Config):
+        return params
+    if not isinstance(params, dict):
+        raise SkelsslError(
+            f"params must be a {cls.Config.__name__} or a mapping, got {type(params).__name__}"
+        )
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SkelsslError(
+            f"unknown key params.{unknown[0]} (known: {', '.join(sorted(known)) or 'none'})"
+        )
+    return cls.Config(**params)
+
+
+def build_method(
+    name: str, params, encoder_config: EncoderConfig | None, spec: DataSpec
+) -> nn.Module:
+    """Instantiate method ``name`` for data described by ``spec``.
+
+    Args:
+        name: a key of :data:`METHODS`.
+        params: the method's ``Config``, a dict of its fields, or None for its defaults.
+        encoder_config: None for the method's ``default_encoder`` preset.
+        spec: the data's :class:`DataSpec` (layout, classes, frames, bodies, channels).
+    """
+    cls = method_class(name)
+    if encoder_config is None:
+        encoder_config = encoder_preset(cls.default_encoder)
+    return cls(_params_of(cls, params), encoder_config, spec)
+
+
+__all__ = [
+    "METHODS",
+    "RandomInit",
+    "SimCLR",
+    "SimCLRConfig",
+    "Supervised",
+    "SupervisedConfig",
+    "build_method",
+    "method_class",
+]

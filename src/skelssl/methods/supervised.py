@@ -1,0 +1,106 @@
+"""The two baselines every self-supervised number is read against.
+
+``supervised``
+    The encoder trained from scratch with labels: encoder + linear classifier,
+    cross-entropy, optional light augmentation (random rotation, then shear).
+``random``
+    The untrained encoder: its random weights are the "features". Nothing is optimised;
+    the CLI pre-trains it with ``epochs=0`` so the initial weights are saved.
+
+The supervised augmentation defaults are the ones :mod:`skelssl.evaluate` uses when it
+finetunes a pre-trained encoder (rotation ±15° per axis — half the CrosSCLR/AimCLR
+pre-training range of 30° — then shear in ±0.3, below SkeletonCLR's 0.5), so the
+from-scratch baseline and the finetuned encoders see the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from skelssl.augment import rotate, shear
+from skelssl.data.types import DataSpec
+from skelssl.errors import SkelsslError
+from skelssl.evaluate import FINETUNE_ROTATION_DEGREES, FINETUNE_SHEAR
+from skelssl.models import EncoderConfig, build_encoder
+
+
+@dataclass
+class SupervisedConfig:
+    """Light augmentation of the supervised baseline; 0 turns a part off."""
+
+    rotation_degrees: float = FINETUNE_ROTATION_DEGREES  # angles uniform in ±this, per axis
+    shear_magnitude: float = FINETUNE_SHEAR  # shear factors uniform in ±this
+    label_smoothing: float = 0.0
+
+    def validate(self) -> None:
+        if self.rotation_degrees < 0 or self.shear_magnitude < 0:
+            raise SkelsslError(
+                f"params.rotation_degrees and shear_magnitude must be >= 0, "
+                f"got {self.rotation_degrees}, {self.shear_magnitude}"
+            )
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise SkelsslError(
+                f"params.label_smoothing must be in [0, 1), got {self.label_smoothing}"
+            )
+
+
+class Supervised(nn.Module):
+    """Encoder + linear classifier trained with cross-entropy on the labels."""
+
+    Config = SupervisedConfig
+    default_encoder = "gru-crrl"
+
+    def __init__(self, params: SupervisedConfig, encoder_config: EncoderConfig, spec: DataSpec):
+        super().__init__()
+        params.validate()
+        self.params = params
+        self.encoder = build_encoder(encoder_config, spec)
+        self.classifier = nn.Linear(self.encoder.out_dim, spec.num_classes)
+
+    def augment(self, x: Tensor, lengths: Tensor | None, generator) -> Tensor:
+        """Random rotation then shear, each skipped when its magnitude is 0. (N,T,M,V,3) -> same."""
+        p = self.params
+        if p.rotation_degrees > 0:
+            x = rotate(x, p.rotation_degrees, lengths=lengths, generator=generator)
+        if p.shear_magnitude > 0:
+            x = shear(x, p.shear_magnitude, lengths=lengths, generator=generator)
+        return x
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Class logits. Shape: (N, T, M, V, C) -> (N, num_classes)."""
+        return self.classifier(self.encoder(x, lengths))
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """Cross-entropy on ``batch["labels"]``; also logs the (detached) batch accuracy."""
+        x, lengths, labels = batch["joints"], batch.get("lengths"), batch["labels"]
+        if self.training:
+            x = self.augment(x, lengths, batch.get("generator"))
+        logits = self(x, lengths)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.params.label_smoothing)
+        accuracy = (logits.detach().argmax(dim=1) == labels).float().mean()
+        return {"loss": loss, "accuracy": accuracy}
+
+
+@dataclass
+class RandomInitConfig:
+    """The random-encoder baseline has no settings."""
+
+
+class RandomInit(nn.Module):
+    """An encoder left at its random initialisation (the lower bound of every table)."""
+
+    Config = RandomInitConfig
+    default_encoder = "gru-crrl"
+
+    def __init__(self, params: RandomInitConfig, encoder_config: EncoderConfig, spec: DataSpec):
+        super().__init__()
+        self.encoder = build_encoder(encoder_config, spec)
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        raise SkelsslError(
+            "method 'random' has nothing to optimise: it is trained with epochs=0 "
+            "(`skelssl pretrain random` does this) so its initial weights are saved"
+        )
