@@ -107,7 +107,7 @@ def test_simclr_views_follow_the_virtual_camera_settings():
     layout = get_layout(SPEC.layout)
     settings = dict(angle_step=90.0, max_distance=2, unit_distance=0.5, per_frame=True)
     method = simclr(vary_angles=["alpha", "beta"], **settings)
-    view = method.make_view(x, lengths, torch.Generator().manual_seed(7))
+    view = method.make_view(x, lengths, torch.Generator().manual_seed(7))[0]
 
     def camera(vary):
         seeded = torch.Generator().manual_seed(7)
@@ -122,7 +122,7 @@ def test_simclr_camera_off_only_centres_and_keeps_padding_zero():
     batch = tiny_batch()
     x, lengths = batch["joints"], batch["lengths"]
     still = simclr(vary_angles=[], max_distance=0)
-    view = still.make_view(x, lengths, torch.Generator().manual_seed(0))
+    view = still.make_view(x, lengths, torch.Generator().manual_seed(0))[0]
     centre = x[:, :1, :1, get_layout(SPEC.layout).center : get_layout(SPEC.layout).center + 1]
     valid = (torch.arange(SPEC.frames)[None, :] < lengths[:, None])[:, :, None, None, None]
     assert torch.allclose(view, (x - centre) * valid, atol=1e-6)  # Gao et al. Eq. (1) only
@@ -130,10 +130,10 @@ def test_simclr_camera_off_only_centres_and_keeps_padding_zero():
     only_gamma = simclr(vary_angles=["gamma"], max_distance=0)
     only_alpha = simclr(vary_angles=["alpha"], max_distance=0)
     for method, axis in ((only_gamma, 2), (only_alpha, 0)):
-        turned = method.make_view(x, lengths, torch.Generator().manual_seed(3))
+        turned = method.make_view(x, lengths, torch.Generator().manual_seed(3))[0]
         assert torch.allclose(turned[..., axis], view[..., axis], atol=1e-5)
         assert not torch.allclose(turned, view, atol=1e-3)
-    moving = simclr().make_view(x, lengths, torch.Generator().manual_seed(0))
+    moving = simclr().make_view(x, lengths, torch.Generator().manual_seed(0))[0]
     assert not torch.allclose(moving, view)
     assert (moving[~valid.expand_as(moving)] == 0).all()
 
@@ -141,9 +141,9 @@ def test_simclr_camera_off_only_centres_and_keeps_padding_zero():
 def test_simclr_extra_augmentations_change_the_view():
     batch = tiny_batch()
     x, lengths = batch["joints"], batch["lengths"]
-    plain = simclr().make_view(x, lengths, torch.Generator().manual_seed(0))
-    sheared = simclr(shear_magnitude=0.5).make_view(x, lengths, torch.Generator().manual_seed(0))
-    noisy = simclr(noise_std=0.1).make_view(x, lengths, torch.Generator().manual_seed(0))
+    plain = simclr().make_view(x, lengths, torch.Generator().manual_seed(0))[0]
+    sheared = simclr(shear_magnitude=0.5).make_view(x, lengths, torch.Generator().manual_seed(0))[0]
+    noisy = simclr(noise_std=0.1).make_view(x, lengths, torch.Generator().manual_seed(0))[0]
     assert not torch.allclose(plain, sheared) and not torch.allclose(plain, noisy)
 
 

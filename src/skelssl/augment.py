@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -425,3 +426,128 @@ def _camera_degrees(
     grid_size = math.ceil(360.0 / angle_step - 1e-9)  # {0, step, ..., < 360}
     high = torch.full((*shape, 3), grid_size - 1, device=x.device)
     return _randint_upto(high, x, generator).float() * angle_step
+
+
+# ---------------------------------------------------------------------------- Skeleton BYOL
+
+
+def resample(
+    x: Tensor,
+    lengths: Tensor | Sequence[int],
+    *,
+    min_rate: float = 0.7,
+    max_rate: float = 1.3,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Play each sequence at a random speed (Skeleton BYOL resampling, rate in [0.7, 1.3]).
+
+    With rate r uniform in ``[min_rate, max_rate]`` (one per sequence), output frame j is
+    the input at time ``j·r``, linearly interpolated between its two neighbouring valid
+    frames; the new length is ``min(T, floor((L - 1) / r) + 1)`` (a faster sequence gets
+    shorter, a slower one is cut at T). ``r = 1`` is the identity.
+
+    Shapes: x ``(N, T, M, V, C)``, lengths ``(N,)`` -> same shape and new lengths ``(N,)``.
+    """
+    _check_batch(x)
+    lengths = _as_lengths(x, lengths)
+    if not 0 < min_rate <= max_rate:
+        raise SkelsslError(f"need 0 < min_rate <= max_rate, got {min_rate}, {max_rate}")
+    n, t = x.shape[:2]
+    rate = _uniform(n, min_rate, max_rate, x, generator)  # (N,)
+    last = (lengths - 1).float()
+    new_lengths = torch.minimum(
+        torch.floor(last / rate + 1e-6).long() + 1, torch.full_like(lengths, t)
+    )
+    position = torch.arange(t, device=x.device, dtype=torch.float32)[None, :] * rate[:, None]
+    position = torch.minimum(position, last[:, None])  # (N, T), only frames < new length kept
+    low = position.floor().long()
+    high = torch.minimum(low + 1, (lengths - 1)[:, None])
+    weight_high = (position - low).to(x.dtype)[:, :, None, None, None]
+    valid = valid_mask(x, lengths).to(x.dtype)
+    w_low = (1 - weight_high) * _gather_frames(valid, low)
+    w_high = weight_high * _gather_frames(valid, high)
+    total = w_low + w_high
+    safe_total = torch.where(total > 0, total, torch.ones_like(total))
+    resampled = (w_low * _gather_frames(x, low) + w_high * _gather_frames(x, high)) / safe_total
+    keep = (torch.arange(t, device=x.device)[None, :] < new_lengths[:, None])[
+        :, :, None, None, None
+    ]
+    return resampled * (total > 0) * keep, new_lengths
+
+
+def savgol_filter(
+    x: Tensor,
+    lengths: Tensor | Sequence[int],
+    *,
+    window: int = 15,
+    order: int = 2,
+    p: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Savitzky–Golay smoothing along time with probability ``p`` (Skeleton BYOL: order 2,
+    window 15, p = 0.5).
+
+    Coefficients come from :func:`scipy.signal.savgol_coeffs`. Frames whose whole window
+    lies inside the valid frames are filtered by one batched depthwise ``conv1d`` over all
+    coordinates; the first and last ``window // 2`` valid frames take the value at their
+    position of the polynomial fitted to the first / last window (scipy's ``mode="interp"``),
+    so a polynomial of degree <= ``order`` passes through unchanged. Sequences shorter than
+    ``window`` are left as they are. Shape: ``(N, T, M, V, C)`` -> same.
+    """
+    from scipy.signal import savgol_coeffs
+
+    _check_batch(x)
+    lengths = _as_lengths(x, lengths)
+    _check_probability("p", p)
+    if window < 1 or window % 2 == 0 or not 0 <= order < window:
+        raise SkelsslError(f"need an odd window > order >= 0, got window {window}, order {order}")
+    n, t = x.shape[:2]
+    half = window // 2
+    chosen = _bernoulli(n, p, x, generator)
+    # coefficients[pos, k]: weight of window frame k for the output at window position pos
+    coefficients = torch.from_numpy(
+        np.stack([savgol_coeffs(window, order, pos=pos, use="dot") for pos in range(window)])
+    ).to(device=x.device, dtype=x.dtype)
+    channels = x.permute(0, 2, 3, 4, 1).reshape(-1, 1, t)  # (N·M·V·C, 1, T)
+    centre = torch.conv1d(channels, coefficients[half].view(1, 1, window), padding=half)
+    centre = centre.reshape(n, *x.shape[2:], t).permute(0, 4, 1, 2, 3)  # (N, T, M, V, C)
+    # scipy "interp" edges: the first / last half frames take the polynomial fitted to the
+    # first / last window, at their position in it (only for sequences with L >= window)
+    long_enough = lengths.clamp(min=window)
+    positions = torch.arange(half, device=x.device)
+    edge_frames = torch.cat(
+        [positions[None, :].expand(n, -1), (long_enough - half)[:, None] + positions], 1
+    )
+    window_start = torch.cat([torch.zeros(n, half, dtype=torch.long, device=x.device),
+                              (long_enough - window)[:, None].expand(-1, half)], 1)  # fmt: skip
+    taps = window_start[:, :, None] + torch.arange(window, device=x.device)  # (N, 2h, window)
+    taps = taps.clamp(max=t - 1)
+    weights = coefficients[edge_frames - window_start]  # (N, 2h, window)
+    window_values = _gather_frames(x, taps.reshape(n, -1)).reshape(
+        n, 2 * half, window, *x.shape[2:]
+    )
+    edge_values = torch.einsum("nek...,nek->ne...", window_values, weights)
+    index = edge_frames.clamp(max=t - 1).reshape(n, -1, 1, 1, 1).expand(-1, -1, *x.shape[2:])
+    smoothed = centre.scatter(1, index, edge_values)
+    apply = chosen & (lengths >= window)
+    return torch.where(apply[:, None, None, None, None], smoothed * valid_mask(x, lengths), x)
+
+
+def cyclic_shift(
+    x: Tensor,
+    lengths: Tensor | Sequence[int],
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Rotate each sequence's valid frames by a random offset (Skeleton BYOL cyclic shift).
+
+    Output frame t is input frame ``(t + o) mod L`` for t < L, o uniform in ``0..L-1``
+    (an offset of L is the same as 0). Padding stays zero. Shape: ``(N, T, M, V, C)`` -> same.
+    """
+    _check_batch(x)
+    lengths = _as_lengths(x, lengths)
+    offset = _randint_upto(lengths - 1, x, generator)
+    frames = torch.arange(x.shape[1], device=x.device)[None, :]
+    source = torch.remainder(frames + offset[:, None], lengths[:, None])
+    inside = (frames < lengths[:, None])[:, :, None, None, None]
+    return _gather_frames(x, source) * inside

@@ -62,6 +62,7 @@ class TrainConfig:
     lr_scaling: str = "none"  # "none" | "linear" (lr * batch_size / 256)
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    lars_eta: float = 0.001  # LARS trust coefficient η (You et al. 2017; SimCLR's value)
     schedule: str = "cosine"  # "cosine" | "step" | "constant"
     warmup_epochs: float = 0.0
     warmup_start_lr: float = 0.0

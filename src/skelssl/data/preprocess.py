@@ -15,12 +15,13 @@ in a frame (all joints zero) stays exactly zero through every step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
-from skelssl.data.types import RawDataset, SkeletonData
+from skelssl.data.types import RawDataset, Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import Layout, get_layout
 
@@ -278,21 +279,8 @@ def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False
         raise SkelsslError("dataset has no sequences", raw.source)
     bodies = max(1, min(config.max_bodies, max(count_bodies(s.joints) for s in sequences)))
     channels = sequences[0].joints.shape[-1]
-    joints = np.zeros(
-        (len(sequences), config.frames, bodies, layout.num_joints, channels), np.float32
-    )
-    lengths = np.zeros(len(sequences), dtype=np.int64)
     progress = tqdm(sequences, desc=f"preprocess {raw.source}", disable=quiet, leave=False)
-    for i, sequence in enumerate(progress):
-        check_sequence_shape(sequence.joints, layout, channels, sequence.name)
-        kept = select_bodies(np.asarray(sequence.joints, dtype=np.float32), bodies)
-        try:
-            joints[i], lengths[i] = fix_length(kept, config.frames, config.temporal)
-        except SkelsslError as err:
-            raise SkelsslError(err.problem, sequence.name) from None
-    for start in range(0, len(sequences), _CHUNK):
-        chunk = slice(start, start + _CHUNK)
-        joints[chunk] = normalize_space(joints[chunk], layout, config)
+    joints, lengths = prepare_sequences(progress, len(sequences), layout, config, bodies, channels)
     data = SkeletonData(
         joints=joints,
         lengths=lengths,
@@ -309,6 +297,35 @@ def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False
     )
     data.validate()
     return data
+
+
+def prepare_sequences(
+    sequences: Iterable[Sequence],
+    count: int,
+    layout: Layout,
+    config: PreprocessConfig,
+    bodies: int,
+    channels: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Temporal step, body selection and spatial normalisation of ``count`` sequences.
+
+    Every sequence gets exactly ``bodies`` bodies (extra ones dropped, missing ones zero).
+    Returns joints (count, frames, bodies, V, channels) float32 and lengths (count,) int64;
+    :func:`preprocess` and the streaming cache builder both prepare data through here.
+    """
+    joints = np.zeros((count, config.frames, bodies, layout.num_joints, channels), np.float32)
+    lengths = np.zeros(count, dtype=np.int64)
+    for i, sequence in enumerate(sequences):
+        check_sequence_shape(sequence.joints, layout, channels, sequence.name)
+        kept = select_bodies(np.asarray(sequence.joints, dtype=np.float32), bodies)
+        try:
+            joints[i], lengths[i] = fix_length(kept, config.frames, config.temporal)
+        except SkelsslError as err:
+            raise SkelsslError(err.problem, sequence.name) from None
+    for start in range(0, count, _CHUNK):
+        chunk = slice(start, start + _CHUNK)
+        joints[chunk] = normalize_space(joints[chunk], layout, config)
+    return joints, lengths
 
 
 def check_sequence_shape(joints: np.ndarray, layout: Layout, channels: int, name: str) -> None:

@@ -354,11 +354,14 @@ def _oscillation(rng, seconds, bodies, low_hz, high_hz) -> np.ndarray:
     return np.sin(2 * np.pi * frequency * seconds + phase)
 
 
-def _raised_arm_target(rng, bodies):
-    """A hand-up arm pose shared by waving and raising a hand: (flex, abduction, elbow)."""
-    elevation = _deg(rng, 70, 160, bodies)
-    sideways = _u(rng, 0.0, 1.0, bodies)  # 0: raised in front, 1: raised to the side
-    return elevation * (1 - sideways), elevation * sideways, _deg(rng, 0, 80, bodies)
+def _hand_up(pose, rng, side: int, envelope) -> None:
+    """Upper arm out to the side, forearm pointing up in the frontal plane (waving pose)."""
+    b = pose.x.shape[0]
+    abduction = _deg(rng, 40, 110, b)
+    forearm = np.clip(_deg(rng, 140, 180, b) - abduction, 0.0, None)  # forearm elevation
+    pose.raise_arm_sideways(side, envelope * abduction)
+    pose.raise_arm_forward(side, envelope * _deg(rng, 0, 30, b))
+    pose.swing_forearm_sideways(side, envelope * forearm)
 
 
 def _forward_arm_target(rng, bodies):
@@ -384,12 +387,10 @@ def _free_arm_habit(pose, rng, side: int, envelope) -> None:
 def _waving(pose, rng, seconds, tau):
     b = pose.x.shape[0]
     up = _hold_envelope(rng, tau, b)
-    flex, abduction, elbow = _raised_arm_target(rng, b)
-    pose.raise_arm_forward(-1, up * flex)
-    pose.raise_arm_sideways(-1, up * abduction)
-    pose.bend_elbow(-1, up * elbow)
-    wave = _oscillation(rng, seconds, b, 1.3, 2.8)
-    pose.swing_forearm_sideways(-1, up * _deg(rng, 15, 40, b) * wave)
+    _hand_up(pose, rng, -1, up)
+    wave = up * _oscillation(rng, seconds, b, 1.3, 2.8)  # side to side in the frontal plane
+    pose.swing_forearm_sideways(-1, wave * _deg(rng, 15, 35, b))
+    pose.raise_arm_sideways(-1, wave * _deg(rng, 0, 10, b))
     _free_arm_habit(pose, rng, 1, up)
 
 
@@ -431,7 +432,7 @@ def _kicking(pose, rng, seconds, tau):
 def _punching(pose, rng, seconds, tau):
     b = pose.x.shape[0]
     guard = _hold_envelope(rng, tau, b)
-    punch = np.maximum(_oscillation(rng, seconds, b, 0.9, 2.0), 0.0) ** 2 * guard
+    punch = np.maximum(_oscillation(rng, seconds, b, 1.0, 2.2), 0.0) ** 4 * guard  # sharp strikes
     left_guard = rng.random((b, 1)) < 0.6
     left_strikes = left_guard & (rng.random((b, 1)) < 0.5)
     left_punch = np.where(left_strikes, np.roll(punch, max(punch.shape[1] // 3, 1), 1), 0.0)
@@ -523,10 +524,12 @@ def _turning(pose, rng, seconds, tau):
 def _raising_hand(pose, rng, seconds, tau):
     b = pose.x.shape[0]
     up = _hold_envelope(rng, tau, b)
-    flex, abduction, elbow = _raised_arm_target(rng, b)
-    pose.raise_arm_forward(-1, up * flex)
-    pose.raise_arm_sideways(-1, up * abduction)
-    pose.bend_elbow(-1, up * elbow)
+    like_waving = rng.random((b, 1)) < 0.5  # the waving pose, held still; or arm overhead
+    _hand_up(pose, rng, -1, up * like_waving)
+    overhead = up * ~like_waving
+    pose.raise_arm_forward(-1, overhead * _deg(rng, 90, 170, b))
+    pose.raise_arm_sideways(-1, overhead * _deg(rng, 0, 40, b))
+    pose.bend_elbow(-1, overhead * _deg(rng, 0, 40, b))
     _free_arm_habit(pose, rng, 1, up)
 
 

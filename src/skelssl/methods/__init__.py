@@ -14,12 +14,18 @@ from torch import nn
 
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
+from skelssl.methods.byol import BYOL, BYOLConfig
+from skelssl.methods.crrl import CRRL, CRRLConfig
+from skelssl.methods.ms2l import MS2L, MS2LConfig
 from skelssl.methods.simclr import SimCLR, SimCLRConfig
 from skelssl.methods.supervised import RandomInit, Supervised, SupervisedConfig
 from skelssl.models import EncoderConfig, encoder_preset
 
 METHODS: dict[str, type[nn.Module]] = {
     "simclr": SimCLR,
+    "byol": BYOL,
+    "ms2l": MS2L,
+    "crrl": CRRL,
     "supervised": Supervised,
     "random": RandomInit,
 }
@@ -71,7 +77,13 @@ def build_method(
 
 
 __all__ = [
+    "BYOL",
+    "CRRL",
     "METHODS",
+    "MS2L",
+    "BYOLConfig",
+    "CRRLConfig",
+    "MS2LConfig",
     "RandomInit",
     "SimCLR",
     "SimCLRConfig",

@@ -33,7 +33,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from skelssl.augment import ANGLE_NAMES, gaussian_noise, shear, virtual_camera
+from skelssl.augment import (
+    ANGLE_NAMES,
+    gaussian_noise,
+    shear,
+    temporal_crop_resize,
+    virtual_camera,
+)
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import contrastive_accuracy, nt_xent
@@ -66,6 +72,7 @@ class SimCLRConfig:
     # Not from the paper: optional extra augmentations applied after the camera (0 = off).
     shear_magnitude: float = 0.0  # SkeletonCLR-style shear, factors in [-s, s]
     noise_std: float = 0.0  # i.i.d. Gaussian joint noise
+    crop_min_ratio: float = 1.0  # temporal crop-and-resize to [ratio, 1] of each length; 1 = off
 
     def validate(self) -> None:
         """Raise :class:`SkelsslError` naming the first bad field."""
@@ -81,6 +88,8 @@ class SimCLRConfig:
             raise SkelsslError(
                 f"params.vary_angles has unknown angles {unknown} (known: {', '.join(ANGLE_NAMES)})"
             )
+        if not 0.0 < self.crop_min_ratio <= 1.0:
+            raise SkelsslError(f"params.crop_min_ratio must be in (0, 1], got {self.crop_min_ratio}")
         if self.shear_magnitude < 0 or self.noise_std < 0:
             raise SkelsslError(
                 f"params.shear_magnitude and noise_std must be >= 0, "
@@ -107,12 +116,16 @@ class SimCLR(nn.Module):
 
     def make_view(
         self, x: Tensor, lengths: Tensor | None, generator: torch.Generator | None
-    ) -> Tensor:
+    ) -> tuple[Tensor, Tensor | None]:
         """One random view of a batch: virtual camera (Eqs. (1)-(2)), then optional extras.
 
-        Shape: (N, T, M, V, 3) -> same.
+        Shape: (N, T, M, V, 3) -> same, with the view's lengths (N,) (changed by the crop).
         """
         p = self.params
+        if p.crop_min_ratio < 1.0:  # not from the paper
+            x, lengths = temporal_crop_resize(
+                x, lengths, min_ratio=p.crop_min_ratio, max_ratio=1.0, generator=generator
+            )
         view = virtual_camera(
             x,
             self.layout,
@@ -130,7 +143,7 @@ class SimCLR(nn.Module):
             view = shear(view, p.shear_magnitude, lengths=lengths, generator=generator)
         if p.noise_std > 0:  # not from the paper
             view = gaussian_noise(view, p.noise_std, lengths=lengths, generator=generator)
-        return view
+        return view, lengths
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         """NT-Xent between two virtual-camera views of ``batch["joints"]`` (N, T, M, V, 3).
@@ -139,11 +152,11 @@ class SimCLR(nn.Module):
         """
         x, lengths = batch["joints"], batch.get("lengths")
         generator = batch.get("generator")
-        view1 = self.make_view(x, lengths, generator)
-        view2 = self.make_view(x, lengths, generator)
+        view1, lengths1 = self.make_view(x, lengths, generator)
+        view2, lengths2 = self.make_view(x, lengths, generator)
         n = x.shape[0]
         # Shared encoder f and head g; one pass over both views (BN sees all 2N views).
-        both_lengths = None if lengths is None else torch.cat([lengths, lengths])
+        both_lengths = None if lengths is None else torch.cat([lengths1, lengths2])
         h = self.encoder(torch.cat([view1, view2]), both_lengths)  # (2N, D)
         z = self.projector(h)  # (2N, projection_dim)
         z1, z2 = z[:n], z[n:]

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from skelssl.data.readers.shards import ShardedSource, batches
 from skelssl.data.types import RawDataset, Sequence
 from skelssl.errors import SkelsslError
 
@@ -381,6 +382,62 @@ def read_ntu(
         protocols=protocols_for(variant),
         skipped=skipped,
     )
+
+
+def ntu_source(
+    root: str | os.PathLike,
+    *,
+    variant: str = "ntu60",
+    missing_list: str | os.PathLike | Iterable[str] | None = None,
+    max_bodies: int = 2,
+    skip_bad: bool = False,
+) -> ShardedSource:
+    """The files of :func:`read_ntu` as a :class:`ShardedSource`, ``FILES_PER_CHUNK`` per shard.
+
+    Names, filtering and action ids are checked now; the files are parsed when a shard
+    (:func:`read_ntu_files`) is called, in whichever process calls it.
+    """
+    if variant not in VARIANTS:
+        raise SkelsslError(f"unknown NTU variant {variant!r} (known: {', '.join(VARIANTS)})")
+    if max_bodies < 1:
+        raise SkelsslError(f"max_bodies must be at least 1, got {max_bodies}")
+    spec = VARIANTS[variant]
+    root = Path(root)
+    missing = _missing_names(root, spec, missing_list)
+    candidates = _find_files(root)
+    paths = [p for p in candidates if _belongs_to(p, spec) and p.stem not in missing]
+    if not paths:
+        raise SkelsslError(
+            f"no {variant} .skeleton files left after filtering "
+            f"({len(candidates)} found, missing-skeleton list and action/setup range applied)",
+            root,
+        )
+    paths, skipped = _check_action_ids(paths, spec, skip_bad)
+    shards = [
+        partial(read_ntu_files, chunk, max_bodies, skip_bad)
+        for chunk in batches(paths, FILES_PER_CHUNK)
+    ]
+    return ShardedSource(
+        shards=shards,
+        class_names=list(CLASS_NAMES_120[: spec.num_actions]),
+        layout=LAYOUT,
+        source=variant,
+        protocols=protocols_for(variant),
+        skipped=skipped,
+    )
+
+
+def read_ntu_files(
+    paths: list[Path], max_bodies: int, skip_bad: bool
+) -> tuple[list[Sequence], list[str]]:
+    """Shard reader: the sequences of ``paths`` and the "file: problem" of skipped ones."""
+    sequences, skipped = [], []
+    for path, result in zip(paths, _collect(paths, _parse_chunk(paths, max_bodies), skip_bad)):
+        if isinstance(result, str):
+            skipped.append(f"{path}: {result}")
+        else:
+            sequences.append(_sequence(path, result))
+    return sequences, skipped
 
 
 def _find_files(root: Path) -> list[Path]:

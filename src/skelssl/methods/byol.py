@@ -1,0 +1,356 @@
+"""Skeleton BYOL: bootstrapped representations of skeleton sequences.
+
+Moliner, Huang, Åström, "Bootstrapped Representation Learning for Skeleton-Based Action
+Recognition", CVPR Workshops 2022 (arXiv 2202.02232), extending BYOL (Grill et al. 2020).
+
+One training step, top to bottom:
+
+1. Multi-viewpoint sampling (:class:`MultiViewDataset`): an epoch iterates over
+   *performances* (one take seen by several cameras); each item draws two camera views
+   with replacement, ``s₁`` and ``s₂`` (the same view where only one exists).
+2. Asymmetric augmentation: ``v₁ = t₁(s₁)`` with the aggressive pipeline T₁ (shear
+   Eq. (5), left/right drop, resampling, Savitzky–Golay filter, cyclic shift) and
+   ``v₂ = t₂(s₂)`` with the conservative pipeline T₂ (resampling only). Symmetric
+   pipelines (T₁/T₁ or T₂/T₂) are options for the ablation.
+3. Online network: encoder f_θ (ST-GCN, joints + bones), projector g_θ, predictor q_θ;
+   target network: f_ξ, g_ξ (no predictor), no gradients.
+4. Normalised L2 loss between q_θ(z_θ) of one view and z_ξ of the other (Eq. (1)),
+   symmetrised over the two views (Eq. (2)).
+5. After the optimiser step: ξ ← λξ + (1 − λ)θ (Eq. (3)), λ raised from λ₀ = 0.99 to 1 on
+   a cosine schedule (BYOL Sec. 3.2).
+6. Momentum BatchNorm (Eq. (4)): the target's BN running mean / variance are an EMA (α) of
+   the online network's batch statistics of the same step, and the target's forward pass
+   normalises with them (no SyncBN needed: the statistics are averaged over ranks).
+   ``bn_mode="plain"`` lets the target use its own batch statistics; ``"sync"`` converts
+   both networks to SyncBatchNorm (CUDA under DDP).
+
+Paper numbers we use: λ₀ = 0.99, shear factors in [−1, 1], left/right drop p = 0.5,
+resampling rate in [0.7, 1.3], SG order 2 / window 15 / p = 0.5, SGD momentum 0.9 weight
+decay 1e-4, warmup 1e-6 → base lr over 10 epochs then cosine (configs/nwucla/byol.yaml).
+Not found in what we could read, so our choices: projector / predictor sizes (BYOL's
+4096 → 256), the momentum-BN α = 0.9, the order of the augmentations in T₁.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from skelssl import dist
+from skelssl.augment import cyclic_shift, left_right_drop, resample, savgol_filter, shear
+from skelssl.data.dataset import performance_groups
+from skelssl.data.torch_dataset import TorchSkeletonDataset
+from skelssl.data.types import DataSpec, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.losses import byol_loss
+from skelssl.models import EncoderConfig, build_encoder
+from skelssl.models.heads import mlp
+from skelssl.skeleton import Layout, get_layout
+
+AUGMENTATIONS = ("shear", "left_right_drop", "resample", "savgol", "cyclic_shift")
+PIPELINES = ("asymmetric", "aggressive", "conservative")
+BN_MODES = ("momentum", "plain", "sync")
+
+
+@dataclass
+class BYOLConfig:
+    """Hyper-parameters of Skeleton BYOL (see the module docstring)."""
+
+    projection_dim: int = 256  # z (BYOL Sec. 3.3)
+    hidden_dim: int = 4096  # hidden width of g and q (BYOL Sec. 3.3)
+    base_target_momentum: float = 0.99  # λ₀, Eq. (3)
+    bn_mode: str = "momentum"  # "momentum" (Eq. (4)) | "plain" | "sync"
+    bn_momentum: float = 0.9  # α of Eq. (4) — our choice
+    multi_view: bool = True  # multi-viewpoint sampling
+    pipelines: str = "asymmetric"  # "asymmetric" (T₁, T₂) | "aggressive" (T₁, T₁) | "conservative"
+    aggressive: list[str] = field(default_factory=lambda: list(AUGMENTATIONS))  # T₁
+    conservative: list[str] = field(default_factory=lambda: ["resample"])  # T₂
+    shear_magnitude: float = 1.0  # factors in [−1, 1], Eq. (5)
+    drop_p: float = 0.5  # left/right drop
+    min_rate: float = 0.7  # resampling rate range
+    max_rate: float = 1.3
+    savgol_window: int = 15
+    savgol_order: int = 2
+    savgol_p: float = 0.5
+
+    def validate(self) -> None:
+        """Raise :class:`SkelsslError` naming the first bad field."""
+        if self.projection_dim < 1 or self.hidden_dim < 1:
+            raise SkelsslError("params.projection_dim and params.hidden_dim must be >= 1")
+        for name in ("base_target_momentum", "bn_momentum", "drop_p", "savgol_p"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SkelsslError(f"params.{name} must be in [0, 1], got {value}")
+        choices = {"bn_mode": BN_MODES, "pipelines": PIPELINES}
+        for name, known in choices.items():
+            if getattr(self, name) not in known:
+                raise SkelsslError(
+                    f"params.{name} must be one of {', '.join(known)}, got {getattr(self, name)!r}"
+                )
+        for name in ("aggressive", "conservative"):
+            unknown = sorted(set(getattr(self, name)) - set(AUGMENTATIONS))
+            if unknown:
+                raise SkelsslError(
+                    f"params.{name} has unknown augmentations {unknown} "
+                    f"(known: {', '.join(AUGMENTATIONS)})"
+                )
+        if not 0 < self.min_rate <= self.max_rate:
+            raise SkelsslError(f"need 0 < params.min_rate <= params.max_rate, got {self.min_rate}, {self.max_rate}")  # fmt: skip
+        if self.shear_magnitude < 0:
+            raise SkelsslError(f"params.shear_magnitude must be >= 0, got {self.shear_magnitude}")
+        if self.savgol_window % 2 == 0 or not 0 <= self.savgol_order < self.savgol_window:
+            raise SkelsslError("params.savgol_window must be odd and > params.savgol_order >= 0")
+
+
+# ---------------------------------------------------------------------------- schedule and EMA
+
+
+def target_momentum(progress: float, base: float = 0.99) -> float:
+    """λ at training progress k/K ∈ [0, 1]: ``1 − (1 − λ₀)(cos(π k/K) + 1)/2`` (BYOL Sec. 3.2)."""
+    progress = min(max(progress, 0.0), 1.0)
+    return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0
+
+
+def batch_norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    """The BatchNorm layers of ``module`` in registration order."""
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _record_batch_statistics(module: nn.Module, inputs: tuple, output: Tensor) -> None:
+    """Forward hook: keep a BN layer's batch mean and unbiased variance while recording."""
+    if not (module.training and getattr(module, "record_batch_statistics", False)):
+        return
+    x = inputs[0].detach().float()
+    dims = [d for d in range(x.ndim) if d != 1]
+    variance, mean = torch.var_mean(x, dim=dims, correction=1)
+    module.batch_statistics = (mean, variance)
+
+
+@torch.no_grad()
+def momentum_batch_norm_update(
+    target_norms: list[nn.Module], online_norms: list[nn.Module], alpha: float
+) -> None:
+    """Skeleton BYOL Eq. (4): target running stats ← α·running + (1 − α)·online batch stats.
+
+    Uses the statistics recorded in the online layers' last forward (averaged over ranks).
+    """
+    for target_norm, online_norm in zip(target_norms, online_norms):
+        statistics = getattr(online_norm, "batch_statistics", None)
+        if statistics is None:
+            continue
+        mean, variance = (dist.all_reduce_mean(s) for s in statistics)
+        target_norm.running_mean.mul_(alpha).add_(
+            mean.to(target_norm.running_mean), alpha=1 - alpha
+        )
+        target_norm.running_var.mul_(alpha).add_(
+            variance.to(target_norm.running_var), alpha=1 - alpha
+        )
+        online_norm.batch_statistics = None
+
+
+# ---------------------------------------------------------------------------- multi-view sampling
+
+
+class MultiViewDataset(Dataset):
+    """Multi-viewpoint sampling: one item per performance, two camera views drawn with
+    replacement (one view where only one exists).
+
+    Items: ``joints``, ``lengths``, ``labels``, ``index`` of the first view and
+    ``joints_other_view``, ``lengths_other_view``, ``index_other_view`` of the second.
+    The draw depends only on ``(seed, epoch, item)``: :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, data: SkeletonData, seed: int = 0):
+        self.samples = TorchSkeletonDataset(data)
+        self.groups = performance_groups(data)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def views(self, item: int) -> tuple[int, int]:
+        """Dataset rows of the two views drawn for performance ``item`` this epoch."""
+        rng = np.random.default_rng([self.seed, self.epoch, item])
+        first, second = rng.choice(self.groups[item], size=2, replace=True)
+        return int(first), int(second)
+
+    def __getitem__(self, item: int) -> dict[str, Tensor]:
+        first, second = self.views(item)
+        sample = self.samples[first]
+        other = self.samples[second]
+        sample["joints_other_view"] = other["joints"]
+        sample["lengths_other_view"] = other["lengths"]
+        sample["index_other_view"] = other["index"]
+        return sample
+
+
+# ---------------------------------------------------------------------------- augmentation
+
+
+def augment(
+    x: Tensor,
+    lengths: Tensor,
+    names: list[str],
+    layout: Layout,
+    params: BYOLConfig,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, Tensor]:
+    """One pipeline of Skeleton BYOL's augmentations, in :data:`AUGMENTATIONS` order.
+
+    Shapes: x (N, T, M, V, 3), lengths (N,) -> same, new lengths.
+    """
+    if "shear" in names:  # Eq. (5)
+        x = shear(x, params.shear_magnitude, lengths=lengths, generator=generator)
+    if "left_right_drop" in names:
+        x = left_right_drop(x, layout, p=params.drop_p, generator=generator)
+    if "resample" in names:
+        x, lengths = resample(
+            x, lengths, min_rate=params.min_rate, max_rate=params.max_rate, generator=generator
+        )
+    if "savgol" in names:
+        x = savgol_filter(
+            x, lengths, window=params.savgol_window, order=params.savgol_order,
+            p=params.savgol_p, generator=generator,
+        )  # fmt: skip
+    if "cyclic_shift" in names:
+        x = cyclic_shift(x, lengths, generator=generator)
+    return x, lengths
+
+
+# ---------------------------------------------------------------------------- the method
+
+
+class BYOL(nn.Module):
+    """Online (f_θ, g_θ, q_θ) and target (f_ξ, g_ξ) networks of Skeleton BYOL."""
+
+    Config = BYOLConfig
+    default_encoder = "stgcn-byol-0.25"
+
+    def __init__(self, params: BYOLConfig, encoder_config: EncoderConfig, spec: DataSpec):
+        super().__init__()
+        params.validate()
+        if spec.channels != 3:
+            raise SkelsslError(
+                f"Skeleton BYOL's augmentations need xyz (C=3), got C={spec.channels}"
+            )
+        self.params = params
+        self.layout = get_layout(spec.layout)
+        self.encoder = build_encoder(encoder_config, spec)  # f_θ
+        width, hidden, out = self.encoder.out_dim, params.hidden_dim, params.projection_dim
+        self.projector = mlp([width, hidden, out])  # g_θ: Linear-BN-ReLU-Linear (BYOL Sec. 3.3)
+        self.predictor = mlp([out, hidden, out])  # q_θ
+        self.target_encoder = build_encoder(encoder_config, spec)  # f_ξ
+        self.target_projector = mlp([width, hidden, out])  # g_ξ
+        if params.bn_mode == "sync":
+            for name in ("encoder", "projector", "predictor", "target_encoder", "target_projector"):
+                setattr(self, name, nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self, name)))
+        self.momentum_pairs = [
+            (self.encoder, self.target_encoder),
+            (self.projector, self.target_projector),
+        ]
+        for online, target in self.momentum_pairs:
+            target.load_state_dict(online.state_dict())  # ξ ← θ at the start
+            target.requires_grad_(False)
+        self.register_buffer("target_momentum", torch.tensor(params.base_target_momentum))
+        for norm in self._online_norms():
+            norm.register_forward_hook(_record_batch_statistics)
+
+    def _online_norms(self) -> list[nn.Module]:
+        return [n for online, _ in self.momentum_pairs for n in batch_norms(online)]
+
+    def _target_norms(self) -> list[nn.Module]:
+        return [n for _, target in self.momentum_pairs for n in batch_norms(target)]
+
+    def train_dataset(self, data: SkeletonData, seed: int) -> Dataset:
+        """Multi-viewpoint sampling over performances, or one view per sample when off."""
+        return (
+            MultiViewDataset(data, seed) if self.params.multi_view else TorchSkeletonDataset(data)
+        )
+
+    def pipelines(self) -> tuple[list[str], list[str]]:
+        """Augmentations of the first and second view: (T₁, T₂), (T₁, T₁) or (T₂, T₂)."""
+        p = self.params
+        return {
+            "asymmetric": (p.aggressive, p.conservative),
+            "aggressive": (p.aggressive, p.aggressive),
+            "conservative": (p.conservative, p.conservative),
+        }[p.pipelines]
+
+    def views(self, batch: dict) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """v₁ = t₁(s₁), v₂ = t₂(s₂) and their lengths; s₂ = s₁ without a second camera view."""
+        x1 = batch["joints"]
+        lengths1 = batch.get("lengths")
+        if lengths1 is None:
+            lengths1 = torch.full((x1.shape[0],), x1.shape[1], dtype=torch.long, device=x1.device)
+        x2 = batch.get("joints_other_view", x1)
+        lengths2 = batch.get("lengths_other_view", lengths1)
+        generator = batch.get("generator")
+        first, second = self.pipelines()
+        v1, lengths1 = augment(x1, lengths1, first, self.layout, self.params, generator)
+        v2, lengths2 = augment(x2, lengths2, second, self.layout, self.params, generator)
+        return v1, lengths1, v2, lengths2
+
+    def online(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """q_θ(g_θ(f_θ(x))). Shape: (N, T, M, V, C) -> (N, projection_dim)."""
+        norms = self._online_norms()
+        record = self.params.bn_mode == "momentum"
+        for norm in norms:
+            norm.record_batch_statistics = record
+        try:
+            return self.predictor(self.projector(self.encoder(x, lengths)))
+        finally:
+            for norm in norms:
+                norm.record_batch_statistics = False
+
+    @torch.no_grad()
+    def target(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """g_ξ(f_ξ(x)); with momentum BN the target normalises with its EMA statistics
+        (Eq. (4)), otherwise with its own batch statistics. Shape: -> (N, projection_dim)."""
+        if self.params.bn_mode == "momentum":
+            if self.training:
+                momentum_batch_norm_update(
+                    self._target_norms(), self._online_norms(), self.params.bn_momentum
+                )
+            self.target_encoder.eval()
+            self.target_projector.eval()
+        else:
+            self.target_encoder.train(self.training)
+            self.target_projector.train(self.training)
+        return self.target_projector(self.target_encoder(x, lengths))
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """Symmetrised normalised L2 loss (Eqs. (1)-(2)) of one batch.
+
+        ``batch["joints"]`` (N, T, M, V, 3) is the first view's source; with multi-view
+        sampling ``batch["joints_other_view"]`` is the second's.
+        """
+        if (
+            self.params.bn_mode == "sync"
+            and dist.is_distributed()
+            and batch["joints"].device.type == "cpu"
+        ):
+            raise SkelsslError("params.bn_mode=sync needs CUDA under DDP; use momentum or plain")
+        v1, lengths1, v2, lengths2 = self.views(batch)
+        n = v1.shape[0]
+        both, both_lengths = torch.cat([v1, v2]), torch.cat([lengths1, lengths2])
+        prediction = self.online(both, both_lengths)  # (2N, D): q_θ(z_θ) of v₁ then v₂
+        target = self.target(both, both_lengths)  # (2N, D): z'_ξ of v₁ then v₂
+        # Eq. (1) L(v₁→v₂) and its symmetric term L(v₂→v₁); Eq. (2) sums them
+        loss = byol_loss(prediction[:n], target[n:]) + byol_loss(prediction[n:], target[:n])
+        return {"loss": loss, "target_momentum": self.target_momentum.detach().clone()}
+
+    @torch.no_grad()
+    def after_step(self, progress: float) -> None:
+        """Eq. (3): ξ ← λξ + (1 − λ)θ, then λ for the next step (cosine from λ₀ to 1)."""
+        for online, target in self.momentum_pairs:
+            dist.ema_update(target, online, float(self.target_momentum))
+        self.target_momentum.fill_(target_momentum(progress, self.params.base_target_momentum))

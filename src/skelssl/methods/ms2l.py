@@ -1,0 +1,491 @@
+"""MS²L: multi-task self-supervised learning for skeleton action recognition.
+
+Lin, Song, Yang, Liu, "MS²L: Multi-Task Self-Supervised Learning for Skeleton Based
+Action Recognition", ACM MM 2020.
+
+One shared encoder f (the paper's: one bidirectional GRU layer, 30 units per direction,
+feature dimension 60 — preset ``gru-ms2l``) learns three tasks at once. One training
+step, top to bottom:
+
+1. Motion prediction (Eq. (1)). The paper resamples every sequence to 200 frames, adds
+   Gaussian noise to the first 50 and masks (zeroes) the last 150; a GRU decoder h_m
+   predicts the masked future from f's feature. The loss is the squared error summed
+   over the predicted frames. Observed/predicted lengths are ``observed_frames`` and
+   ``predicted_frames`` (50 + 150); for data prepared at another length, or shorter
+   valid lengths, each sample observes ``round(length · 50 / 200)`` frames (at least 1,
+   at most ``length - 1``) and predicts the rest of its valid frames.
+2. Temporal jigsaw (Eq. (2)). The valid frames are cut into P = 3 equal segments, which
+   are put in one of the P! = 6 orders; a single FC head h_j classifies the order
+   (cross-entropy).
+3. Contrastive learning (Eq. (3)). M views of every sample — the original, the
+   temporally masked input of task 1 and the temporally shuffled input of task 2 — go
+   through f and a single FC projection h_c (dimension 60); each view is pulled to the
+   mean projection of its own sample and pushed from the means of the other samples
+   (:func:`skelssl.losses.mean_contrastive`). Any M >= 2 works (``contrastive_views``).
+4. L_self = L_m + L_j + L_c (Sec. 3.2).
+
+Ablation switches (Tables 7-8): ``tasks`` (any non-empty subset of the three),
+``motion_mode="spatial"`` (mask ``masked_parts`` of the layout's five body parts in all
+frames and predict them), ``jigsaw_mode="spatial"`` (shuffle the five body parts: 5! =
+120 classes) and ``contrastive_mode`` (the masked/shuffled views made with the temporal
+or the spatial transforms).
+
+Every random transform draws from its own generator, seeded from ``batch["generator"]``
+by a fixed number of draws, so a switch changes only the loss terms that use it.
+
+Not specified by the paper, our choices: the noise standard deviation (0.01 data units,
+1 cm for Kinect metres); the decoder reads f's feature at every step, starts from a state
+computed from it, and predicts offsets from the last observed frame; the contrastive
+temperature τ = 1 (the paper's cosine similarity without a temperature).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from skelssl.augment import valid_mask
+from skelssl.data.types import DataSpec
+from skelssl.errors import SkelsslError
+from skelssl.losses import mean_contrastive
+from skelssl.models import EncoderConfig, build_encoder
+from skelssl.skeleton import PART_NAMES, Layout, get_layout
+
+TASKS = ("motion", "jigsaw", "contrastive")
+MODES = ("temporal", "spatial")
+VIEW_NAMES = ("original", "masked", "shuffled")
+MAX_JIGSAW_SEGMENTS = 6  # 6! = 720 classes
+_SEED_RANGE = 2**62
+
+
+@dataclass
+class MS2LConfig:
+    """Hyper-parameters of MS²L (see the module docstring); defaults are the paper's."""
+
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))  # L_self terms (Table 7)
+    motion_mode: str = "temporal"  # "temporal": predict the future | "spatial": masked parts
+    jigsaw_mode: str = "temporal"  # "temporal": P segments | "spatial": the five body parts
+    contrastive_mode: str = "temporal"  # transforms that make the masked/shuffled views
+    contrastive_views: list[str] = field(default_factory=lambda: list(VIEW_NAMES))  # M views
+    observed_frames: int = 50  # frames seen by the motion predictor (of 200)
+    predicted_frames: int = 150  # frames it predicts
+    noise_std: float = 0.01  # Gaussian noise on the observed input (our choice)
+    masked_parts: int = 1  # spatial motion prediction: body parts masked per sample
+    jigsaw_segments: int = 3  # P; P! permutation classes
+    projection_dim: int = 60  # h_c output (single FC layer)
+    temperature: float = 1.0  # τ of Eq. (3); the paper uses plain cosine similarity
+
+    def validate(self) -> None:
+        """Raise :class:`SkelsslError` naming the first bad field."""
+        unknown = sorted(set(self.tasks) - set(TASKS))
+        if not self.tasks or unknown or len(set(self.tasks)) != len(self.tasks):
+            raise SkelsslError(
+                f"params.tasks must be distinct names from {', '.join(TASKS)}, got {self.tasks}"
+            )
+        for name in ("motion_mode", "jigsaw_mode", "contrastive_mode"):
+            if getattr(self, name) not in MODES:
+                raise SkelsslError(
+                    f"params.{name} must be temporal or spatial, got {getattr(self, name)!r}"
+                )
+        bad_views = sorted(set(self.contrastive_views) - set(VIEW_NAMES))
+        if len(self.contrastive_views) < 2 or bad_views:
+            raise SkelsslError(
+                f"params.contrastive_views needs >= 2 names from {', '.join(VIEW_NAMES)}, "
+                f"got {self.contrastive_views}"
+            )
+        if self.observed_frames < 1 or self.predicted_frames < 1:
+            raise SkelsslError(
+                f"params.observed_frames and predicted_frames must be >= 1, "
+                f"got {self.observed_frames}, {self.predicted_frames}"
+            )
+        if self.noise_std < 0:
+            raise SkelsslError(f"params.noise_std must be >= 0, got {self.noise_std}")
+        if not 1 <= self.masked_parts < len(PART_NAMES):
+            raise SkelsslError(
+                f"params.masked_parts must be in 1..{len(PART_NAMES) - 1}, got {self.masked_parts}"
+            )
+        if not 2 <= self.jigsaw_segments <= MAX_JIGSAW_SEGMENTS:
+            raise SkelsslError(
+                f"params.jigsaw_segments must be in 2..{MAX_JIGSAW_SEGMENTS}, "
+                f"got {self.jigsaw_segments}"
+            )
+        if self.projection_dim < 1 or self.temperature <= 0:
+            raise SkelsslError(
+                f"params.projection_dim must be >= 1 and temperature > 0, "
+                f"got {self.projection_dim}, {self.temperature}"
+            )
+
+
+# ---------------------------------------------------------------------------- permutations
+
+
+def jigsaw_permutations(pieces: int) -> Tensor:
+    """All orders of ``pieces`` pieces, lexicographic (label 0 = identity). Shape: (P!, P)."""
+    return torch.tensor(list(itertools.permutations(range(pieces))), dtype=torch.long)
+
+
+def inverse_labels(permutations: Tensor) -> Tensor:
+    """For each label, the label of its inverse permutation. Shape: (P!, P) -> (P!,)."""
+    inverse = permutations.argsort(dim=1)  # σ⁻¹[σ[j]] = j
+    matches = (inverse[:, None, :] == permutations[None, :, :]).all(dim=-1)
+    return matches.int().argmax(dim=1)
+
+
+def _gather_frames(x: Tensor, source: Tensor) -> Tensor:
+    """``out[n, t] = x[n, source[n, t]]``. Shape: (N, T, ...), (N, T) -> (N, T, ...)."""
+    index = source.reshape(*source.shape, *([1] * (x.ndim - 2)))
+    return torch.gather(x, 1, index.expand(-1, -1, *x.shape[2:]))
+
+
+def temporal_jigsaw_source(
+    lengths: Tensor, labels: Tensor, permutations: Tensor, frames: int
+) -> Tensor:
+    """Source frame of every output frame of the temporal jigsaw (MS²L Eq. (2) input).
+
+    The first ``P·s`` valid frames (``s = lengths // P``) form P segments; output segment
+    j is input segment ``permutations[label][j]``; the remaining frames stay in place.
+    Each row is a permutation of ``0..frames-1``. Shape: lengths, labels (N,) -> (N, T).
+    """
+    pieces = permutations.shape[1]
+    segment = (lengths // pieces).clamp_min(1)[:, None]  # s; shuffled part empty when s = 0
+    shuffled_frames = (lengths // pieces * pieces)[:, None]
+    t = torch.arange(frames, device=lengths.device)[None, :]
+    order = permutations.to(lengths.device)[labels]  # (N, P)
+    piece = (t // segment).clamp(max=pieces - 1)
+    source = order.gather(1, piece) * segment + t % segment
+    return torch.where(t < shuffled_frames, source, t)
+
+
+def temporal_jigsaw(x: Tensor, lengths: Tensor, labels: Tensor, permutations: Tensor) -> Tensor:
+    """Reorder the P temporal segments of each sequence by ``permutations[labels]``.
+
+    Shape: (N, T, M, V, C), lengths and labels (N,) -> same as x.
+    """
+    return _gather_frames(x, temporal_jigsaw_source(lengths, labels, permutations, x.shape[1]))
+
+
+def part_order(layout: Layout) -> Tensor:
+    """Joints listed part by part in ``PART_NAMES`` order: a permutation of 0..V-1."""
+    order = [joint for name in PART_NAMES for joint in layout.parts[name]]
+    if sorted(order) != list(range(layout.num_joints)):
+        raise SkelsslError(f"the body parts of layout {layout.name} do not cover every joint once")
+    return torch.tensor(order, dtype=torch.long)
+
+
+def spatial_jigsaw_sources(layout: Layout, permutations: Tensor) -> Tensor:
+    """Source joint of every output joint for each order of the five body parts.
+
+    The joints of the parts, taken in the permuted part order, fill the joint slots of
+    the parts in their natural order. Shape: (5!, 5) -> (5!, V), each row a permutation.
+    """
+    parts = [torch.tensor(layout.parts[name]) for name in PART_NAMES]
+    slots = part_order(layout)
+    sources = torch.empty(permutations.shape[0], layout.num_joints, dtype=torch.long)
+    for label, order in enumerate(permutations.tolist()):
+        sources[label, slots] = torch.cat([parts[p] for p in order])
+    return sources
+
+
+def spatial_jigsaw(x: Tensor, labels: Tensor, sources: Tensor) -> Tensor:
+    """Shuffle body parts: ``out[n, :, :, v] = x[n, :, :, sources[labels[n], v]]``.
+
+    Shape: (N, T, M, V, C), labels (N,), sources (K, V) -> same as x.
+    """
+    index = sources.to(x.device)[labels]  # (N, V)
+    index = index[:, None, None, :, None].expand(-1, x.shape[1], x.shape[2], -1, x.shape[4])
+    return torch.gather(x, 3, index)
+
+
+# ---------------------------------------------------------------------------- motion inputs
+
+
+def observed_counts(lengths: Tensor, observed_frames: int, predicted_frames: int) -> Tensor:
+    """Frames each sample shows the motion predictor: ``round(length · o / (o + p))``.
+
+    At least 1 and at most ``length - 1`` (when the length allows a future frame).
+    With the paper's 200-frame data and 50 + 150 this is exactly 50. Shape: (N,) -> (N,).
+    """
+    ratio = observed_frames / (observed_frames + predicted_frames)
+    count = torch.floor(lengths.double() * ratio + 0.5).long()
+    return torch.minimum(count.clamp_min(1), (lengths - 1).clamp_min(1))
+
+
+def temporal_motion_input(
+    x: Tensor, lengths: Tensor, observed: Tensor, noise_std: float, generator: torch.Generator
+) -> Tensor:
+    """Noisy observed frames, the future masked to zero (the input of MS²L Eq. (1)).
+
+    Shape: (N, T, M, V, C), lengths and observed (N,) -> same as x.
+    """
+    noise = torch.randn(x.shape, generator=generator, device=x.device).to(x.dtype) * noise_std
+    seen = torch.arange(x.shape[1], device=x.device)[None, :] < observed[:, None]  # (N, T)
+    keep = valid_mask(x, lengths) & seen[:, :, None, None, None]
+    return (x + noise) * keep
+
+
+def masked_joints(
+    n: int, layout: Layout, masked_parts: int, device, generator: torch.Generator
+) -> Tensor:
+    """``masked_parts`` random body parts per sample, as a joint mask. Shape: (N, V) bool."""
+    membership = torch.zeros(len(PART_NAMES), layout.num_joints, dtype=torch.bool, device=device)
+    for index, name in enumerate(PART_NAMES):
+        membership[index, list(layout.parts[name])] = True
+    scores = torch.rand(n, len(PART_NAMES), generator=generator, device=device)
+    chosen = scores.argsort(dim=1)[:, :masked_parts]  # (N, k) distinct parts
+    return membership[chosen].any(dim=1)
+
+
+def spatial_motion_input(
+    x: Tensor, lengths: Tensor, joints: Tensor, noise_std: float, generator: torch.Generator
+) -> Tensor:
+    """Noisy sequence with the ``joints`` (N, V) masked to zero in every frame.
+
+    Shape: (N, T, M, V, C) -> same.
+    """
+    noise = torch.randn(x.shape, generator=generator, device=x.device).to(x.dtype) * noise_std
+    keep = valid_mask(x, lengths) & ~joints[:, None, None, :, None]
+    return (x + noise) * keep
+
+
+# ---------------------------------------------------------------------------- heads
+
+
+class MotionDecoder(nn.Module):
+    """Motion prediction head h_m: a GRU decoder from the sequence feature to frames.
+
+    The feature sets the initial state and is the input of every step; a single FC layer
+    maps each state to a frame, added to ``anchor`` (the last observed frame) when given.
+    Shape: feature (N, D), anchor (N, F) -> (N, steps, F), F = M·V·C.
+    """
+
+    def __init__(self, feature_dim: int, hidden_size: int, frame_dim: int):
+        super().__init__()
+        self.initial_state = nn.Linear(feature_dim, hidden_size)
+        self.gru = nn.GRU(feature_dim, hidden_size, batch_first=True)
+        self.to_frame = nn.Linear(hidden_size, frame_dim)
+
+    def forward(self, feature: Tensor, steps: int, anchor: Tensor | None = None) -> Tensor:
+        state = torch.tanh(self.initial_state(feature))[None]  # (1, N, H)
+        inputs = feature[:, None, :].expand(-1, steps, -1).contiguous()
+        states, _ = self.gru(inputs, state)
+        frames = self.to_frame(states)
+        return frames if anchor is None else frames + anchor[:, None, :]
+
+
+# ---------------------------------------------------------------------------- the method
+
+
+class MS2L(nn.Module):
+    """Shared encoder f with heads h_m (motion), h_j (jigsaw), h_c (contrastive).
+
+    Only the heads of the enabled ``tasks`` are built (every parameter gets a gradient,
+    as DDP requires).
+    """
+
+    Config = MS2LConfig
+    default_encoder = "gru-ms2l"
+
+    def __init__(self, params: MS2LConfig, encoder_config: EncoderConfig, spec: DataSpec):
+        super().__init__()
+        params.validate()
+        self.params = params
+        self.layout = get_layout(spec.layout)
+        self.encoder = build_encoder(encoder_config, spec)
+        width = self.encoder.out_dim
+        self.frame_dim = spec.bodies * self.layout.num_joints * spec.channels
+        tasks = set(params.tasks)
+        if "motion" in tasks:  # h_m: GRU decoder (60 units for the paper's encoder) + FC
+            self.motion_head = MotionDecoder(width, width, self.frame_dim)
+        if "contrastive" in tasks:  # h_c: single FC layer, dimension 60
+            self.projection_head = nn.Linear(width, params.projection_dim)
+        self.register_buffer(
+            "temporal_orders", jigsaw_permutations(params.jigsaw_segments), persistent=False
+        )
+        part_orders = jigsaw_permutations(len(PART_NAMES))
+        self.register_buffer(
+            "part_sources", spatial_jigsaw_sources(self.layout, part_orders), persistent=False
+        )
+        if "jigsaw" in tasks:  # h_j: single FC layer to the P! (or 5!) orders
+            classes = (
+                len(self.temporal_orders)
+                if params.jigsaw_mode == "temporal"
+                else len(self.part_sources)
+            )
+            self.jigsaw_head = nn.Linear(width, classes)
+
+    # ------------------------------------------------------------ inputs of the tasks
+
+    def _generators(self, generator: torch.Generator | None, device) -> dict[str, torch.Generator]:
+        """One generator per transform, seeded by four draws from ``generator``."""
+        seeds = torch.randint(0, _SEED_RANGE, (4,), generator=generator, device=device).tolist()
+        names = ("masked-temporal", "masked-spatial", "shuffled-temporal", "shuffled-spatial")
+        return {
+            name: torch.Generator(device=device).manual_seed(seed)
+            for name, seed in zip(names, seeds)
+        }
+
+    def masked_input(
+        self, x: Tensor, lengths: Tensor, mode: str, generator: torch.Generator
+    ) -> tuple[Tensor, dict]:
+        """The motion-prediction input of ``mode`` and what its target needs."""
+        p = self.params
+        if mode == "temporal":
+            observed = observed_counts(lengths, p.observed_frames, p.predicted_frames)
+            return temporal_motion_input(x, lengths, observed, p.noise_std, generator), {
+                "observed": observed
+            }
+        joints = masked_joints(x.shape[0], self.layout, p.masked_parts, x.device, generator)
+        return spatial_motion_input(x, lengths, joints, p.noise_std, generator), {"joints": joints}
+
+    def shuffled_input(
+        self, x: Tensor, lengths: Tensor, mode: str, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        """The jigsaw input of ``mode`` and its permutation labels (N,)."""
+        if mode == "temporal":
+            labels = torch.randint(
+                len(self.temporal_orders), (x.shape[0],), generator=generator, device=x.device
+            )
+            return temporal_jigsaw(x, lengths, labels, self.temporal_orders), labels
+        labels = torch.randint(
+            len(self.part_sources), (x.shape[0],), generator=generator, device=x.device
+        )
+        return spatial_jigsaw(x, labels, self.part_sources), labels
+
+    # ------------------------------------------------------------ losses
+
+    def motion_loss(self, feature: Tensor, x: Tensor, lengths: Tensor, info: dict) -> Tensor:
+        """MS²L Eq. (1): squared error summed over the predicted frames, mean over samples."""
+        n, t = x.shape[:2]
+        frames = x.reshape(n, t, -1)
+        if "observed" in info:  # temporal: predict frames observed .. length-1
+            observed = info["observed"]
+            horizon = int((lengths - observed).clamp_min(1).max())
+            steps = torch.arange(horizon, device=x.device)[None, :]
+            target_index = (observed[:, None] + steps).clamp(max=t - 1)
+            # offsets from the last observed (noisy) input frame: what the model has seen
+            prediction = self.motion_head(feature, horizon, info["input_last"])
+            target = _gather_frames(frames, target_index)
+            weight = (steps < (lengths - observed)[:, None]).to(x.dtype)[..., None]
+            weight = weight.expand_as(target)
+        else:  # spatial: predict the masked joints in every valid frame
+            prediction = self.motion_head(feature, t)
+            target = frames
+            in_length = torch.arange(t, device=x.device)[None, :] < lengths[:, None]
+            joint_weight = info["joints"][:, None, None, :, None].expand(n, t, *x.shape[2:])
+            weight = (in_length[:, :, None, None, None] & joint_weight).reshape(n, t, -1)
+            weight = weight.to(x.dtype)
+        squared = (prediction - target).pow(2) * weight
+        per_frame = squared.sum(dim=2) / weight.sum(dim=2).clamp_min(1)  # MSE of each frame
+        return per_frame.sum(dim=1).mean()  # Eq. (1): summed over predicted frames
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """L_self = L_m + L_j + L_c over the enabled tasks of ``batch["joints"]`` (N,T,M,V,C).
+
+        Returns ``loss`` and each enabled term (``loss_motion``, ``loss_jigsaw``,
+        ``loss_contrastive``) plus the detached ``jigsaw_accuracy``.
+        """
+        x = batch["joints"]
+        n, t = x.shape[:2]
+        lengths = batch.get("lengths")
+        lengths = (
+            torch.full((n,), t, dtype=torch.long, device=x.device)
+            if lengths is None
+            else lengths.to(x.device).long().clamp(1, t)
+        )
+        p, tasks = self.params, set(self.params.tasks)
+        generators = self._generators(batch.get("generator"), x.device)
+        inputs: list[Tensor] = []  # what the encoder sees, in one batched pass
+
+        def encode_later(view: Tensor) -> int:
+            inputs.append(view)
+            return len(inputs) - 1
+
+        masked: dict[str, tuple[Tensor, dict]] = {}
+        shuffled: dict[str, tuple[Tensor, Tensor]] = {}
+
+        def masked_of(mode: str) -> tuple[Tensor, dict]:
+            if mode not in masked:
+                masked[mode] = self.masked_input(x, lengths, mode, generators[f"masked-{mode}"])
+            return masked[mode]
+
+        def shuffled_of(mode: str) -> tuple[Tensor, Tensor]:
+            if mode not in shuffled:
+                shuffled[mode] = self.shuffled_input(
+                    x, lengths, mode, generators[f"shuffled-{mode}"]
+                )
+            return shuffled[mode]
+
+        slots: dict[str, int] = {}
+        if "motion" in tasks:
+            slots["motion"] = encode_later(masked_of(p.motion_mode)[0])
+        if "jigsaw" in tasks:
+            slots["jigsaw"] = encode_later(shuffled_of(p.jigsaw_mode)[0])
+        view_slots = []
+        if "contrastive" in tasks:
+            view_slots = self._contrastive_slots(
+                x, lengths, masked_of, shuffled_of, generators, encode_later, slots
+            )
+        features = self.encoder(torch.cat(inputs), lengths.repeat(len(inputs)))
+        features = features.reshape(len(inputs), n, -1)
+
+        out: dict[str, Tensor] = {}
+        if "motion" in tasks:
+            view, info = masked_of(p.motion_mode)
+            if p.motion_mode == "temporal":
+                info = {**info, "input_last": _last_observed(view, info["observed"])}
+            out["loss_motion"] = self.motion_loss(features[slots["motion"]], x, lengths, info)
+        if "jigsaw" in tasks:
+            labels = shuffled_of(p.jigsaw_mode)[1]
+            logits = self.jigsaw_head(features[slots["jigsaw"]])
+            out["loss_jigsaw"] = F.cross_entropy(logits, labels)  # MS²L Eq. (2)
+            out["jigsaw_accuracy"] = (logits.detach().argmax(1) == labels).float().mean()
+        if "contrastive" in tasks:
+            projections = self.projection_head(features[view_slots])  # (M, N, projection_dim)
+            out["loss_contrastive"] = mean_contrastive(projections, p.temperature)  # Eq. (3)
+        terms = [out[f"loss_{task}"] for task in TASKS if task in tasks]
+        return {"loss": torch.stack(terms).sum(), **out}  # L_self = L_m + L_j + L_c
+
+    def _contrastive_slots(
+        self, x, lengths, masked_of, shuffled_of, generators, encode_later, slots
+    ) -> list[int]:
+        """Encoder slots of the M contrastive views; a task's input is reused as its view.
+
+        The first "masked"/"shuffled" view of ``contrastive_mode`` is the (cached) input
+        of that transform; repeated names draw further transforms from the same generator.
+        """
+        mode = self.params.contrastive_mode
+        reuse = {
+            "masked": slots.get("motion") if self.params.motion_mode == mode else None,
+            "shuffled": slots.get("jigsaw") if self.params.jigsaw_mode == mode else None,
+        }
+        seen: dict[str, int] = {}
+        result = []
+        for name in self.params.contrastive_views:
+            seen[name] = seen.get(name, 0) + 1
+            if name == "original":
+                if "original" not in slots:
+                    slots["original"] = encode_later(x)
+                result.append(slots["original"])
+                continue
+            if seen[name] == 1:
+                if reuse[name] is not None:
+                    result.append(reuse[name])
+                    continue
+                view = masked_of(mode)[0] if name == "masked" else shuffled_of(mode)[0]
+            elif name == "masked":
+                view = self.masked_input(x, lengths, mode, generators[f"masked-{mode}"])[0]
+            else:
+                view = self.shuffled_input(x, lengths, mode, generators[f"shuffled-{mode}"])[0]
+            result.append(encode_later(view))
+        return result
+
+
+def _last_observed(view: Tensor, observed: Tensor) -> Tensor:
+    """The last observed (noisy) input frame, flattened. Shape: (N, T, ...) -> (N, F)."""
+    n, t = view.shape[:2]
+    frames = view.reshape(n, t, -1)
+    return _gather_frames(frames, (observed - 1)[:, None])[:, 0]

@@ -1,0 +1,361 @@
+"""MS²L training for action recognition (Lin et al., ACM MM 2020, Sec. 3.3).
+
+After (or instead of) self-supervised pre-training, an action classifier C is trained on
+the labelled data. C is the paper's: one unidirectional GRU layer of 60 units over the
+encoder's per-frame states, then an MLP (``classifier="gru"``); ``classifier="linear"``
+is a linear layer on the pooled feature. The strategies:
+
+``rand-s``
+    Rand-S: encoder f randomly initialised, f and C trained with L_cls only.
+``pretrain``
+    Pretrain: f pre-trained and frozen; only C is trained.
+``finetune``
+    f pre-trained, f and C trained with L_cls (semi-supervised MS²L with
+    ``label_fraction`` < 1, and transfer learning with f pre-trained on another dataset).
+``moving``
+    Moving (Eq. (4)): f pre-trained, L = θ·L_cls + (1 − θ)·L_self, θ rising linearly
+    from 0 to 1 over ``moving_epochs`` epochs, then 1.
+``jointly``
+    Jointly (Eq. (5)): from scratch, L = L_cls + ω·L_self, ω = 1.
+
+With ``label_fraction`` < 1, ``rand-s`` is the paper's Rand-SS and ``finetune`` its
+semi-supervised MS²L. The unsupervised rows (MS²L linear evaluation and the random
+encoder Rand-U) use :func:`skelssl.evaluate.linear_probe` / :func:`skelssl.evaluate.knn`
+on ``method.encoder``; see :func:`unsupervised_evaluation`.
+
+The classifier optimiser is not given in the paper: Adam, lr 1e-3, as in the authors'
+public code. Nothing is chosen on the test split: the final epoch is reported. L_self is
+recorded per epoch for every strategy (without gradient where it is not optimised): the
+paper's Figure 4 compares it between Pretrain-then-finetune and Moving.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from skelssl.data.dataset import label_fraction_indices
+from skelssl.data.types import DataSpec, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.evaluate import (
+    EvalConfig,
+    classification_accuracy,
+    knn,
+    linear_probe,
+    predict,
+    resolve_device,
+)
+from skelssl.models.heads import mlp
+from skelssl.skeleton import get_layout
+
+STRATEGIES = ("rand-s", "pretrain", "finetune", "moving", "jointly")
+CLASSIFIERS = ("gru", "linear")
+TRAINS_ENCODER = {
+    "rand-s": True,
+    "pretrain": False,
+    "finetune": True,
+    "moving": True,
+    "jointly": True,
+}
+REINITIALISES = {"rand-s", "jointly"}
+OPTIMISES_SELF = {"moving", "jointly"}
+
+
+@dataclass
+class StrategyConfig:
+    """How the classifier (and the encoder, where the strategy trains it) is trained."""
+
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 1e-3  # Adam (the authors' public code)
+    weight_decay: float = 0.0
+    classifier: str = "gru"  # "gru": the paper's C | "linear": a linear layer on f's feature
+    classifier_hidden: int = 60  # C: GRU units and MLP width
+    moving_epochs: float = 20.0  # Eq. (4): θ reaches 1 after this many epochs
+    omega: float = 1.0  # Eq. (5): weight of L_self in Jointly
+    label_fraction: float = 1.0  # class-balanced labelled part of the training split
+    clip_grad: float = 10.0  # max grad norm (the authors' code), 0 = off
+    track_self_loss: bool = True  # record L_self per epoch (Figure 4)
+    time_budget: float = 0.0  # seconds; > 0 stops after the first epoch that exceeds it
+
+    def validate(self) -> None:
+        """Raise :class:`SkelsslError` naming the first bad field."""
+        if self.epochs < 0 or self.batch_size < 1 or self.classifier_hidden < 1:
+            raise SkelsslError(
+                f"epochs must be >= 0, batch_size and classifier_hidden >= 1, got "
+                f"{self.epochs}, {self.batch_size}, {self.classifier_hidden}"
+            )
+        if self.classifier not in CLASSIFIERS:
+            raise SkelsslError(f"classifier must be gru or linear, got {self.classifier!r}")
+        if self.lr <= 0 or self.moving_epochs <= 0 or self.omega < 0 or self.clip_grad < 0:
+            raise SkelsslError(
+                "lr and moving_epochs must be > 0, omega and clip_grad >= 0, got "
+                f"{self.lr}, {self.moving_epochs}, {self.omega}, {self.clip_grad}"
+            )
+        if not 0 < self.label_fraction <= 1:
+            raise SkelsslError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
+
+
+def moving_theta(epoch: float, moving_epochs: float) -> float:
+    """θ of the Moving strategy (Eq. (4)): ``epoch / moving_epochs`` up to 1, then 1.
+
+    ``epoch`` counts completed epochs, fractional within an epoch (0 at the first step).
+    """
+    if moving_epochs <= 0:
+        raise SkelsslError(f"moving_epochs must be > 0, got {moving_epochs}")
+    return float(min(max(epoch / moving_epochs, 0.0), 1.0))
+
+
+class ActionClassifier(nn.Module):
+    """Classifier C on a (possibly frozen) encoder: ``(N,T,M,V,C), lengths -> (N, K)``.
+
+    ``kind="gru"``: the paper's C, a 1-layer unidirectional GRU (``hidden`` units) over the
+    encoder's per-frame states (valid frames only), its last state through an MLP
+    ``hidden -> hidden -> K``. ``kind="linear"``: a linear layer on the pooled feature.
+    """
+
+    def __init__(self, encoder: nn.Module, num_classes: int, kind: str = "gru", hidden: int = 60):
+        super().__init__()
+        if kind not in CLASSIFIERS:
+            raise SkelsslError(f"classifier must be gru or linear, got {kind!r}")
+        self.encoder = encoder
+        self.kind = kind
+        self.frozen = False
+        if kind == "gru":
+            self.gru = nn.GRU(encoder.seq_dim, hidden, batch_first=True)
+            self.head = mlp([hidden, hidden, num_classes], batch_norm=False)
+        else:
+            self.head = nn.Linear(encoder.out_dim, num_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        n, t = x.shape[:2]
+        if lengths is None:
+            lengths = torch.full((n,), t, dtype=torch.long, device=x.device)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            if self.kind == "linear":
+                feature = self.encoder(x, lengths)
+            else:
+                _, states = self.encoder(x, lengths, return_sequence=True)  # (N, T', D_seq)
+        if self.kind == "linear":
+            return self.head(feature)
+        # the valid states: lengths scaled to T' (ST-GCN strides time by 4)
+        state_lengths = torch.ceil(lengths.float() * states.shape[1] / t).long().clamp(1)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            states, state_lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, last = self.gru(packed)
+        return self.head(last[-1])
+
+
+def _reset_parameters(module: nn.Module) -> None:
+    for submodule in module.modules():
+        if callable(getattr(submodule, "reset_parameters", None)):
+            submodule.reset_parameters()
+
+
+def _batch(data: SkeletonData, rows: np.ndarray, device) -> tuple[Tensor, Tensor, Tensor]:
+    rows = np.sort(rows)
+    joints = torch.from_numpy(np.array(data.joints[rows], dtype=np.float32)).to(device)
+    lengths = torch.from_numpy(np.asarray(data.lengths[rows], dtype=np.int64)).to(device)
+    labels = torch.from_numpy(np.asarray(data.labels[rows], dtype=np.int64)).to(device)
+    return joints, lengths, labels
+
+
+def _labelled_rows(data: SkeletonData, fraction: float, seed: int) -> np.ndarray:
+    if fraction >= 1:
+        return np.arange(len(data), dtype=np.int64)
+    return np.sort(np.asarray(label_fraction_indices(data.labels, fraction, seed), dtype=np.int64))
+
+
+def train_recognition(
+    strategy: str,
+    method: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    config: StrategyConfig | None = None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    quiet: bool = True,
+) -> dict:
+    """Train C (and f where the strategy does) on ``train``; top-1/top-5 % on ``test``.
+
+    Args:
+        strategy: one of :data:`STRATEGIES`.
+        method: an MS²L method (its ``encoder`` and, for L_self, its heads and ``loss``);
+            pre-trained for ``pretrain``/``finetune``/``moving``, any weights for
+            ``rand-s``/``jointly`` (re-initialised). A deep copy is trained; ``method`` is
+            left untouched.
+        train, test: labelled splits; ``config.label_fraction`` of ``train`` is used.
+        seed: label sample, initialisation, batch order and the augmentations of L_self.
+    Returns:
+        ``{"protocol", "strategy", "top1", "top5", "n_train", "n_test", "label_fraction",
+        "epochs", "cls_curve", "self_curve", "theta_curve", "seconds"}`` (curves per epoch).
+    """
+    config = config or StrategyConfig()
+    config.validate()
+    if strategy not in STRATEGIES:
+        raise SkelsslError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    device = resolve_device(device)
+    rows = _labelled_rows(train, config.label_fraction, seed)
+    torch.manual_seed(seed)  # what draws from the global generator: init of C, re-init of f
+    method = copy.deepcopy(method).to(device)
+    if strategy in REINITIALISES:
+        _reset_parameters(method)
+    classifier = ActionClassifier(
+        method.encoder, train.num_classes, config.classifier, config.classifier_hidden
+    ).to(device)
+    classifier.frozen = not TRAINS_ENCODER[strategy]
+    for param in method.encoder.parameters():
+        param.requires_grad_(TRAINS_ENCODER[strategy])
+    parameters = [p for p in classifier.parameters() if p.requires_grad]
+    if strategy in OPTIMISES_SELF:
+        encoder_ids = {id(p) for p in method.encoder.parameters()}
+        parameters += [p for p in method.parameters() if id(p) not in encoder_ids]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    order = torch.Generator().manual_seed(seed)
+    augment = torch.Generator(device=device).manual_seed(seed)
+    curves = {"cls_curve": [], "self_curve": [], "theta_curve": []}
+    started = time.perf_counter()
+    epochs_done = 0
+    for epoch in range(config.epochs):
+        sums = _train_epoch(
+            strategy, method, classifier, optimizer, train, rows, config, epoch, order, augment
+        )
+        for key, value in sums.items():
+            curves[key].append(value)
+        epochs_done += 1
+        if not quiet:
+            print(
+                f"{strategy} epoch {epoch + 1}: "
+                + ", ".join(f"{k} {v[-1]:.4f}" for k, v in curves.items() if v)
+            )
+        if 0 < config.time_budget < time.perf_counter() - started:
+            break
+    logits = predict(classifier, test, batch_size=256, device=device)
+    return {
+        "protocol": f"ms2l-{strategy}",
+        "strategy": strategy,
+        **classification_accuracy(logits, test.labels),
+        "n_train": int(rows.size),
+        "n_test": len(test),
+        "label_fraction": config.label_fraction,
+        "classifier": config.classifier,
+        "epochs": epochs_done,
+        **curves,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _train_epoch(
+    strategy: str,
+    method: nn.Module,
+    classifier: ActionClassifier,
+    optimizer: torch.optim.Optimizer,
+    train: SkeletonData,
+    rows: np.ndarray,
+    config: StrategyConfig,
+    epoch: int,
+    order: torch.Generator,
+    augment: torch.Generator,
+) -> dict[str, float]:
+    """One shuffled pass over the labelled ``rows``; mean losses (and θ) of the epoch."""
+    device = next(classifier.parameters()).device
+    method.train()
+    classifier.train()
+    if classifier.frozen:  # Pretrain: f is fixed, BatchNorm statistics included
+        method.encoder.eval()
+    batches = [b for b in torch.randperm(rows.size, generator=order).split(config.batch_size)]
+    totals = {"cls_curve": 0.0, "self_curve": 0.0, "theta_curve": 0.0}
+    for step, batch_index in enumerate(batches):
+        joints, lengths, labels = _batch(train, rows[batch_index.numpy()], device)
+        loss_cls = F.cross_entropy(classifier(joints, lengths), labels)
+        track = strategy in OPTIMISES_SELF or config.track_self_loss
+        with torch.set_grad_enabled(strategy in OPTIMISES_SELF):
+            self_batch = {"joints": joints, "lengths": lengths, "generator": augment}
+            loss_self = method.loss(self_batch)["loss"] if track else loss_cls.new_zeros(())
+        theta = 1.0
+        if strategy == "moving":
+            theta = moving_theta(epoch + step / len(batches), config.moving_epochs)
+            loss = theta * loss_cls + (1 - theta) * loss_self  # MS²L Eq. (4)
+        elif strategy == "jointly":
+            loss = loss_cls + config.omega * loss_self  # MS²L Eq. (5)
+        else:
+            loss = loss_cls
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip_grad > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, config.clip_grad)
+        optimizer.step()
+        totals["cls_curve"] += loss_cls.item()
+        totals["self_curve"] += float(loss_self.detach())
+        totals["theta_curve"] += theta
+    count = max(len(batches), 1)
+    result = {key: value / count for key, value in totals.items()}
+    if not (strategy in OPTIMISES_SELF or config.track_self_loss):
+        result.pop("self_curve")
+    return result
+
+
+def unsupervised_evaluation(
+    encoder: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    config: EvalConfig | None = None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> dict:
+    """MS²L's unsupervised rows: linear probe and kNN on the frozen ``encoder``.
+
+    Use the pre-trained encoder for "MS²L" and a freshly built one for "Rand-U".
+    Returns ``{"linear": linear_probe(...), "knn": knn(...)}``.
+    """
+    return {
+        "linear": linear_probe(encoder, train, test, config, seed=seed, device=device, quiet=True),
+        "knn": knn(encoder, train, test, config, device=device, quiet=True),
+    }
+
+
+def check_transfer(method: nn.Module, target: SkeletonData) -> None:
+    """Raise :class:`SkelsslError` unless ``method`` (pre-trained on a source dataset) can
+    read ``target``: same joint layout, bodies and channels (map layouts first with
+    :func:`skelssl.skeleton.map_layout`)."""
+    spec = DataSpec.of(target)
+    layout = getattr(method, "layout", None)
+    if layout is not None and layout.name != spec.layout:
+        raise SkelsslError(
+            f"source run uses layout {layout.name}, target data {spec.layout}: "
+            "prepare the target in the source layout (skelssl.skeleton.map_layout)"
+        )
+    encoder = method.encoder
+    expected = tuple(getattr(encoder, name, None) for name in ("bodies", "joints", "channels"))
+    actual = (spec.bodies, get_layout(spec.layout).num_joints, spec.channels)
+    if None not in expected and expected != actual:
+        raise SkelsslError(f"source encoder reads (M, V, C) = {expected}, target data has {actual}")
+
+
+def transfer(
+    method: nn.Module,
+    target_train: SkeletonData,
+    target_test: SkeletonData,
+    config: StrategyConfig | None = None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    quiet: bool = True,
+) -> dict:
+    """Transfer learning (Sec. 3.3): f pre-trained on a source dataset, the whole network
+    (f and C) finetuned on the target. Protocol ``ms2l-transfer``."""
+    check_transfer(method, target_train)
+    result = train_recognition(
+        "finetune", method, target_train, target_test, config, seed=seed, device=device, quiet=quiet
+    )
+    return {**result, "protocol": "ms2l-transfer"}

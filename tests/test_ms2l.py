@@ -1,0 +1,301 @@
+"""MS²L: jigsaw permutations, mean-contrastive loss, ablation switches, training strategies."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skelssl.config import load_config
+from skelssl.data.types import DataSpec, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.losses import mean_contrastive
+from skelssl.methods import METHODS, build_method
+from skelssl.methods.ms2l import (
+    MS2L,
+    inverse_labels,
+    jigsaw_permutations,
+    observed_counts,
+    part_order,
+    spatial_jigsaw,
+    spatial_jigsaw_sources,
+    temporal_jigsaw,
+    temporal_jigsaw_source,
+)
+from skelssl.models import EncoderConfig
+from skelssl.ms2l_training import (
+    ActionClassifier,
+    StrategyConfig,
+    check_transfer,
+    moving_theta,
+    train_recognition,
+)
+from skelssl.skeleton import get_layout
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SPEC = DataSpec(layout="kinect-v1-20", num_classes=3, frames=12, bodies=1, channels=3)
+TINY_GRU = EncoderConfig(name="gru", hidden_size=6, num_layers=1)
+
+
+def tiny_batch(seed: int = 0) -> dict:
+    """Random joints (4, 12, 1, 20, 3), zero-padded after varied lengths."""
+    generator = torch.Generator().manual_seed(seed)
+    joints = torch.randn(4, SPEC.frames, 1, 20, 3, generator=generator)
+    lengths = torch.tensor([12, 9, 12, 7])
+    joints[torch.arange(SPEC.frames)[None, :] >= lengths[:, None]] = 0.0
+    return {"joints": joints, "lengths": lengths, "generator": torch.Generator().manual_seed(1)}
+
+
+def tiny_method(**params) -> MS2L:
+    torch.manual_seed(0)
+    return build_method("ms2l", params, TINY_GRU, SPEC)
+
+
+# ---------------------------------------------------------------------------- jigsaw
+
+
+def test_jigsaw_permutations_are_a_bijection_with_six_labels():
+    orders = jigsaw_permutations(3)
+    assert orders.shape == (6, 3)
+    assert len({tuple(row) for row in orders.tolist()}) == 6  # label -> order is one-to-one
+    assert all(sorted(row) == [0, 1, 2] for row in orders.tolist())
+    assert orders[0].tolist() == [0, 1, 2]  # label 0 leaves the sequence as it is
+    inverse = inverse_labels(orders)
+    for label in range(6):
+        composed = orders[label][orders[inverse[label]]]
+        assert composed.tolist() == [0, 1, 2]
+
+
+def test_temporal_jigsaw_is_a_permutation_of_frames_and_invertible():
+    batch = tiny_batch()
+    x, lengths = batch["joints"], batch["lengths"]
+    orders = jigsaw_permutations(3)
+    labels = torch.tensor([1, 5, 0, 3])
+    source = temporal_jigsaw_source(lengths, labels, orders, SPEC.frames)
+    for row in source.tolist():
+        assert sorted(row) == list(range(SPEC.frames))
+    shuffled = temporal_jigsaw(x, lengths, labels, orders)
+    # sample 0 (12 frames, label 1 = order (0, 2, 1)): segment 1 is input segment 2
+    assert torch.equal(shuffled[0, 4:8], x[0, 8:12])
+    assert torch.equal(shuffled[2], x[2])  # label 0: unchanged
+    assert torch.equal(shuffled[3, 6:], x[3, 6:])  # frames beyond 3·⌊7/3⌋ stay
+    restored = temporal_jigsaw(shuffled, lengths, inverse_labels(orders)[labels], orders)
+    assert torch.equal(restored, x)
+
+
+def test_spatial_jigsaw_permutes_whole_body_parts_and_is_invertible():
+    layout = get_layout("kinect-v1-20")
+    orders = jigsaw_permutations(5)
+    sources = spatial_jigsaw_sources(layout, orders)
+    assert sources.shape == (120, 20)
+    assert torch.equal(sources[0], torch.arange(20))
+    assert all(sorted(row) == list(range(20)) for row in sources.tolist())
+    x = tiny_batch()["joints"]
+    labels = torch.tensor([7, 0, 119, 64])
+    shuffled = spatial_jigsaw(x, labels, sources)
+    restored = spatial_jigsaw(shuffled, inverse_labels(orders)[labels], sources)
+    assert torch.equal(restored, x)
+    # label 119 = (4, 3, 2, 1, 0): the right leg fills the trunk's slots
+    assert torch.equal(
+        shuffled[2][..., list(layout.parts["trunk"]), :], x[2][..., [16, 17, 18, 19], :]
+    )
+    assert sorted(part_order(get_layout("ntu-25")).tolist()) == list(range(25))
+
+
+# ---------------------------------------------------------------------------- losses
+
+
+def test_mean_contrastive_matches_a_hand_computation_for_three_views_of_two_samples():
+    views = torch.tensor(
+        [
+            [[1.0, 0.0], [0.0, 2.0]],
+            [[1.0, 1.0], [-1.0, 1.0]],
+            [[2.0, -1.0], [0.0, 1.0]],
+        ]
+    )  # (M=3, N=2, D=2)
+    temperature = 0.5
+
+    def cosine(u, v):
+        return sum(a * b for a, b in zip(u, v)) / math.sqrt(
+            sum(a * a for a in u) * sum(b * b for b in v)
+        )
+
+    rows = views.tolist()
+    means = [[sum(rows[m][n][d] for m in range(3)) / 3 for d in range(2)] for n in range(2)]
+    total = 0.0
+    for m in range(3):
+        for n in range(2):
+            scores = [math.exp(cosine(rows[m][n], means[k]) / temperature) for k in range(2)]
+            total += -math.log(scores[n] / sum(scores))
+    expected = total / 6
+    assert mean_contrastive(views, temperature).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_observed_frames_are_fifty_of_two_hundred_and_scale_with_length():
+    lengths = torch.tensor([200, 100, 40, 2, 1])
+    assert observed_counts(lengths, 50, 150).tolist() == [50, 25, 10, 1, 1]
+
+
+# ---------------------------------------------------------------------------- the method
+
+
+def test_forward_backward_gives_every_parameter_a_gradient():
+    method = tiny_method()
+    out = method.loss(tiny_batch())
+    assert set(out) == {"loss", "loss_motion", "loss_jigsaw", "loss_contrastive", "jigsaw_accuracy"}
+    total = out["loss_motion"] + out["loss_jigsaw"] + out["loss_contrastive"]
+    assert out["loss"].item() == pytest.approx(total.item())  # L_self = L_m + L_j + L_c
+    out["loss"].backward()
+    missing = [name for name, p in method.named_parameters() if p.grad is None]
+    assert not missing
+    assert torch.isfinite(out["loss"])
+
+
+def _loss_terms(method: MS2L, reference: MS2L) -> dict[str, float]:
+    """Loss terms of ``method`` with the weights of ``reference`` where shapes agree."""
+    own = method.state_dict()
+    shared = {
+        k: v for k, v in reference.state_dict().items() if k in own and own[k].shape == v.shape
+    }
+    method.load_state_dict(shared, strict=False)
+    with torch.no_grad():
+        out = method.loss(tiny_batch())
+    return {k: v.item() for k, v in out.items() if k.startswith("loss_")}
+
+
+@pytest.mark.parametrize(
+    ("switch", "changed"),
+    [
+        ({"motion_mode": "spatial"}, {"loss_motion"}),
+        ({"jigsaw_mode": "spatial"}, {"loss_jigsaw"}),
+        ({"contrastive_mode": "spatial"}, {"loss_contrastive"}),
+        ({"noise_std": 0.5}, {"loss_motion", "loss_contrastive"}),  # noise is in the masked view
+    ],
+)
+def test_each_ablation_switch_changes_only_its_loss_terms(switch, changed):
+    reference = tiny_method()
+    base = _loss_terms(tiny_method(), reference)
+    varied = _loss_terms(tiny_method(**switch), reference)
+    assert set(varied) == set(base)
+    for term in base:
+        if term in changed:
+            assert varied[term] != pytest.approx(base[term], abs=1e-6), term
+        else:
+            assert varied[term] == pytest.approx(base[term], abs=1e-6), term
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [["motion"], ["jigsaw"], ["contrastive"], ["motion", "jigsaw"], ["jigsaw", "contrastive"]],
+)
+def test_task_subsets_keep_exactly_their_terms_unchanged(tasks):
+    reference = tiny_method()
+    base = _loss_terms(tiny_method(), reference)
+    subset = _loss_terms(tiny_method(tasks=tasks), reference)
+    assert set(subset) == {f"loss_{task}" for task in tasks}
+    for term, value in subset.items():
+        assert value == pytest.approx(base[term], abs=1e-6)
+
+
+def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
+    method = tiny_method(
+        tasks=["contrastive"], contrastive_views=["original", "masked", "masked", "shuffled"]
+    )
+    assert not hasattr(method, "motion_head") and not hasattr(method, "jigsaw_head")
+    out = method.loss(tiny_batch())
+    assert set(out) == {"loss", "loss_contrastive"}
+    assert torch.isfinite(out["loss"])
+    assert tiny_method(jigsaw_mode="spatial").jigsaw_head.out_features == 120
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"tasks": []},
+        {"tasks": ["motion", "rotation"]},
+        {"motion_mode": "sideways"},
+        {"contrastive_views": ["original"]},
+        {"jigsaw_segments": 1},
+        {"masked_parts": 5},
+        {"temperature": 0.0},
+    ],
+)
+def test_bad_params_raise_a_user_error(params):
+    with pytest.raises(SkelsslError):
+        build_method("ms2l", params, TINY_GRU, SPEC)
+
+
+def test_registered_and_configs_load():
+    assert METHODS["ms2l"] is MS2L
+    for folder in ("nwucla", "synthetic"):
+        config = load_config("ms2l", CONFIGS / folder / "ms2l.yaml")
+        assert config.train.optimizer == "adam" and config.train.step_every == 100
+        assert config.encoder.hidden_size == 30 and config.encoder.num_layers == 1
+
+
+# ---------------------------------------------------------------------------- strategies
+
+
+def test_moving_theta_rises_linearly_then_stays_at_one():
+    assert moving_theta(0, 10) == 0.0
+    assert moving_theta(2.5, 10) == pytest.approx(0.25)
+    assert moving_theta(10, 10) == 1.0
+    assert moving_theta(37, 10) == 1.0
+    with pytest.raises(SkelsslError):
+        moving_theta(1, 0)
+
+
+def tiny_data(n: int = 12, seed: int = 0) -> SkeletonData:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % SPEC.num_classes
+    joints = rng.normal(size=(n, SPEC.frames, 1, 20, 3)).astype(np.float32)
+    joints += labels[:, None, None, None, None].astype(np.float32)  # separable classes
+    return SkeletonData(
+        joints=joints,
+        lengths=np.full(n, SPEC.frames, dtype=np.int64),
+        labels=labels.astype(np.int64),
+        subjects=np.zeros(n, dtype=np.int64),
+        views=np.zeros(n, dtype=np.int64),
+        setups=np.zeros(n, dtype=np.int64),
+        performances=np.array([str(i) for i in range(n)]),
+        names=np.array([f"s{i}" for i in range(n)]),
+        class_names=["a", "b", "c"],
+        layout="kinect-v1-20",
+        source="tiny",
+    )
+
+
+@pytest.mark.parametrize("strategy", ["rand-s", "pretrain", "finetune", "moving", "jointly"])
+def test_strategies_train_and_leave_the_given_method_untouched(strategy):
+    method = tiny_method()
+    before = {k: v.clone() for k, v in method.state_dict().items()}
+    config = StrategyConfig(epochs=2, batch_size=6, moving_epochs=2)
+    result = train_recognition(strategy, method, tiny_data(), tiny_data(6, seed=1), config)
+    assert result["strategy"] == strategy and result["epochs"] == 2
+    assert 0 <= result["top1"] <= 100 and result["n_train"] == 12 and result["n_test"] == 6
+    assert len(result["self_curve"]) == 2 and all(math.isfinite(v) for v in result["self_curve"])
+    if strategy == "moving":
+        assert result["theta_curve"][0] < result["theta_curve"][1] <= 1
+    assert all(torch.equal(before[k], v) for k, v in method.state_dict().items())
+
+
+def test_pretrain_strategy_freezes_the_encoder_and_the_classifier_is_a_gru():
+    method = tiny_method()
+    classifier = ActionClassifier(method.encoder, 3, "gru", hidden=5)
+    batch = tiny_batch()
+    assert classifier(batch["joints"], batch["lengths"]).shape == (4, 3)
+    classifier.frozen = True
+    classifier(batch["joints"], batch["lengths"]).sum().backward()
+    assert all(p.grad is None for p in method.encoder.parameters())
+    assert classifier.gru.weight_ih_l0.grad is not None
+
+
+def test_transfer_needs_the_source_layout():
+    method = tiny_method()
+    check_transfer(method, tiny_data())
+    ntu = build_method("ms2l", None, TINY_GRU, DataSpec("ntu-25", 3, 12, 1, 3))
+    with pytest.raises(SkelsslError, match="layout"):
+        check_transfer(ntu, tiny_data())
