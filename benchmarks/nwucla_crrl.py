@@ -15,7 +15,7 @@ matrix multiplications, 1 multiply-add = 2 FLOPs), and confusion matrices and t-
 plots of the CML, SER and CRRL features on view 3 (Figs. 6, 8).
 
     python benchmarks/nwucla_crrl.py --budget-minutes 60          # full: benchmarks/results/
-    python benchmarks/nwucla_crrl.py --quick                      # smoke test, a few minutes
+    python benchmarks/nwucla_crrl.py --quick   # smoke test: Rand-Enc, CML, SER, CRRL, 1 epoch
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ ROWS = {
     "vgsr": ("vgsr", "crrl-ser.yaml", None),
 }
 DEFAULT_ROWS = "random,cml,ser,crrl,cml-ser-joint,cml-pretrain-ser,ser-pretrain-cml,ser-distill-cml"
+QUICK_ROWS = "random,cml,ser,crrl"
 PLOTTED = ("cml", "ser", "crrl")
 PAPER = {  # NW-UCLA figures of the paper (linear; kNN where reported)
     "random": {"linear": 50.5},
@@ -151,7 +152,8 @@ def complexity() -> dict:
     """Parameters and FLOPs of CML, SER and CRRL on one (60, 2, 25, 3) sequence."""
     spec = DataSpec(layout="ntu-25", num_classes=60, frames=60, bodies=2, channels=3)
     x = torch.rand(1, 60, 2, 25, 3) * 2 - 1
-    batch = {"joints": x, "lengths": torch.tensor([60])}
+    lengths = torch.tensor([60])
+    batch = {"joints": x, "lengths": lengths}
     encoder_config = encoder_preset("gru-crrl")
     results = {}
     with tempfile.TemporaryDirectory() as teacher_dir:
@@ -175,9 +177,8 @@ def complexity() -> dict:
                 "encoder_params": sum(p.numel() for p in method.encoder.parameters()),
                 "pretrain_params": sum(p.numel() for p in method.parameters()),
                 "trainable_params": sum(p.numel() for p in method.parameters() if p.requires_grad),
-                "encoder_gflops": count_flops(lambda m=method: m.encoder(x, batch["lengths"]))
-                / 1e9,
-                "pretrain_forward_gflops": count_flops(lambda m=method: m.loss(batch)) / 1e9,
+                "encoder_mflops": round(count_flops(lambda m=method: m.encoder(x, lengths)) / 1e6),
+                "pretrain_forward_mflops": round(count_flops(lambda m=method: m.loss(batch)) / 1e6),
             }
     return results
 
@@ -198,8 +199,8 @@ def write_results(payload: dict, out: Path) -> None:
     flops = [{"model": name.upper(), **values} for name, values in payload["complexity"].items()]
     flops_table = markdown_table(
         flops,
-        ["model", "encoder_params", "pretrain_params", "trainable_params", "encoder_gflops", "pretrain_forward_gflops"],
-        ["model", "encoder params", "pre-training params (all)", "trainable params", "encoder GFLOPs", "pre-training forward GFLOPs"],
+        ["model", "encoder_params", "pretrain_params", "trainable_params", "encoder_mflops", "pretrain_forward_mflops"],
+        ["model", "encoder params", "pre-training params (all)", "trainable params", "encoder MFLOPs", "pre-training forward MFLOPs"],
     )  # fmt: skip
     lines = [
         "# CRRL on NW-UCLA cross-view (train views 1+2, test view 3)",
@@ -227,7 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument(
-        "--rows", default=DEFAULT_ROWS, help=f"comma list, or 'all' ({', '.join(ROWS)})"
+        "--rows",
+        default=None,
+        help=f"comma list or all (default: {DEFAULT_ROWS}; --quick: {QUICK_ROWS})",
     )
     parser.add_argument(
         "--budget-minutes", type=float, default=60.0, help="pre-training, all rows together"
@@ -246,6 +249,7 @@ def main() -> None:
         raise SystemExit(
             f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
         )
+    args.rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     suffix = "-quick" if args.quick else ""
     args.work = args.work or os.environ.get("SKELSSL_BENCH_WORK", f"runs/bench-nwucla-crrl{suffix}")
     args.out = args.out or (

@@ -39,8 +39,8 @@ def _run_cli(*args: str, env_cache) -> subprocess.CompletedProcess:
 def test_info_json_on_synthetic(capsys):
     assert main(["info", "synthetic", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["samples"] == 1080
-    assert len(info["classes"]) == 12
+    assert info["samples"] == 1440
+    assert len(info["classes"]) == 16
     assert set(info["protocols"]) == {"xsub", "xview"}
 
 

@@ -74,3 +74,7 @@ def test_invalid_yaml_names_the_file(tmp_path):
 def test_parse_override_reads_yaml_values():
     assert parse_override("train.milestones=[20, 50]") == (["train", "milestones"], [20, 50])
     assert parse_override("epochs=3") == (["train", "epochs"], 3)
+
+
+def test_exponent_without_dot_is_a_float():
+    assert load_config("simclr", None, ["train.weight_decay=1e-6"]).train.weight_decay == 1e-6

@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 from skelssl.errors import SkelsslError
-
-EVAL_PROTOCOLS = ("linear", "knn", "finetune")
+from skelssl.evaluate_run import ALL_PROTOCOLS as EVAL_PROTOCOLS
 
 
 def _data_overrides(args) -> list[str]:
@@ -67,7 +66,7 @@ def cmd_pretrain(args) -> int:
         config = load_config(args.method, args.config, [*_data_overrides(args), *args.overrides])
     elif args.overrides or args.config:
         raise SkelsslError("--resume continues a run with its saved config; drop the overrides")
-    device = (config.train.device if config else "auto")
+    device = config.train.device if config else "auto"
     dist.setup(resolve_device(device).type)
     try:
         summary = pretrain(config, args.out, resume=args.resume, quiet=args.quiet)
@@ -127,19 +126,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(run=cmd_demo)
 
-    pre = commands.add_parser("pretrain", help="pre-train an encoder (labels unused except by supervised)")
+    pre = commands.add_parser(
+        "pretrain", help="pre-train an encoder (labels unused except by supervised)"
+    )
     pre.add_argument("method", help="simclr | ms2l | crrl | byol | supervised | random")
     pre.add_argument("--out", required=True, help="run directory")
     pre.add_argument("--config", help="YAML config (holds what differs from the defaults)")
     pre.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_data_options(pre, with_name=True)
-    pre.add_argument("overrides", nargs="*", help="key=value overrides, e.g. epochs=10 train.lr=0.1")
+    pre.add_argument(
+        "overrides", nargs="*", help="key=value overrides, e.g. epochs=10 train.lr=0.1"
+    )
     pre.set_defaults(run=cmd_pretrain)
 
     ev = commands.add_parser("evaluate", help="evaluate a pre-trained run")
     ev.add_argument("run_dir")
-    ev.add_argument("--protocol", choices=EVAL_PROTOCOLS, default="linear")
-    ev.add_argument("--label-fraction", type=float, default=None, help="finetune: labelled fraction")
+    ev.add_argument(
+        "--protocol",
+        choices=EVAL_PROTOCOLS,
+        default="linear",
+        help="linear | knn | finetune, or one paper's protocol (ms2l-moving, byol-semi, ...)",
+    )
+    ev.add_argument(
+        "--label-fraction", type=float, default=None, help="finetune: labelled fraction"
+    )
     ev.add_argument("--seeds", type=int, default=None, help="finetune: label samplings to average")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--quiet", action="store_true")
@@ -150,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_data_options(parser: argparse.ArgumentParser, *, with_name: bool) -> None:
     if with_name:
-        parser.add_argument("--data", help="nw-ucla | ntu60 | ntu120 | synthetic | path/to/file.npz")
+        parser.add_argument(
+            "--data", help="nw-ucla | ntu60 | ntu120 | synthetic | path/to/file.npz"
+        )
     parser.add_argument("--root", help="raw data directory of a real dataset")
     parser.add_argument("--protocol", help="train/test protocol (xview, xsub, xset, given)")
     parser.add_argument("--skip-bad", action="store_true", help="skip bad files and report them")

@@ -93,6 +93,11 @@ def coerce_value(value: Any, annotation: Any, where: str) -> Any:
         raise SkelsslError(f"{where} must be true or false, got {value!r}")
     if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-6" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if annotation is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if annotation is str and isinstance(value, str):

@@ -61,7 +61,7 @@ def run_demo(out: Path, *, quiet: bool = False) -> list[dict]:
     )
     (out / "results.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print("skelssl demo: synthetic dataset, cross-subject split (12 classes)")
+    print("skelssl demo: synthetic dataset, cross-subject split (16 classes)")
     print(table)
     print(f"runs and results in {out}")
     return rows

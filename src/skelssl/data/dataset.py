@@ -46,13 +46,13 @@ from skelssl.data.synthetic import SyntheticConfig
 from skelssl.data.torch_dataset import TorchSkeletonDataset  # re-exported (ARCHITECTURE.md)
 from skelssl.data.types import RawDataset, Sequence, SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.skeleton import Layout, get_layout
+from skelssl.skeleton import NTU_25, Layout, get_layout
 
 DATASET_NAMES = ("nw-ucla", "ntu60", "ntu120", "pku-mmd", "pku-mmd2", "synthetic")
 SHARDED_DATASETS = ("ntu60", "ntu120", "pku-mmd", "pku-mmd2")  # parsed in worker processes
 CACHE_VERSION = 1  # bump when the preprocessing or the cache format changes
 SEQUENCES_PER_CHUNK = 1024  # streamed (non-sharded) sources: sequences per chunk file
-RELEASE_BYTES = 64 * 2**20  # a cache memmap hands its resident pages back after this much
+RELEASE_BYTES = 8 * 2**20  # a cache memmap hands its resident pages back after this much
 SYNTHETIC_STREAM_MIN = 20_000  # larger synthetic sets are generated lazily (iter_sequences)
 MAX_WORKERS = 8
 _SHOWN_PROBLEMS = 3
@@ -250,7 +250,7 @@ def open_source(config: DataConfig, *, quiet: bool = False) -> ShardedSource | S
             synthetic.iter_sequences(config.synthetic),
             config.synthetic.num_sequences,
             list(synthetic.CLASS_NAMES[: config.synthetic.classes]),
-            "ntu-25",
+            NTU_25.name,
             "synthetic",
             synthetic.protocols(config.synthetic),
         )
@@ -550,7 +550,7 @@ def _assemble(
     """
     meta = {name: [] for name in _CHUNK_META}
     protocols = {name: [] for name in source.protocols}
-    skipped = list(getattr(source, "skipped", [])) if isinstance(source, ShardedSource) else []
+    skipped = list(source.skipped) if isinstance(source, ShardedSource) else []  # else in chunk 0
     channels = None
     for path in chunks:
         with np.load(path, allow_pickle=False) as chunk:
@@ -628,6 +628,7 @@ def open_joints(path: Path) -> np.memmap:
     """A cache's ``joints.npy`` as a read-only :class:`ReleasingMemmap`."""
     joints = np.load(path, mmap_mode="r").view(ReleasingMemmap)
     joints._bytes_read = [0]
+    joints._mmap.madvise(mmap.MADV_RANDOM)
     return joints
 
 

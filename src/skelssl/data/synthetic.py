@@ -49,6 +49,12 @@ CLASS_NAMES: tuple[str, ...] = (
     "turning",
     "raising_hand",
     "side_stepping",
+    # Time-reversed pairs: the same poses in the opposite order, so a static (mean-pose)
+    # feature cannot tell them apart — like NW-UCLA's sit down / stand up, donning / doffing.
+    "sitting_down",
+    "standing_up",
+    "lifting_both_arms",
+    "lowering_both_arms",
 )
 
 FPS = 30.0
@@ -59,7 +65,7 @@ _PROGRESS_BAR_MIN_SEQUENCES = 2000
 class SyntheticConfig:
     """What to generate; ``classes * subjects * takes * cameras`` sequences in all."""
 
-    classes: int = 12  # first N of CLASS_NAMES (>= 2)
+    classes: int = 16  # first N of CLASS_NAMES (>= 2)
     subjects: int = 10
     takes: int = 3  # takes per subject per class
     cameras: int = 3
@@ -124,8 +130,21 @@ _FK_PARENT = {
     "right_ankle": "right_knee",
     "right_foot": "right_ankle",
 }
-_FK_ORDER = [J[name] for name in _FK_PARENT]  # parents always come before children
 _FK_PARENT_INDEX = np.array([J[_FK_PARENT.get(name, name)] for name in NTU_25.joint_names])
+
+
+def _fk_levels() -> list[np.ndarray]:
+    """Joint indices grouped by depth below the root (depth 1, 2, ...), for batched FK."""
+    depth = {"spine_base": 0}
+    for name, parent in _FK_PARENT.items():  # parents are listed before their children
+        depth[name] = depth[parent] + 1
+    return [
+        np.array([J[name] for name, d in depth.items() if d == level])
+        for level in range(1, max(depth.values()) + 1)
+    ]
+
+
+_FK_LEVELS = _fk_levels()
 
 # Rest bone (joint - parent) in the body frame for a 1.75 m adult: (left-side direction, metres).
 # Right-side bones mirror the left ones (x negated).
@@ -228,6 +247,24 @@ def _rot_z(angle: np.ndarray) -> np.ndarray:
     return np.stack([c, -s, zero, s, c, zero, zero, zero, one], -1).reshape(*angle.shape, 3, 3)
 
 
+def _euler_yzx(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``R_y(y) @ R_z(z) @ R_x(x)`` written out entry by entry (no matmul), (..., 3, 3)."""
+    cx, sx, cy, sy, cz, sz = np.cos(x), np.sin(x), np.cos(y), np.sin(y), np.cos(z), np.sin(z)
+    out = np.empty(x.shape + (3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 0, 2] = (
+        cy * cz,
+        sy * sx - cy * sz * cx,
+        cy * sz * sx + sy * cx,
+    )
+    out[..., 1, 0], out[..., 1, 1], out[..., 1, 2] = sz, cz * cx, -cz * sx
+    out[..., 2, 0], out[..., 2, 1], out[..., 2, 2] = (
+        -sy * cz,
+        sy * sz * cx + cy * sx,
+        cy * cx - sy * sz * sx,
+    )
+    return out
+
+
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     """Cubic smooth-step 3x^2 - 2x^3 on x clipped to [0, 1]."""
     x = np.clip(x, 0.0, 1.0)
@@ -325,7 +362,9 @@ class _Pose:
         """Ankle angle that keeps each foot parallel to the pelvis in the sagittal plane."""
         for side in (1, -1):
             ankle = self._limb("ankle", side)
-            self.x[:, :, ankle] = -(self.x[:, :, self._limb("hip", side)] + self.x[:, :, self._limb("knee", side)])
+            self.x[:, :, ankle] = -(
+                self.x[:, :, self._limb("hip", side)] + self.x[:, :, self._limb("knee", side)]
+            )
 
 
 def _u(rng: np.random.Generator, low: float, high: float, bodies: int) -> np.ndarray:
@@ -468,7 +507,9 @@ def _jumping(pose, rng, seconds, tau):
     active = _hold_envelope(rng, tau, b, rise=(0.0, 0.15), fall=(0.85, 1.0)) > 0.5
     cycle = np.mod(tau * count + _u(rng, -0.1, 0.1, b), 1.0)
     crouch = np.exp(-(((cycle - 0.2) / 0.1) ** 2)) + np.exp(-(((cycle - 0.85) / 0.08) ** 2))
-    flight = np.clip(np.sin(np.pi * (cycle - 0.35) / 0.4), 0.0, None) * ((cycle > 0.35) & (cycle < 0.75))
+    flight = np.clip(np.sin(np.pi * (cycle - 0.35) / 0.4), 0.0, None) * (
+        (cycle > 0.35) & (cycle < 0.75)
+    )
     crouch, flight = crouch * active, flight * active
     depth = _u(rng, 0.3, 1.0, b)
     arm_swing, arm_back = _deg(rng, 0, 150, b), _deg(rng, 0, 30, b)
@@ -552,6 +593,54 @@ def _side_stepping(pose, rng, seconds, tau):
         _free_arm_habit(pose, rng, side, 1.0)
 
 
+def _transition(rng, tau, bodies) -> np.ndarray:
+    """One smooth 0 -> 1 change at a random time and speed per body, shape (B, T).
+
+    Centred on the middle of the take (start 0.15-0.45, duration 0.2-0.4), so the two
+    directions of a time-reversed pair spend about as long in each pose.
+    """
+    start = _u(rng, 0.15, 0.45, bodies)
+    duration = _u(rng, 0.2, 0.4, bodies)
+    return _smoothstep((tau - start) / duration)
+
+
+def _seated_pose(pose, rng, depth) -> None:
+    """Hips and knees flexed, trunk leaning, hands on the thighs, scaled by depth (B, T)."""
+    b = pose.x.shape[0]
+    hip, knee = _deg(rng, 75, 100, b), _deg(rng, 80, 110, b)
+    for side in (1, -1):
+        pose.raise_leg_forward(side, depth * hip)
+        pose.bend_knee(side, depth * knee)
+        pose.raise_arm_forward(side, depth * _deg(rng, 20, 50, b))
+        pose.bend_elbow(side, depth * _deg(rng, 10, 50, b))
+    pose.bend_trunk(depth * _deg(rng, 5, 30, b))
+
+
+def _sitting_down(pose, rng, seconds, tau):
+    _seated_pose(pose, rng, _transition(rng, tau, pose.x.shape[0]))
+
+
+def _standing_up(pose, rng, seconds, tau):
+    _seated_pose(pose, rng, 1.0 - _transition(rng, tau, pose.x.shape[0]))
+
+
+def _arms_overhead(pose, rng, height) -> None:
+    """Both arms raised forward-up to overhead, scaled by height (B, T)."""
+    b = pose.x.shape[0]
+    for side in (1, -1):
+        pose.raise_arm_forward(side, height * _deg(rng, 120, 170, b))
+        pose.raise_arm_sideways(side, height * _deg(rng, 0, 30, b))
+        pose.bend_elbow(side, height * _deg(rng, 0, 30, b))
+
+
+def _lifting_both_arms(pose, rng, seconds, tau):
+    _arms_overhead(pose, rng, _transition(rng, tau, pose.x.shape[0]))
+
+
+def _lowering_both_arms(pose, rng, seconds, tau):
+    _arms_overhead(pose, rng, 1.0 - _transition(rng, tau, pose.x.shape[0]))
+
+
 _CLASS_MOTIONS = {
     "waving": _waving,
     "clapping": _clapping,
@@ -565,6 +654,10 @@ _CLASS_MOTIONS = {
     "turning": _turning,
     "raising_hand": _raising_hand,
     "side_stepping": _side_stepping,
+    "sitting_down": _sitting_down,
+    "standing_up": _standing_up,
+    "lifting_both_arms": _lifting_both_arms,
+    "lowering_both_arms": _lowering_both_arms,
 }
 
 
@@ -581,14 +674,18 @@ def _add_rest_posture(pose: _Pose, bodies: list[_Body]) -> None:
 def _add_idle_motion(pose: _Pose, rng: np.random.Generator, seconds: np.ndarray) -> None:
     """Small smooth random motion of every joint and a body sway (0.1..0.6 Hz)."""
     bodies, _, joints = pose.x.shape
-    for angles in (pose.x, pose.y, pose.z):
-        frequency = rng.uniform(0.1, 0.6, (bodies, 1, joints))
-        phase = rng.uniform(0, 2 * np.pi, (bodies, 1, joints))
-        amplitude = rng.uniform(0.0, 0.05, (bodies, 1, joints))
-        angles += amplitude * np.sin(2 * np.pi * frequency * seconds[None, :, None] + phase)
+    frequency = rng.uniform(0.1, 0.6, (3, bodies, 1, joints))
+    phase = rng.uniform(0, 2 * np.pi, (3, bodies, 1, joints))
+    amplitude = rng.uniform(0.0, 0.05, (3, bodies, 1, joints))
+    wobble = amplitude * np.sin(2 * np.pi * frequency * seconds[:, None] + phase)  # (3, B, T, V)
+    pose.x += wobble[0]
+    pose.y += wobble[1]
+    pose.z += wobble[2]
     frequency = rng.uniform(0.1, 0.5, (bodies, 1, 3))
     phase = rng.uniform(0, 2 * np.pi, (bodies, 1, 3))
-    pose.shift += rng.uniform(0.0, 0.02, (bodies, 1, 3)) * np.sin(2 * np.pi * frequency * seconds[None, :, None] + phase)
+    pose.shift += rng.uniform(0.0, 0.02, (bodies, 1, 3)) * np.sin(
+        2 * np.pi * frequency * seconds[None, :, None] + phase
+    )
 
 
 # ----------------------------------------------------------------------------- kinematics
@@ -599,15 +696,17 @@ def _forward_kinematics(pose: _Pose, bodies: list[_Body]) -> np.ndarray:
 
     Global rotation G_j = G_parent(j) @ R_j; position p_j = p_parent(j) + G_j @ offset_j.
     """
-    local = _rot_y(pose.y) @ _rot_z(pose.z) @ _rot_x(pose.x)  # (B, T, V, 3, 3)
-    offsets = np.stack([body.offsets for body in bodies])[:, None, :, :, None]  # (B, 1, V, 3, 1)
+    joints_first = (2, 0, 1)  # (B, T, V) -> (V, B, T): contiguous per-joint slices
+    local = _euler_yzx(*(angles.transpose(joints_first) for angles in (pose.x, pose.y, pose.z)))
+    offsets = np.stack([body.offsets for body in bodies], 1)[:, :, None, :, None]  # (V, B, 1, 3, 1)
     glob = np.empty_like(local)
-    positions = np.zeros(pose.x.shape + (3,))
-    glob[:, :, J["spine_base"]] = _rot_y(pose.yaw)
-    for joint in _FK_ORDER:
-        parent = _FK_PARENT_INDEX[joint]
-        glob[:, :, joint] = glob[:, :, parent] @ local[:, :, joint]
-        positions[:, :, joint] = positions[:, :, parent] + (glob[:, :, joint] @ offsets[:, :, joint])[..., 0]
+    glob[J["spine_base"]] = _rot_y(pose.yaw)
+    positions = np.zeros(local.shape[:3] + (3,))  # (V, B, T, 3)
+    for joints in _FK_LEVELS:  # all joints at one depth at once
+        parents = _FK_PARENT_INDEX[joints]
+        glob[joints] = glob[parents] @ local[joints]
+        positions[joints] = positions[parents] + (glob[joints] @ offsets[joints])[..., 0]
+    positions = positions.transpose(1, 2, 0, 3)  # (B, T, V, 3)
     feet = [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]]
     ankle_height = np.array([body.ankle_height for body in bodies])[:, None]
     floor_offset = ankle_height - positions[:, :, feet, 1].min(-1)  # lowest foot on the floor
@@ -675,10 +774,10 @@ def _perform(config: SyntheticConfig, label: int, subject: int, take: int) -> np
         side = 1.0 if rng.random() < 0.5 else -1.0
         pose.shift[1] += [side * rng.uniform(0.8, 1.3), 0.0, rng.uniform(-0.3, 0.3)]
         pose.yaw[1] += np.radians(rng.uniform(-20.0, 20.0))
-    views = _camera_views(_forward_kinematics(pose, bodies), rng, config.cameras)
+    views = _camera_views(_forward_kinematics(pose, bodies), rng, config.cameras).astype(np.float32)
     if config.noise_std > 0:
-        views += rng.normal(0.0, config.noise_std, views.shape)
-    return views.astype(np.float32)
+        views += np.float32(config.noise_std) * rng.standard_normal(views.shape, dtype=np.float32)
+    return views
 
 
 def iter_sequences(config: SyntheticConfig) -> Iterator[Sequence]:
@@ -729,7 +828,12 @@ def generate(config: SyntheticConfig, *, quiet: bool = False) -> RawDataset:
     config.validate()
     show_bar = not quiet and config.num_sequences >= _PROGRESS_BAR_MIN_SEQUENCES
     sequences = list(
-        tqdm(iter_sequences(config), total=config.num_sequences, desc="synthetic", disable=not show_bar)
+        tqdm(
+            iter_sequences(config),
+            total=config.num_sequences,
+            desc="synthetic",
+            disable=not show_bar,
+        )
     )
     return RawDataset(
         sequences=sequences,
