@@ -221,7 +221,7 @@ def write_results(results: dict) -> None:
         f"Cache on disk: {prep['cache_gib']} GiB (`joints.npy` float32 memmap + metadata).",
         "Peak RSS is `VmHWM` of the phase's own process; DataLoader workers report "
         "`ru_maxrss` (largest worker). The cache memmap hands its pages back to the kernel "
-        "every 64 MiB read (`ReleasingMemmap`), so iterating stays far below the dataset's "
+        "every 2 MiB of rows read (`ReleasingMemmap`), so iterating stays far below the dataset's "
         "size; preparation keeps one 1,024-sequence chunk in memory at a time.",
         "",
     ]

@@ -52,7 +52,7 @@ def machine() -> dict:
 
 def run_config(method: str, root: Path, budget_seconds: float, overrides: list[str]):
     path = CONFIGS / f"{method}.yaml"
-    base = [f"data.root={root}", f"train.time_budget={budget_seconds}"]
+    base = ["data.name=nw-ucla", "data.protocol=xview", f"data.root={root}", f"train.time_budget={budget_seconds}"]
     return load_config(method, path if path.exists() else None, [*base, *overrides])
 
 

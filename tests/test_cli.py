@@ -13,10 +13,12 @@ import pytest
 from skelssl.cli import main
 
 TINY = [
-    "data.synthetic.classes=4",
+    "data.synthetic.classes=6",
     "data.synthetic.subjects=4",
     "data.synthetic.takes=2",
     "data.synthetic.cameras=2",
+    "data.protocol=xview",
+    "data.preprocess.view_normalize=false",
     "data.preprocess.frames=16",
     "encoder.name=gru",
     "encoder.hidden_size=16",
@@ -47,8 +49,9 @@ def test_info_json_on_synthetic(capsys):
 def test_pretrain_then_evaluate_beats_the_random_encoder(tmp_path, capsys):
     common = ["--data", "synthetic", "--quiet", *TINY, "seed=0"]
     assert main(["pretrain", "random", "--out", str(tmp_path / "random"), *common]) == 0
-    assert main(["pretrain", "simclr", "--out", str(tmp_path / "simclr"), *common,
-                 "epochs=25", "batch_size=32", "train.warmup_epochs=2"]) == 0  # fmt: skip
+    simclr = ["epochs=25", "batch_size=32", "train.warmup_epochs=2", "params.vary_angles=[beta]",
+              "train.lr=1.0", "train.lr_scaling=linear", "train.lars_eta=0.02"]  # fmt: skip
+    assert main(["pretrain", "simclr", "--out", str(tmp_path / "simclr"), *common, *simclr]) == 0
     capsys.readouterr()
     scores = {}
     for run in ("random", "simclr"):

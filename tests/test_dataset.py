@@ -147,7 +147,7 @@ def test_user_errors(tmp_path, fake_reader):
         load_dataset(DataConfig(name="nw-ucla", root=str(tmp_path / "nope")), quiet=True)
     with pytest.raises(SkelsslError, match="xset"):
         load_dataset(replace(small_config(tmp_path), protocol="xset"), quiet=True)
-    assert DATASET_NAMES == ("nw-ucla", "ntu60", "ntu120", "synthetic")
+    assert DATASET_NAMES == ("nw-ucla", "ntu60", "ntu120", "pku-mmd", "pku-mmd2", "synthetic")
 
 
 def test_default_protocol_is_first(tmp_path, fake_reader):

@@ -80,6 +80,21 @@ def cmd_pretrain(args) -> int:
 def cmd_evaluate(args) -> int:
     from skelssl.evaluate_run import evaluate_run
 
+    if args.data:  # transfer: the run's encoder on another dataset
+        from skelssl.transfer import evaluate_transfer
+
+        other = {"name": args.data, "root": args.root, "protocol": args.split, "splits": args.splits}
+        result = evaluate_transfer(
+            args.run_dir,
+            {key: value for key, value in other.items() if value is not None},
+            args.protocol,
+            label_fraction=args.label_fraction,
+            seeds=args.seeds,
+            overrides=args.overrides,
+            quiet=args.quiet or args.json,
+        )
+        print(json.dumps(result) if args.json else _format_result(result))
+        return 0
     result = evaluate_run(
         args.run_dir,
         protocol=args.protocol,
@@ -97,6 +112,8 @@ def cmd_evaluate(args) -> int:
 
 def _format_result(result: dict) -> str:
     text = f"{result['protocol']}: top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%"
+    if result.get("layout_mapping"):
+        text = f"[{result['pretrained_on']} -> {result['data']}, joints {result['layout_mapping']}] " + text
     if "top1_std" in result:
         text += f"  (± {result['top1_std']:.2f} over {len(result.get('runs', []))} runs)"
     return text + f"  (train {result['n_train']}, test {result['n_test']})"
@@ -153,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seeds", type=int, default=None, help="finetune: label samplings to average")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--data", help="transfer: evaluate on another dataset (joint layouts are mapped)")
+    ev.add_argument("--root", help="transfer: raw data directory of --data")
+    ev.add_argument("--split", help="transfer: train/test protocol of --data (xsub, xview, ...)")
+    ev.add_argument("--splits", help="transfer: folder of split files (PKU-MMD part II)")
     ev.add_argument("overrides", nargs="*", help="evaluation.* overrides, e.g. knn_k=20")
     ev.set_defaults(run=cmd_evaluate)
     return parser

@@ -22,7 +22,7 @@ from skelssl.data.dataset import DataConfig, default_protocol, load_dataset
 from skelssl.data.preprocess import select_bodies
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluate_run import PROTOCOLS, apply_eval_overrides
+from skelssl.evaluate_run import PROTOCOLS, apply_overrides
 from skelssl.runs import load_run
 from skelssl.skeleton import get_layout, map_layout
 
@@ -99,7 +99,7 @@ def evaluate_transfer(
     if protocol != "finetune" and (label_fraction is not None or seeds is not None):
         raise SkelsslError("--label-fraction and --seeds apply to --protocol finetune only")
     run = load_run(run_dir, quiet=quiet)
-    config = apply_eval_overrides(run.config.evaluation, overrides)
+    config = apply_overrides(run.config.evaluation, overrides)
     target_config = transfer_data_config(run.config.data, data)
     target = load_dataset(target_config, quiet=quiet)
     split = default_protocol(target, target_config.protocol)
@@ -122,5 +122,5 @@ def evaluate_transfer(
         **changes,
     )
     with (Path(run_dir) / "evaluations.jsonl").open("a") as handle:
-        handle.write(json.dumps(result) + "\n")
+        handle.write(json.dumps(result, default=float) + "\n")
     return result
