@@ -58,7 +58,66 @@ class RawDataset:
     skipped: list[str] = field(default_factory=list)  # "file: problem" of skipped bad files
 
 
-_PER_SAMPLE = ("joints", "lengths", "labels", "subjects", "views", "setups", "performances", "names")
+class RowSubset:
+    """Rows ``index`` of a memory-mapped (N, ...) array, read only when indexed.
+
+    What :meth:`SkeletonData.subset` keeps instead of copying the rows of a memmap, so a
+    training split of a dataset larger than RAM stays on disk. Indexing (an int, a slice
+    or an index array) returns a NumPy array; ``np.asarray`` reads every row.
+    """
+
+    def __init__(self, base, index: np.ndarray):
+        self.base, self.index = base, np.asarray(index, dtype=np.int64)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.base.shape[1:])
+
+    @property
+    def dtype(self):
+        return self.base.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.base.ndim
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, item):
+        rows = self.index[item]
+        if np.ndim(rows) == 0:
+            return np.asarray(self.base[int(rows)])
+        order = np.argsort(rows, kind="stable")  # read the file forwards, then restore order
+        values = np.asarray(self.base[rows[order]])
+        restored = np.empty_like(values)
+        restored[order] = values
+        return restored
+
+    def __array__(self, dtype=None, copy=None):
+        values = self[:]
+        return values if dtype is None else values.astype(dtype, copy=False)
+
+
+def _take_rows(array, index: np.ndarray):
+    """``array[index]``; lazily for memory-mapped arrays (see :class:`RowSubset`)."""
+    if isinstance(array, RowSubset):
+        return RowSubset(array.base, array.index[index])
+    if isinstance(array, np.memmap):
+        return RowSubset(array, index)
+    return array[index]
+
+
+_PER_SAMPLE = (
+    "joints",
+    "lengths",
+    "labels",
+    "subjects",
+    "views",
+    "setups",
+    "performances",
+    "names",
+)
 
 
 @dataclass
@@ -105,13 +164,14 @@ class SkeletonData:
     def subset(self, index: np.ndarray) -> SkeletonData:
         """The samples at ``index`` (int indices or a bool mask), protocols sliced too.
 
-        A sorted integer index keeps a memmap lazily indexed only when it is contiguous;
-        otherwise the selected rows are read into memory.
+        Joints that are memory-mapped stay on disk (a :class:`RowSubset`); the small
+        metadata arrays are copied.
         """
         index = np.asarray(index)
         if index.dtype == bool:
             index = np.flatnonzero(index)
-        values = {name: getattr(self, name)[index] for name in _PER_SAMPLE}
+        values = {name: getattr(self, name)[index] for name in _PER_SAMPLE if name != "joints"}
+        values["joints"] = _take_rows(self.joints, index)
         protocols = {name: mask[index] for name, mask in self.protocols.items()}
         return replace(self, **values, protocols=protocols)
 
@@ -132,10 +192,15 @@ class SkeletonData:
         """Check shapes and label range; raise :class:`SkelsslError` naming the problem."""
         n = len(self)
         if self.joints.ndim != 5:
-            raise SkelsslError(f"joints must be (N,T,M,V,C), got shape {self.joints.shape}", self.source)
+            raise SkelsslError(
+                f"joints must be (N,T,M,V,C), got shape {self.joints.shape}", self.source
+            )
         for f in fields(self):
             if f.name in _PER_SAMPLE and getattr(self, f.name).shape[0] != n:
-                raise SkelsslError(f"{f.name} has {getattr(self, f.name).shape[0]} entries, expected {n}", self.source)
+                raise SkelsslError(
+                    f"{f.name} has {getattr(self, f.name).shape[0]} entries, expected {n}",
+                    self.source,
+                )
         if n and (self.labels.min() < 0 or self.labels.max() >= self.num_classes):
             raise SkelsslError(
                 f"labels out of range 0..{self.num_classes - 1}: "
