@@ -105,3 +105,23 @@ def test_existing_run_is_not_overwritten(tmp_path, capsys):
     assert main(args) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert (out / "last.pt").read_bytes() == before
+
+
+def test_evaluate_on_another_dataset_maps_the_joint_layout(tmp_path, capsys):
+    out = tmp_path / "random"
+    assert main(["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY]) == 0
+    rng = np.random.default_rng(0)
+    n, frames = 12, 10
+    other = tmp_path / "kinect.npz"
+    np.savez(
+        other,
+        joints=rng.normal(size=(n, frames, 1, 20, 3)).astype(np.float32),
+        lengths=np.full(n, frames),
+        labels=np.arange(n) % 3,
+        split=np.array(["train", "test"] * (n // 2)),
+    )
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data", str(other), "--protocol", "knn", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["layout_mapping"] == "kinect-v1-20 -> ntu-25"
+    assert (result["n_train"], result["n_test"]) == (6, 6)

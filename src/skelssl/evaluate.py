@@ -337,6 +337,16 @@ def linear_probe_on_features(
     return result
 
 
+def _frozen_features(encoder, train, test, config: EvalConfig, device, quiet: bool):
+    """Validated config, then features (N, D) of the train and test splits, encoder frozen."""
+    config.validate()
+    _check_pair(train, test)
+    return tuple(
+        extract_features(encoder, data, batch_size=config.batch_size, device=device, quiet=quiet)
+        for data in (train, test)
+    )
+
+
 def linear_probe(
     encoder: nn.Module,
     train: SkeletonData,
@@ -350,15 +360,8 @@ def linear_probe(
 ) -> dict:
     """Linear evaluation: frozen encoder, features extracted once, linear classifier."""
     config = config or EvalConfig()
-    config.validate()
-    _check_pair(train, test)
     device = resolve_device(device)
-    train_features = extract_features(
-        encoder, train, batch_size=config.batch_size, device=device, quiet=quiet
-    )
-    test_features = extract_features(
-        encoder, test, batch_size=config.batch_size, device=device, quiet=quiet
-    )
+    train_features, test_features = _frozen_features(encoder, train, test, config, device, quiet)
     return linear_probe_on_features(
         train_features, train.labels, test_features, test.labels, train.num_classes, config,
         seed=seed, device=device, quiet=quiet, return_predictions=return_predictions,
@@ -480,15 +483,8 @@ def knn(
 ) -> dict:
     """kNN evaluation on frozen features; k, metric and weighting are in the result."""
     config = config or EvalConfig()
-    config.validate()
-    _check_pair(train, test)
     device = resolve_device(device)
-    train_features = extract_features(
-        encoder, train, batch_size=config.batch_size, device=device, quiet=quiet
-    )
-    test_features = extract_features(
-        encoder, test, batch_size=config.batch_size, device=device, quiet=quiet
-    )
+    train_features, test_features = _frozen_features(encoder, train, test, config, device, quiet)
     return knn_on_features(
         train_features, train.labels, test_features, test.labels, train.num_classes, config,
         device=device, return_predictions=return_predictions,
