@@ -271,6 +271,7 @@ def main() -> None:
     command = "python benchmarks/nwucla_crrl.py " + " ".join(
         [f"--rows {args.rows}", f"--budget-minutes {args.budget_minutes}"]
         + (["--quick"] if args.quick else [])
+        + list(args.overrides)
     )
     payload = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
                            "cuda": torch.cuda.is_available()},
