@@ -52,7 +52,12 @@ def machine() -> dict:
 
 def run_config(method: str, root: Path, budget_seconds: float, overrides: list[str]):
     path = CONFIGS / f"{method}.yaml"
-    base = ["data.name=nw-ucla", "data.protocol=xview", f"data.root={root}", f"train.time_budget={budget_seconds}"]
+    base = [
+        "data.name=nw-ucla",
+        "data.protocol=xview",
+        f"data.root={root}",
+        f"train.time_budget={budget_seconds}",
+    ]
     return load_config(method, path if path.exists() else None, [*base, *overrides])
 
 
@@ -151,7 +156,10 @@ def write_results(rows: dict, speed: dict, out: Path) -> None:
         "",
     ]
     if speed:
-        lines += ["Pretrain step throughput (SimCLR: augment + forward + backward + optimiser):", ""]
+        lines += [
+            "Pretrain step throughput (SimCLR: augment + forward + backward + optimiser):",
+            "",
+        ]
         lines += [f"- {name}: {value} sequences/s" for name, value in speed.items()]
     (out / "nwucla.md").write_text("\n".join(lines) + "\n")
 
@@ -168,7 +176,9 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="key=value config overrides for every method")
     args = parser.parse_args()
     if not args.root.exists():
-        raise SystemExit(f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)")
+        raise SystemExit(
+            f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
+        )
     previous = args.out / "nwucla.json"
     state = json.loads(previous.read_text()) if previous.exists() else {}
     rows, speed = state.get("rows", {}), state.get("pretrain_step_speed", {})
@@ -177,7 +187,9 @@ def main() -> None:
         print(json.dumps(rows[method]))
         write_results(rows, speed, args.out)
     if args.speed:
-        speed["gru (2x256 bi)"] = pretrain_step_speed(args.root, ["encoder.preset=gru-crrl", "encoder.dropout=0.0"], 128)
+        speed["gru (2x256 bi)"] = pretrain_step_speed(
+            args.root, ["encoder.preset=gru-crrl", "encoder.dropout=0.0"], 128
+        )
         speed["stgcn 0.25x"] = pretrain_step_speed(args.root, ["encoder.preset=stgcn-0.25"], 64)
         write_results(rows, speed, args.out)
     print((args.out / "nwucla.md").read_text())

@@ -34,7 +34,11 @@ def _private_cache(tmp_path, monkeypatch):
 def _run_cli(*args: str, env_cache) -> subprocess.CompletedProcess:
     env = dict(os.environ, SKELSSL_CACHE=str(env_cache))
     return subprocess.run(
-        [sys.executable, "-m", "skelssl", *args], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-m", "skelssl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
@@ -68,7 +72,10 @@ def test_pretrain_then_evaluate_beats_the_random_encoder(tmp_path, capsys):
 
 def test_knn_and_finetune_protocols_report_their_settings(tmp_path, capsys):
     out = tmp_path / "random"
-    assert main(["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY]) == 0
+    assert (
+        main(["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY])
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", str(out), "--protocol", "knn", "--json"]) == 0
     knn = json.loads(capsys.readouterr().out)
@@ -109,7 +116,10 @@ def test_existing_run_is_not_overwritten(tmp_path, capsys):
 
 def test_evaluate_on_another_dataset_maps_the_joint_layout(tmp_path, capsys):
     out = tmp_path / "random"
-    assert main(["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY]) == 0
+    assert (
+        main(["pretrain", "random", "--out", str(out), "--data", "synthetic", "--quiet", *TINY])
+        == 0
+    )
     rng = np.random.default_rng(0)
     n, frames = 12, 10
     other = tmp_path / "kinect.npz"

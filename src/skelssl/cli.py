@@ -83,7 +83,12 @@ def cmd_evaluate(args) -> int:
     if args.data:  # transfer: the run's encoder on another dataset
         from skelssl.transfer import evaluate_transfer
 
-        other = {"name": args.data, "root": args.root, "protocol": args.split, "splits": args.splits}
+        other = {
+            "name": args.data,
+            "root": args.root,
+            "protocol": args.split,
+            "splits": args.splits,
+        }
         result = evaluate_transfer(
             args.run_dir,
             {key: value for key, value in other.items() if value is not None},
@@ -113,7 +118,10 @@ def cmd_evaluate(args) -> int:
 def _format_result(result: dict) -> str:
     text = f"{result['protocol']}: top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%"
     if result.get("layout_mapping"):
-        text = f"[{result['pretrained_on']} -> {result['data']}, joints {result['layout_mapping']}] " + text
+        text = (
+            f"[{result['pretrained_on']} -> {result['data']}, joints {result['layout_mapping']}] "
+            + text
+        )
     if "top1_std" in result:
         text += f"  (± {result['top1_std']:.2f} over {len(result.get('runs', []))} runs)"
     return text + f"  (train {result['n_train']}, test {result['n_test']})"
@@ -170,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seeds", type=int, default=None, help="finetune: label samplings to average")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--quiet", action="store_true")
-    ev.add_argument("--data", help="transfer: evaluate on another dataset (joint layouts are mapped)")
+    ev.add_argument(
+        "--data", help="transfer: evaluate on another dataset (joint layouts are mapped)"
+    )
     ev.add_argument("--root", help="transfer: raw data directory of --data")
     ev.add_argument("--split", help="transfer: train/test protocol of --data (xsub, xview, ...)")
     ev.add_argument("--splits", help="transfer: folder of split files (PKU-MMD part II)")

@@ -31,7 +31,12 @@ from skelssl.evaluate import EvalConfig
 from skelssl.models import ENCODER_PRESETS, EncoderConfig
 from skelssl.train import TrainConfig
 
-SHORTCUTS = {"epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "seed": "train.seed"}
+SHORTCUTS = {
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "seed": "train.seed",
+}
 
 
 @dataclass
@@ -119,7 +124,9 @@ def from_dict(cls, data: dict | None, where: str = "config"):
     unknown = sorted(set(data) - set(types_))
     if unknown:
         raise SkelsslError(f"unknown key {where}.{unknown[0]} (known: {', '.join(sorted(types_))})")
-    values = {key: coerce_value(value, types_[key], f"{where}.{key}") for key, value in data.items()}
+    values = {
+        key: coerce_value(value, types_[key], f"{where}.{key}") for key, value in data.items()
+    }
     return cls(**values)
 
 
@@ -178,7 +185,9 @@ def _build_encoder_config(encoder_tree: dict, method_class) -> EncoderConfig:
     for key, value in encoder_tree.items():
         if key not in types_:
             raise SkelsslError(f"unknown key encoder.{key} (known: preset, {', '.join(types_)})")
-        encoder = dataclasses.replace(encoder, **{key: coerce_value(value, types_[key], f"encoder.{key}")})
+        encoder = dataclasses.replace(
+            encoder, **{key: coerce_value(value, types_[key], f"encoder.{key}")}
+        )
     return encoder
 
 

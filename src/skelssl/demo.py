@@ -46,7 +46,13 @@ DEMO_RUNS = {
         "train.weight_decay=1e-6",
         "train.warmup_epochs=3",
     ],
-    "supervised": ["epochs=15", "batch_size=64", "train.optimizer=adam", "train.lr=0.003", "train.weight_decay=0"],
+    "supervised": [
+        "epochs=15",
+        "batch_size=64",
+        "train.optimizer=adam",
+        "train.lr=0.003",
+        "train.weight_decay=0",
+    ],
 }
 
 
@@ -77,7 +83,9 @@ def run_demo(out: Path, *, quiet: bool = False) -> list[dict]:
     )
     (out / "results.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print("skelssl demo: synthetic dataset (16 classes), cross-view: train cameras 1-2, test camera 3")
+    print(
+        "skelssl demo: synthetic dataset (16 classes), cross-view: train cameras 1-2, test camera 3"
+    )
     print(table)
     print(f"runs and results in {out}")
     return rows

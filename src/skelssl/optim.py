@@ -179,7 +179,11 @@ def build_optimizer(
     if config.optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr, weight_decay=config.weight_decay)
     return LARS(
-        groups, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay, eta=config.lars_eta
+        groups,
+        lr=lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        eta=config.lars_eta,
     )
 
 

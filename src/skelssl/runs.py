@@ -49,7 +49,9 @@ def protocol_of(config: RunConfig, data: SkeletonData) -> str:
     return next(iter(data.protocols))
 
 
-def pretrain(config: RunConfig, run_dir: str | Path, *, resume: bool = False, quiet: bool = False) -> dict:
+def pretrain(
+    config: RunConfig, run_dir: str | Path, *, resume: bool = False, quiet: bool = False
+) -> dict:
     """Pre-train ``config.method`` on the training split of ``config.data``; returns the summary."""
     run_dir = Path(run_dir)
     if resume:
@@ -57,7 +59,9 @@ def pretrain(config: RunConfig, run_dir: str | Path, *, resume: bool = False, qu
             raise SkelsslError("nothing to resume: no last.pt", run_dir)
         config = build_config(read_yaml(run_dir / "config.yaml"))
     elif (run_dir / "last.pt").exists():
-        raise SkelsslError("run directory already holds a run (use --resume or another --out)", run_dir)
+        raise SkelsslError(
+            "run directory already holds a run (use --resume or another --out)", run_dir
+        )
     if config.method == "random":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=0))
     data = load_dataset(config.data, quiet=quiet or not dist.is_main())
@@ -68,7 +72,15 @@ def pretrain(config: RunConfig, run_dir: str | Path, *, resume: bool = False, qu
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     started = time.time()
-    summary = train(method, train_data, config.train, run_dir, resume=resume, quiet=quiet, config_dict=to_dict(config))
+    summary = train(
+        method,
+        train_data,
+        config.train,
+        run_dir,
+        resume=resume,
+        quiet=quiet,
+        config_dict=to_dict(config),
+    )
     summary.update(
         method=config.method,
         data=config.data.name,
@@ -111,5 +123,7 @@ def load_run(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
         checkpoint = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
         method.load_state_dict(checkpoint["model"])
     except (RuntimeError, KeyError, EOFError) as error:
-        raise SkelsslError(f"cannot load checkpoint: {str(error).splitlines()[0]}", run_dir / "last.pt") from None
+        raise SkelsslError(
+            f"cannot load checkpoint: {str(error).splitlines()[0]}", run_dir / "last.pt"
+        ) from None
     return LoadedRun(config, method, data, protocol_of(config, data))

@@ -89,7 +89,9 @@ class SimCLRConfig:
                 f"params.vary_angles has unknown angles {unknown} (known: {', '.join(ANGLE_NAMES)})"
             )
         if not 0.0 < self.crop_min_ratio <= 1.0:
-            raise SkelsslError(f"params.crop_min_ratio must be in (0, 1], got {self.crop_min_ratio}")
+            raise SkelsslError(
+                f"params.crop_min_ratio must be in (0, 1], got {self.crop_min_ratio}"
+            )
         if self.shear_magnitude < 0 or self.noise_std < 0:
             raise SkelsslError(
                 f"params.shear_magnitude and noise_std must be >= 0, "
