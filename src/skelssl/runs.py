@@ -21,7 +21,7 @@ from skelssl.data.dataset import load_dataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import build_method
-from skelssl.train import train
+from skelssl.train import set_seed, train
 
 
 def git_commit() -> str | None:
@@ -67,6 +67,7 @@ def pretrain(
     data = load_dataset(config.data, quiet=quiet or not dist.is_main())
     protocol = protocol_of(config, data)
     train_data, _ = data.split(protocol)
+    set_seed(config.train.seed)  # the initial weights depend on the seed alone
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
