@@ -173,12 +173,11 @@ def markdown_table(report: dict) -> str:
         f"device {machine['device']}{', ' + machine['gpu'] if 'gpu' in machine else ''}, "
         f"Python {machine['python']}, started {machine['started']}, finished {machine['finished']}.",
         "",
-        "**Taken on a shared machine**: other people's processes ran on the same 2 CPU cores,",
-        "so wall-clock numbers are noisy and pessimistic (1-minute load average at start "
-        f"{machine['load_average_1min_at_start']}, at end {machine['load_average_1min_at_end']}).",
+        "1-minute load average at start "
+        f"{machine['load_average_1min_at_start']}, at end {machine['load_average_1min_at_end']}"
+        " (2 cores: a load above 2 means other processes shared them and the numbers are pessimistic).",
         "The best step is the least disturbed one; sequences/CPU-s divides by the CPU time",
-        "this process used (all its threads), which contention also inflates (threads",
-        "spinning while they wait for each other).",
+        "this process used (all its threads).",
         "",
         "| preset | input | batch x T x M x V x C | parameters | D | step (s, median) "
         "| sequences/s | sequences/s (best step) | sequences/CPU-s |",
