@@ -325,6 +325,30 @@ def _track(body_id: str, frames: list[tuple[int, np.ndarray]], num_frames: int) 
 # ---------------------------------------------------------------------------------------
 
 
+def _select_files(
+    root: Path, variant: str, missing_list, max_bodies: int, skip_bad: bool
+) -> tuple[list[Path], list[str]]:
+    """The variant's ``.skeleton`` files under ``root``, less the missing-skeleton list.
+
+    Returns (paths, skipped "file: problem" lines of bad action ids when ``skip_bad``).
+    """
+    if variant not in VARIANTS:
+        raise SkelsslError(f"unknown NTU variant {variant!r} (known: {', '.join(VARIANTS)})")
+    if max_bodies < 1:
+        raise SkelsslError(f"max_bodies must be at least 1, got {max_bodies}")
+    spec = VARIANTS[variant]
+    missing = _missing_names(root, spec, missing_list)
+    candidates = _find_files(root)
+    paths = [p for p in candidates if _belongs_to(p, spec) and p.stem not in missing]
+    if not paths:
+        raise SkelsslError(
+            f"no {variant} .skeleton files left after filtering "
+            f"({len(candidates)} found, missing-skeleton list and action/setup range applied)",
+            root,
+        )
+    return _check_action_ids(paths, spec, skip_bad)
+
+
 def read_ntu(
     root: str | os.PathLike,
     *,
@@ -350,22 +374,9 @@ def read_ntu(
     Returns:
         A :class:`RawDataset` with joints (T, M, 25, 3) float32, M in 1..max_bodies.
     """
-    if variant not in VARIANTS:
-        raise SkelsslError(f"unknown NTU variant {variant!r} (known: {', '.join(VARIANTS)})")
-    if max_bodies < 1:
-        raise SkelsslError(f"max_bodies must be at least 1, got {max_bodies}")
-    spec = VARIANTS[variant]
     root = Path(root)
-    missing = _missing_names(root, spec, missing_list)
-    candidates = _find_files(root)
-    paths = [p for p in candidates if _belongs_to(p, spec) and p.stem not in missing]
-    if not paths:
-        raise SkelsslError(
-            f"no {variant} .skeleton files left after filtering "
-            f"({len(candidates)} found, missing-skeleton list and action/setup range applied)",
-            root,
-        )
-    paths, skipped = _check_action_ids(paths, spec, skip_bad)
+    paths, skipped = _select_files(root, variant, missing_list, max_bodies, skip_bad)
+    spec = VARIANTS[variant]
     sequences = []
     for path, result in zip(paths, _parse_all(paths, max_bodies, workers, skip_bad, quiet)):
         if isinstance(result, str):
@@ -397,22 +408,9 @@ def ntu_source(
     Names, filtering and action ids are checked now; the files are parsed when a shard
     (:func:`read_ntu_files`) is called, in whichever process calls it.
     """
-    if variant not in VARIANTS:
-        raise SkelsslError(f"unknown NTU variant {variant!r} (known: {', '.join(VARIANTS)})")
-    if max_bodies < 1:
-        raise SkelsslError(f"max_bodies must be at least 1, got {max_bodies}")
-    spec = VARIANTS[variant]
     root = Path(root)
-    missing = _missing_names(root, spec, missing_list)
-    candidates = _find_files(root)
-    paths = [p for p in candidates if _belongs_to(p, spec) and p.stem not in missing]
-    if not paths:
-        raise SkelsslError(
-            f"no {variant} .skeleton files left after filtering "
-            f"({len(candidates)} found, missing-skeleton list and action/setup range applied)",
-            root,
-        )
-    paths, skipped = _check_action_ids(paths, spec, skip_bad)
+    paths, skipped = _select_files(root, variant, missing_list, max_bodies, skip_bad)
+    spec = VARIANTS[variant]
     shards = [
         partial(read_ntu_files, chunk, max_bodies, skip_bad)
         for chunk in batches(paths, FILES_PER_CHUNK)
