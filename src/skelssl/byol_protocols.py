@@ -40,6 +40,7 @@ from skelssl.evaluate import (
     classification_accuracy,
     extract_features,
     predict,
+    read_batch,
     resolve_device,
 )
 from skelssl.losses import soft_target_distillation
@@ -82,13 +83,6 @@ class ProtocolConfig:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _read(data: SkeletonData, rows: np.ndarray, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Joints (B, T, M, V, C) and lengths (B,) of sorted ``rows``."""
-    joints = torch.from_numpy(np.array(data.joints[rows], dtype=np.float32)).to(device)
-    lengths = torch.from_numpy(np.array(data.lengths[rows], dtype=np.int64)).to(device)
-    return joints, lengths
 
 
 def _conservative(
@@ -179,7 +173,7 @@ def linear_evaluation(
                 features = fixed[batch].to(device)
             else:
                 joints, lengths = _conservative(
-                    *_read(train, batch, device), config, augment_generator
+                    *read_batch(train, batch, device), config, augment_generator
                 )
                 with torch.no_grad():
                     features = encoder(joints, lengths)
@@ -248,7 +242,9 @@ def finetune_classifier(
                 else lr * ratio * cosine(step - frozen_steps, total_steps - frozen_steps)
             )
             model.encoder.train(not frozen)
-            joints, lengths = _conservative(*_read(train, batch, device), config, augment_generator)
+            joints, lengths = _conservative(
+                *read_batch(train, batch, device), config, augment_generator
+            )
             labels = torch.from_numpy(train.labels[batch].astype(np.int64)).to(device)
             with torch.set_grad_enabled(not frozen):
                 features = model.encoder(joints, lengths)
@@ -339,7 +335,9 @@ def distill(
         for batch in _batches(rows, config.batch_size, generator):
             for group in optimizer.param_groups:
                 group["lr"] = config.distill_lr * cosine(step, total_steps)
-            joints, lengths = _conservative(*_read(train, batch, device), config, augment_generator)
+            joints, lengths = _conservative(
+                *read_batch(train, batch, device), config, augment_generator
+            )
             with torch.no_grad():
                 teacher_logits = teacher(joints, lengths)
             student.train()

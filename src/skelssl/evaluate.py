@@ -118,8 +118,9 @@ def _seeded(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _read_batch(data: SkeletonData, index, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Rows ``index`` (slice or sorted ints) of a (memmap) dataset -> joints, lengths."""
+def read_batch(data: SkeletonData, index, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Rows ``index`` (slice or sorted ints) of a (memmap) dataset -> joints (B, T, M, V, C)
+    float32 and lengths (B,) int64 on ``device``."""
     joints = torch.from_numpy(np.array(data.joints[index], dtype=np.float32))
     lengths = torch.from_numpy(np.array(data.lengths[index], dtype=np.int64))
     return joints.to(device, non_blocking=True), lengths.to(device)
@@ -144,7 +145,7 @@ def _forward_batches(
     try:
         starts = range(0, len(data), batch_size)
         for start in tqdm(starts, desc=desc, disable=quiet, leave=False):
-            joints, lengths = _read_batch(data, slice(start, start + batch_size), device)
+            joints, lengths = read_batch(data, slice(start, start + batch_size), device)
             outputs.append(module(joints, lengths).float().cpu())
     finally:
         module.train(was_training)
@@ -581,7 +582,7 @@ def _finetune_once(
                 labelled.size, config.batch_size, order, drop_singleton=True
             ):
                 rows = np.sort(labelled[batch.numpy()])
-                joints, lengths = _read_batch(train, rows, device)
+                joints, lengths = read_batch(train, rows, device)
                 if config.finetune_augment:
                     joints = _light_augment(joints, lengths, augment_generator)
                 labels = torch.from_numpy(np.asarray(train.labels[rows], dtype=np.int64)).to(device)

@@ -49,6 +49,7 @@ from skelssl.evaluate import (
     knn,
     linear_probe,
     predict,
+    read_batch,
     resolve_device,
 )
 from skelssl.models.heads import mlp
@@ -161,8 +162,7 @@ def _reset_parameters(module: nn.Module) -> None:
 
 def _batch(data: SkeletonData, rows: np.ndarray, device) -> tuple[Tensor, Tensor, Tensor]:
     rows = np.sort(rows)
-    joints = torch.from_numpy(np.array(data.joints[rows], dtype=np.float32)).to(device)
-    lengths = torch.from_numpy(np.asarray(data.lengths[rows], dtype=np.int64)).to(device)
+    joints, lengths = read_batch(data, rows, device)
     labels = torch.from_numpy(np.asarray(data.labels[rows], dtype=np.int64)).to(device)
     return joints, lengths, labels
 
