@@ -125,13 +125,16 @@ def pretrain_run(name: str, args) -> tuple[Path, dict]:
     """Pre-train one row's configuration within its budget (``--run/teacher-minutes``)."""
     minutes = args.teacher_minutes if name == "ours-0.5x" else args.run_minutes
     budget_seconds = minutes * 60
+    run_dir = Path(args.work) / name
+    if args.reuse and (run_dir / "summary.json").exists():
+        print(f"[{name}] reusing the finished run in {run_dir}", flush=True)
+        return run_dir, json.loads((run_dir / "summary.json").read_text())
     config = base_config(args, ABLATION[name])
     epoch_seconds = seconds_per_epoch(config)
     epochs = max(1, int(budget_seconds / epoch_seconds)) if not args.quick else 1
     config.train.epochs = epochs
     config.train.warmup_epochs = min(10.0, 0.1 * epochs)  # paper: 10 of its epochs
     config.train.time_budget = 1.5 * budget_seconds  # safety net
-    run_dir = Path(args.work) / name
     if run_dir.exists():
         shutil.rmtree(run_dir)
     print(f"[{name}] ~{epoch_seconds:.0f} s/epoch -> {epochs} epochs", flush=True)
@@ -276,6 +279,9 @@ def main() -> None:
     )
     parser.add_argument("--eval-epochs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="smoke test on tiny synthetic data")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep finished runs in --work, evaluate them again"
+    )
     parser.add_argument("--work", default=str(REPO / "runs" / "bench-byol"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

@@ -57,9 +57,13 @@ class ProtocolConfig:
     linear_epochs: int = 100
     linear_lr: float = 30.0  # paper
     linear_milestones: list[float] = field(default_factory=lambda: [0.6, 0.8])  # paper, × 0.1
-    linear_feature_norm: bool = True  # BatchNorm1d(affine=False) before the linear layer (ours)
+    # ours: BatchNorm1d(affine=False) before every linear head (linear, semi-supervised,
+    # distillation), so the paper's lr 30 is stable on unnormalised features
+    feature_norm: bool = True
     semi_epochs: int = 100
-    semi_lr: float = 30.0  # head; the encoder gets × encoder_lr_ratio after the frozen third
+    # head lr (ours; the issue gives none): at 30 the head's weights grow so large that the
+    # encoder, once unfrozen at 30 × 1e-3, diverges (NW-UCLA semi-supervised fell to chance)
+    semi_lr: float = 0.1
     encoder_lr_ratio: float = 1e-3  # paper
     frozen_fraction: float = 1 / 3  # paper: encoder frozen for the first third
     fractions: list[float] = field(default_factory=lambda: [0.01, 0.05, 0.1])  # paper
@@ -149,10 +153,8 @@ def linear_evaluation(
     augment_generator = torch.Generator(device=device).manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        head = nn.Linear(encoder.out_dim, train.num_classes)
-        if config.linear_feature_norm:  # our choice: keeps lr 30 stable on unnormalised features
-            head = nn.Sequential(nn.BatchNorm1d(encoder.out_dim, affine=False), head)
-        head = head.to(device)
+        model = Classifier(encoder, train.num_classes, config.feature_norm).to(device)
+    head = model.head
     optimizer = torch.optim.SGD(
         head.parameters(), lr=config.linear_lr, momentum=0.9, weight_decay=0.0
     )
@@ -184,10 +186,7 @@ def linear_evaluation(
             total += loss.item() * batch.size
         scheduler.step()
         curve.append(total / len(train))
-    with torch.random.fork_rng(devices=[]):
-        model = Classifier(encoder, train.num_classes)
-    model.head = head.eval()
-    result = _test_accuracy(model, test, config.batch_size, device)
+    result = _test_accuracy(model.eval(), test, config.batch_size, device)
     return {**result, "epochs": config.linear_epochs, "lr": config.linear_lr, "loss_curve": curve}
 
 
@@ -222,7 +221,8 @@ def finetune_classifier(
     augment_generator = torch.Generator(device=device).manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Classifier(copy.deepcopy(encoder), train.num_classes).to(device)
+        model = Classifier(copy.deepcopy(encoder), train.num_classes, config.feature_norm)
+        model = model.to(device)
     optimizer = torch.optim.SGD(
         [{"params": model.head.parameters()}, {"params": model.encoder.parameters()}],
         lr=lr, momentum=0.9, weight_decay=config.weight_decay,
@@ -324,7 +324,8 @@ def distill(
     augment_generator = torch.Generator(device=device).manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        student = Classifier(copy.deepcopy(student_encoder), train.num_classes).to(device)
+        student = Classifier(copy.deepcopy(student_encoder), train.num_classes, config.feature_norm)
+        student = student.to(device)
     optimizer = torch.optim.SGD(
         student.parameters(), lr=config.distill_lr, momentum=0.9, weight_decay=config.weight_decay
     )

@@ -494,12 +494,21 @@ def knn(
 
 # ---------------------------------------------------------------------------- finetuning
 class Classifier(nn.Module):
-    """An encoder with a linear head: ``(N,T,M,V,C), lengths (N,) -> logits (N, K)``."""
+    """An encoder with a linear head: ``(N,T,M,V,C), lengths (N,) -> logits (N, K)``.
 
-    def __init__(self, encoder: nn.Module, num_classes: int):
+    ``feature_norm`` puts a parameter-free BatchNorm1d before the linear layer, so the
+    head sees standardised features and large learning rates (Skeleton BYOL's 30) stay
+    stable whatever the encoder's feature scale. Its running statistics are a cumulative
+    average (``momentum=None``): with few labelled batches an exponential average would
+    still remember its initial variance of 1.
+    """
+
+    def __init__(self, encoder: nn.Module, num_classes: int, feature_norm: bool = False):
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(encoder.out_dim, num_classes)
+        linear = nn.Linear(encoder.out_dim, num_classes)
+        norm = nn.BatchNorm1d(encoder.out_dim, affine=False, momentum=None)
+        self.head = nn.Sequential(norm, linear) if feature_norm else linear
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.head(self.encoder(x, lengths))
