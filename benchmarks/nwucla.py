@@ -7,11 +7,15 @@ linear classifier with labels (its row reports its own classifier on view 3 as w
 Nothing is selected on view 3: final-epoch numbers.
 
 Results merge into ``benchmarks/results/nwucla.json`` (one row per method) and the
-Markdown table ``benchmarks/results/nwucla.md`` is rewritten from it.
+Markdown table ``benchmarks/results/nwucla.md`` is rewritten from it, with a second table
+of the seed papers' main rows (MS²L, CRRL, Skeleton BYOL) read from the results of their
+own benchmarks (``nwucla_ms2l.py``, ``nwucla_crrl.py``, ``nwucla_byol.py``, which also
+write their ablations and plots); ``--summary`` only rewrites the Markdown.
 
     python benchmarks/nwucla.py --root ../shared/datasets/nw-ucla/all_sqe \
         --methods random,supervised,simclr --budget-minutes 25
     python benchmarks/nwucla.py --root ... --speed      # sequences/s of the pretrain step
+    python benchmarks/nwucla.py --summary --methods ""  # rewrite nwucla.md only
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
@@ -138,6 +143,38 @@ def pretrain_step_speed(root: Path, encoder: list[str], batch_size: int, steps: 
     return round(batch_size * steps / (time.perf_counter() - started), 1)
 
 
+def paper_method_rows(out: Path) -> list[dict]:
+    """The main NW-UCLA rows of MS²L, CRRL and Skeleton BYOL from their benchmarks' JSON."""
+    rows = []
+
+    def load(name: str) -> dict | None:
+        path = out / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+    if ms2l := load("nwucla_ms2l.json"):
+        row = next(r for r in ms2l["rows"] if r["row"] == "MS²L")
+        rows.append({"method": "ms2l", "encoder": "bi-GRU 1×30", **_scores(row), "paper": PAPER_LINEAR["ms2l"],
+                     "source": "nwucla_ms2l.md"})  # fmt: skip
+    if crrl := load("nwucla_crrl.json"):
+        row = crrl["rows"].get("crrl")
+        if row:
+            width = re.search(r"encoder.hidden_size=(\d+)", crrl["command"])
+            encoder = f"bi-GRU 2×{width.group(1) if width else 256}"
+            rows.append({"method": "crrl", "encoder": encoder, **_scores(row),
+                         "paper": PAPER_LINEAR["crrl"], "source": "nwucla_crrl.md"})  # fmt: skip
+    if byol := load("nwucla_byol.json"):
+        row = next((r for r in byol["rows"] if r["run"] == "ours"), None)
+        if row:
+            scores = {**_scores(row), "linear_top1": row["probe_top1"]}
+            rows.append({"method": "byol", "encoder": "ST-GCN 0.25×", **scores, "paper": "none (target 84)",
+                         "source": "nwucla_byol.md"})  # fmt: skip
+    return rows
+
+
+def _scores(row: dict) -> dict:
+    return {key: row.get(key) for key in ("epochs", "pretrain_minutes", "linear_top1", "knn_top1")}
+
+
 def write_results(rows: dict, speed: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": machine(), "rows": rows, "pretrain_step_speed": speed}
@@ -153,6 +190,33 @@ def write_results(rows: dict, speed: dict, out: Path) -> None:
         f"Machine: {payload['machine']}. Commands: REPRODUCE.md.",
         "",
         table,
+        "",
+        "Seed papers' main rows, from their own benchmarks (same linear probe and kNN; "
+        "the ablations, plots and paper protocols are in each source file):",
+        "",
+        markdown_table(
+            paper_method_rows(out),
+            [
+                "method",
+                "encoder",
+                "epochs",
+                "pretrain_minutes",
+                "linear_top1",
+                "knn_top1",
+                "paper",
+                "source",
+            ],
+            [
+                "method",
+                "encoder",
+                "epochs",
+                "pre-train min",
+                "linear top-1 %",
+                "kNN top-1 % (k=1, cosine)",
+                "paper linear %",
+                "source",
+            ],
+        ),  # fmt: skip
         "",
     ]
     if speed:
@@ -173,6 +237,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--speed", action="store_true", help="measure pretrain-step throughput")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--summary", action="store_true", help="only rewrite nwucla.md")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides for every method")
     args = parser.parse_args()
     if not args.root.exists():
@@ -182,6 +247,10 @@ def main() -> None:
     previous = args.out / "nwucla.json"
     state = json.loads(previous.read_text()) if previous.exists() else {}
     rows, speed = state.get("rows", {}), state.get("pretrain_step_speed", {})
+    if args.summary:
+        write_results(rows, speed, args.out)
+        print((args.out / "nwucla.md").read_text())
+        return
     for method in [m for m in args.methods.split(",") if m]:
         rows[method] = benchmark_method(method, args)
         print(json.dumps(rows[method]))
