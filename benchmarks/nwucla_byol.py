@@ -67,6 +67,7 @@ PAPER_REFERENCE = {"crrl_linear_nwucla": 83.8, "target_linear": 84.0}
 T1 = ["shear", "left_right_drop", "resample", "savgol", "cyclic_shift"]
 
 ABLATION = {
+    "random": [],  # the untrained encoder (0 epochs): what pre-training adds
     "ours": [],
     "baseline-conservative": ["params.pipelines=conservative", "params.multi_view=false"],
     "baseline-aggressive": ["params.pipelines=aggressive", "params.multi_view=false"],
@@ -77,6 +78,7 @@ ABLATION = {
         for name in T1
     },
     "ours-0.5x": ["encoder.preset=stgcn-byol-0.5"],
+    "ours-long": [],  # ours with --long-minutes (skipped when 0)
 }
 QUICK_RUNS = ("ours", "baseline-conservative", "ours-no-multi-view", "ours-0.5x")
 TSNE_RUNS = {
@@ -123,15 +125,18 @@ def seconds_per_epoch(config, steps: int = 2) -> float:
 
 def pretrain_run(name: str, args) -> tuple[Path, dict]:
     """Pre-train one row's configuration within its budget (``--run/teacher-minutes``)."""
-    minutes = args.teacher_minutes if name == "ours-0.5x" else args.run_minutes
+    minutes = {"ours-0.5x": args.teacher_minutes, "ours-long": args.long_minutes}.get(
+        name, args.run_minutes
+    )
     budget_seconds = minutes * 60
     run_dir = Path(args.work) / name
     if args.reuse and (run_dir / "summary.json").exists():
         print(f"[{name}] reusing the finished run in {run_dir}", flush=True)
         return run_dir, json.loads((run_dir / "summary.json").read_text())
     config = base_config(args, ABLATION[name])
-    epoch_seconds = seconds_per_epoch(config)
+    epoch_seconds = seconds_per_epoch(config) if name != "random" else 1.0
     epochs = max(1, int(budget_seconds / epoch_seconds)) if not args.quick else 1
+    epochs = 0 if name == "random" else epochs
     config.train.epochs = epochs
     config.train.warmup_epochs = min(10.0, 0.1 * epochs)  # paper: 10 of its epochs
     config.train.time_budget = 1.5 * budget_seconds  # safety net
@@ -145,7 +150,8 @@ def pretrain_run(name: str, args) -> tuple[Path, dict]:
 def evaluate_row(name: str, run_dir: Path, summary: dict, protocol: ProtocolConfig) -> dict:
     run = load_run(run_dir, quiet=True)
     train, test = run.data.split(run.protocol)
-    paper_protocol = protocol if name in ("ours", "ours-0.5x") else _no_augment(protocol)
+    augmented = ("ours", "ours-0.5x", "ours-long")  # the others: frozen features, cheaper
+    paper_protocol = protocol if name in augmented else _no_augment(protocol)
     linear = linear_evaluation(run.encoder, train, test, paper_protocol)
     probe = linear_probe(run.encoder, train, test, run.config.evaluation, quiet=True)
     nearest = knn(run.encoder, train, test, run.config.evaluation, quiet=True)
@@ -169,13 +175,14 @@ def _no_augment(protocol: ProtocolConfig) -> ProtocolConfig:
     return dataclasses.replace(protocol, augment=False)
 
 
-def semi_supervised_rows(run_dir: Path, protocol: ProtocolConfig) -> list[dict]:
+def semi_supervised_rows(run_dir: Path, protocol: ProtocolConfig, name: str) -> list[dict]:
     run = load_run(run_dir, quiet=True)
     train, test = run.data.split(run.protocol)
     results = semi_supervised(run.encoder, train, test, protocol)
     return [
-        {"label_fraction": f"{fraction:.0%}", "n_labelled": r["n_labelled"], "top1": r["top1"],
-         "top1_std": r["top1_std"], "samplings": len(r["runs"])}
+        {"run": name, "label_fraction": f"{fraction:.0%}", "n_labelled": r["n_labelled"], "top1": r["top1"],
+         "top1_std": r["top1_std"], "samplings": len(r["runs"]),
+         "top1_mean_std": f"{r['top1']:.1f} ± {r['top1_std']:.1f}"}
         for fraction, r in results.items()
     ]  # fmt: skip
 
@@ -249,7 +256,8 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
         ),  # fmt: skip
         "\n## Semi-supervised (ours, mean ± std over label samplings)\n",
         markdown_table(
-            payload["semi_supervised"], ["label_fraction", "n_labelled", "top1", "samplings"]
+            payload["semi_supervised"],
+            ["run", "label_fraction", "n_labelled", "top1_mean_std", "samplings"],
         ),
         "\n## Distillation (Table 5 layout)\n",
         markdown_table(
@@ -277,6 +285,9 @@ def main() -> None:
     parser.add_argument(
         "--teacher-minutes", type=float, default=12.0, help="pre-training of the 0.5x teacher"
     )
+    parser.add_argument(
+        "--long-minutes", type=float, default=0.0, help="an extra, longer run of ours (0: none)"
+    )
     parser.add_argument("--eval-epochs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="smoke test on tiny synthetic data")
     parser.add_argument(
@@ -286,6 +297,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     names = list(QUICK_RUNS if args.quick else ABLATION)
+    if not args.long_minutes:
+        names.remove("ours-long")
     epochs = 1 if args.quick else args.eval_epochs
     protocol = ProtocolConfig(
         linear_epochs=epochs, semi_epochs=epochs, distill_epochs=epochs,
@@ -297,7 +310,8 @@ def main() -> None:
     command = (
         "python benchmarks/nwucla_byol.py --quick" if args.quick else
         f"python benchmarks/nwucla_byol.py --run-minutes {args.run_minutes} "
-        f"--teacher-minutes {args.teacher_minutes} --eval-epochs {args.eval_epochs}"
+        f"--teacher-minutes {args.teacher_minutes} --long-minutes {args.long_minutes} "
+        f"--eval-epochs {args.eval_epochs}"
     )  # fmt: skip
     started = time.time()
     payload = {
@@ -317,8 +331,8 @@ def main() -> None:
         rows.append(evaluate_row(name, run_dirs[name], summary, protocol))
         print(json.dumps(rows[-1]), flush=True)
         save()
-        if name == "ours":
-            payload["semi_supervised"] = semi_supervised_rows(run_dirs["ours"], protocol)
+        if name in ("ours", "ours-long"):  # the longer run, when there is one, replaces ours
+            payload["semi_supervised"] = semi_supervised_rows(run_dirs[name], protocol, name)
             print(json.dumps(payload["semi_supervised"]), flush=True)
             save()
     payload["distillation"] = distillation_rows(
