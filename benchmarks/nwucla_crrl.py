@@ -210,6 +210,16 @@ def write_results(payload: dict, out: Path) -> None:
         "",
         table,
         "",
+        "Epochs reached of the paper's (100 per step-1 phase, 60 per step 2): "
+        + ", ".join(
+            f"{name} {row['epochs']}/{phase_epochs(name)}"
+            for name, row in payload["rows"].items()
+            if name in ROWS
+        )
+        + ". Overrides of the configs for every row: "
+        + (" ".join(payload.get("overrides", [])) or "none")
+        + " (the FLOP table is of the paper's 2×256 model).",
+        "",
         "## Parameters and FLOPs (Table XI measure: 60 frames, 2 bodies, 25 joints)",
         "",
         "FlopCounterMode counts matrix multiplications (2 FLOPs per multiply-add) of one "
@@ -276,6 +286,7 @@ def main() -> None:
     payload = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
                            "cuda": torch.cuda.is_available()},
                "budget_minutes": args.budget_minutes, "command": command, "rows": {},
+               "overrides": list(args.overrides),
                "complexity": complexity()}  # fmt: skip
     if "random" in requested:
         encoder, data, config = random_encoder(args)
