@@ -163,7 +163,8 @@ def paper_method_rows(out: Path) -> list[dict]:
             rows.append({"method": "crrl", "encoder": encoder, **_scores(row),
                          "paper": PAPER_LINEAR["crrl"], "source": "nwucla_crrl.md"})  # fmt: skip
     if byol := load("nwucla_byol.json"):
-        row = next((r for r in byol["rows"] if r["run"] == "ours"), None)
+        ours = [r for r in byol["rows"] if r["run"] in ("ours", "ours-long")]
+        row = max(ours, key=lambda r: r.get("pretrain_minutes") or 0, default=None)  # longest run
         if row:
             scores = {**_scores(row), "linear_top1": row["probe_top1"]}
             rows.append({"method": "byol", "encoder": "ST-GCN 0.25×", **scores, "paper": "none (target 84)",
