@@ -118,6 +118,26 @@ def test_knn_and_finetune_protocols_report_their_settings(tmp_path, capsys):
     assert len(finetune["runs"]) == 2 and "top1_std" in finetune
 
 
+def test_kept_epochs_can_be_evaluated_by_name(tmp_path, capsys):
+    out = tmp_path / "simclr"
+    keep = ["epochs=2", "batch_size=16", "train.keep_epochs=[0,1]"]
+    args = ["pretrain", "simclr", "--out", str(out), "--data", "synthetic", "--quiet"]
+    assert main([*args, *TINY, *keep]) == 0
+    assert sorted(p.name for p in out.glob("epoch-*.pt")) == ["epoch-0000.pt", "epoch-0001.pt"]
+    capsys.readouterr()
+    scores = {}
+    for checkpoint in ("epoch-0000.pt", "last.pt"):
+        assert main(["evaluate", str(out), "--protocol", "knn", "--json",
+                     "--checkpoint", checkpoint]) == 0  # fmt: skip
+        scores[checkpoint] = json.loads(capsys.readouterr().out)
+    assert scores["epoch-0000.pt"]["checkpoint"] == "epoch-0000.pt"
+    assert "checkpoint" not in scores["last.pt"]
+    lines = (out / "evaluations.jsonl").read_text().splitlines()
+    assert [json.loads(line).get("checkpoint") for line in lines] == ["epoch-0000.pt", None]
+    assert main(["evaluate", str(out), "--checkpoint", "epoch-0009.pt"]) == 2
+    assert "epoch-0009.pt missing" in capsys.readouterr().err
+
+
 def test_module_entry_point_and_bad_npz_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.npz"
     joints = np.zeros((3, 8, 1, 25, 3), np.float32)

@@ -15,6 +15,7 @@ from skelssl.evaluate import (
     EvalConfig,
     classification_accuracy,
     confusion_matrix,
+    effective_rank,
     extract_features,
     finetune,
     knn,
@@ -335,3 +336,12 @@ def test_supervised_baseline_reinitialises_the_encoder():
     assert a["runs"][0]["loss_curve"] == b["runs"][0]["loss_curve"]
     # ... whereas finetune starts from them
     assert tuned["runs"][0]["loss_curve"] != a["runs"][0]["loss_curve"]
+
+
+def test_effective_rank_counts_the_directions_features_use():
+    rng = np.random.default_rng(0)
+    isotropic = rng.standard_normal((4000, 8))
+    assert 7.5 < effective_rank(isotropic) <= 8.0
+    on_a_line = rng.standard_normal((100, 1)) * rng.standard_normal((1, 8)) + 3.0
+    assert effective_rank(on_a_line) == pytest.approx(1.0, abs=1e-3)
+    assert effective_rank(np.ones((10, 4))) == 0.0  # constant features: nothing varies

@@ -151,6 +151,22 @@ def test_zero_epochs_saves_initial_weights(tmp_path):
     assert all(torch.equal(saved[k], initial[k]) for k in initial)
 
 
+def test_keep_epochs_keeps_the_initial_and_listed_epochs_weights(tmp_path):
+    method = ToyMethod()
+    initial = _state(method)
+    config = TrainConfig(**{**CONFIG, "epochs": 3, "keep_epochs": [0, 2]})
+    train(method, _toy_data(), config, tmp_path, quiet=True)
+    kept = sorted(p.name for p in tmp_path.glob("epoch-*.pt"))
+    assert kept == ["epoch-0000.pt", "epoch-0002.pt"]
+    load = lambda name: torch.load(tmp_path / name, weights_only=True)  # noqa: E731
+    assert all(torch.equal(load("epoch-0000.pt")["model"][k], v) for k, v in initial.items())
+    assert load("epoch-0002.pt")["epoch"] == 2 and load("last.pt")["epoch"] == 3
+    weight = "encoder.1.weight"
+    assert not torch.equal(load("epoch-0002.pt")["model"][weight], initial[weight])
+    with pytest.raises(SkelsslError, match="keep_epochs"):
+        train(ToyMethod(), _toy_data(), TrainConfig(**{**CONFIG, "keep_epochs": [-1]}), tmp_path / "bad", quiet=True)  # fmt: skip
+
+
 def test_method_without_trainable_parameters_runs_without_optimizer(tmp_path):
     method = ToyMethod()
     method.requires_grad_(False)

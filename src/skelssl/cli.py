@@ -96,6 +96,7 @@ def cmd_evaluate(args) -> int:
             label_fraction=args.label_fraction,
             seeds=args.seeds,
             overrides=args.overrides,
+            checkpoint=args.checkpoint,
             quiet=args.quiet or args.json,
         )
         print(json.dumps(result) if args.json else _format_result(result))
@@ -106,6 +107,7 @@ def cmd_evaluate(args) -> int:
         label_fraction=args.label_fraction,
         seeds=args.seeds,
         overrides=args.overrides,
+        checkpoint=args.checkpoint,
         quiet=args.quiet or args.json,
     )
     if args.json:
@@ -176,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-fraction", type=float, default=None, help="finetune: labelled fraction"
     )
     ev.add_argument("--seeds", type=int, default=None, help="finetune: label samplings to average")
+    ev.add_argument(
+        "--checkpoint",
+        default="last.pt",
+        help="weights to evaluate: last.pt or one kept by train.keep_epochs (epoch-0010.pt)",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--quiet", action="store_true")
     ev.add_argument(

@@ -99,20 +99,22 @@ def evaluate_run(
     label_fraction: float | None = None,
     seeds: int | None = None,
     overrides: list[str] | tuple[str, ...] = (),
+    checkpoint: str = "last.pt",
     quiet: bool = False,
 ) -> dict:
-    """Run ``protocol`` (linear | knn | finetune) and append the result to evaluations.jsonl."""
+    """Run ``protocol`` (linear | knn | finetune) on the weights of ``checkpoint`` (``last.pt``
+    or a kept ``epoch-NNNN.pt``) and append the result to evaluations.jsonl."""
     if protocol not in ALL_PROTOCOLS:
         raise SkelsslError(
             f"unknown evaluation protocol {protocol!r} (known: {', '.join(ALL_PROTOCOLS)})"
         )
-    run = load_run(run_dir, quiet=quiet)
+    run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
     train_data, test_data = run.data.split(run.protocol)
     if protocol in METHOD_PROTOCOLS:
         result = METHOD_PROTOCOLS[protocol](
             run, train_data, test_data, overrides, label_fraction, seeds, quiet
         )
-        return _record(run_dir, run, result)
+        return _record(run_dir, run, result, checkpoint)
     config = apply_overrides(run.config.evaluation, overrides)
     if protocol == "finetune":
         result = finetune(
@@ -123,14 +125,16 @@ def evaluate_run(
         if label_fraction is not None or seeds is not None:
             raise SkelsslError("--label-fraction and --seeds apply to --protocol finetune only")
         result = PROTOCOLS[protocol](run.encoder, train_data, test_data, config, quiet=quiet)
-    return _record(run_dir, run, result)
+    return _record(run_dir, run, result, checkpoint)
 
 
-def _record(run_dir, run, result: dict) -> dict:
+def _record(run_dir, run, result: dict, checkpoint: str) -> dict:
     """Tag the result with the run and append it to ``evaluations.jsonl``."""
     result = dict(result)
     result.setdefault("protocol", "unknown")
     result.update(method=run.config.method, data=run.config.data.name, split=run.protocol)
+    if checkpoint != "last.pt":
+        result["checkpoint"] = checkpoint
     result.pop("predictions", None)
     with (Path(run_dir) / "evaluations.jsonl").open("a") as handle:
         handle.write(json.dumps(result, default=float) + "\n")

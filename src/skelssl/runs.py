@@ -109,22 +109,23 @@ class LoadedRun:
         return self.method.encoder
 
 
-def load_run(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
-    """Rebuild the method of a run directory and load ``last.pt`` (``weights_only=True``)."""
+def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = False) -> LoadedRun:
+    """Rebuild the method of a run directory and load ``checkpoint`` (``weights_only=True``):
+    ``last.pt`` or one kept by ``train.keep_epochs`` (``epoch-NNNN.pt``)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise SkelsslError("run directory not found", run_dir)
-    for needed in ("config.yaml", "last.pt"):
+    for needed in ("config.yaml", checkpoint):
         if not (run_dir / needed).exists():
             raise SkelsslError(f"not a finished run: {needed} missing", run_dir)
     config = build_config(read_yaml(run_dir / "config.yaml"))
     data = load_dataset(config.data, quiet=quiet)
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
     try:
-        checkpoint = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-        method.load_state_dict(checkpoint["model"])
+        state = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
+        method.load_state_dict(state["model"])
     except (RuntimeError, KeyError, EOFError) as error:
         raise SkelsslError(
-            f"cannot load checkpoint: {str(error).splitlines()[0]}", run_dir / "last.pt"
+            f"cannot load checkpoint: {str(error).splitlines()[0]}", run_dir / checkpoint
         ) from None
     return LoadedRun(config, method, data, protocol_of(config, data))

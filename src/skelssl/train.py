@@ -12,7 +12,8 @@ trainer, for the method's augmentations. Under DDP, N is the per-rank batch.
 The run directory gets ``metrics.jsonl`` (one line every ``log_every`` steps:
 ``{"step", "epoch", "lr", <losses>, "seq_per_s"}``; one per epoch:
 ``{"epoch", <mean losses>, "seconds"}``) and ``last.pt``, written at the end of every
-epoch and on interruption (Ctrl-C), so that ``resume=True`` continues, mid-epoch
+epoch (copied to ``epoch-NNNN.pt`` after the epochs in ``keep_epochs``, 0 = the initial
+weights) and on interruption (Ctrl-C), so that ``resume=True`` continues, mid-epoch
 included, to the same weights, bit for bit, as an uninterrupted run.
 
 Every piece of state a method changes outside its optimiser (momentum encoders, queues)
@@ -28,6 +29,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -79,6 +81,12 @@ class TrainConfig:
     log_every: int = 10
     time_budget: float = 0.0  # seconds; > 0 stops after the first epoch that exceeds it
     drop_last: bool = True
+    keep_epochs: list[int] = field(default_factory=list)  # also keep epoch-NNNN.pt after these
+
+
+def kept_checkpoint_name(epoch: int) -> str:
+    """File name of the checkpoint kept after ``epoch`` (``TrainConfig.keep_epochs``; 0 = initial)."""
+    return f"epoch-{epoch:04d}.pt"
 
 
 def set_seed(seed: int) -> None:
@@ -274,6 +282,8 @@ def _check_config(config: TrainConfig, world: int) -> None:
         raise SkelsslError(f"must be >= 1, got {config.log_every}", "train.log_every")
     if config.clip_grad < 0:
         raise SkelsslError(f"must be >= 0, got {config.clip_grad}", "train.clip_grad")
+    if any(not isinstance(e, int) or e < 0 for e in config.keep_epochs):
+        raise SkelsslError(f"must be epochs >= 0, got {config.keep_epochs}", "train.keep_epochs")
 
 
 class MetricsLog:
@@ -599,18 +609,31 @@ class Trainer:
         return self.summary()
 
     def loop(self, stop: StopRequest, bar: tqdm, metrics: MetricsLog) -> None:
-        if self.progress.epoch >= self.config.epochs:
+        initial = self.progress.step == 0 and 0 in self.config.keep_epochs
+        if self.progress.epoch >= self.config.epochs or initial:
             self.checkpoint(capture_rng(self.generator, self.device), synchronized=True)
+            self.keep_checkpoint()  # epoch 0: the initial weights
+        if self.progress.epoch >= self.config.epochs:
             return
         while self.progress.epoch < self.config.epochs:
             self.run_epoch(stop, bar, metrics)
             self.checkpoint(capture_rng(self.generator, self.device), synchronized=True)
+            self.keep_checkpoint()
             self.stop_if_requested(stop)
             over_budget = 0 < self.config.time_budget < self.progress.seconds + self.elapsed()
             if self.progress.epoch < self.config.epochs and dist.any_rank(over_budget, self.device):
                 if not self.quiet:
                     dist.print0(f"time budget of {self.config.time_budget} s used: stopping")
                 break
+
+    def keep_checkpoint(self) -> None:
+        """Copy ``last.pt`` to ``epoch-NNNN.pt`` when this epoch is in ``keep_epochs``."""
+        epoch = self.progress.epoch
+        if epoch in self.config.keep_epochs and self.progress.step_in_epoch == 0 and dist.is_main():
+            kept = self.run_dir / kept_checkpoint_name(epoch)
+            partial = kept.with_name(kept.name + ".tmp")
+            shutil.copyfile(self.run_dir / CHECKPOINT, partial)
+            os.replace(partial, kept)  # never a half-written checkpoint under the final name
 
     def summary(self) -> dict:
         seconds = self.elapsed()

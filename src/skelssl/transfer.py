@@ -82,9 +82,11 @@ def evaluate_transfer(
     label_fraction: float | None = None,
     seeds: int | None = None,
     overrides: list[str] | tuple[str, ...] = (),
+    checkpoint: str = "last.pt",
     quiet: bool = False,
 ) -> dict:
-    """Evaluate the encoder of ``run_dir`` on another dataset; result appended to evaluations.jsonl.
+    """Evaluate the encoder of ``run_dir`` (weights of ``checkpoint``) on another dataset;
+    result appended to evaluations.jsonl.
 
     ``data`` names the other dataset (see :func:`transfer_data_config`); its ``protocol``
     (default: the dataset's first) gives the train/test split. ``protocol`` is ``linear``,
@@ -98,7 +100,7 @@ def evaluate_transfer(
         )
     if protocol != "finetune" and (label_fraction is not None or seeds is not None):
         raise SkelsslError("--label-fraction and --seeds apply to --protocol finetune only")
-    run = load_run(run_dir, quiet=quiet)
+    run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
     config = apply_overrides(run.config.evaluation, overrides)
     target_config = transfer_data_config(run.config.data, data)
     target = load_dataset(target_config, quiet=quiet)
