@@ -13,6 +13,7 @@ reported.
 Results: ``benchmarks/results/nwucla_byol_dynamics.{json,md,png}``.
 
     python benchmarks/nwucla_byol_dynamics.py --root ../shared/datasets/nw-ucla/all_sqe --minutes 40
+    python benchmarks/nwucla_byol_dynamics.py --tag batch16 train.batch_size=16 train.lr=0.025
     python benchmarks/nwucla_byol_dynamics.py --quick     # smoke test on tiny synthetic data
 """
 
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--work", default="runs/bench-byol-dynamics")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--quick", action="store_true", help="tiny synthetic smoke test")
+    parser.add_argument("--tag", default="", help="results file suffix, for runs with overrides")
     parser.add_argument("overrides", nargs="*", help="config overrides for the run")
     args = parser.parse_args()
     if not args.quick and not Path(args.root).is_dir():
@@ -158,7 +160,11 @@ def main() -> None:
         "rows": rows,
     }
     out = Path(args.out)
-    stem = "nwucla_byol_dynamics" + ("_quick" if args.quick else "")
+    stem = (
+        "nwucla_byol_dynamics"
+        + ("_quick" if args.quick else "")
+        + (f"_{args.tag}" if args.tag else "")
+    )
     write_results(payload, out, stem)
     dynamics_figure(rows, out / f"{stem}.png")
     print(f"wrote {out / stem}.md", flush=True)
