@@ -223,6 +223,7 @@ def test_forward_backward_on_a_tiny_multi_view_batch():
     }  # fmt: skip
     losses = method.loss(batch)
     assert 0 <= losses["loss"].item() <= 8  # two terms, each in [0, 4]
+    assert 1 <= losses["effective_rank"].item() <= method.encoder.out_dim  # logged diagnostic
     losses["loss"].backward()
     assert all(p.grad is not None for p in method.encoder.parameters())
     assert all(p.grad is None for p in method.target_encoder.parameters())

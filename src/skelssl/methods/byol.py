@@ -27,6 +27,10 @@ One training step, top to bottom:
 Paper numbers we use: λ₀ = 0.99, shear factors in [−1, 1], left/right drop p = 0.5,
 resampling rate in [0.7, 1.3], SG order 2 / window 15 / p = 0.5, SGD momentum 0.9 weight
 decay 1e-4, warmup 1e-6 → base lr over 10 epochs then cosine (configs/nwucla/byol.yaml).
+Logged beside the loss (not in the paper): the effective rank of the online encoder's
+features in each batch, which shows a partial collapse as it happens
+(``benchmarks/results/nwucla_byol_dynamics.md``).
+
 Not found in what we could read, so our choices: projector / predictor sizes (BYOL's
 4096 → 256), the momentum-BN α = 0.9, the order of the augmentations in T₁.
 """
@@ -47,6 +51,7 @@ from skelssl.data.dataset import performance_groups
 from skelssl.data.torch_dataset import TorchSkeletonDataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.evaluate import effective_rank
 from skelssl.losses import byol_loss
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.heads import mlp
@@ -299,14 +304,15 @@ class BYOL(nn.Module):
         v2, lengths2 = augment(x2, lengths2, second, self.layout, self.params, generator)
         return v1, lengths1, v2, lengths2
 
-    def online(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """q_θ(g_θ(f_θ(x))). Shape: (N, T, M, V, C) -> (N, projection_dim)."""
+    def online(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """f_θ(x) and q_θ(g_θ(f_θ(x))). Shape: (N, T, M, V, C) -> (N, D), (N, projection_dim)."""
         norms = self._online_norms()
         record = self.params.bn_mode == "momentum"
         for norm in norms:
             norm.record_batch_statistics = record
         try:
-            return self.predictor(self.projector(self.encoder(x, lengths)))
+            features = self.encoder(x, lengths)
+            return features, self.predictor(self.projector(features))
         finally:
             for norm in norms:
                 norm.record_batch_statistics = False
@@ -342,11 +348,16 @@ class BYOL(nn.Module):
         v1, lengths1, v2, lengths2 = self.views(batch)
         n = v1.shape[0]
         both, both_lengths = torch.cat([v1, v2]), torch.cat([lengths1, lengths2])
-        prediction = self.online(both, both_lengths)  # (2N, D): q_θ(z_θ) of v₁ then v₂
+        features, prediction = self.online(both, both_lengths)  # q_θ(z_θ) of v₁ then v₂
         target = self.target(both, both_lengths)  # (2N, D): z'_ξ of v₁ then v₂
         # Eq. (1) L(v₁→v₂) and its symmetric term L(v₂→v₁); Eq. (2) sums them
         loss = byol_loss(prediction[:n], target[n:]) + byol_loss(prediction[n:], target[:n])
-        return {"loss": loss, "target_momentum": self.target_momentum.detach().clone()}
+        return {
+            "loss": loss,
+            "target_momentum": self.target_momentum.detach().clone(),
+            # logged collapse diagnostic: how many directions the encoder's features use
+            "effective_rank": features.new_tensor(effective_rank(features.detach())),
+        }
 
     @torch.no_grad()
     def after_step(self, progress: float) -> None:
