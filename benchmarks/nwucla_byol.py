@@ -88,6 +88,11 @@ TSNE_RUNS = {
 }
 
 
+def machine() -> str:
+    """The machine line of the results: architecture, CPU threads, torch version."""
+    return f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
 def base_config(args, overrides: list[str]):
     if args.quick:
         quick = [
@@ -316,7 +321,7 @@ def main() -> None:
     started = time.time()
     payload = {
         "data": "synthetic (quick)" if args.quick else "NW-UCLA xview (view 3 test)",
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": machine(),
         "command": command, "rows": [], "semi_supervised": [], "distillation": [],
         "protocol": {k: v for k, v in vars(protocol).items()}, "paper_reference": PAPER_REFERENCE,
     }  # fmt: skip

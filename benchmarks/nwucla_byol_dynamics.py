@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import sys
 import time
 from pathlib import Path
 
-import torch
 from matplotlib.figure import Figure
 
-from nwucla_byol import DEFAULT_ROOT, RESULTS, base_config, seconds_per_epoch
+from nwucla_byol import DEFAULT_ROOT, RESULTS, base_config, machine, seconds_per_epoch
 from skelssl.evaluate import effective_rank, extract_features, knn, linear_probe
 from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
@@ -146,13 +144,15 @@ def main() -> None:
     if not final.exists():  # stopped early by the time budget: keep the last epoch too
         shutil.copyfile(run_dir / "last.pt", final)
     losses = epoch_losses(run_dir)
-    done = sorted(int(p.stem.split("-")[1]) for p in run_dir.glob("epoch-*.pt"))
+    done = sorted(
+        {e for e in config.train.keep_epochs if e <= summary["epochs"]} | {summary["epochs"]}
+    )
     rows = []
     for epoch in done:
         rows.append(evaluate_checkpoint(run_dir, epoch, losses))
         print(json.dumps(rows[-1]), flush=True)
     payload = {
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": machine(),
         "command": "python benchmarks/nwucla_byol_dynamics.py " + " ".join(sys.argv[1:]),
         "epochs": summary["epochs"],
         "pretrain_minutes": minutes,

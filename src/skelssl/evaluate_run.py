@@ -133,6 +133,12 @@ def _record(run_dir, run, result: dict, checkpoint: str) -> dict:
     result = dict(result)
     result.setdefault("protocol", "unknown")
     result.update(method=run.config.method, data=run.config.data.name, split=run.protocol)
+    return append_evaluation(run_dir, result, checkpoint)
+
+
+def append_evaluation(run_dir, result: dict, checkpoint: str) -> dict:
+    """Append ``result`` (without predictions; with ``checkpoint`` unless it is ``last.pt``)
+    to the run's ``evaluations.jsonl``; returns it."""
     if checkpoint != "last.pt":
         result["checkpoint"] = checkpoint
     result.pop("predictions", None)

@@ -609,11 +609,11 @@ class Trainer:
         return self.summary()
 
     def loop(self, stop: StopRequest, bar: tqdm, metrics: MetricsLog) -> None:
-        initial = self.progress.step == 0 and 0 in self.config.keep_epochs
-        if self.progress.epoch >= self.config.epochs or initial:
+        finished = self.progress.epoch >= self.config.epochs
+        if finished or (self.progress.step == 0 and 0 in self.config.keep_epochs):
             self.checkpoint(capture_rng(self.generator, self.device), synchronized=True)
             self.keep_checkpoint()  # epoch 0: the initial weights
-        if self.progress.epoch >= self.config.epochs:
+        if finished:
             return
         while self.progress.epoch < self.config.epochs:
             self.run_epoch(stop, bar, metrics)
@@ -627,9 +627,10 @@ class Trainer:
                 break
 
     def keep_checkpoint(self) -> None:
-        """Copy ``last.pt`` to ``epoch-NNNN.pt`` when this epoch is in ``keep_epochs``."""
+        """Copy ``last.pt`` to ``epoch-NNNN.pt`` when this epoch is in ``keep_epochs``
+        (called right after an epoch-boundary checkpoint)."""
         epoch = self.progress.epoch
-        if epoch in self.config.keep_epochs and self.progress.step_in_epoch == 0 and dist.is_main():
+        if epoch in self.config.keep_epochs and dist.is_main():
             kept = self.run_dir / kept_checkpoint_name(epoch)
             partial = kept.with_name(kept.name + ".tmp")
             shutil.copyfile(self.run_dir / CHECKPOINT, partial)

@@ -11,7 +11,6 @@ protocol split. The result says which mapping was applied.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from skelssl.data.dataset import DataConfig, default_protocol, load_dataset
 from skelssl.data.preprocess import select_bodies
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluate_run import PROTOCOLS, apply_overrides
+from skelssl.evaluate_run import PROTOCOLS, append_evaluation, apply_overrides
 from skelssl.runs import load_run
 from skelssl.skeleton import get_layout, map_layout
 
@@ -114,7 +113,6 @@ def evaluate_transfer(
         )  # fmt: skip
     else:
         result = PROTOCOLS[protocol](run.encoder, train_data, test_data, config, quiet=quiet)
-    result.pop("predictions", None)
     result.update(
         method=run.config.method,
         pretrained_on=run.config.data.name,
@@ -123,6 +121,4 @@ def evaluate_transfer(
         transfer=True,
         **changes,
     )
-    with (Path(run_dir) / "evaluations.jsonl").open("a") as handle:
-        handle.write(json.dumps(result, default=float) + "\n")
-    return result
+    return append_evaluation(run_dir, result, checkpoint)
