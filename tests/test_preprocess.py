@@ -90,6 +90,17 @@ def test_crop_and_zero_pad():
     np.testing.assert_array_equal(crop_or_pad(joints, 5), joints)
 
 
+def test_at_most_keeps_short_clips_native_and_downsamples_long_ones():
+    joints = np.arange(5 * 1 * 2 * 3, dtype=np.float32).reshape(5, 1, 2, 3) + 1
+    padded, length = fix_length(joints, 8, "at-most")
+    assert length == 5
+    np.testing.assert_array_equal(padded[:5], joints)  # native rate, not stretched
+    assert not padded[5:].any()
+    down, length = fix_length(joints, 3, "at-most")
+    assert length == 3
+    np.testing.assert_allclose(down, resample_frames(joints, 3))
+
+
 def test_repeat_tiles_short_and_crops_long():
     joints = random_sequence(frames=3)
     tiled, length = fix_length(joints, 7, "repeat")
@@ -207,14 +218,14 @@ def make_raw(lengths=(4, 9, 12), bodies=(1, 2, 1)) -> RawDataset:
     )
 
 
-@pytest.mark.parametrize("temporal", ["resample", "crop", "repeat"])
+@pytest.mark.parametrize("temporal", ["resample", "crop", "repeat", "at-most"])
 def test_preprocess_shapes_lengths_and_protocols(temporal):
     raw = make_raw()
     config = PreprocessConfig(frames=8, temporal=temporal, minmax=True)
     data = preprocess(raw, config, quiet=True)
     assert data.joints.shape == (3, 8, 2, LAYOUT.num_joints, 3)
     assert data.joints.dtype == np.float32
-    expected = [4, 8, 8] if temporal == "crop" else [8, 8, 8]
+    expected = [4, 8, 8] if temporal in ("crop", "at-most") else [8, 8, 8]
     np.testing.assert_array_equal(data.lengths, expected)
     np.testing.assert_array_equal(data.protocols["xview"], [True, False, True])
     assert list(data.protocols) == ["xview", "all"]

@@ -2,7 +2,9 @@
 
 The steps, in the order :func:`preprocess` applies them:
 
-1. temporal: every sequence to exactly ``frames`` frames (``resample`` / ``crop`` / ``repeat``);
+1. temporal: every sequence to ``frames`` frames (``resample`` / ``crop`` / ``repeat`` /
+   ``at-most``: longer clips down-sampled to ``frames``, shorter ones kept at their native
+   frame rate and zero-padded, as CRRL Sec. IV-A and MS²L Sec. 4.1 describe);
 2. bodies: keep ``M = min(max_bodies, largest body count in the dataset)`` bodies;
 3. centre: subtract the centre joint of the first frame where the reference body is present;
 4. view normalisation: rotate so X runs along the shoulders, Y along the spine (CRRL / NTU);
@@ -25,7 +27,7 @@ from skelssl.data.types import RawDataset, Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import Layout, get_layout
 
-TEMPORAL_MODES = ("resample", "crop", "repeat")
+TEMPORAL_MODES = ("resample", "crop", "repeat", "at-most")
 _CHUNK = 1024  # sequences per vectorised batch of the spatial steps
 
 
@@ -105,11 +107,24 @@ def repeat_to_length(joints: np.ndarray, frames: int) -> np.ndarray:
     return joints[index]
 
 
+def at_most_frames(joints: np.ndarray, frames: int) -> np.ndarray:
+    """At most ``frames`` frames at the native rate: longer clips down-sampled, shorter padded.
+
+    CRRL Sec. IV-A: "the skeleton sequences are downsampled to have at most 100 and 50
+    frames"; MS²L Sec. 4.1 "temporally down-samples to 200 frames". A clip of ``t <= frames``
+    frames is left as it is (no stretching) and zero-padded after its ``t`` frames.
+    Shape: (t, M, V, C) -> (frames, M, V, C).
+    """
+    if joints.shape[0] > frames:
+        return resample_frames(joints, frames)
+    return crop_or_pad(joints, frames)
+
+
 def fix_length(joints: np.ndarray, frames: int, mode: str) -> tuple[np.ndarray, int]:
     """Apply the temporal step ``mode`` (one of ``TEMPORAL_MODES``).
 
     Returns the (frames, M, V, C) sequence and its number of valid frames
-    (``min(t, frames)`` for ``crop``, else ``frames``).
+    (``min(t, frames)`` for ``crop`` and ``at-most``, else ``frames``).
     """
     length = joints.shape[0]
     if length == 0:
@@ -120,6 +135,8 @@ def fix_length(joints: np.ndarray, frames: int, mode: str) -> tuple[np.ndarray, 
         return crop_or_pad(joints, frames), min(length, frames)
     if mode == "repeat":
         return repeat_to_length(joints, frames), frames
+    if mode == "at-most":
+        return at_most_frames(joints, frames), min(length, frames)
     known = ", ".join(TEMPORAL_MODES)
     raise SkelsslError(f"unknown temporal mode {mode!r} (known: {known})")
 
