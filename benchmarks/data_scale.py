@@ -108,7 +108,8 @@ def phase_iterate(args) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from skelssl.data.dataset import TorchSkeletonDataset, load_dataset
+    from skelssl.data.dataset import load_dataset
+    from skelssl.data.sampling import TorchSkeletonDataset
 
     data = load_dataset(data_config(args, args.work), quiet=True)
     loader = DataLoader(

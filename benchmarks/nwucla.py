@@ -33,7 +33,9 @@ import torch
 
 from skelssl.config import load_config
 from skelssl.data.types import DataSpec
-from skelssl.evaluate import classification_accuracy, knn, linear_probe, predict
+from skelssl.evaluation.features import predict
+from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.evaluation.metrics import classification_accuracy
 from skelssl.methods import build_method
 from skelssl.optim import build_optimizer
 from skelssl.report import markdown_table

@@ -41,7 +41,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from skelssl.byol_protocols import (
+from skelssl.config import load_config
+from skelssl.data.dataset import load_dataset
+from skelssl.data.sampling import label_fraction_indices
+from skelssl.data.types import DataSpec
+from skelssl.evaluation.byol import (
     ProtocolConfig,
     distill,
     finetune_classifier,
@@ -49,10 +53,9 @@ from skelssl.byol_protocols import (
     semi_supervised,
     train_from_scratch,
 )
-from skelssl.config import load_config
-from skelssl.data.dataset import label_fraction_indices, load_dataset
-from skelssl.data.types import DataSpec
-from skelssl.evaluate import classification_accuracy, extract_features, knn, linear_probe, predict
+from skelssl.evaluation.features import extract_features, predict
+from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.evaluation.metrics import classification_accuracy
 from skelssl.methods import build_method
 from skelssl.models import build_encoder, encoder_preset
 from skelssl.optim import build_optimizer

@@ -5,7 +5,7 @@ ST-GCN. This benchmark pre-trains one run of ours (configs/nwucla/byol.yaml, plu
 overrides) for ``--minutes``, keeps its weights at epochs 0, 1, 2, 4, 8, … and the last
 (``train.keep_epochs``), and evaluates every kept checkpoint on view 3: the project's
 linear probe (Adam on standardised frozen features), kNN (k=1, cosine) and the effective
-rank of the training-set features (:func:`skelssl.evaluate.effective_rank`; D = 64 for
+rank of the training-set features (:func:`skelssl.diagnostics.effective_rank`; D = 64 for
 ST-GCN 0.25×). The epoch count is set from a timed step so that the cosine schedules of
 lr and λ complete within the budget. Nothing is selected on view 3: every kept epoch is
 reported.
@@ -29,10 +29,12 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from nwucla_byol import DEFAULT_ROOT, RESULTS, base_config, machine, seconds_per_epoch
-from skelssl.evaluate import effective_rank, extract_features, knn, linear_probe
+from skelssl.checkpoint import kept_checkpoint_name
+from skelssl.evaluation.features import extract_features
+from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.evaluation.metrics import effective_rank
 from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
-from skelssl.train import kept_checkpoint_name
 
 
 def kept_epochs(epochs: int) -> list[int]:

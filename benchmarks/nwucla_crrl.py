@@ -35,7 +35,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from skelssl.config import load_config, to_dict
 from skelssl.data.dataset import load_dataset
 from skelssl.data.types import DataSpec
-from skelssl.evaluate import confusion_matrix, extract_features, knn, linear_probe
+from skelssl.evaluation.features import extract_features
+from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.evaluation.metrics import confusion_matrix
 from skelssl.methods import build_method
 from skelssl.models import build_encoder, encoder_preset
 from skelssl.report import markdown_table, plot_confusion_matrix, plot_tsne

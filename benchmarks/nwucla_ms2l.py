@@ -42,9 +42,9 @@ import torch
 from skelssl.config import load_config, to_dict
 from skelssl.data.dataset import load_dataset
 from skelssl.data.types import DataSpec
+from skelssl.evaluation.ms2l import StrategyConfig, train_recognition, unsupervised_evaluation
 from skelssl.methods import build_method
 from skelssl.methods.ms2l import TASKS
-from skelssl.ms2l_training import StrategyConfig, train_recognition, unsupervised_evaluation
 from skelssl.report import markdown_table, plot_curves
 from skelssl.train import resolve_device, train
 

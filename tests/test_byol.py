@@ -10,14 +10,15 @@ import pytest
 import torch
 from scipy.signal import savgol_filter as scipy_savgol
 
-from skelssl import byol_protocols
 from skelssl.augment import cyclic_shift, left_right_drop, resample, savgol_filter, shear
+from skelssl.data.sampling import MultiViewDataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.dist import ema_update
 from skelssl.errors import SkelsslError
+from skelssl.evaluation import byol as byol_protocols
 from skelssl.losses import byol_loss, soft_target_distillation
 from skelssl.methods import METHODS, build_method
-from skelssl.methods.byol import BYOL, MultiViewDataset, batch_norms, target_momentum
+from skelssl.methods.byol import BYOL, batch_norms, target_momentum
 from skelssl.models import EncoderConfig
 from skelssl.skeleton import get_layout
 

@@ -12,6 +12,13 @@ import torch
 from skelssl.config import load_config
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.evaluation.ms2l import (
+    ActionClassifier,
+    StrategyConfig,
+    check_transfer,
+    moving_theta,
+    train_recognition,
+)
 from skelssl.losses import mean_contrastive
 from skelssl.methods import METHODS, build_method
 from skelssl.methods.ms2l import (
@@ -26,13 +33,6 @@ from skelssl.methods.ms2l import (
     temporal_jigsaw_source,
 )
 from skelssl.models import EncoderConfig
-from skelssl.ms2l_training import (
-    ActionClassifier,
-    StrategyConfig,
-    check_transfer,
-    moving_theta,
-    train_recognition,
-)
 from skelssl.skeleton import get_layout
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

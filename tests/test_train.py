@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from skelssl.data.torch_dataset import TorchSkeletonDataset
+from skelssl.data.sampling import TorchSkeletonDataset
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.train import EpochSampler, TrainConfig, resolve_device, train

@@ -36,6 +36,10 @@ from skelssl.errors import SkelsslError
 from skelssl.skeleton import Layout
 
 ANGLE_NAMES = ("alpha", "beta", "gamma")
+# "light" augmentation of the supervised baseline and of finetuning: rotation ±15° per axis
+# (half the CrosSCLR/AimCLR pre-training range of 30°), then shear ±0.3 (below SkeletonCLR's 0.5)
+LIGHT_ROTATION_DEGREES = 15.0
+LIGHT_SHEAR = 0.3
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -206,6 +210,23 @@ def shear(
     # Skeleton BYOL Eq. (5): ones on the diagonal, random factors off it
     matrix = torch.where(eye, torch.ones_like(factors), factors)
     return _transform_points(x, matrix) * valid_mask(x, lengths)
+
+
+def rotate_then_shear(
+    x: Tensor,
+    rotation_degrees: float = LIGHT_ROTATION_DEGREES,
+    shear_magnitude: float = LIGHT_SHEAR,
+    *,
+    lengths: Tensor | Sequence[int] | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """:func:`rotate` then :func:`shear`, each skipped when its magnitude is 0 (the light
+    augmentation of the supervised baseline and of finetuning). (N,T,M,V,3) -> same."""
+    if rotation_degrees > 0:
+        x = rotate(x, rotation_degrees, lengths=lengths, generator=generator)
+    if shear_magnitude > 0:
+        x = shear(x, shear_magnitude, lengths=lengths, generator=generator)
+    return x
 
 
 def gaussian_noise(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from skelssl.errors import SkelsslError
-from skelssl.evaluate_run import ALL_PROTOCOLS as EVAL_PROTOCOLS
+from skelssl.evaluation import PROTOCOLS as EVAL_PROTOCOLS
 
 
 def _data_overrides(args) -> list[str]:
@@ -78,32 +78,21 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from skelssl.evaluate_run import evaluate_run
+    from skelssl.evaluation.run import evaluate_run
 
+    other = None
     if args.data:  # transfer: the run's encoder on another dataset
-        from skelssl.transfer import evaluate_transfer
-
         other = {
             "name": args.data,
             "root": args.root,
             "protocol": args.split,
             "splits": args.splits,
         }
-        result = evaluate_transfer(
-            args.run_dir,
-            {key: value for key, value in other.items() if value is not None},
-            args.protocol,
-            label_fraction=args.label_fraction,
-            seeds=args.seeds,
-            overrides=args.overrides,
-            checkpoint=args.checkpoint,
-            quiet=args.quiet or args.json,
-        )
-        print(json.dumps(result) if args.json else _format_result(result))
-        return 0
+        other = {key: value for key, value in other.items() if value is not None}
     result = evaluate_run(
         args.run_dir,
         protocol=args.protocol,
+        data=other,
         label_fraction=args.label_fraction,
         seeds=args.seeds,
         overrides=args.overrides,

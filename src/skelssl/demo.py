@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from skelssl.config import load_config
-from skelssl.evaluate_run import evaluate_run
+from skelssl.evaluation.run import evaluate_run
 from skelssl.report import markdown_table
 from skelssl.runs import pretrain
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 
 from skelssl import dist
+from skelssl.checkpoint import load_weights
 from skelssl.config import RunConfig, build_config, read_yaml, save_config, to_dict
-from skelssl.data.dataset import load_dataset
+from skelssl.data.dataset import default_protocol, load_dataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import build_method
@@ -40,15 +41,6 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-def protocol_of(config: RunConfig, data: SkeletonData) -> str:
-    """The configured protocol, or the dataset's default (its first)."""
-    if config.data.protocol:
-        return config.data.protocol
-    if not data.protocols:
-        raise SkelsslError(f"dataset {data.source} defines no train/test protocol")
-    return next(iter(data.protocols))
-
-
 def pretrain(
     config: RunConfig, run_dir: str | Path, *, resume: bool = False, quiet: bool = False
 ) -> dict:
@@ -65,7 +57,7 @@ def pretrain(
     if config.method == "random":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=0))
     data = load_dataset(config.data, quiet=quiet or not dist.is_main())
-    protocol = protocol_of(config, data)
+    protocol = default_protocol(data, config.data.protocol)
     train_data, _ = data.split(protocol)
     set_seed(config.train.seed)  # the initial weights depend on the seed alone
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
@@ -121,11 +113,5 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = 
     config = build_config(read_yaml(run_dir / "config.yaml"))
     data = load_dataset(config.data, quiet=quiet)
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
-    try:
-        state = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
-        method.load_state_dict(state["model"])
-    except (RuntimeError, KeyError, EOFError) as error:
-        raise SkelsslError(
-            f"cannot load checkpoint: {str(error).splitlines()[0]}", run_dir / checkpoint
-        ) from None
-    return LoadedRun(config, method, data, protocol_of(config, data))
+    load_weights(method, run_dir / checkpoint)
+    return LoadedRun(config, method, data, default_protocol(data, config.data.protocol))

@@ -42,8 +42,12 @@ from skelssl.data.preprocess import (
     retime,
 )
 from skelssl.data.readers.shards import ShardedSource
+from skelssl.data.sampling import (  # noqa: F401  re-exported until data/ is split (issue 16)
+    TorchSkeletonDataset,
+    label_fraction_indices,
+    performance_groups,
+)
 from skelssl.data.synthetic import SyntheticConfig
-from skelssl.data.torch_dataset import TorchSkeletonDataset  # re-exported (ARCHITECTURE.md)
 from skelssl.data.types import RawDataset, Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import NTU_25, Layout, get_layout
@@ -655,41 +659,6 @@ def read_cache(directory: Path) -> SkeletonData:
 def cached_skipped(directory: Path) -> list[str]:
     """The "file: problem" list of bad files skipped when the cache was built."""
     return list(json.loads((directory / "meta.json").read_text()).get("skipped", []))
-
-
-# ---------------------------------------------------------------- sampling helpers
-
-
-def label_fraction_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Class-balanced sample: ``round(fraction * count)`` (at least 1) indices per class.
-
-    Rounding is half-up. Deterministic by ``seed``; for one seed, a smaller fraction's
-    sample is a subset of a larger one's. Returns sorted int64 indices into ``labels``.
-    """
-    if not 0 < fraction <= 1:
-        raise SkelsslError(f"label fraction must be in (0, 1], got {fraction}")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        keep = max(1, int(np.floor(fraction * members.size + 0.5)))
-        chosen.append(rng.permutation(members)[:keep])
-    if not chosen:
-        return np.zeros(0, dtype=np.int64)
-    return np.sort(np.concatenate(chosen)).astype(np.int64)
-
-
-def performance_groups(data: SkeletonData) -> list[np.ndarray]:
-    """Indices of the samples of each performance (one take, several cameras).
-
-    Groups are ordered by first occurrence, indices ascending; a sample with an empty
-    ``performance`` is a group of its own.
-    """
-    groups: dict[str, list[int]] = {}
-    for i, performance in enumerate(np.asarray(data.performances, dtype=str).tolist()):
-        groups.setdefault(performance or f"\0sample {i}", []).append(i)
-    return [np.array(members, dtype=np.int64) for members in groups.values()]
 
 
 def bodies_per_sample(data: SkeletonData, chunk: int = 1024) -> np.ndarray:

@@ -5,7 +5,7 @@ Recognition", CVPR Workshops 2022 (arXiv 2202.02232), extending BYOL (Grill et a
 
 One training step, top to bottom:
 
-1. Multi-viewpoint sampling (:class:`MultiViewDataset`): an epoch iterates over
+1. Multi-viewpoint sampling (:class:`skelssl.data.sampling.MultiViewDataset`): an epoch iterates over
    *performances* (one take seen by several cameras); each item draws two camera views
    with replacement, ``s₁`` and ``s₂`` (the same view where only one exists).
 2. Asymmetric augmentation: ``v₁ = t₁(s₁)`` with the aggressive pipeline T₁ (shear
@@ -40,18 +40,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from skelssl import dist
 from skelssl.augment import cyclic_shift, left_right_drop, resample, savgol_filter, shear
-from skelssl.data.dataset import performance_groups
-from skelssl.data.torch_dataset import TorchSkeletonDataset
+from skelssl.data.sampling import MultiViewDataset, TorchSkeletonDataset
 from skelssl.data.types import DataSpec, SkeletonData
+from skelssl.diagnostics import effective_rank
 from skelssl.errors import SkelsslError
-from skelssl.evaluate import effective_rank
 from skelssl.losses import byol_loss
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.heads import mlp
@@ -156,46 +154,6 @@ def momentum_batch_norm_update(
             variance.to(target_norm.running_var), alpha=1 - alpha
         )
         online_norm.batch_statistics = None
-
-
-# ---------------------------------------------------------------------------- multi-view sampling
-
-
-class MultiViewDataset(Dataset):
-    """Multi-viewpoint sampling: one item per performance, two camera views drawn with
-    replacement (one view where only one exists).
-
-    Items: ``joints``, ``lengths``, ``labels``, ``index`` of the first view and
-    ``joints_other_view``, ``lengths_other_view``, ``index_other_view`` of the second.
-    The draw depends only on ``(seed, epoch, item)``: :meth:`set_epoch` before each epoch.
-    """
-
-    def __init__(self, data: SkeletonData, seed: int = 0):
-        self.samples = TorchSkeletonDataset(data)
-        self.groups = performance_groups(data)
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.groups)
-
-    def views(self, item: int) -> tuple[int, int]:
-        """Dataset rows of the two views drawn for performance ``item`` this epoch."""
-        rng = np.random.default_rng([self.seed, self.epoch, item])
-        first, second = rng.choice(self.groups[item], size=2, replace=True)
-        return int(first), int(second)
-
-    def __getitem__(self, item: int) -> dict[str, Tensor]:
-        first, second = self.views(item)
-        sample = self.samples[first]
-        other = self.samples[second]
-        sample["joints_other_view"] = other["joints"]
-        sample["lengths_other_view"] = other["lengths"]
-        sample["index_other_view"] = other["index"]
-        return sample
 
 
 # ---------------------------------------------------------------------------- augmentation

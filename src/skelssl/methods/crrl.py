@@ -52,6 +52,7 @@ from torch import Tensor, nn
 
 from skelssl import dist
 from skelssl.augment import gaussian_noise, rotate, shear
+from skelssl.checkpoint import load_weights
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import (
@@ -63,6 +64,7 @@ from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.gru import valid_lengths
 from skelssl.models.heads import mlp
 from skelssl.skeleton import get_layout
+from skelssl.typed import from_dict, read_yaml
 
 DIRECTIONS = ("forward", "reverse")
 KEY_INPUTS = ("velocity", "noise", "shear", "rotation")
@@ -243,29 +245,13 @@ def freeze(module: nn.Module) -> nn.Module:
 def load_run_encoder(run_dir: str | Path, spec: DataSpec) -> nn.Module:
     """The output encoder (``encoder.*`` weights) of a finished run, built from that
     run's ``config.yaml`` and loaded from its ``last.pt`` with ``weights_only=True``."""
-    from skelssl.config import from_dict, read_yaml  # config imports methods lazily
-
     run_dir = Path(run_dir)
     for needed in ("config.yaml", "last.pt"):
         if not (run_dir / needed).is_file():
             raise SkelsslError(f"teacher run has no {needed}", run_dir)
     encoder_tree = read_yaml(run_dir / "config.yaml").get("encoder")
     encoder = build_encoder(from_dict(EncoderConfig, encoder_tree, "encoder"), spec)
-    try:
-        checkpoint = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-        prefix = "encoder."
-        state = {
-            key[len(prefix) :]: value
-            for key, value in checkpoint["model"].items()
-            if key.startswith(prefix)
-        }
-        encoder.load_state_dict(state)
-    except (RuntimeError, KeyError, EOFError) as error:
-        problem = str(error).splitlines()[0]
-        raise SkelsslError(
-            f"cannot load the teacher encoder: {problem}", run_dir / "last.pt"
-        ) from None
-    return encoder
+    return load_weights(encoder, run_dir / "last.pt", prefix="encoder.", what="teacher encoder")
 
 
 # ------------------------------------------------------------------ the method

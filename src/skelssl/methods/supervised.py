@@ -7,7 +7,7 @@
     The untrained encoder: its random weights are the "features". Nothing is optimised;
     the CLI pre-trains it with ``epochs=0`` so the initial weights are saved.
 
-The supervised augmentation defaults are the ones :mod:`skelssl.evaluate` uses when it
+The supervised augmentation defaults are the ones :mod:`skelssl.evaluation` uses when it
 finetunes a pre-trained encoder (rotation ±15° per axis — half the CrosSCLR/AimCLR
 pre-training range of 30° — then shear in ±0.3, below SkeletonCLR's 0.5), so the
 from-scratch baseline and the finetuned encoders see the same inputs.
@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from skelssl.augment import rotate, shear
+from skelssl.augment import LIGHT_ROTATION_DEGREES, LIGHT_SHEAR, rotate_then_shear
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
-from skelssl.evaluate import FINETUNE_ROTATION_DEGREES, FINETUNE_SHEAR
 from skelssl.models import EncoderConfig, build_encoder
 
 
@@ -31,8 +30,8 @@ from skelssl.models import EncoderConfig, build_encoder
 class SupervisedConfig:
     """Light augmentation of the supervised baseline; 0 turns a part off."""
 
-    rotation_degrees: float = FINETUNE_ROTATION_DEGREES  # angles uniform in ±this, per axis
-    shear_magnitude: float = FINETUNE_SHEAR  # shear factors uniform in ±this
+    rotation_degrees: float = LIGHT_ROTATION_DEGREES  # angles uniform in ±this, per axis
+    shear_magnitude: float = LIGHT_SHEAR  # shear factors uniform in ±this
     label_smoothing: float = 0.0
 
     def validate(self) -> None:
@@ -63,11 +62,9 @@ class Supervised(nn.Module):
     def augment(self, x: Tensor, lengths: Tensor | None, generator) -> Tensor:
         """Random rotation then shear, each skipped when its magnitude is 0. (N,T,M,V,3) -> same."""
         p = self.params
-        if p.rotation_degrees > 0:
-            x = rotate(x, p.rotation_degrees, lengths=lengths, generator=generator)
-        if p.shear_magnitude > 0:
-            x = shear(x, p.shear_magnitude, lengths=lengths, generator=generator)
-        return x
+        return rotate_then_shear(
+            x, p.rotation_degrees, p.shear_magnitude, lengths=lengths, generator=generator
+        )
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Class logits. Shape: (N, T, M, V, C) -> (N, num_classes)."""

@@ -11,12 +11,9 @@ from torch import nn
 
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluate import (
+from skelssl.evaluation.features import extract_features
+from skelssl.evaluation.generic import (
     EvalConfig,
-    classification_accuracy,
-    confusion_matrix,
-    effective_rank,
-    extract_features,
     finetune,
     knn,
     knn_class_scores,
@@ -25,6 +22,7 @@ from skelssl.evaluate import (
     linear_probe_on_features,
     supervised_baseline,
 )
+from skelssl.evaluation.metrics import classification_accuracy, confusion_matrix, effective_rank
 
 CPU = torch.device("cpu")
 
@@ -268,7 +266,7 @@ def test_bad_config_is_a_user_error():
 def label_sampling(monkeypatch):
     """The real label_fraction_indices, or a class-balanced stand-in while it is missing."""
     try:
-        import skelssl.data.dataset  # noqa: F401
+        import skelssl.data.sampling  # noqa: F401
     except ImportError:
         import sys
         import types
@@ -283,9 +281,9 @@ def label_sampling(monkeypatch):
             ]
             return np.sort(np.concatenate(chosen))
 
-        module = types.ModuleType("skelssl.data.dataset")
+        module = types.ModuleType("skelssl.data.sampling")
         module.label_fraction_indices = label_fraction_indices
-        monkeypatch.setitem(sys.modules, "skelssl.data.dataset", module)
+        monkeypatch.setitem(sys.modules, "skelssl.data.sampling", module)
 
 
 def test_finetune_beats_chance_with_half_the_labels_over_two_seeds(label_sampling):

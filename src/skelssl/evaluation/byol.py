@@ -13,8 +13,10 @@
     student on the whole training set without labels, cross-entropy between
     temperature-softened outputs (τ = 1). :func:`train_from_scratch` is the "without KD"
     row: the same student trained on the labelled fraction only.
-:func:`transfer`
-    An encoder pre-trained on one dataset finetuned (all labels) on another.
+Transfer (an encoder pre-trained on one dataset finetuned with all labels on another) is
+``skelssl evaluate RUN --data OTHER --protocol byol-semi --label-fraction 1 --seeds 1``:
+the semi-supervised schedule at fraction 1 on the other dataset, its joints mapped by
+:func:`skelssl.evaluation.run.evaluate_run`.
 
 Every function draws its randomness from ``seed`` and never selects anything on the test
 split (final-epoch numbers). Batches are read from the (memory-mapped) arrays.
@@ -32,16 +34,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from skelssl.augment import resample
-from skelssl.data.dataset import label_fraction_indices
+from skelssl.data.sampling import check_label_fraction, label_fraction_indices
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluate import (
+from skelssl.evaluation.features import (
     Classifier,
-    classification_accuracy,
+    accuracy_on,
+    check_pair,
     extract_features,
-    predict,
     read_batch,
     resolve_device,
+    seeded,
 )
 from skelssl.losses import soft_target_distillation
 
@@ -80,8 +83,8 @@ class ProtocolConfig:
             raise SkelsslError(f"temperature must be > 0, got {self.temperature}")
         if not 0 <= self.frozen_fraction < 1:
             raise SkelsslError(f"frozen_fraction must be in [0, 1), got {self.frozen_fraction}")
-        if any(not 0 < f <= 1 for f in self.fractions):
-            raise SkelsslError(f"label fractions must be in (0, 1], got {self.fractions}")
+        for fraction in self.fractions:
+            check_label_fraction(fraction)
         if self.samplings < 1:
             raise SkelsslError(f"samplings must be >= 1, got {self.samplings}")
 
@@ -114,18 +117,6 @@ def cosine(step: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(step / max(total, 1), 1.0)))
 
 
-def _test_accuracy(model: nn.Module, test: SkeletonData, batch_size: int, device) -> dict:
-    logits = predict(model, test, batch_size=batch_size, device=device)
-    return classification_accuracy(logits, test.labels)
-
-
-def _check_pair(encoder: nn.Module, train: SkeletonData, test: SkeletonData) -> None:
-    if train.joints.shape[2:] != test.joints.shape[2:]:
-        raise SkelsslError("train and test differ in bodies, joints or channels (M, V, C)")
-    if not hasattr(encoder, "out_dim"):
-        raise SkelsslError(f"encoder {type(encoder).__name__} has no out_dim attribute")
-
-
 # ---------------------------------------------------------------------------- linear
 
 
@@ -146,13 +137,12 @@ def linear_evaluation(
     """
     config = config or ProtocolConfig()
     config.validate()
-    _check_pair(encoder, train, test)
+    check_pair(train, test, encoder)
     device = resolve_device(device)
     encoder = copy.deepcopy(encoder).to(device).eval().requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator(device=device).manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, device):
         model = Classifier(encoder, train.num_classes, config.feature_norm).to(device)
     head = model.head
     optimizer = torch.optim.SGD(
@@ -186,7 +176,7 @@ def linear_evaluation(
             total += loss.item() * batch.size
         scheduler.step()
         curve.append(total / len(train))
-    result = _test_accuracy(model.eval(), test, config.batch_size, device)
+    result = accuracy_on(model.eval(), test, batch_size=config.batch_size, device=device)
     return {**result, "epochs": config.linear_epochs, "lr": config.linear_lr, "loss_curve": curve}
 
 
@@ -219,8 +209,7 @@ def finetune_classifier(
     epochs = config.semi_epochs if epochs is None else epochs
     generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator(device=device).manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, device):
         model = Classifier(copy.deepcopy(encoder), train.num_classes, config.feature_norm)
         model = model.to(device)
     optimizer = torch.optim.SGD(
@@ -272,7 +261,7 @@ def semi_supervised(
     """
     config = config or ProtocolConfig()
     config.validate()
-    _check_pair(encoder, train, test)
+    check_pair(train, test, encoder)
     device = resolve_device(device)
     results = {}
     for fraction in config.fractions:
@@ -282,7 +271,9 @@ def semi_supervised(
             model = finetune_classifier(
                 encoder, train, rows, config, seed=seed + sampling, device=device
             )
-            runs.append(_test_accuracy(model, test, config.batch_size, device)["top1"])
+            runs.append(
+                accuracy_on(model, test, batch_size=config.batch_size, device=device)["top1"]
+            )
             labelled = int(rows.size)
         values = np.array(runs)
         results[fraction] = {
@@ -317,13 +308,12 @@ def distill(
     """
     config = config or ProtocolConfig()
     config.validate()
-    _check_pair(student_encoder, train, test)
+    check_pair(train, test, student_encoder)
     device = resolve_device(device)
     teacher = teacher.to(device).eval().requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator(device=device).manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed, device):
         student = Classifier(copy.deepcopy(student_encoder), train.num_classes, config.feature_norm)
         student = student.to(device)
     optimizer = torch.optim.SGD(
@@ -350,7 +340,10 @@ def distill(
             optimizer.step()
             step += 1
     student.eval()
-    return {**_test_accuracy(student, test, config.batch_size, device), "model": student}
+    return {
+        **accuracy_on(student, test, batch_size=config.batch_size, device=device),
+        "model": student,
+    }
 
 
 def train_from_scratch(
@@ -367,45 +360,10 @@ def train_from_scratch(
     lr ``distill_lr`` for encoder and head, cosine to 0 over ``distill_epochs``."""
     config = config or ProtocolConfig()
     config.validate()
-    _check_pair(student_encoder, train, test)
+    check_pair(train, test, student_encoder)
     device = resolve_device(device)
     model = finetune_classifier(
         student_encoder, train, np.asarray(rows), config, seed=seed, device=device,
         frozen_fraction=0.0, encoder_lr_ratio=1.0, lr=config.distill_lr, epochs=config.distill_epochs,
     )  # fmt: skip
-    return {**_test_accuracy(model, test, config.batch_size, device), "model": model}
-
-
-# ---------------------------------------------------------------------------- transfer
-
-
-def transfer(
-    encoder: nn.Module,
-    train: SkeletonData,
-    test: SkeletonData,
-    config: ProtocolConfig | None = None,
-    *,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-) -> dict:
-    """Finetune an encoder pre-trained on another dataset on all labels of ``train``
-    (the semi-supervised schedule at fraction 1). The target data must have the joint
-    layout, bodies and channels the encoder was built for. Returns ``{"top1", "top5"}``."""
-    config = config or ProtocolConfig()
-    config.validate()
-    _check_pair(encoder, train, test)
-    expected = (
-        getattr(encoder, "bodies", None),
-        getattr(encoder, "joints", None),
-        getattr(encoder, "channels", None),
-    )
-    if None not in expected and tuple(train.joints.shape[2:]) != expected:
-        raise SkelsslError(
-            f"the encoder takes (M, V, C) = {expected}, the target data has {tuple(train.joints.shape[2:])}; "
-            "map the layout first (skelssl.skeleton.map_layout)"
-        )
-    device = resolve_device(device)
-    model = finetune_classifier(
-        encoder, train, np.arange(len(train)), config, seed=seed, device=device
-    )
-    return _test_accuracy(model, test, config.batch_size, device)
+    return {**accuracy_on(model, test, batch_size=config.batch_size, device=device), "model": model}

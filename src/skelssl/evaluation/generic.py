@@ -1,4 +1,5 @@
-"""Evaluation protocols shared by every method: linear probe, kNN, finetuning.
+"""Evaluation protocols shared by every method: linear probe, kNN, finetuning, and the
+supervised baseline (finetuning of a freshly initialised encoder).
 
 Every protocol takes an encoder (``forward(x: (N,T,M,V,C), lengths: (N,)) -> (N, D)``,
 attribute ``out_dim``) and a ``(train, test)`` pair of :class:`SkeletonData`, and returns
@@ -13,8 +14,6 @@ arguments (label sampling, initialisation, batch order, augmentation).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,14 +22,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from skelssl.augment import rotate_then_shear
+from skelssl.data.sampling import check_label_fraction, labelled_rows
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.evaluation.features import (
+    Classifier,
+    check_pair,
+    epoch_batches,
+    extract_features,
+    forward_batches,
+    read_batch,
+    reset_parameters,
+    resolve_device,
+    seeded,
+)
+from skelssl.evaluation.metrics import classification_accuracy, summarise_runs
 
 KNN_METRICS = ("cosine", "euclidean")
 FINETUNE_OPTIMIZERS = ("adam", "sgd")
 KNN_TEMPERATURE = 0.07  # InstDisc (Wu et al. 2018) Eq. (7): neighbour weight exp(s / 0.07)
-FINETUNE_ROTATION_DEGREES = 15.0  # "light" rotation: half the pre-training default (30)
-FINETUNE_SHEAR = 0.3  # "light" shear: below SkeletonCLR's pre-training 0.5
 STANDARDISE_EPS = 1e-6
 
 
@@ -77,195 +88,7 @@ class EvalConfig:
                 f"evaluation.finetune_optimizer must be one of {', '.join(FINETUNE_OPTIMIZERS)}, "
                 f"got {self.finetune_optimizer!r}"
             )
-        _check_fraction(self.label_fraction)
-
-
-# ---------------------------------------------------------------------------- helpers
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``device``, or cuda when available, else cpu."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _check_fraction(fraction: float) -> None:
-    if not 0 < fraction <= 1:
-        raise SkelsslError(f"label fraction must be in (0, 1], got {fraction}")
-
-
-def _check_pair(train: SkeletonData, test: SkeletonData) -> None:
-    for role, data in (("training", train), ("test", test)):
-        if len(data) == 0:
-            raise SkelsslError(f"the {role} split is empty", data.source)
-    if train.joints.shape[2:] != test.joints.shape[2:]:
-        raise SkelsslError(
-            "train and test differ in bodies, joints or channels (M, V, C): "
-            f"{train.joints.shape[2:]} vs {test.joints.shape[2:]}"
-        )
-
-
-@contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's global generators inside the block and restore them after it.
-
-    Used for what only draws from the global generator (``nn.Linear`` init, dropout).
-    """
-    devices = []
-    if device.type == "cuda":
-        devices = [device.index if device.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-def read_batch(data: SkeletonData, index, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Rows ``index`` (slice or sorted ints) of a (memmap) dataset -> joints (B, T, M, V, C)
-    float32 and lengths (B,) int64 on ``device``."""
-    joints = torch.from_numpy(np.array(data.joints[index], dtype=np.float32))
-    lengths = torch.from_numpy(np.array(data.lengths[index], dtype=np.int64))
-    return joints.to(device, non_blocking=True), lengths.to(device)
-
-
-@torch.no_grad()
-def _forward_batches(
-    module: nn.Module,
-    data: SkeletonData,
-    *,
-    batch_size: int,
-    device: torch.device,
-    quiet: bool,
-    desc: str,
-) -> np.ndarray:
-    """``module(joints, lengths)`` over the whole dataset in eval mode -> (N, D) float32."""
-    if batch_size < 1:
-        raise SkelsslError(f"batch size must be >= 1, got {batch_size}")
-    was_training = module.training
-    module.eval().to(device)
-    outputs = []
-    try:
-        starts = range(0, len(data), batch_size)
-        for start in tqdm(starts, desc=desc, disable=quiet, leave=False):
-            joints, lengths = read_batch(data, slice(start, start + batch_size), device)
-            outputs.append(module(joints, lengths).float().cpu())
-    finally:
-        module.train(was_training)
-    if not outputs:
-        return np.zeros((0, getattr(module, "out_dim", 0)), dtype=np.float32)
-    return torch.cat(outputs).numpy()
-
-
-def _epoch_batches(
-    count: int, batch_size: int, generator: torch.Generator, *, drop_singleton: bool
-) -> list[Tensor]:
-    """A shuffled epoch of index batches into ``range(count)``.
-
-    With ``drop_singleton`` a trailing batch of one sample is dropped (BatchNorm cannot
-    train on it); reshuffling each epoch still visits every sample.
-    """
-    order = torch.randperm(count, generator=generator)
-    batches = list(order.split(batch_size))
-    if drop_singleton and len(batches) > 1 and batches[-1].numel() == 1:
-        batches.pop()
-    return batches
-
-
-def classification_accuracy(
-    scores: Tensor | np.ndarray, labels: Tensor | np.ndarray, *, require_positive: bool = False
-) -> dict[str, float]:
-    """Top-1 and top-5 accuracy in percent from class scores.
-
-    Shape: scores (N, K), labels (N,). With fewer than 5 classes ``top5 = top1``. With
-    ``require_positive`` a class in the top 5 counts only when its score is > 0 (kNN:
-    a class no neighbour voted for is not a guess).
-    """
-    scores = torch.as_tensor(scores)
-    labels = torch.as_tensor(labels, device=scores.device).long()
-    if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
-        raise SkelsslError(
-            f"scores (N, K) and labels (N,) disagree: {tuple(scores.shape)} vs {tuple(labels.shape)}"
-        )
-    if scores.shape[0] == 0:
-        raise SkelsslError("accuracy of zero samples is undefined")
-    top1 = (scores.argmax(1) == labels).double().mean().item() * 100
-    if scores.shape[1] < 5:
-        return {"top1": top1, "top5": top1}
-    top = scores.topk(5, dim=1).indices
-    hit = top == labels[:, None]
-    if require_positive:
-        hit &= scores.gather(1, top) > 0
-    top5 = hit.any(1).double().mean().item() * 100
-    return {"top1": top1, "top5": top5}
-
-
-def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
-    """Counts ``matrix[true, predicted]``, shape (K, K) int64."""
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    predictions = np.asarray(predictions, dtype=np.int64).reshape(-1)
-    if labels.shape != predictions.shape:
-        raise SkelsslError(f"{labels.size} labels but {predictions.size} predictions")
-    for name, values in (("labels", labels), ("predictions", predictions)):
-        if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise SkelsslError(f"{name} out of range 0..{num_classes - 1}")
-    flat = np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes)
-    return flat.reshape(num_classes, num_classes)
-
-
-# ---------------------------------------------------------------------------- features
-def extract_features(
-    encoder: nn.Module,
-    data: SkeletonData,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device | None = None,
-    quiet: bool = True,
-) -> np.ndarray:
-    """Frozen features of every sample, shape (N, D) float32.
-
-    The encoder runs in eval mode without gradients on ``device`` (it is moved there)
-    and is put back in its previous train/eval mode; batches are read from the (memmap)
-    arrays in order and ``lengths`` are passed, so the result does not depend on
-    ``batch_size``.
-    """
-    return _forward_batches(
-        encoder,
-        data,
-        batch_size=batch_size,
-        device=resolve_device(device),
-        quiet=quiet,
-        desc="features",
-    )
-
-
-def effective_rank(features: np.ndarray | Tensor) -> float:
-    """Effective rank (Roy & Vetterli 2007) of centred features (N, D): ``exp(H(p))`` with
-    ``p = σ / Σσ`` over the singular values σ. ``D`` for isotropic features, 1 for features
-    on one line: a collapse diagnostic for the self-supervised methods (e.g. BYOL)."""
-    x = torch.as_tensor(features, dtype=torch.float64)
-    singular = torch.linalg.svdvals(x - x.mean(dim=0))
-    if float(singular.sum()) == 0.0:
-        return 0.0
-    p = singular / singular.sum()
-    entropy = -(p * torch.log(p.clamp_min(1e-300))).sum()
-    return float(torch.exp(entropy))
-
-
-def predict(
-    classifier: nn.Module,
-    data: SkeletonData,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device | None = None,
-    quiet: bool = True,
-) -> np.ndarray:
-    """Logits (N, K) of a classifier ``forward(x, lengths) -> (N, K)`` (e.g. :class:`Classifier`)."""
-    return _forward_batches(
-        classifier,
-        data,
-        batch_size=batch_size,
-        device=resolve_device(device),
-        quiet=quiet,
-        desc="predict",
-    )
+        check_label_fraction(self.label_fraction)
 
 
 # ---------------------------------------------------------------------------- linear probe
@@ -280,7 +103,7 @@ def _train_linear(
     features: Tensor, labels: Tensor, num_classes: int, config: EvalConfig, seed: int, quiet: bool
 ) -> tuple[nn.Linear, list[float]]:
     """Adam + cosine schedule on mini-batches for ``linear_epochs``; (head, loss per epoch)."""
-    with _seeded(seed, features.device):
+    with seeded(seed, features.device):
         head = nn.Linear(features.shape[1], num_classes).to(features.device)
     optimizer = torch.optim.Adam(
         head.parameters(), lr=config.linear_lr, weight_decay=config.linear_weight_decay
@@ -292,7 +115,7 @@ def _train_linear(
     curve = []
     for _ in tqdm(range(config.linear_epochs), desc="linear probe", disable=quiet, leave=False):
         total = torch.zeros((), device=features.device)
-        for index in _epoch_batches(len(labels), config.batch_size, order, drop_singleton=False):
+        for index in epoch_batches(len(labels), config.batch_size, order, drop_singleton=False):
             index = index.to(features.device)
             loss = F.cross_entropy(head(features[index]), labels[index])
             optimizer.zero_grad(set_to_none=True)
@@ -354,7 +177,7 @@ def linear_probe_on_features(
 def _frozen_features(encoder, train, test, config: EvalConfig, device, quiet: bool):
     """Validated config, then features (N, D) of the train and test splits, encoder frozen."""
     config.validate()
-    _check_pair(train, test)
+    check_pair(train, test)
     return tuple(
         extract_features(encoder, data, batch_size=config.batch_size, device=device, quiet=quiet)
         for data in (train, test)
@@ -506,44 +329,6 @@ def knn(
 
 
 # ---------------------------------------------------------------------------- finetuning
-class Classifier(nn.Module):
-    """An encoder with a linear head: ``(N,T,M,V,C), lengths (N,) -> logits (N, K)``.
-
-    ``feature_norm`` puts a parameter-free BatchNorm1d before the linear layer, so the
-    head sees standardised features and large learning rates (Skeleton BYOL's 30) stay
-    stable whatever the encoder's feature scale. Its running statistics are a cumulative
-    average (``momentum=None``): with few labelled batches an exponential average would
-    still remember its initial variance of 1.
-    """
-
-    def __init__(self, encoder: nn.Module, num_classes: int, feature_norm: bool = False):
-        super().__init__()
-        self.encoder = encoder
-        linear = nn.Linear(encoder.out_dim, num_classes)
-        norm = nn.BatchNorm1d(encoder.out_dim, affine=False, momentum=None)
-        self.head = nn.Sequential(norm, linear) if feature_norm else linear
-
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.head(self.encoder(x, lengths))
-
-
-def _labelled_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Class-balanced sample of ``fraction`` of the training labels (all when 1)."""
-    _check_fraction(fraction)
-    if fraction == 1:
-        return np.arange(len(labels), dtype=np.int64)
-    from skelssl.data.dataset import label_fraction_indices
-
-    return np.sort(np.asarray(label_fraction_indices(labels, fraction, seed), dtype=np.int64))
-
-
-def _reset_parameters(module: nn.Module) -> None:
-    """Fresh initialisation of every submodule that knows how (global generator)."""
-    for submodule in module.modules():
-        if callable(getattr(submodule, "reset_parameters", None)):
-            submodule.reset_parameters()
-
-
 def _build_finetune_optimizer(parameters, config: EvalConfig) -> torch.optim.Optimizer:
     if config.finetune_optimizer == "sgd":
         return torch.optim.SGD(
@@ -557,15 +342,12 @@ def _build_finetune_optimizer(parameters, config: EvalConfig) -> torch.optim.Opt
 
 def _light_augment(joints: Tensor, lengths: Tensor, generator: torch.Generator) -> Tensor:
     """Light random rotation then shear of a batch (N, T, M, V, 3)."""
-    from skelssl.augment import rotate, shear
-
     if joints.shape[-1] != 3:
         raise SkelsslError(
             f"finetune augmentation needs xyz joints (C=3), got C={joints.shape[-1]}; "
             "set evaluation.finetune_augment=false"
         )
-    joints = rotate(joints, FINETUNE_ROTATION_DEGREES, lengths=lengths, generator=generator)
-    return shear(joints, FINETUNE_SHEAR, lengths=lengths, generator=generator)
+    return rotate_then_shear(joints, lengths=lengths, generator=generator)
 
 
 def _finetune_once(
@@ -582,14 +364,14 @@ def _finetune_once(
     return_predictions: bool,
 ) -> dict:
     """One run: label sample ``seed``, fresh copy of the encoder + head, train, test."""
-    labelled = _labelled_indices(train.labels, fraction, seed)
+    labelled = labelled_rows(train.labels, fraction, seed)
     order = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator(device=device).manual_seed(seed)
     curve = []
-    with _seeded(seed, device):
+    with seeded(seed, device):
         model = Classifier(copy.deepcopy(encoder), train.num_classes)
         if reinitialize:
-            _reset_parameters(model.encoder)
+            reset_parameters(model.encoder)
         model.to(device)
         optimizer = _build_finetune_optimizer(model.parameters(), config)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -600,7 +382,7 @@ def _finetune_once(
         ):
             model.train()
             total, seen = 0.0, 0
-            for batch in _epoch_batches(
+            for batch in epoch_batches(
                 labelled.size, config.batch_size, order, drop_singleton=True
             ):
                 rows = np.sort(labelled[batch.numpy()])
@@ -615,7 +397,7 @@ def _finetune_once(
                 total, seen = total + loss.item() * rows.size, seen + rows.size
             scheduler.step()
             curve.append(total / max(seen, 1))
-        logits = _forward_batches(
+        logits = forward_batches(
             model, test, batch_size=config.batch_size, device=device, quiet=True, desc="predict"
         )
     result = {
@@ -627,16 +409,6 @@ def _finetune_once(
     if return_predictions:
         result["predictions"] = logits.argmax(1).tolist()
     return result
-
-
-def _summarise_runs(runs: list[dict]) -> dict:
-    """Mean and sample std (0 for one run) of top-1 / top-5 over runs."""
-    summary = {}
-    for key in ("top1", "top5"):
-        values = np.array([run[key] for run in runs], dtype=np.float64)
-        summary[key] = float(values.mean())
-        summary[f"{key}_std"] = float(values.std(ddof=1)) if values.size > 1 else 0.0
-    return summary
 
 
 def _finetune_protocol(
@@ -656,14 +428,12 @@ def _finetune_protocol(
 ) -> dict:
     config = config or EvalConfig()
     config.validate()
-    _check_pair(train, test)
+    check_pair(train, test, encoder)
     fraction = config.label_fraction if label_fraction is None else float(label_fraction)
-    _check_fraction(fraction)
+    check_label_fraction(fraction)
     seeds = config.seeds if seeds is None else int(seeds)
     if seeds < 1:
         raise SkelsslError(f"seeds must be >= 1, got {seeds}")
-    if not hasattr(encoder, "out_dim"):
-        raise SkelsslError(f"encoder {type(encoder).__name__} has no out_dim attribute")
     device = resolve_device(device)
     runs = [
         _finetune_once(
@@ -682,7 +452,7 @@ def _finetune_protocol(
     ]
     result = {
         "protocol": protocol,
-        **_summarise_runs(runs),
+        **summarise_runs(runs),
         "n_train": runs[0]["n_train"],
         "n_test": len(test),
         "num_classes": train.num_classes,

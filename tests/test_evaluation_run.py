@@ -13,8 +13,8 @@ from skelssl.data.preprocess import PreprocessConfig
 from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.evaluation.run import adapt_data, evaluate_run, transfer_data_config
 from skelssl.runs import pretrain
-from skelssl.transfer import adapt_data, evaluate_transfer, transfer_data_config
 
 TINY = [
     "data.synthetic.classes=3",
@@ -92,28 +92,34 @@ def test_data_config_keeps_the_runs_preprocessing():
 def test_knn_transfer_to_another_layout(run_dir, tmp_path):
     path = tmp_path / "kinect.npz"
     write_npz(kinect_data(), path)
-    result = evaluate_transfer(run_dir, {"name": str(path)}, "knn", quiet=True)
+    result = evaluate_run(run_dir, data={"name": str(path)}, protocol="knn", quiet=True)
     assert result["layout_mapping"] == "kinect-v1-20 -> ntu-25" and result["bodies"] == "1 -> 2"
     assert (result["n_train"], result["n_test"]) == (6, 6) and result["split"] == "given"
     assert result["pretrained_on"] == "synthetic" and result["transfer"] is True
     assert 0 <= result["top1"] <= 100
     logged = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
     assert logged[-1]["layout_mapping"] == "kinect-v1-20 -> ntu-25"
-    tuned = evaluate_transfer(
-        run_dir, {"name": str(path)}, "finetune", overrides=["finetune_epochs=1"], quiet=True
+    tuned = evaluate_run(
+        run_dir,
+        data={"name": str(path)},
+        protocol="finetune",
+        overrides=["finetune_epochs=1"],
+        quiet=True,
     )
     assert tuned["protocol"] == "finetune" and tuned["layout_mapping"] == "kinect-v1-20 -> ntu-25"
     with pytest.raises(SkelsslError, match="unknown evaluation protocol"):
-        evaluate_transfer(run_dir, {"name": str(path)}, "magic", quiet=True)
+        evaluate_run(run_dir, data={"name": str(path)}, protocol="magic", quiet=True)
     with pytest.raises(SkelsslError, match="no protocol 'xset'"):
-        evaluate_transfer(run_dir, {"name": str(path), "protocol": "xset"}, "knn", quiet=True)
+        evaluate_run(
+            run_dir, data={"name": str(path), "protocol": "xset"}, protocol="knn", quiet=True
+        )
 
 
 def test_linear_transfer_to_pku_mmd(run_dir, pku_root):
-    result = evaluate_transfer(
+    result = evaluate_run(
         run_dir,
-        {"name": "pku-mmd", "root": str(pku_root), "protocol": "xsub"},
-        "linear",
+        data={"name": "pku-mmd", "root": str(pku_root), "protocol": "xsub"},
+        protocol="linear",
         quiet=True,
     )
     assert result["layout_mapping"] is None and result["bodies"] is None  # ntu-25, 2 bodies

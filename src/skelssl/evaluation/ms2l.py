@@ -1,4 +1,5 @@
-"""MS²L training for action recognition (Lin et al., ACM MM 2020, Sec. 3.3).
+"""MS²L's evaluation protocols: training for action recognition (Lin et al., ACM MM 2020,
+Sec. 3.3).
 
 After (or instead of) self-supervised pre-training, an action classifier C is trained on
 the labelled data. C is the paper's: one unidirectional GRU layer of 60 units over the
@@ -20,8 +21,11 @@ is a linear layer on the pooled feature. The strategies:
 
 With ``label_fraction`` < 1, ``rand-s`` is the paper's Rand-SS and ``finetune`` its
 semi-supervised MS²L. The unsupervised rows (MS²L linear evaluation and the random
-encoder Rand-U) use :func:`skelssl.evaluate.linear_probe` / :func:`skelssl.evaluate.knn`
-on ``method.encoder``; see :func:`unsupervised_evaluation`.
+encoder Rand-U) use :func:`skelssl.evaluation.generic.linear_probe` /
+:func:`~skelssl.evaluation.generic.knn` on ``method.encoder``; see
+:func:`unsupervised_evaluation`. Transfer learning (f pre-trained on another dataset, then
+``finetune``) is ``skelssl evaluate RUN --data OTHER --protocol ms2l-finetune``
+(:func:`skelssl.evaluation.run.evaluate_run` maps the other dataset's joints first).
 
 The classifier optimiser is not given in the paper: Adam, lr 1e-3, as in the authors'
 public code. Nothing is chosen on the test split: the final epoch is reported. L_self is
@@ -40,18 +44,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from skelssl.data.dataset import label_fraction_indices
+from skelssl.data.sampling import check_label_fraction, labelled_rows
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluate import (
-    EvalConfig,
-    classification_accuracy,
-    knn,
-    linear_probe,
-    predict,
-    read_batch,
-    resolve_device,
-)
+from skelssl.evaluation.features import accuracy_on, read_batch, reset_parameters, resolve_device
+from skelssl.evaluation.generic import EvalConfig, knn, linear_probe
 from skelssl.models.heads import mlp
 from skelssl.skeleton import get_layout
 
@@ -99,8 +96,7 @@ class StrategyConfig:
                 "lr and moving_epochs must be > 0, omega and clip_grad >= 0, got "
                 f"{self.lr}, {self.moving_epochs}, {self.omega}, {self.clip_grad}"
             )
-        if not 0 < self.label_fraction <= 1:
-            raise SkelsslError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
+        check_label_fraction(self.label_fraction)
 
 
 def moving_theta(epoch: float, moving_epochs: float) -> float:
@@ -154,23 +150,11 @@ class ActionClassifier(nn.Module):
         return self.head(last[-1])
 
 
-def _reset_parameters(module: nn.Module) -> None:
-    for submodule in module.modules():
-        if callable(getattr(submodule, "reset_parameters", None)):
-            submodule.reset_parameters()
-
-
 def _batch(data: SkeletonData, rows: np.ndarray, device) -> tuple[Tensor, Tensor, Tensor]:
     rows = np.sort(rows)
     joints, lengths = read_batch(data, rows, device)
     labels = torch.from_numpy(np.asarray(data.labels[rows], dtype=np.int64)).to(device)
     return joints, lengths, labels
-
-
-def _labelled_rows(data: SkeletonData, fraction: float, seed: int) -> np.ndarray:
-    if fraction >= 1:
-        return np.arange(len(data), dtype=np.int64)
-    return np.sort(np.asarray(label_fraction_indices(data.labels, fraction, seed), dtype=np.int64))
 
 
 def train_recognition(
@@ -203,11 +187,11 @@ def train_recognition(
     if strategy not in STRATEGIES:
         raise SkelsslError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
     device = resolve_device(device)
-    rows = _labelled_rows(train, config.label_fraction, seed)
+    rows = labelled_rows(train.labels, config.label_fraction, seed)
     torch.manual_seed(seed)  # what draws from the global generator: init of C, re-init of f
     method = copy.deepcopy(method).to(device)
     if strategy in REINITIALISES:
-        _reset_parameters(method)
+        reset_parameters(method)
     classifier = ActionClassifier(
         method.encoder, train.num_classes, config.classifier, config.classifier_hidden
     ).to(device)
@@ -238,11 +222,10 @@ def train_recognition(
             )
         if 0 < config.time_budget < time.perf_counter() - started:
             break
-    logits = predict(classifier, test, batch_size=256, device=device)
     return {
         "protocol": f"ms2l-{strategy}",
         "strategy": strategy,
-        **classification_accuracy(logits, test.labels),
+        **accuracy_on(classifier, test, device=device),
         "n_train": int(rows.size),
         "n_test": len(test),
         "label_fraction": config.label_fraction,
@@ -340,22 +323,3 @@ def check_transfer(method: nn.Module, target: SkeletonData) -> None:
     actual = (spec.bodies, get_layout(spec.layout).num_joints, spec.channels)
     if None not in expected and expected != actual:
         raise SkelsslError(f"source encoder reads (M, V, C) = {expected}, target data has {actual}")
-
-
-def transfer(
-    method: nn.Module,
-    target_train: SkeletonData,
-    target_test: SkeletonData,
-    config: StrategyConfig | None = None,
-    *,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-    quiet: bool = True,
-) -> dict:
-    """Transfer learning (Sec. 3.3): f pre-trained on a source dataset, the whole network
-    (f and C) finetuned on the target. Protocol ``ms2l-transfer``."""
-    check_transfer(method, target_train)
-    result = train_recognition(
-        "finetune", method, target_train, target_test, config, seed=seed, device=device, quiet=quiet
-    )
-    return {**result, "protocol": "ms2l-transfer"}

@@ -1,0 +1,156 @@
+"""Checkpoint I/O: atomic save, ``weights_only`` load, the random state of training, and
+the run's metrics log (a leaf: the trainer, run loading and methods that read another run's
+weights use it).
+
+``last.pt`` holds ``{"model", "optimizer", "scheduler", "scaler", "rng", "rng_per_rank",
+"epoch", "step", "step_in_epoch", "progress", "config"}`` (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from skelssl.errors import SkelsslError
+
+CHECKPOINT = "last.pt"
+METRICS = "metrics.jsonl"
+
+
+def kept_checkpoint_name(epoch: int) -> str:
+    """File name of the checkpoint kept after ``epoch`` (``TrainConfig.keep_epochs``; 0 = initial)."""
+    return f"epoch-{epoch:04d}.pt"
+
+
+def capture_rng(generator: torch.Generator, device: torch.device) -> tuple:
+    """The raw states of every random generator training touches (cheap, every step)."""
+    cuda = [torch.cuda.get_rng_state(device)] if device.type == "cuda" else []
+    numpy_state = np.random.get_state()  # noqa: NPY002 (checkpointing the global state)
+    return (torch.get_rng_state(), cuda, numpy_state, random.getstate(), generator.get_state())
+
+
+def rng_to_checkpoint(raw: tuple) -> dict:
+    """:func:`capture_rng`'s states as tensors and plain values (``weights_only`` loadable)."""
+    torch_state, cuda_states, numpy_state, python_state, generator_state = raw
+    name, keys, position, has_gauss, cached_gaussian = numpy_state
+    version, internal, gauss_next = python_state
+    return {
+        "torch": torch_state,
+        "cuda": cuda_states,
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "python": {
+            "version": int(version),
+            "internal": torch.tensor(internal, dtype=torch.int64),
+            "gauss_next": gauss_next,
+        },
+        "generator": generator_state,
+    }
+
+
+def restore_rng(state: dict, generator: torch.Generator, device: torch.device) -> None:
+    """Inverse of :func:`rng_to_checkpoint` + :func:`capture_rng`."""
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and state["cuda"]:
+        torch.cuda.set_rng_state(state["cuda"][0], device)
+    numpy_state = state["numpy"]
+    np.random.set_state(  # noqa: NPY002 (restoring the global state)
+        (
+            numpy_state["name"],
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    python_state = state["python"]
+    internal = tuple(int(value) for value in python_state["internal"].tolist())
+    random.setstate((python_state["version"], internal, python_state["gauss_next"]))
+    generator.set_state(state["generator"])
+
+
+def save_checkpoint(payload: dict, path: Path) -> None:
+    """``torch.save`` to ``<path>.tmp`` then rename, so ``path`` is never half written."""
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path, *, missing: str = "no checkpoint to resume from") -> dict:
+    """Load a checkpoint on the CPU with ``weights_only=True``; a missing, corrupt or
+    foreign file is a :class:`SkelsslError` (``missing`` says what a missing one means)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SkelsslError(missing, path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt or foreign file: a user error, named
+        raise SkelsslError(f"cannot load checkpoint: {str(error).splitlines()[0]}", path) from None
+
+
+def load_weights(module: nn.Module, path: Path, *, prefix: str = "", what: str = "checkpoint"):
+    """Load the ``model`` weights of checkpoint ``path`` whose keys start with ``prefix``
+    (prefix removed) into ``module``; returns ``module``. A mismatch is a
+    :class:`SkelsslError` naming ``what`` and the file."""
+    state = load_checkpoint(path, missing=f"{what} not found")
+    try:
+        weights = state["model"]
+        if prefix:
+            weights = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+        module.load_state_dict(weights)
+    except (RuntimeError, KeyError) as error:
+        problem = str(error).splitlines()[0]
+        raise SkelsslError(f"cannot load the {what}: {problem}", path) from None
+    return module
+
+
+class MetricsLog:
+    """``metrics.jsonl`` on rank 0: one JSON object per line, flushed at once."""
+
+    def __init__(self, path: Path, *, resume_at=None, enabled: bool):
+        self.file = None
+        if not enabled:
+            return
+        kept = self._lines_before(path, resume_at) if resume_at is not None else []
+        self.file = open(path, "w", encoding="utf-8")
+        self.file.writelines(kept)
+        self.file.flush()
+
+    @staticmethod
+    def _lines_before(path: Path, progress) -> list[str]:
+        """Lines a resumed run keeps: those written up to the checkpoint."""
+        if not path.is_file():
+            return []
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            is_step_line = "lr" in record
+            if (is_step_line and record["step"] <= progress.step) or (
+                not is_step_line and record.get("epoch", math.inf) <= progress.epoch
+            ):
+                kept.append(line + "\n")
+        return kept
+
+    def write(self, record: dict) -> None:
+        if self.file is not None:
+            self.file.write(json.dumps(record) + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()

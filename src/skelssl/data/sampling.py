@@ -1,0 +1,125 @@
+"""Sampling from prepared data: torch datasets, multi-view sampling, label fractions.
+
+:class:`TorchSkeletonDataset` turns :class:`~skelssl.data.types.SkeletonData` rows into
+dicts of tensors; :class:`MultiViewDataset` draws two camera views of one performance
+(Skeleton BYOL's multi-viewpoint sampling); :func:`labelled_rows` is the one
+class-balanced label sample every evaluation protocol uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from skelssl.data.types import SkeletonData
+from skelssl.errors import SkelsslError
+
+
+class TorchSkeletonDataset(Dataset):
+    """Items are dicts of tensors, one sample each (the default collate stacks them):
+
+    - ``joints``: (T, M, V, C) float32, a copy of the (possibly memory-mapped) row
+    - ``lengths``: () int64 valid frames
+    - ``labels``: () int64 class index
+    - ``index``: () int64 row in ``data``
+    """
+
+    def __init__(self, data: SkeletonData):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        joints = np.array(self.data.joints[index], dtype=np.float32)  # copy: memmaps are read-only
+        return {
+            "joints": torch.from_numpy(joints),
+            "lengths": torch.tensor(int(self.data.lengths[index]), dtype=torch.int64),
+            "labels": torch.tensor(int(self.data.labels[index]), dtype=torch.int64),
+            "index": torch.tensor(int(index), dtype=torch.int64),
+        }
+
+
+class MultiViewDataset(Dataset):
+    """Multi-viewpoint sampling: one item per performance, two camera views drawn with
+    replacement (one view where only one exists).
+
+    Items: ``joints``, ``lengths``, ``labels``, ``index`` of the first view and
+    ``joints_other_view``, ``lengths_other_view``, ``index_other_view`` of the second.
+    The draw depends only on ``(seed, epoch, item)``: :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, data: SkeletonData, seed: int = 0):
+        self.samples = TorchSkeletonDataset(data)
+        self.groups = performance_groups(data)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def views(self, item: int) -> tuple[int, int]:
+        """Dataset rows of the two views drawn for performance ``item`` this epoch."""
+        rng = np.random.default_rng([self.seed, self.epoch, item])
+        first, second = rng.choice(self.groups[item], size=2, replace=True)
+        return int(first), int(second)
+
+    def __getitem__(self, item: int) -> dict[str, Tensor]:
+        first, second = self.views(item)
+        sample = self.samples[first]
+        other = self.samples[second]
+        sample["joints_other_view"] = other["joints"]
+        sample["lengths_other_view"] = other["lengths"]
+        sample["index_other_view"] = other["index"]
+        return sample
+
+
+def check_label_fraction(fraction: float) -> None:
+    """Raise :class:`SkelsslError` unless ``0 < fraction <= 1``."""
+    if not 0 < fraction <= 1:
+        raise SkelsslError(f"label fraction must be in (0, 1], got {fraction}")
+
+
+def label_fraction_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Class-balanced sample: ``round(fraction * count)`` (at least 1) indices per class.
+
+    Rounding is half-up. Deterministic by ``seed``; for one seed, a smaller fraction's
+    sample is a subset of a larger one's. Returns sorted int64 indices into ``labels``.
+    """
+    check_label_fraction(fraction)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        keep = max(1, int(np.floor(fraction * members.size + 0.5)))
+        chosen.append(rng.permutation(members)[:keep])
+    if not chosen:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def performance_groups(data: SkeletonData) -> list[np.ndarray]:
+    """Indices of the samples of each performance (one take, several cameras).
+
+    Groups are ordered by first occurrence, indices ascending; a sample with an empty
+    ``performance`` is a group of its own.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, performance in enumerate(np.asarray(data.performances, dtype=str).tolist()):
+        groups.setdefault(performance or f"\0sample {i}", []).append(i)
+    return [np.array(members, dtype=np.int64) for members in groups.values()]
+
+
+def labelled_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The labelled rows of a training split: all of them (``arange``) at fraction 1, else
+    :func:`label_fraction_indices`; sorted int64."""
+    check_label_fraction(fraction)
+    if fraction == 1:
+        return np.arange(len(labels), dtype=np.int64)
+    return label_fraction_indices(labels, fraction, seed)

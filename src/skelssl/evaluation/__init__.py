@@ -1,0 +1,182 @@
+"""Evaluation of pre-trained encoders: one table of protocols, one signature.
+
+Every protocol is called as::
+
+    PROTOCOLS[name](method, train, test, *, evaluation, overrides, label_fraction, seeds, quiet)
+
+``method``: the pre-trained method (its ``encoder`` is what is evaluated; MS²L's
+strategies also use its heads for L_self); ``train`` / ``test``: the labelled splits;
+``evaluation``: the run's :class:`~skelssl.evaluation.generic.EvalConfig` (the generic
+protocols' settings); ``overrides``: ``key=value`` settings of the protocol's own config
+(``EvalConfig``, MS²L's ``StrategyConfig`` or Skeleton BYOL's ``ProtocolConfig``);
+``label_fraction`` / ``seeds``: None unless asked for. A protocol that cannot honour
+``label_fraction`` or ``seeds`` refuses them (:class:`SkelsslError`, CLI exit 2). Each
+returns a JSON-able dict with at least ``protocol``, ``top1``, ``top5``, ``n_train`` and
+``n_test``.
+
+Modules: :mod:`~skelssl.evaluation.features` (toolbox), :mod:`~skelssl.evaluation.metrics`,
+:mod:`~skelssl.evaluation.generic` (linear, kNN, finetune, supervised baseline),
+:mod:`~skelssl.evaluation.ms2l` and :mod:`~skelssl.evaluation.byol` (each paper's own
+protocols), :mod:`~skelssl.evaluation.run` (a run directory, same dataset or transfer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from skelssl.data.types import SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.evaluation import byol, generic, ms2l
+from skelssl.evaluation.generic import EvalConfig
+from skelssl.typed import apply_overrides
+
+
+def refuse(protocol: str, *, label_fraction: float | None = None, seeds: int | None = None):
+    """Raise :class:`SkelsslError` when a protocol is given options it cannot honour."""
+    given = [
+        flag
+        for flag, value in (("--label-fraction", label_fraction), ("--seeds", seeds))
+        if value is not None
+    ]
+    if given:
+        raise SkelsslError(f"protocol {protocol} does not take {' or '.join(given)}")
+
+
+def _linear(
+    method: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    *,
+    evaluation: EvalConfig,
+    overrides=(),
+    label_fraction=None,
+    seeds=None,
+    quiet=False,
+) -> dict:
+    """Linear probe on frozen, standardised features (:func:`generic.linear_probe`)."""
+    refuse("linear", label_fraction=label_fraction, seeds=seeds)
+    config = apply_overrides(evaluation, overrides)
+    return generic.linear_probe(method.encoder, train, test, config, quiet=quiet)
+
+
+def _knn(
+    method: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    *,
+    evaluation: EvalConfig,
+    overrides=(),
+    label_fraction=None,
+    seeds=None,
+    quiet=False,
+) -> dict:
+    """kNN on frozen features (:func:`generic.knn`; k and metric in the result)."""
+    refuse("knn", label_fraction=label_fraction, seeds=seeds)
+    config = apply_overrides(evaluation, overrides)
+    return generic.knn(method.encoder, train, test, config, quiet=quiet)
+
+
+def _finetune(
+    method: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    *,
+    evaluation: EvalConfig,
+    overrides=(),
+    label_fraction=None,
+    seeds=None,
+    quiet=False,
+) -> dict:
+    """Encoder + linear head end to end on a label fraction, over seeds (:func:`generic.finetune`)."""
+    config = apply_overrides(evaluation, overrides)
+    return generic.finetune(
+        method.encoder, train, test, config,
+        label_fraction=label_fraction, seeds=seeds, quiet=quiet,
+    )  # fmt: skip
+
+
+def _ms2l_strategy(strategy: str):
+    """MS²L Sec. 3.3 (Rand-S, Pretrain, finetune, Moving Eq. (4), Jointly Eq. (5))."""
+
+    def protocol(
+        method: nn.Module,
+        train: SkeletonData,
+        test: SkeletonData,
+        *,
+        evaluation: EvalConfig,
+        overrides=(),
+        label_fraction=None,
+        seeds=None,
+        quiet=False,
+    ) -> dict:
+        refuse(f"ms2l-{strategy}", seeds=seeds)
+        config = apply_overrides(ms2l.StrategyConfig(), overrides)
+        if label_fraction is not None:
+            config = dataclasses.replace(config, label_fraction=label_fraction)
+        return ms2l.train_recognition(strategy, method, train, test, config, quiet=quiet)
+
+    protocol.__doc__ = f"MS²L's {strategy} strategy (:func:`ms2l.train_recognition`)."
+    return protocol
+
+
+def _byol_linear(
+    method: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    *,
+    evaluation: EvalConfig,
+    overrides=(),
+    label_fraction=None,
+    seeds=None,
+    quiet=False,
+) -> dict:
+    """Skeleton BYOL's linear evaluation (SGD lr 30, conservative augmentation)."""
+    refuse("byol-linear", label_fraction=label_fraction, seeds=seeds)
+    config = apply_overrides(byol.ProtocolConfig(), overrides)
+    result = byol.linear_evaluation(method.encoder, train, test, config)
+    return {"protocol": "byol-linear", **result, "n_train": len(train), "n_test": len(test)}
+
+
+def _byol_semi(
+    method: nn.Module,
+    train: SkeletonData,
+    test: SkeletonData,
+    *,
+    evaluation: EvalConfig,
+    overrides=(),
+    label_fraction=None,
+    seeds=None,
+    quiet=False,
+) -> dict:
+    """Skeleton BYOL's semi-supervised protocol: label fractions x label samplings; the
+    result's numbers are the first fraction's (``--label-fraction`` makes it the only one)."""
+    config = apply_overrides(byol.ProtocolConfig(), overrides)
+    if label_fraction is not None:
+        config = dataclasses.replace(config, fractions=[label_fraction])
+    if seeds is not None:
+        config = dataclasses.replace(config, samplings=seeds)
+    by_fraction = byol.semi_supervised(method.encoder, train, test, config)
+    first = next(iter(by_fraction.values()))
+    return {
+        "protocol": "byol-semi",
+        "top1": first["top1"],
+        "top1_std": first["top1_std"],
+        "top5": first.get("top5", first["top1"]),
+        "n_train": first["n_labelled"],
+        "n_test": len(test),
+        "fractions": {str(k): v for k, v in by_fraction.items()},
+    }
+
+
+PROTOCOLS = {
+    "linear": _linear,
+    "knn": _knn,
+    "finetune": _finetune,
+    **{f"ms2l-{name}": _ms2l_strategy(name) for name in ms2l.STRATEGIES},
+    "byol-linear": _byol_linear,
+    "byol-semi": _byol_semi,
+}
+
+__all__ = ["PROTOCOLS", "EvalConfig", "refuse"]

@@ -1,0 +1,142 @@
+"""Evaluate a run directory's encoder: the one entry point behind ``skelssl evaluate``.
+
+On the run's own dataset, the protocol trains on the run's training split and reports on
+its test split. With ``data`` (transfer: MS²L Table 6, CRRL Table VII, Skeleton BYOL
+Table 6) the other dataset is prepared with the run's preprocessing, its joints are
+mapped into the run's layout when they differ (``skeleton.LAYOUT_MAPS``: the 20 joints
+``ntu-25`` and ``kinect-v1-20`` share) and its body count is adapted to the run's (extra
+bodies dropped, missing ones zero); the protocol then runs on that dataset's split. The
+test split is only ever used to report the final number. Every result is appended to the
+run's ``evaluations.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from skelssl.data.dataset import DataConfig, default_protocol, load_dataset
+from skelssl.data.preprocess import select_bodies
+from skelssl.data.types import SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.evaluation import PROTOCOLS
+from skelssl.runs import load_run
+from skelssl.skeleton import get_layout, map_layout
+from skelssl.typed import from_dict, to_dict
+
+ADAPT_CHUNK = 1024  # samples mapped at a time
+
+
+def transfer_data_config(run_data: DataConfig, data: DataConfig | dict) -> DataConfig:
+    """The other dataset's :class:`DataConfig`.
+
+    A dict (``{"name": "pku-mmd", "root": PATH, "protocol": "xsub"}``, any ``DataConfig``
+    key) is applied over the run's preprocessing, cache folder and worker count; a
+    :class:`DataConfig` is used as given.
+    """
+    if isinstance(data, DataConfig):
+        return data
+    base = DataConfig(
+        preprocess=run_data.preprocess, cache_dir=run_data.cache_dir, workers=run_data.workers
+    )
+    tree = to_dict(base)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(tree.get(key), dict):
+            tree[key] = {**tree[key], **value}
+        else:
+            tree[key] = value
+    return from_dict(DataConfig, tree, "data")
+
+
+def adapt_data(data: SkeletonData, layout: str, bodies: int) -> tuple[SkeletonData, dict]:
+    """``data`` with joints in ``layout`` and exactly ``bodies`` bodies.
+
+    Joints (N, T, M, V, C) -> (N, T, bodies, V_layout, C), built in chunks of
+    ``ADAPT_CHUNK`` samples. Returns the data and what was changed:
+    ``{"layout_mapping": "kinect-v1-20 -> ntu-25" | None, "bodies": "1 -> 2" | None}``.
+    """
+    _, frames, have_bodies, _, channels = data.shape
+    changes = {
+        "layout_mapping": None if data.layout == layout else f"{data.layout} -> {layout}",
+        "bodies": None if have_bodies == bodies else f"{have_bodies} -> {bodies}",
+    }
+    if not any(changes.values()):
+        return data, changes
+    shape = (len(data), frames, bodies, get_layout(layout).num_joints, channels)
+    joints = np.zeros(shape, np.float32)
+    for start in range(0, len(data), ADAPT_CHUNK):
+        block = np.asarray(data.joints[start : start + ADAPT_CHUNK], dtype=np.float32)
+        joints[start : start + ADAPT_CHUNK] = select_bodies(
+            map_layout(block, data.layout, layout), bodies
+        )
+    return replace(data, joints=joints, layout=layout), changes
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    protocol: str = "linear",
+    data: DataConfig | dict | None = None,
+    label_fraction: float | None = None,
+    seeds: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    checkpoint: str = "last.pt",
+    quiet: bool = False,
+) -> dict:
+    """Run ``protocol`` (a key of :data:`skelssl.evaluation.PROTOCOLS`) on the weights of
+    ``checkpoint`` (``last.pt`` or a kept ``epoch-NNNN.pt``) and append the result to
+    ``evaluations.jsonl``.
+
+    ``data`` None evaluates on the run's dataset and split; otherwise it names another
+    dataset (see :func:`transfer_data_config`; its ``protocol`` key, default the dataset's
+    first, gives the train/test split) and the result also has ``pretrained_on``,
+    ``transfer``, ``layout_mapping`` and ``bodies`` (None where nothing was changed).
+    ``overrides`` are ``key=value`` settings of the protocol's config (``knn_k=20``).
+    """
+    if protocol not in PROTOCOLS:
+        raise SkelsslError(
+            f"unknown evaluation protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
+        )
+    run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
+    tags = {"method": run.config.method, "data": run.config.data.name, "split": run.protocol}
+    if data is None:
+        train_data, test_data = run.data.split(run.protocol)
+    else:
+        target_config = transfer_data_config(run.config.data, data)
+        target = load_dataset(target_config, quiet=quiet)
+        split = default_protocol(target, target_config.protocol)
+        adapted, changes = adapt_data(target, run.data.layout, run.data.shape[2])
+        train_data, test_data = adapted.split(split)
+        tags = {
+            "method": run.config.method,
+            "pretrained_on": run.config.data.name,
+            "data": target_config.name,
+            "split": split,
+            "transfer": True,
+            **changes,
+        }
+    result = PROTOCOLS[protocol](
+        run.method,
+        train_data,
+        test_data,
+        evaluation=run.config.evaluation,
+        overrides=tuple(overrides),
+        label_fraction=label_fraction,
+        seeds=seeds,
+        quiet=quiet,
+    )
+    return append_evaluation(run_dir, {**result, **tags}, checkpoint)
+
+
+def append_evaluation(run_dir, result: dict, checkpoint: str) -> dict:
+    """Append ``result`` (without predictions; with ``checkpoint`` unless it is ``last.pt``)
+    to the run's ``evaluations.jsonl``; returns it."""
+    if checkpoint != "last.pt":
+        result["checkpoint"] = checkpoint
+    result.pop("predictions", None)
+    with (Path(run_dir) / "evaluations.jsonl").open("a") as handle:
+        handle.write(json.dumps(result, default=float) + "\n")
+    return result
