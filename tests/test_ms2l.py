@@ -27,6 +27,7 @@ from skelssl.methods.ms2l import (
     jigsaw_permutations,
     observed_counts,
     part_order,
+    predicted_counts,
     spatial_jigsaw,
     spatial_jigsaw_sources,
     temporal_jigsaw,
@@ -139,6 +140,57 @@ def test_observed_frames_are_fifty_of_two_hundred_and_scale_with_length():
     assert observed_counts(lengths, 50, 150).tolist() == [50, 25, 10, 1, 1]
 
 
+def test_absolute_observation_takes_the_first_real_frames_and_leaves_one_to_predict():
+    lengths = torch.tensor([200, 120, 51, 50, 31, 2, 1])
+    observed = observed_counts(lengths, 50, 150, "absolute")
+    assert observed.tolist() == [50, 50, 50, 49, 30, 1, 1]
+    predicted = predicted_counts(lengths, observed, 150, "absolute")
+    assert predicted.tolist() == [150, 70, 1, 1, 1, 1, 0]
+    assert predicted_counts(lengths, observed, 60, "absolute").tolist()[:2] == [60, 60]
+    assert predicted_counts(lengths, observed, 60, "ratio").tolist()[:2] == [150, 70]
+
+
+def test_masked_view_is_encoded_over_its_observed_frames_only():
+    """The motion input (the masked contrastive view) ignores what follows its observed
+    frames: the encoder reads only them, so the loss does not change when the padding
+    zeros after them are replaced by anything (here: a longer, different clip)."""
+    method = tiny_method(tasks=["motion"], observed_frames=3, noise_std=0.0)
+    batch = tiny_batch()
+    observed = observed_counts(batch["lengths"], 3, 150, "absolute")
+    seen = []
+    original_forward = method.encoder.forward
+
+    def recording_forward(x, lengths=None, return_sequence=False):
+        seen.append(lengths.clone())
+        return original_forward(x, lengths, return_sequence)
+
+    method.encoder.forward = recording_forward
+    method.loss(batch)
+    assert torch.equal(seen[0], observed)
+    motion = tiny_method(tasks=["motion"], observed_frames=3, noise_std=0.0)
+    feature_a = motion.encoder(batch["joints"], observed)
+    changed = batch["joints"].clone()
+    changed[:, 3:] = 5.0  # frames after the observed ones
+    feature_b = motion.encoder(changed, observed)
+    assert torch.allclose(feature_a, feature_b)
+
+
+def test_motion_reduction_mean_divides_the_sum_by_the_predicted_frames():
+    batch = tiny_batch()
+    summed = tiny_method(tasks=["motion"], observed_frames=4).loss(batch)["loss_motion"]
+    mean = tiny_method(tasks=["motion"], observed_frames=4, motion_reduction="mean")
+    averaged = mean.loss(batch)["loss_motion"]
+    assert averaged.item() < summed.item() / 2  # 3 to 8 predicted frames per sample
+    assert averaged.item() > summed.item() / 9
+
+
+def test_projection_hidden_makes_an_mlp_head():
+    method = tiny_method(projection_hidden=16)
+    assert isinstance(method.projection_head, torch.nn.Sequential)
+    assert method.projection_head[0].out_features == 16
+    assert torch.isfinite(method.loss(tiny_batch())["loss"])
+
+
 # ---------------------------------------------------------------------------- the method
 
 
@@ -221,6 +273,9 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"jigsaw_segments": 1},
         {"masked_parts": 5},
         {"temperature": 0.0},
+        {"observation": "relative"},
+        {"motion_reduction": "max"},
+        {"projection_hidden": -1},
     ],
 )
 def test_bad_params_raise_a_user_error(params):

@@ -7,19 +7,24 @@ One shared encoder f (the paper's: one bidirectional GRU layer, 30 units per dir
 feature dimension 60 — preset ``gru-ms2l``) learns three tasks at once. One training
 step, top to bottom:
 
-1. Motion prediction (Eq. (1)). The paper resamples every sequence to 200 frames, adds
-   Gaussian noise to the first 50 and masks (zeroes) the last 150; a GRU decoder h_m
-   predicts the masked future from f's feature. The loss is the squared error summed
-   over the predicted frames. Observed/predicted lengths are ``observed_frames`` and
-   ``predicted_frames`` (50 + 150); for data prepared at another length, or shorter
-   valid lengths, each sample observes ``round(length · 50 / 200)`` frames (at least 1,
-   at most ``length - 1``) and predicts the rest of its valid frames.
+1. Motion prediction (Eq. (1)). The paper "temporally down-samples [every sequence] to
+   200 frames", adds Gaussian noise to the first 50 and masks (zeroes) the last 150
+   (Sec. 4.1); a GRU decoder h_m predicts the masked future from f's feature. The loss
+   is the squared error summed over the predicted frames. NW-UCLA clips have 1-201
+   frames (median 31), so with ``preprocess.temporal: at-most`` (native frame rate,
+   zero-padded to 200) the paper's rule reads ``observation="absolute"``: each sample
+   observes its first ``min(observed_frames, length - 1)`` real frames (at least 1) and
+   predicts the next real frames, at most ``predicted_frames``. ``observation="ratio"``
+   (for data resampled to another length) observes ``round(length · 50 / 200)`` frames
+   and predicts the rest of the valid frames. The encoder reads only the observed
+   frames ("the encoder f reads in parts of the input sequences", Sec. 3.2).
 2. Temporal jigsaw (Eq. (2)). The valid frames are cut into P = 3 equal segments, which
    are put in one of the P! = 6 orders; a single FC head h_j classifies the order
    (cross-entropy).
 3. Contrastive learning (Eq. (3)). M views of every sample — the original, the
-   temporally masked input of task 1 and the temporally shuffled input of task 2 — go
-   through f and a single FC projection h_c (dimension 60); each view is pulled to the
+   temporally masked input of task 1 (encoded over its observed frames) and the
+   temporally shuffled input of task 2 — go through f and a single FC projection h_c
+   (dimension 60); each view is pulled to the
    mean projection of its own sample and pushed from the means of the other samples
    (:func:`skelssl.losses.mean_contrastive`). Any M >= 2 works (``contrastive_views``).
 4. L_self = L_m + L_j + L_c (Sec. 3.2).
@@ -36,7 +41,12 @@ by a fixed number of draws, so a switch changes only the loss terms that use it.
 Not specified by the paper, our choices: the noise standard deviation (0.01 data units,
 1 cm for Kinect metres); the decoder reads f's feature at every step, starts from a state
 computed from it, and predicts offsets from the last observed frame; the contrastive
-temperature τ = 1 (the paper's cosine similarity without a temperature).
+temperature τ = 1 (the paper's cosine similarity without a temperature); Eq. (1)'s
+squared norm taken as the mean over a frame's coordinates (the paper says "mean square
+error"), summed over the predicted frames. Knobs to test other readings, defaults the
+paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``projection_hidden``
+(an MLP h_c as in the authors' code), ``temperature``; the feature f pools the GRU
+states by ``encoder.pooling`` (mean or last state).
 """
 
 from __future__ import annotations
@@ -53,11 +63,14 @@ from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import mean_contrastive
 from skelssl.models import EncoderConfig, build_encoder
+from skelssl.models.heads import mlp
 from skelssl.skeleton import PART_NAMES, Layout, get_layout
 
 TASKS = ("motion", "jigsaw", "contrastive")
 MODES = ("temporal", "spatial")
 VIEW_NAMES = ("original", "masked", "shuffled")
+OBSERVATIONS = ("absolute", "ratio")
+REDUCTIONS = ("sum", "mean")
 MAX_JIGSAW_SEGMENTS = 6  # 6! = 720 classes
 _SEED_RANGE = 2**62
 
@@ -73,10 +86,13 @@ class MS2LConfig:
     contrastive_views: list[str] = field(default_factory=lambda: list(VIEW_NAMES))  # M views
     observed_frames: int = 50  # frames seen by the motion predictor (of 200)
     predicted_frames: int = 150  # frames it predicts
+    observation: str = "absolute"  # "absolute": first observed_frames real frames | "ratio"
+    motion_reduction: str = "sum"  # Eq. (1): "sum" over predicted frames | "mean"
     noise_std: float = 0.01  # Gaussian noise on the observed input (our choice)
     masked_parts: int = 1  # spatial motion prediction: body parts masked per sample
     jigsaw_segments: int = 3  # P; P! permutation classes
     projection_dim: int = 60  # h_c output (single FC layer)
+    projection_hidden: int = 0  # 0: h_c is one FC layer (Sec. 4.1) | > 0: FC-ReLU-FC
     temperature: float = 1.0  # τ of Eq. (3); the paper uses plain cosine similarity
 
     def validate(self) -> None:
@@ -102,6 +118,11 @@ class MS2LConfig:
                 f"params.observed_frames and predicted_frames must be >= 1, "
                 f"got {self.observed_frames}, {self.predicted_frames}"
             )
+        if self.observation not in OBSERVATIONS or self.motion_reduction not in REDUCTIONS:
+            raise SkelsslError(
+                f"params.observation must be absolute or ratio and motion_reduction sum or "
+                f"mean, got {self.observation!r}, {self.motion_reduction!r}"
+            )
         if self.noise_std < 0:
             raise SkelsslError(f"params.noise_std must be >= 0, got {self.noise_std}")
         if not 1 <= self.masked_parts < len(PART_NAMES):
@@ -113,10 +134,11 @@ class MS2LConfig:
                 f"params.jigsaw_segments must be in 2..{MAX_JIGSAW_SEGMENTS}, "
                 f"got {self.jigsaw_segments}"
             )
-        if self.projection_dim < 1 or self.temperature <= 0:
+        if self.projection_dim < 1 or self.projection_hidden < 0 or self.temperature <= 0:
             raise SkelsslError(
-                f"params.projection_dim must be >= 1 and temperature > 0, "
-                f"got {self.projection_dim}, {self.temperature}"
+                f"params.projection_dim must be >= 1, projection_hidden >= 0 and "
+                f"temperature > 0, got {self.projection_dim}, {self.projection_hidden}, "
+                f"{self.temperature}"
             )
 
 
@@ -203,15 +225,34 @@ def spatial_jigsaw(x: Tensor, labels: Tensor, sources: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------- motion inputs
 
 
-def observed_counts(lengths: Tensor, observed_frames: int, predicted_frames: int) -> Tensor:
-    """Frames each sample shows the motion predictor: ``round(length · o / (o + p))``.
+def observed_counts(
+    lengths: Tensor, observed_frames: int, predicted_frames: int, observation: str = "ratio"
+) -> Tensor:
+    """Frames each sample shows the motion predictor.
 
-    At least 1 and at most ``length - 1`` (when the length allows a future frame).
-    With the paper's 200-frame data and 50 + 150 this is exactly 50. Shape: (N,) -> (N,).
+    ``"absolute"``: the first ``observed_frames`` real frames (MS²L Sec. 4.1 on clips
+    zero-padded at their native rate); ``"ratio"``: ``round(length · o / (o + p))``, which
+    is 50 for the paper's 200 frames and 50 + 150. Either way at least 1 and at most
+    ``length - 1`` (when the length allows a future frame). Shape: (N,) -> (N,).
     """
-    ratio = observed_frames / (observed_frames + predicted_frames)
-    count = torch.floor(lengths.double() * ratio + 0.5).long()
+    if observation == "absolute":
+        count = torch.full_like(lengths, observed_frames)
+    else:
+        ratio = observed_frames / (observed_frames + predicted_frames)
+        count = torch.floor(lengths.double() * ratio + 0.5).long()
     return torch.minimum(count.clamp_min(1), (lengths - 1).clamp_min(1))
+
+
+def predicted_counts(
+    lengths: Tensor, observed: Tensor, predicted_frames: int, observation: str = "ratio"
+) -> Tensor:
+    """Real frames after the observed ones that the predictor forecasts (>= 0).
+
+    ``"absolute"``: at most ``predicted_frames``; ``"ratio"``: all the rest of the clip.
+    Shape: (N,), (N,) -> (N,).
+    """
+    future = (lengths - observed).clamp_min(0)
+    return future.clamp(max=predicted_frames) if observation == "absolute" else future
 
 
 def temporal_motion_input(
@@ -300,8 +341,12 @@ class MS2L(nn.Module):
         tasks = set(params.tasks)
         if "motion" in tasks:  # h_m: GRU decoder (60 units for the paper's encoder) + FC
             self.motion_head = MotionDecoder(width, width, self.frame_dim)
-        if "contrastive" in tasks:  # h_c: single FC layer, dimension 60
-            self.projection_head = nn.Linear(width, params.projection_dim)
+        if "contrastive" in tasks:  # h_c: single FC layer, dimension 60 (Sec. 4.1)
+            self.projection_head = (
+                nn.Linear(width, params.projection_dim)
+                if params.projection_hidden == 0
+                else mlp([width, params.projection_hidden, params.projection_dim], batch_norm=False)
+            )
         self.register_buffer(
             "temporal_orders", jigsaw_permutations(params.jigsaw_segments), persistent=False
         )
@@ -334,12 +379,14 @@ class MS2L(nn.Module):
         """The motion-prediction input of ``mode`` and what its target needs."""
         p = self.params
         if mode == "temporal":
-            observed = observed_counts(lengths, p.observed_frames, p.predicted_frames)
-            return temporal_motion_input(x, lengths, observed, p.noise_std, generator), {
-                "observed": observed
-            }
+            observed = observed_counts(
+                lengths, p.observed_frames, p.predicted_frames, p.observation
+            )
+            view = temporal_motion_input(x, lengths, observed, p.noise_std, generator)
+            return view, {"observed": observed, "encoded_lengths": observed}
         joints = masked_joints(x.shape[0], self.layout, p.masked_parts, x.device, generator)
-        return spatial_motion_input(x, lengths, joints, p.noise_std, generator), {"joints": joints}
+        view = spatial_motion_input(x, lengths, joints, p.noise_std, generator)
+        return view, {"joints": joints, "encoded_lengths": lengths}
 
     def shuffled_input(
         self, x: Tensor, lengths: Tensor, mode: str, generator: torch.Generator
@@ -358,18 +405,23 @@ class MS2L(nn.Module):
     # ------------------------------------------------------------ losses
 
     def motion_loss(self, feature: Tensor, x: Tensor, lengths: Tensor, info: dict) -> Tensor:
-        """MS²L Eq. (1): squared error summed over the predicted frames, mean over samples."""
+        """MS²L Eq. (1): squared error summed (or averaged) over the predicted frames.
+
+        Mean over samples. Shape: feature (N, D), x (N, T, M, V, C) -> scalar.
+        """
+        p = self.params
         n, t = x.shape[:2]
         frames = x.reshape(n, t, -1)
-        if "observed" in info:  # temporal: predict frames observed .. length-1
+        if "observed" in info:  # temporal: predict the real frames after the observed ones
             observed = info["observed"]
-            horizon = int((lengths - observed).clamp_min(1).max())
+            future = predicted_counts(lengths, observed, p.predicted_frames, p.observation)
+            horizon = int(future.clamp_min(1).max())
             steps = torch.arange(horizon, device=x.device)[None, :]
             target_index = (observed[:, None] + steps).clamp(max=t - 1)
             # offsets from the last observed (noisy) input frame: what the model has seen
             prediction = self.motion_head(feature, horizon, info["input_last"])
             target = _gather_frames(frames, target_index)
-            weight = (steps < (lengths - observed)[:, None]).to(x.dtype)[..., None]
+            weight = (steps < future[:, None]).to(x.dtype)[..., None]
             weight = weight.expand_as(target)
         else:  # spatial: predict the masked joints in every valid frame
             prediction = self.motion_head(feature, t)
@@ -380,6 +432,9 @@ class MS2L(nn.Module):
             weight = weight.to(x.dtype)
         squared = (prediction - target).pow(2) * weight
         per_frame = squared.sum(dim=2) / weight.sum(dim=2).clamp_min(1)  # MSE of each frame
+        if p.motion_reduction == "mean":  # a reading of "MSE" over the predicted frames
+            counted = (weight.sum(dim=2) > 0).sum(dim=1).clamp_min(1)
+            return (per_frame.sum(dim=1) / counted).mean()
         return per_frame.sum(dim=1).mean()  # Eq. (1): summed over predicted frames
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
@@ -399,9 +454,11 @@ class MS2L(nn.Module):
         p, tasks = self.params, set(self.params.tasks)
         generators = self._generators(batch.get("generator"), x.device)
         inputs: list[Tensor] = []  # what the encoder sees, in one batched pass
+        input_lengths: list[Tensor] = []  # the frames it reads of each
 
-        def encode_later(view: Tensor) -> int:
+        def encode_later(view: Tensor, view_lengths: Tensor = lengths) -> int:
             inputs.append(view)
+            input_lengths.append(view_lengths)
             return len(inputs) - 1
 
         masked: dict[str, tuple[Tensor, dict]] = {}
@@ -421,7 +478,8 @@ class MS2L(nn.Module):
 
         slots: dict[str, int] = {}
         if "motion" in tasks:
-            slots["motion"] = encode_later(masked_of(p.motion_mode)[0])
+            view, info = masked_of(p.motion_mode)
+            slots["motion"] = encode_later(view, info["encoded_lengths"])
         if "jigsaw" in tasks:
             slots["jigsaw"] = encode_later(shuffled_of(p.jigsaw_mode)[0])
         view_slots = []
@@ -429,7 +487,7 @@ class MS2L(nn.Module):
             view_slots = self._contrastive_slots(
                 x, lengths, masked_of, shuffled_of, generators, encode_later, slots
             )
-        features = self.encoder(torch.cat(inputs), lengths.repeat(len(inputs)))
+        features = self.encoder(torch.cat(inputs), torch.cat(input_lengths))
         features = features.reshape(len(inputs), n, -1)
 
         out: dict[str, Tensor] = {}
@@ -475,12 +533,13 @@ class MS2L(nn.Module):
                 if reuse[name] is not None:
                     result.append(reuse[name])
                     continue
-                view = masked_of(mode)[0] if name == "masked" else shuffled_of(mode)[0]
+                made = masked_of(mode) if name == "masked" else shuffled_of(mode)
             elif name == "masked":
-                view = self.masked_input(x, lengths, mode, generators[f"masked-{mode}"])[0]
+                made = self.masked_input(x, lengths, mode, generators[f"masked-{mode}"])
             else:
-                view = self.shuffled_input(x, lengths, mode, generators[f"shuffled-{mode}"])[0]
-            result.append(encode_later(view))
+                made = self.shuffled_input(x, lengths, mode, generators[f"shuffled-{mode}"])
+            view_lengths = made[1]["encoded_lengths"] if name == "masked" else lengths
+            result.append(encode_later(made[0], view_lengths))
         return result
 
 
