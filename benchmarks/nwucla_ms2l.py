@@ -1,33 +1,45 @@
-"""MS²L on NW-UCLA cross-view (train views 1+2, test view 3): the paper's NW-UCLA rows.
+"""MS²L on NW-UCLA cross-view (train views 1+2, test view 3), every row over seeds.
 
-Lin et al., ACM MM 2020. Rows, each at the final epoch (nothing is selected on view 3):
+Lin et al., ACM MM 2020. Each row is run once per seed (``--seeds``, default 0,1,2) and
+reported as mean ± std (sample std, ddof = 1) at the final epoch; nothing is selected on
+view 3. Rows (``--rows``):
 
-- MS²L: linear probe and kNN (k and metric in the table) on the frozen pre-trained encoder;
-  Rand-U: the same on a randomly initialised encoder (Table 2).
-- Supervised strategies with the paper's classifier C (1-layer GRU, 60 units + MLP):
-  Rand-S, Pretrain, Finetune, Moving, Jointly (Table 3's protocol, all training labels).
-- Task combinations (Table 7): pre-training with every non-empty subset of
-  {motion, jigsaw, contrastive}, each evaluated by the linear probe.
-- Figure 4: L_self per epoch while finetuning the pre-trained encoder (Pretrain-then-
-  finetune) and under Moving, written as ``ms2l_figure4.png``.
+- ``ms2l``: the three tasks pre-trained, then the linear probe and kNN (k and metric in
+  the table) on the frozen encoder (paper Table 1); ``random``: the same on a randomly
+  initialised encoder (Rand-U).
+- Table 7 task combinations (``motion``, ``jigsaw``, ``contrastive``, ``motion+jigsaw``,
+  ``jigsaw+contrastive``, ``motion+contrastive``) and Table 8 ablations
+  (``spatial-motion``, ``spatial-jigsaw``, ``contrastive-sp-tj``, ``contrastive-tp-sj``,
+  ``contrastive-sp-sj``; the contrastive rows use the contrastive task alone), each by
+  the linear probe and kNN. The paper's Tables 7-8 finetune instead; its numbers are
+  quoted beside ours for the ordering, not as the same protocol.
+- Supervised strategies with the paper's classifier C (1-layer GRU, 60 units + MLP),
+  all training labels (Table 3): ``rand-s``, ``pretrain``, ``finetune``, ``moving``,
+  ``jointly``. ``finetune`` and ``moving`` record L_self per epoch: Figure 4
+  (``ms2l_figure4.png``, seed 0).
 
-Every pre-training run gets the same time budget (a share of ``--budget-minutes``) and
-stops after the first epoch that exceeds it; every classifier run likewise. Sequences are
-prepared at ``--frames`` (200, the paper's); at another length the motion predictor
-observes ``round(T · 50/200)`` frames and predicts the rest (MS2LConfig).
+A row whose mean differs from its reference (``random`` and ``ms2l`` for pre-trained
+rows, ``rand-s`` for strategies) by less than the sum of the two standard deviations is
+marked "inside the spread"; the paired difference over seeds is given too.
 
-    python benchmarks/nwucla_ms2l.py --root ../shared/datasets/nw-ucla/all_sqe --budget-minutes 120
-    python benchmarks/nwucla_ms2l.py --quick     # smoke test: subsets, 1 epoch, 50 frames
+``--validate`` runs the hypotheses of issue 12 on a validation split of the training
+views (pre-train and fit the probe on view 1, evaluate on view 2; view 3 is never read)
+and writes ``nwucla_ms2l_validation.{json,md}``: each variant of :data:`VARIANTS` on top
+of ``--base`` (key=value overrides of the chosen settings), paired with the base over
+the same seeds.
 
-Full mode writes ``benchmarks/results/nwucla_ms2l.json``, ``nwucla_ms2l.md`` and
-``ms2l_figure4.png``; quick mode writes the same names under ``--work``.
+Every finished run is appended to ``WORK/records.jsonl``; ``--reuse`` keeps the records
+with the same row, overrides, epochs and seed instead of running them again.
+
+    python benchmarks/nwucla_ms2l.py --rows ms2l,random,jointly --seeds 0,1,2
+    python benchmarks/nwucla_ms2l.py --validate --variants paper,last-state --seeds 0,1,2
+    python benchmarks/nwucla_ms2l.py --quick     # smoke test: subsets, 1 epoch
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import os
 import platform
@@ -44,37 +56,56 @@ from skelssl.data.dataset import load_dataset
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.ms2l import StrategyConfig, train_recognition, unsupervised_evaluation
 from skelssl.methods import build_method
-from skelssl.methods.ms2l import TASKS
 from skelssl.report import markdown_table, plot_curves
 from skelssl.train import resolve_device, train
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 CONFIG = REPO / "configs" / "nwucla" / "ms2l.yaml"
-# Lin et al. 2020, NW-UCLA: Table 2 (linear evaluation) and Table 3 (supervised).
+ENCODER = "gru-1x30"
+# Pre-trained rows: overrides of the config. Paper NW-UCLA numbers: Table 1 (linear) for
+# ms2l/random; Tables 7-8 (pre-trained then finetuned) for the others.
+PRETRAIN_ROWS: dict[str, list[str]] = {
+    "ms2l": [],
+    "motion": ["params.tasks=[motion]"],
+    "jigsaw": ["params.tasks=[jigsaw]"],
+    "contrastive": ["params.tasks=[contrastive]"],
+    "motion+jigsaw": ["params.tasks=[motion,jigsaw]"],
+    "jigsaw+contrastive": ["params.tasks=[jigsaw,contrastive]"],
+    "motion+contrastive": ["params.tasks=[motion,contrastive]"],
+    "spatial-motion": ["params.tasks=[motion]", "params.motion_mode=spatial"],
+    "spatial-jigsaw": ["params.tasks=[jigsaw]", "params.jigsaw_mode=spatial"],
+    "contrastive-sp-tj": ["params.tasks=[contrastive]", "params.contrastive_mode=spatial"],
+}
 PAPER = {
-    "MS²L": 76.81,
-    "Rand-U": 60.61,
-    "Rand-S": 83.86,
-    "Pretrain": 85.26,
-    "Moving": 85.32,
-    "Jointly": 86.75,
+    "ms2l": 76.81,
+    "random": 60.61,
+    "motion": 84.88,
+    "jigsaw": 84.11,
+    "contrastive": 85.47,
+    "motion+jigsaw": 84.90,
+    "jigsaw+contrastive": 84.82,
+    "motion+contrastive": 85.71,
+    "spatial-motion": 81.11,
+    "spatial-jigsaw": 81.62,
+    "contrastive-sp-tj": 81.35,
+    "rand-s": 83.86,
+    "pretrain": 85.26,
+    "moving": 85.32,
+    "jointly": 86.75,
 }
-STRATEGY_ROWS = {
-    "Rand-S": "rand-s",
-    "Pretrain": "pretrain",
-    "Finetune": "finetune",
-    "Moving": "moving",
-    "Jointly": "jointly",
+STRATEGIES = ("rand-s", "pretrain", "finetune", "moving", "jointly")
+FIGURE4 = ("finetune", "moving")  # strategies that record L_self per epoch
+# Hypotheses of issue 12, each a set of overrides on top of --base (validation only).
+VARIANTS: dict[str, list[str]] = {
+    "paper": [],
+    "last-state": ["encoder.pooling=last"],
+    "mean-pool": ["encoder.pooling=mean"],
+    "tau-0.1": ["params.temperature=0.1"],
+    "mlp-head": ["params.projection_hidden=256", "params.temperature=0.9"],
+    "motion-mean": ["params.motion_reduction=mean"],
+    "cosine-2x": ["train.schedule=cosine", "train.lr=0.001", "EPOCHS*2"],
 }
-PRETRAIN_SHARE = 0.08  # of the budget, per pre-training run (7 runs: Table 7)
-STRATEGY_SHARE = 0.07  # of the budget, per classifier run (5 runs)
-
-
-def task_combinations() -> list[list[str]]:
-    """Every non-empty subset of the three tasks, the full set last (Table 7)."""
-    subsets = [list(c) for size in (1, 2, 3) for c in itertools.combinations(TASKS, size)]
-    return subsets
 
 
 def machine() -> dict:
@@ -94,153 +125,366 @@ def subset(data, count: int, seed: int):
     return data.subset(rows)
 
 
-def pretrain_ms2l(
-    config, train_data, tasks: list[str], run_dir: Path, budget_s: float, quiet: bool
-):
-    """Pre-train MS²L with ``tasks`` for at most ~``budget_s`` seconds; (method, summary)."""
-    params = dataclasses.replace(config.params, tasks=list(tasks))
-    train_config = dataclasses.replace(config.train, time_budget=budget_s)
-    torch.manual_seed(config.train.seed)
-    method = build_method("ms2l", params, config.encoder, DataSpec.of(train_data))
-    run_config = dataclasses.replace(config, params=params, train=train_config)
-    summary = train(
-        method, train_data, train_config, run_dir, quiet=quiet, config_dict=to_dict(run_config)
-    )
-    return method.cpu(), summary
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof = 1; 0 for one value), rounded to 0.1."""
+    if not values:
+        return None, None
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return round(float(np.mean(values)), 1), round(std, 1)
 
 
-def evaluation_row(name: str, encoder, train_data, test_data, config, extra: dict) -> dict:
-    result = unsupervised_evaluation(encoder, train_data, test_data, config.evaluation)
+def expand_epochs(overrides: list[str], epochs: int) -> tuple[list[str], int]:
+    """Replace the ``EPOCHS*k`` marker of a variant by k times the run's epochs."""
+    kept = []
+    for item in overrides:
+        if item.startswith("EPOCHS*"):
+            epochs = int(epochs * float(item.split("*")[1]))
+        else:
+            kept.append(item)
+    return kept, epochs
+
+
+# ---------------------------------------------------------------------------- records
+
+
+class Records:
+    """Finished runs in ``path`` (JSON lines), looked up by (kind, row, overrides, epochs, seed)."""
+
+    def __init__(self, path: Path, reuse: bool):
+        self.path = path
+        self.done: dict[str, dict] = {}
+        if reuse and path.exists():
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                self.done[record["key"]] = record
+
+    @staticmethod
+    def key(kind: str, row: str, overrides: list[str], epochs: int, seed: int) -> str:
+        return json.dumps([kind, row, sorted(overrides), epochs, seed])
+
+    def get(self, key: str) -> dict | None:
+        return self.done.get(key)
+
+    def add(self, record: dict) -> dict:
+        self.done[record["key"]] = record
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(json.dumps({k: v for k, v in record.items() if "curve" not in k}), flush=True)
+        return record
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def load_splits(args, overrides: list[str], validate: bool):
+    """(config, train, test): views 1+2 -> 3, or view 1 -> view 2 when ``validate``."""
+    config = load_config("ms2l", CONFIG, [f"data.root={args.root}", *args.base, *overrides])
+    data = load_dataset(config.data, quiet=True)
+    train_data, test_data = data.split(config.data.protocol or "xview")
+    if validate:
+        views = np.asarray(train_data.views)
+        train_data, test_data = (
+            train_data.subset(np.flatnonzero(views == 1)),
+            train_data.subset(np.flatnonzero(views == 2)),
+        )
+    if args.quick:
+        train_data, test_data = subset(train_data, 96, 0), subset(test_data, 96, 1)
+        config.evaluation.linear_epochs = 20
+    return config, train_data, test_data
+
+
+def last_epoch_metrics(run_dir: Path) -> dict:
+    """The per-epoch means logged last (losses, jigsaw accuracy)."""
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [line for line in lines if "step" not in line]
+    keep = ("loss", "loss_motion", "loss_jigsaw", "loss_contrastive", "jigsaw_accuracy")
+    return {k: round(v, 4) for k, v in (epochs[-1] if epochs else {}).items() if k in keep}
+
+
+def pretrain(config, train_data, epochs: int, seed: int, run_dir: Path):
+    """MS²L pre-trained for ``epochs`` epochs with ``seed``: (method, minutes, metrics)."""
+    train_config = dataclasses.replace(config.train, epochs=epochs, seed=seed, time_budget=0)
+    torch.manual_seed(seed)
+    method = build_method("ms2l", config.params, config.encoder, DataSpec.of(train_data))
+    started = time.time()
+    run_config = dataclasses.replace(config, train=train_config)
+    train(method, train_data, train_config, run_dir, quiet=True, config_dict=to_dict(run_config))
+    minutes = round((time.time() - started) / 60, 2)
+    return method.cpu(), minutes, last_epoch_metrics(run_dir)
+
+
+def random_method(config, train_data, seed: int):
+    torch.manual_seed(seed)
+    return build_method("ms2l", config.params, config.encoder, DataSpec.of(train_data))
+
+
+def probe(encoder, train_data, test_data, config, seed: int) -> dict:
+    result = unsupervised_evaluation(encoder, train_data, test_data, config.evaluation, seed=seed)
     return {
-        "row": name,
-        "linear_top1": result["linear"]["top1"],
-        "knn_top1": result["knn"]["top1"],
+        "linear_top1": round(result["linear"]["top1"], 2),
+        "knn_top1": round(result["knn"]["top1"], 2),
         "knn": f"k={result['knn']['k']} {result['knn']['metric']}",
-        "paper_top1": PAPER.get(name),
-        **extra,
     }
 
 
-def run(args) -> dict:
-    overrides = [f"data.root={args.root}", f"data.preprocess.frames={args.frames}", *args.overrides]
-    config = load_config("ms2l", CONFIG, overrides)
-    data = load_dataset(config.data, quiet=args.quiet)
-    train_data, test_data = data.split(config.data.protocol or "xview")
-    budget = args.budget_minutes * 60
+def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dict:
+    """One pre-trained (or random) row and seed, evaluated by the probe and kNN."""
+    overrides, epochs = expand_epochs(overrides, args.pretrain_epochs)
+    key = Records.key(kind, row, [*args.base, *overrides], epochs * (row != "random"), seed)
+    if (record := records.get(key)) is not None:
+        return record
+    config, train_data, test_data = load_splits(args, overrides, validate)
+    if row == "random":
+        method, minutes, metrics, epochs = random_method(config, train_data, seed), 0.0, {}, 0
+    else:
+        run_dir = Path(args.work) / kind / row / f"seed{seed}"
+        method, minutes, metrics = pretrain(config, train_data, epochs, seed, run_dir)
+    result = probe(method.encoder, train_data, test_data, config, seed)
+    record = {"key": key, "kind": kind, "row": row, "overrides": overrides, "seed": seed}
+    return records.add({**record, "epochs": epochs, "minutes": minutes, **metrics, **result})
+
+
+def run_strategy_row(args, records, strategy, seed, pretrained) -> dict:
+    """One supervised strategy and seed with the classifier C (test view 3)."""
+    key = Records.key("test", strategy, args.base, args.strategy_epochs, seed)
+    if (record := records.get(key)) is not None:
+        return record
+    config, train_data, test_data = load_splits(args, [], validate=False)
+    source = random_method(config, train_data, seed) if strategy in ("rand-s", "jointly") else None
+    if source is None:
+        source = pretrained(seed)
     strategy_config = StrategyConfig(
         epochs=args.strategy_epochs,
         moving_epochs=args.moving_epochs,
         batch_size=config.train.batch_size,
-        time_budget=budget * STRATEGY_SHARE,
+        track_self_loss=strategy in FIGURE4,
     )
-    if args.quick:
-        train_data, test_data = subset(train_data, 96, 0), subset(test_data, 96, 1)
-        config.train.epochs = 1
-        config.evaluation.linear_epochs = 20
-        strategy_config = dataclasses.replace(
-            strategy_config, epochs=2, moving_epochs=2, time_budget=0
-        )
-    work = Path(args.work)
-    rows, table7, curves = [], [], {}
+    result = train_recognition(strategy, source, train_data, test_data, strategy_config, seed=seed)
+    record = {"key": key, "kind": "test", "row": strategy, "overrides": [], "seed": seed}
+    return records.add({
+        **record,
+        "epochs": result["epochs"],
+        "minutes": round(result["seconds"] / 60, 2),
+        "classifier_top1": round(result["top1"], 2),
+        "self_curve": result.get("self_curve", []),
+        "cls_curve": result["cls_curve"],
+    })  # fmt: skip
 
-    # Table 7 (and the main MS²L run: all three tasks)
-    main_method = None
-    for tasks in task_combinations():
-        name = "+".join(tasks)
-        started = time.time()
-        method, summary = pretrain_ms2l(
-            config, train_data, tasks, work / name, budget * PRETRAIN_SHARE, args.quiet
-        )
-        minutes = round((time.time() - started) / 60, 1)
-        row = evaluation_row(
-            name,
-            method.encoder,
-            train_data,
-            test_data,
-            config,
-            {"epochs": summary["epochs"], "pretrain_minutes": minutes},
-        )
-        table7.append(row)
-        print(json.dumps(row), flush=True)
-        if len(tasks) == len(TASKS):
-            main_method = method
-            rows.append({**row, "row": "MS²L", "paper_top1": PAPER["MS²L"]})
 
-    # Rand-U: the same evaluation on a randomly initialised encoder
-    torch.manual_seed(config.train.seed)
-    random_method = build_method("ms2l", config.params, config.encoder, DataSpec.of(train_data))
-    rows.append(
-        evaluation_row(
-            "Rand-U", random_method.encoder, train_data, test_data, config, {"epochs": 0}
-        )
-    )
-    print(json.dumps(rows[-1]), flush=True)
+# ---------------------------------------------------------------------------- summaries
 
-    # Supervised strategies with the classifier C (Table 3)
-    for name, strategy in STRATEGY_ROWS.items():
-        source = random_method if strategy in ("rand-s", "jointly") else main_method
-        result = train_recognition(
-            strategy, source, train_data, test_data, strategy_config, seed=config.train.seed
-        )
-        curves[name] = result
-        rows.append({
-            "row": name,
-            "classifier_top1": result["top1"],
-            "epochs": result["epochs"],
-            "final_theta": result["theta_curve"][-1] if result["theta_curve"] else None,
-            "paper_top1": PAPER.get(name),
+
+def summarise(name: str, runs: list[dict], metric_keys=("linear_top1", "knn_top1")) -> dict:
+    row = {"row": name, "seeds": [r["seed"] for r in runs], "epochs": runs[0]["epochs"]}
+    row["minutes"] = round(float(np.mean([r["minutes"] for r in runs])), 2)
+    for key in (*metric_keys, "classifier_top1", "jigsaw_accuracy", "loss_contrastive"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if values:
+            mean, std = mean_std(values)
+            row[key], row[f"{key}_std"] = mean, std
+            row[f"{key}_text"] = f"{mean:.1f} ± {std:.1f}"
+    row["paper_top1"] = PAPER.get(name)
+    return row
+
+
+def compare(row: dict, reference: dict, runs: dict, key: str) -> str:
+    """Difference to ``reference`` on ``key``: paired over shared seeds, and its verdict."""
+    if key not in row or key not in reference:
+        return ""
+    mine = {r["seed"]: r[key] for r in runs[row["row"]]}
+    theirs = {r["seed"]: r[key] for r in runs[reference["row"]]}
+    shared = sorted(set(mine) & set(theirs))
+    diffs = [mine[s] - theirs[s] for s in shared]
+    mean, std = mean_std(diffs)
+    inside = abs(row[key] - reference[key]) < row[f"{key}_std"] + reference[f"{key}_std"]
+    verdict = "inside the spread" if inside else "outside the spread"
+    return f"{mean:+.1f} ± {std:.1f} ({verdict})" if diffs else ""
+
+
+def summary_rows(table: dict[str, dict], frames: int) -> list[dict]:
+    """The rows of the team's README table (HELPERS.md results contract)."""
+    out = []
+    for method, name, key in (
+        ("ms2l", "ms2l", "linear_top1"),
+        ("random", "random", "linear_top1"),
+        ("ms2l-jointly", "jointly", "classifier_top1"),
+    ):
+        if name not in table:
+            continue
+        row = table[name]
+        out.append({
+            "method": method,
+            "encoder": ENCODER,
+            "frames": frames,
+            "seeds": row["seeds"],
+            "epochs": row["epochs"],
+            "minutes": row["minutes"],
+            "device": "cpu",
+            "linear_mean": row.get(key),
+            "linear_std": row.get(f"{key}_std"),
+            "knn_mean": row.get("knn_top1") if key == "linear_top1" else None,
+            "knn_std": row.get("knn_top1_std") if key == "linear_top1" else None,
+            "paper_linear": PAPER.get(name),
+            "paper_knn": None,
+            "protocol": "linear probe" if key == "linear_top1" else "classifier C, end to end",
+            "source": "nwucla_ms2l.json",
         })  # fmt: skip
-        print(json.dumps(rows[-1]), flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------- modes
+
+
+def run_test(args, records) -> dict:
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = set(rows) - set(PRETRAIN_ROWS) - set(STRATEGIES) - {"random"}
+    if unknown:
+        raise SystemExit(f"unknown rows: {', '.join(sorted(unknown))}")
+    runs: dict[str, list[dict]] = {}
+    for row in rows:
+        if row in STRATEGIES:
+            continue
+        overrides = [] if row == "random" else PRETRAIN_ROWS[row]
+        runs[row] = [
+            run_pretrain_row(args, records, "test", row, overrides, seed, validate=False)
+            for seed in args.seeds
+        ]
+
+    def pretrained(seed: int):  # the ms2l pre-training of this seed (from its run dir)
+        config, train_data, _ = load_splits(args, [], validate=False)
+        method = random_method(config, train_data, seed)
+        checkpoint = Path(args.work) / "test" / "ms2l" / f"seed{seed}" / "last.pt"
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+        method.load_state_dict(state)
+        return method
+
+    for row in rows:
+        if row in STRATEGIES:
+            runs[row] = [run_strategy_row(args, records, row, s, pretrained) for s in args.seeds]
+    table = {name: summarise(name, items) for name, items in runs.items()}
+    for name, row in table.items():
+        if name in STRATEGIES and "rand-s" in table and name != "rand-s":
+            row["vs_rand_s"] = compare(row, table["rand-s"], runs, "classifier_top1")
+        if name in PRETRAIN_ROWS:
+            for reference in ("random", "ms2l"):
+                if reference in table and reference != name:
+                    row[f"vs_{reference}"] = compare(row, table[reference], runs, "linear_top1")
+    config = load_config("ms2l", CONFIG, [f"data.root={args.root}", *args.base])
     return {
-        "rows": rows,
-        "table7": table7,
-        "curves": curves,
+        "table": list(table.values()),
+        "runs": runs,
+        "summary_rows": summary_rows(table, config.data.preprocess.frames),
         "config": to_dict(config),
-        "strategy": dataclasses.asdict(strategy_config),
     }
 
 
-def write_results(results: dict, out: Path, command: str) -> None:
+def run_validation(args, records) -> dict:
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
+    base_name = f"base[{' '.join(args.base)}]" if args.base else "base[paper]"
+    runs = {}
+    for variant in ["paper", *[v for v in variants if v != "paper"]]:
+        name = base_name if variant == "paper" else f"{base_name} + {variant}"
+        runs[name] = [
+            run_pretrain_row(args, records, "val", variant, VARIANTS[variant], seed, validate=True)
+            for seed in args.seeds
+        ]
+    table = {name: summarise(name, items) for name, items in runs.items()}
+    reference = table[base_name]
+    for name, row in table.items():
+        if name != base_name:
+            row["vs_base_linear"] = compare(row, reference, runs, "linear_top1")
+            row["vs_base_knn"] = compare(row, reference, runs, "knn_top1")
+        row["paper_top1"] = None
+    return {"base": args.base, "table": list(table.values()), "runs": runs}
+
+
+# ---------------------------------------------------------------------------- output
+
+
+TEST_COLUMNS = [
+    ("row", "row"),
+    ("seeds", "seeds"),
+    ("epochs", "epochs"),
+    ("minutes", "min/run"),
+    ("linear_top1_text", "linear top-1 %"),
+    ("knn_top1_text", "kNN top-1 %"),
+    ("classifier_top1_text", "classifier C top-1 %"),
+    ("vs_random", "linear Δ vs random (paired)"),
+    ("vs_ms2l", "linear Δ vs ms2l (paired)"),
+    ("vs_rand_s", "C Δ vs rand-s (paired)"),
+    ("paper_top1", "paper top-1 %"),
+]
+VALIDATION_COLUMNS = [
+    ("row", "variant"),
+    ("seeds", "seeds"),
+    ("epochs", "epochs"),
+    ("minutes", "min/run"),
+    ("linear_top1_text", "linear top-1 % (view 2)"),
+    ("knn_top1_text", "kNN top-1 % (view 2)"),
+    ("vs_base_linear", "linear Δ vs base (paired)"),
+    ("vs_base_knn", "kNN Δ vs base (paired)"),
+    ("jigsaw_accuracy_text", "jigsaw acc. (last epoch)"),
+    ("loss_contrastive_text", "L_c (last epoch)"),
+]
+
+
+def table_text(rows: list[dict], columns) -> str:
+    keys = [k for k, _ in columns if any(r.get(k) not in (None, "") for r in rows)]
+    titles = [t for k, t in columns if k in keys]
+    return markdown_table(rows, keys, titles)
+
+
+def write_test(results: dict, out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    figure = plot_curves(
-        {
-            "Pretrain-then-finetune": _epochs_and(results["curves"]["Finetune"]["self_curve"]),
-            "Moving": _epochs_and(results["curves"]["Moving"]["self_curve"]),
-        },
-        out / "ms2l_figure4.png",
-        title="MS²L Figure 4: L_self during supervised training (NW-UCLA)",
-        ylabel="L_self (mean per epoch)",
-    )
+    runs = results["runs"]
+    lines_extra = []
+    if all(name in runs for name in FIGURE4):
+        figure = plot_curves(
+            {
+                "Pretrain-then-finetune": _epochs_and(runs["finetune"][0]["self_curve"]),
+                "Moving": _epochs_and(runs["moving"][0]["self_curve"]),
+            },
+            out / "ms2l_figure4.png",
+            title="MS²L Figure 4: L_self during supervised training (NW-UCLA, seed 0)",
+            ylabel="L_self (mean per epoch)",
+        )
+        lines_extra = [f"Figure 4 (L_self, Pretrain-then-finetune vs Moving): `{figure.name}`"]
     payload = {"machine": machine(), "command": command, **results}
     (out / "nwucla_ms2l.json").write_text(json.dumps(payload, indent=2) + "\n")
-    main_table = markdown_table(
-        results["rows"],
-        ["row", "epochs", "linear_top1", "knn_top1", "classifier_top1", "final_theta", "paper_top1"],
-        ["row", "epochs", "linear top-1 %", "kNN top-1 %", "classifier C top-1 %", "θ, last epoch mean", "paper top-1 %"],
-    )  # fmt: skip
-    tasks_table = markdown_table(
-        results["table7"],
-        ["row", "epochs", "pretrain_minutes", "linear_top1", "knn_top1"],
-        ["tasks", "epochs", "pre-train min", "linear top-1 %", "kNN top-1 %"],
-    )
-    knn = results["rows"][0].get("knn", "")
+    knn = next((r[0]["knn"] for r in runs.values() if r and "knn" in r[0]), "")
     lines = [
         "# MS²L on NW-UCLA cross-view (train views 1+2, test view 3)",
         "",
-        f"Machine: {payload['machine']}. Final-epoch numbers; kNN: {knn}.",
+        f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
+        f"kNN: {knn}. Δ: paired difference over seeds; 'inside the spread' when the "
+        "means differ by less than the sum of the two stds.",
         f"Command: `{command}`",
         "",
-        "## Unsupervised (linear, kNN) and supervised strategies (classifier C)",
+        table_text(results["table"], TEST_COLUMNS),
         "",
-        main_table,
-        "",
-        "## Task combinations (Table 7), linear evaluation",
-        "",
-        tasks_table,
-        "",
-        f"Figure 4 (L_self during Pretrain-then-finetune vs Moving): `{figure.name}`",
+        *lines_extra,
     ]
     (out / "nwucla_ms2l.md").write_text("\n".join(lines) + "\n")
+
+
+def write_validation(results: dict, out: Path, command: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": machine(), "command": command, **results}
+    (out / "nwucla_ms2l_validation.json").write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [
+        "# MS²L hypotheses on a validation split (pre-train on view 1, evaluate on view 2)",
+        "",
+        f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
+        "Δ: paired difference to the base over the same seeds.",
+        f"Command: `{command}`",
+        "",
+        table_text(results["table"], VALIDATION_COLUMNS),
+    ]
+    (out / "nwucla_ms2l_validation.md").write_text("\n".join(lines) + "\n")
 
 
 def _epochs_and(values: list[float]) -> tuple[list[int], list[float]]:
@@ -250,34 +494,37 @@ def _epochs_and(values: list[float]) -> tuple[list[int], list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    parser.add_argument("--budget-minutes", type=float, default=120.0, help="whole benchmark")
-    parser.add_argument("--frames", type=int, default=200, help="prepared sequence length")
-    parser.add_argument("--strategy-epochs", type=int, default=30)
-    parser.add_argument("--moving-epochs", type=float, default=10.0, help="θ reaches 1 here")
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke test: subsets, 1 epoch, 50 frames"
-    )
+    parser.add_argument("--rows", default="ms2l,random,motion,rand-s,pretrain,moving,jointly")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated")
+    parser.add_argument("--pretrain-epochs", type=int, default=8)
+    parser.add_argument("--strategy-epochs", type=int, default=10)
+    parser.add_argument("--moving-epochs", type=float, default=5.0, help="θ reaches 1 here")
+    parser.add_argument("--validate", action="store_true", help="view 1 -> view 2 hypotheses")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--base", nargs="*", default=[], help="key=value under every run")
+    parser.add_argument("--quick", action="store_true", help="smoke test: subsets, 1 epoch")
+    parser.add_argument("--reuse", action="store_true", help="keep finished records")
     parser.add_argument(
         "--work", default=os.environ.get("SKELSSL_BENCH_WORK", "runs/bench-nwucla-ms2l")
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
-    parser.add_argument("--quiet", action="store_true")
-    parser.add_argument(
-        "overrides", nargs="*", help="key=value overrides of configs/nwucla/ms2l.yaml"
-    )
     args = parser.parse_args()
     if not args.root.exists():
         raise SystemExit(
             f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
         )
+    args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
-        args.frames = 50
+        args.pretrain_epochs, args.strategy_epochs, args.moving_epochs = 1, 2, 1.0
     command = "python benchmarks/nwucla_ms2l.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    results = run(args)
+    records = Records(Path(args.work) / "records.jsonl", args.reuse)
     out = Path(args.work) if args.quick else args.out
-    write_results(results, out, command)
-    print((out / "nwucla_ms2l.md").read_text())
-    print(f"REPRODUCE.md: {command}")
+    if args.validate:
+        write_validation(run_validation(args, records), out, command)
+        print((out / "nwucla_ms2l_validation.md").read_text())
+    else:
+        write_test(run_test(args, records), out, command)
+        print((out / "nwucla_ms2l.md").read_text())
 
 
 if __name__ == "__main__":
