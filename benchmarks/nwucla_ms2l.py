@@ -297,7 +297,7 @@ def compare(row: dict, reference: dict, runs: dict, key: str) -> str:
     shared = sorted(set(mine) & set(theirs))
     diffs = [mine[s] - theirs[s] for s in shared]
     mean, std = mean_std(diffs)
-    inside = abs(row[key] - reference[key]) < row[f"{key}_std"] + reference[f"{key}_std"]
+    inside = abs(row[key] - reference[key]) <= row[f"{key}_std"] + reference[f"{key}_std"]
     verdict = "inside the spread" if inside else "outside the spread"
     return f"{mean:+.1f} ± {std:.1f} ({verdict})" if diffs else ""
 
