@@ -1,7 +1,7 @@
 """Data at NTU-120 scale: streaming cache preparation and bounded-memory iteration.
 
 Generates >= 100,000 synthetic sequences (``ntu-25``, 2 bodies, 80-120 frames), prepares
-the memory-mapped cache with :func:`skelssl.data.dataset.load_dataset`, then iterates one
+the memory-mapped cache with :func:`skelssl.data.cache.load_dataset`, then iterates one
 epoch of batches with a ``DataLoader`` over ``TorchSkeletonDataset``. Each phase runs in
 its own subprocess that reports its peak RSS (``VmHWM``, and ``ru_maxrss`` of its own
 worker processes), so the numbers are not mixed between phases. Also times the NTU
@@ -35,8 +35,8 @@ GIB = 2**30
 
 
 def data_config(args, cache_dir: str):
-    from skelssl.data.dataset import DataConfig
     from skelssl.data.preprocess import PreprocessConfig
+    from skelssl.data.sources import DataConfig
     from skelssl.data.synthetic import SyntheticConfig
 
     synthetic = SyntheticConfig(
@@ -84,7 +84,7 @@ def phase_generate(args) -> dict:
 
 
 def phase_prepare(args) -> dict:
-    from skelssl.data.dataset import cache_directory, load_dataset
+    from skelssl.data.cache import cache_directory, load_dataset
 
     config = data_config(args, args.work)
     started = time.perf_counter()
@@ -108,7 +108,7 @@ def phase_iterate(args) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from skelssl.data.dataset import load_dataset
+    from skelssl.data.cache import load_dataset
     from skelssl.data.sampling import TorchSkeletonDataset
 
     data = load_dataset(data_config(args, args.work), quiet=True)

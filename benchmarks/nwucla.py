@@ -123,7 +123,7 @@ def benchmark_method(method: str, args) -> dict:
 def pretrain_step_speed(root: Path, encoder: list[str], batch_size: int, steps: int = 10) -> float:
     """Sequences/s of one full SimCLR pretrain step: augment + forward + backward + optimiser."""
     config = load_config("simclr", CONFIGS / "simclr.yaml", [f"data.root={root}", *encoder])
-    from skelssl.data.dataset import load_dataset
+    from skelssl.data.cache import load_dataset
 
     data = load_dataset(config.data, quiet=True)
     method = build_method("simclr", config.params, config.encoder, DataSpec.of(data))

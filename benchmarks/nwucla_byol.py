@@ -42,7 +42,7 @@ import torch
 from matplotlib.figure import Figure
 
 from skelssl.config import load_config
-from skelssl.data.dataset import load_dataset
+from skelssl.data.cache import load_dataset
 from skelssl.data.sampling import label_fraction_indices
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.byol import (

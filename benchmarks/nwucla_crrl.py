@@ -33,7 +33,7 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from skelssl.config import load_config, to_dict
-from skelssl.data.dataset import load_dataset
+from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import knn, linear_probe

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from skelssl.config import load_config, to_dict
-from skelssl.data.dataset import load_dataset
+from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.ms2l import StrategyConfig, train_recognition, unsupervised_evaluation
 from skelssl.methods import build_method

@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from skelssl.data import dataset
-from skelssl.data.dataset import (
-    DATASET_NAMES,
-    DataConfig,
+from skelssl.data import sources, synthetic
+from skelssl.data.cache import cache_directory, load_dataset
+from skelssl.data.preprocess import PreprocessConfig
+from skelssl.data.sampling import (
     TorchSkeletonDataset,
-    cache_directory,
-    default_protocol,
     describe,
     label_fraction_indices,
-    load_dataset,
     performance_groups,
 )
-from skelssl.data.preprocess import PreprocessConfig
+from skelssl.data.sources import DATASET_NAMES, DataConfig, default_protocol
 from skelssl.data.types import RawDataset, Sequence
 from skelssl.errors import SkelsslError
 
@@ -58,7 +55,7 @@ def fake_reader(monkeypatch):
         calls.append(config.name)
         return hand_raw()
 
-    monkeypatch.setattr(dataset, "read_raw", read)
+    monkeypatch.setattr(sources, "read_raw", read)
     return calls
 
 
@@ -97,7 +94,7 @@ def test_second_call_does_not_parse_raw_files(tmp_path, fake_reader, monkeypatch
     def fail(config, *, quiet=False):
         raise AssertionError("raw files parsed again")
 
-    monkeypatch.setattr(dataset, "read_raw", fail)
+    monkeypatch.setattr(sources, "read_raw", fail)
     assert len(load_dataset(config, quiet=True)) == 6
 
 
@@ -130,7 +127,7 @@ def test_cache_key_changes_with_raw_files(tmp_path):
 
 
 def test_skipped_files_are_reported(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(dataset, "read_raw", lambda config, quiet=False: hand_raw(["x.json: bad"]))
+    monkeypatch.setattr(sources, "read_raw", lambda config, quiet=False: hand_raw(["x.json: bad"]))
     config = small_config(tmp_path)
     load_dataset(config)
     assert "skipped 1 bad files: x.json: bad" in capsys.readouterr().err
@@ -171,7 +168,7 @@ def test_npz_source_is_recast(tmp_path, fake_reader):
 
 
 def test_synthetic_generator_through_load_dataset(tmp_path):
-    small = dataset.SyntheticConfig(classes=2, subjects=2, takes=1, cameras=2, max_frames=60)
+    small = synthetic.SyntheticConfig(classes=2, subjects=2, takes=1, cameras=2, max_frames=60)
     config = DataConfig(
         name="synthetic",
         cache_dir=str(tmp_path),

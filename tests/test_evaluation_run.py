@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from skelssl.config import load_config
-from skelssl.data.dataset import DataConfig
 from skelssl.data.preprocess import PreprocessConfig
 from skelssl.data.readers.arrays import write_npz
+from skelssl.data.sources import DataConfig
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.run import adapt_data, evaluate_run, transfer_data_config

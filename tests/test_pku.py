@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skelssl.data.dataset import DATASET_NAMES, DataConfig, load_dataset
+from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import PreprocessConfig, body_presence
 from skelssl.data.readers.pku import (
     parse_pku_labels,
@@ -15,6 +15,7 @@ from skelssl.data.readers.pku import (
     read_pku,
     read_split_file,
 )
+from skelssl.data.sources import DATASET_NAMES, DataConfig
 from skelssl.errors import SkelsslError
 
 

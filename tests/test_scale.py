@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skelssl.data import dataset
-from skelssl.data.dataset import DataConfig, cache_directory, load_dataset, open_joints, read_raw
+from skelssl.data import cache, sources
+from skelssl.data.cache import cache_directory, load_dataset, open_joints
 from skelssl.data.preprocess import PreprocessConfig, preprocess
 from skelssl.data.readers import ntu as ntu_module
+from skelssl.data.sources import DataConfig, read_raw
 from skelssl.data.synthetic import SyntheticConfig
 
 
@@ -28,8 +29,8 @@ def synthetic_config(tmp_path) -> DataConfig:
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(dataset, "SYNTHETIC_STREAM_MIN", 0)
-    monkeypatch.setattr(dataset, "SEQUENCES_PER_CHUNK", 5)
+    monkeypatch.setattr(sources, "SYNTHETIC_STREAM_MIN", 0)
+    monkeypatch.setattr(cache, "SEQUENCES_PER_CHUNK", 5)
 
 
 def assert_same_data(streamed, reference) -> None:
@@ -51,7 +52,7 @@ def test_streamed_synthetic_equals_in_memory_preprocessing(tmp_path):
 
 def test_interrupted_preparation_resumes_from_written_chunks(tmp_path, monkeypatch):
     config = synthetic_config(tmp_path)
-    real_write_chunk = dataset.write_chunk
+    real_write_chunk = cache.write_chunk
     written = []
 
     def interrupted(path, *args):
@@ -60,7 +61,7 @@ def test_interrupted_preparation_resumes_from_written_chunks(tmp_path, monkeypat
         written.append(path.name)
         return real_write_chunk(path, *args)
 
-    monkeypatch.setattr(dataset, "write_chunk", interrupted)
+    monkeypatch.setattr(cache, "write_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         load_dataset(config, quiet=True)
     partial = tmp_path / "cache" / f".{cache_directory(config).name}.partial"
@@ -72,7 +73,7 @@ def test_interrupted_preparation_resumes_from_written_chunks(tmp_path, monkeypat
 
     resumed = []
     monkeypatch.setattr(
-        dataset,
+        cache,
         "write_chunk",
         lambda path, *a: resumed.append(path.name) or real_write_chunk(path, *a),
     )
@@ -119,9 +120,9 @@ def test_iterating_the_cache_memmap_keeps_rss_bounded(tmp_path, monkeypatch):
     rows.flush()
     del rows
     assert open_joints(path).flags.writeable is False
-    monkeypatch.setattr(dataset, "RELEASE_BYTES", 2**40)  # never release: a plain memmap
+    monkeypatch.setattr(cache, "RELEASE_BYTES", 2**40)  # never release: a plain memmap
     grown_plain, _ = _rss_growth_mib(path)
-    monkeypatch.setattr(dataset, "RELEASE_BYTES", 2**20)
+    monkeypatch.setattr(cache, "RELEASE_BYTES", 2**20)
     grown, firsts = _rss_growth_mib(path)
     assert firsts == list(range(256))
     assert grown_plain > 60, f"a plain memmap should map what is read, grew {grown_plain:.0f} MiB"

@@ -30,7 +30,8 @@ def _data_overrides(args) -> list[str]:
 
 def cmd_info(args) -> int:
     from skelssl.config import load_config
-    from skelssl.data.dataset import describe, load_dataset
+    from skelssl.data.cache import load_dataset
+    from skelssl.data.sampling import describe
 
     config = load_config("random", None, _data_overrides(args))
     data = load_dataset(config.data, quiet=args.quiet or args.json)

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from skelssl import typed
-from skelssl.data.dataset import DataConfig
+from skelssl.data.sources import DataConfig
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.generic import EvalConfig
 from skelssl.methods import method_class

@@ -18,7 +18,8 @@ import torch
 from skelssl import dist
 from skelssl.checkpoint import load_weights
 from skelssl.config import RunConfig, build_config, read_yaml, save_config, to_dict
-from skelssl.data.dataset import default_protocol, load_dataset
+from skelssl.data.cache import load_dataset
+from skelssl.data.sources import default_protocol
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import build_method

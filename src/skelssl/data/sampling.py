@@ -123,3 +123,56 @@ def labelled_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     if fraction == 1:
         return np.arange(len(labels), dtype=np.int64)
     return label_fraction_indices(labels, fraction, seed)
+
+
+def bodies_per_sample(data: SkeletonData, chunk: int = 1024) -> np.ndarray:
+    """Number of bodies present in any frame of each sample, (N,) int64 (read in chunks)."""
+    counts = np.zeros(len(data), dtype=np.int64)
+    for start in range(0, len(data), chunk):
+        block = np.asarray(data.joints[start : start + chunk])
+        counts[start : start + chunk] = np.any(block != 0, axis=(1, 3, 4)).sum(axis=1)
+    return counts
+
+
+def describe(data: SkeletonData) -> dict:
+    """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, protocols."""
+    lengths = np.asarray(data.lengths)
+    labels = np.asarray(data.labels)
+    class_counts = (
+        np.bincount(labels, minlength=data.num_classes)
+        if len(data)
+        else np.zeros(data.num_classes, int)
+    )
+    bodies = bodies_per_sample(data)
+    known_ids = {
+        name: int(np.unique(values[values >= 0]).size)
+        for name, values in (
+            ("subjects", data.subjects),
+            ("views", data.views),
+            ("setups", data.setups),
+        )
+    }
+    return {
+        "source": data.source,
+        "layout": data.layout,
+        "samples": len(data),
+        "shape": list(data.shape),
+        "classes": {name: int(count) for name, count in zip(data.class_names, class_counts)},
+        "lengths": {
+            "min": int(lengths.min()) if len(data) else 0,
+            "median": float(np.median(lengths)) if len(data) else 0.0,
+            "max": int(lengths.max()) if len(data) else 0,
+        },
+        "bodies": {
+            "max": int(data.shape[2]),
+            "samples_by_count": {
+                int(k): int(v) for k, v in zip(*np.unique(bodies, return_counts=True))
+            },
+        },
+        **known_ids,
+        "performances": len(performance_groups(data)),
+        "protocols": {
+            name: {"train": int(mask.sum()), "test": int((~mask).sum())}
+            for name, mask in data.protocols.items()
+        },
+    }

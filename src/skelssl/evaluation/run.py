@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from skelssl.data.dataset import DataConfig, default_protocol, load_dataset
+from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import select_bodies
+from skelssl.data.sources import DataConfig, default_protocol
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.evaluation import PROTOCOLS

@@ -3,7 +3,7 @@
 A reader of a large dataset (NTU-120: 114,480 files) returns a :class:`ShardedSource`
 instead of every sequence at once: the class names, layout and protocols now, and a list
 of picklable shard readers that a worker process calls to get a few sequences at a time.
-:func:`skelssl.data.dataset.load_dataset` preprocesses each shard where it was read and
+:func:`skelssl.data.cache.load_dataset` preprocesses each shard where it was read and
 writes it to disk, so neither the raw nor the prepared dataset is ever whole in memory.
 """
 

@@ -1,4 +1,4 @@
-"""Datasets by name: read, preprocess, cache on disk; protocols, label fractions, views.
+"""The on-disk cache of prepared datasets: cache key, streaming build, memory-mapped read.
 
 :func:`load_dataset` turns a :class:`DataConfig` into :class:`SkeletonData`. The prepared
 arrays are cached as ``<cache_dir>/<source>-<hash>/``: ``joints.npy`` (opened memory-mapped,
@@ -25,78 +25,31 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from skelssl.data.preprocess import (
-    PreprocessConfig,
-    count_bodies,
-    prepare_sequences,
-    preprocess,
-    retime,
-)
+from skelssl.data.preprocess import PreprocessConfig, count_bodies, prepare_sequences
 from skelssl.data.readers.shards import ShardedSource
-from skelssl.data.sampling import (  # noqa: F401  re-exported until data/ is split (issue 16)
-    TorchSkeletonDataset,
-    label_fraction_indices,
-    performance_groups,
-)
-from skelssl.data.synthetic import SyntheticConfig
-from skelssl.data.types import RawDataset, Sequence, SkeletonData
+from skelssl.data.sources import DataConfig, SequenceStream, open_source, prepare, raw_path
+from skelssl.data.types import Sequence, SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.skeleton import NTU_25, Layout, get_layout
+from skelssl.skeleton import Layout, get_layout
 
-DATASET_NAMES = ("nw-ucla", "ntu60", "ntu120", "pku-mmd", "pku-mmd2", "synthetic")
-SHARDED_DATASETS = ("ntu60", "ntu120", "pku-mmd", "pku-mmd2")  # parsed in worker processes
 CACHE_VERSION = 1  # bump when the preprocessing or the cache format changes
+
 SEQUENCES_PER_CHUNK = 1024  # streamed (non-sharded) sources: sequences per chunk file
+
 RELEASE_BYTES = 2 * 2**20  # rows read from a cache memmap before its pages are unmapped
-SYNTHETIC_STREAM_MIN = 20_000  # larger synthetic sets are generated lazily (iter_sequences)
+
 MAX_WORKERS = 8
+
 _SHOWN_PROBLEMS = 3
-
-__all__ = [
-    "CACHE_VERSION",
-    "DATASET_NAMES",
-    "DataConfig",
-    "TorchSkeletonDataset",
-    "cache_directory",
-    "default_protocol",
-    "describe",
-    "label_fraction_indices",
-    "load_dataset",
-    "performance_groups",
-]
-
-
-@dataclass
-class DataConfig:
-    """Which dataset to load and how to prepare it.
-
-    ``name`` is one of ``DATASET_NAMES`` or a path to a ``.npz`` array file; ``root`` is the
-    raw data folder of a real dataset; ``protocol`` None means the dataset's first one;
-    ``cache_dir`` None means ``$SKELSSL_CACHE`` or ``~/.cache/skelssl``; ``splits`` is the
-    folder of PKU-MMD's split files and ``actions.csv`` (part II brings its own).
-    """
-
-    name: str = "synthetic"
-    root: str | None = None
-    protocol: str | None = None
-    skip_bad: bool = False
-    cache_dir: str | None = None
-    splits: str | None = None  # PKU-MMD: folder of the split files (default ROOT/splits)
-    workers: int | None = None  # parsing processes; None: min(cpus, 8); 1: this process
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-
-
-# ---------------------------------------------------------------- loading
 
 
 def load_dataset(config: DataConfig, *, quiet: bool = False) -> SkeletonData:
@@ -106,19 +59,19 @@ def load_dataset(config: DataConfig, *, quiet: bool = False) -> SkeletonData:
     missing root, or an unknown ``protocol``.
     """
     config.preprocess.validate()
-    source_path = _source_path(config)
+    source_path = raw_path(config)
     directory = cache_directory(config, source_path)
     if not (directory / "meta.json").exists():
         try:
             if config.name.endswith(".npz"):
-                data, skipped = _prepare(config, source_path, quiet=quiet)
+                data, skipped = prepare(config, source_path, quiet=quiet)
                 write_cache(data, directory, skipped=skipped)
             else:
                 build_cache(open_source(config, quiet=quiet), config.preprocess, directory,
                             workers=config.workers, quiet=quiet)  # fmt: skip
         except OSError as err:
             _say(f"could not write the cache {directory} ({err}); using the data in memory", quiet)
-            data, skipped = _prepare(config, source_path, quiet=quiet)
+            data, skipped = prepare(config, source_path, quiet=quiet)
             return _checked(data, skipped, config, quiet)
     return _checked(read_cache(directory), cached_skipped(directory), config, quiet)
 
@@ -140,133 +93,9 @@ def _checked(
     return data
 
 
-def default_protocol(data: SkeletonData, protocol: str | None = None) -> str:
-    """``protocol`` if given (checked), else the dataset's first protocol."""
-    if protocol is not None:
-        data.protocol_mask(protocol)
-        return protocol
-    if not data.protocols:
-        raise SkelsslError(f"dataset {data.source} defines no train/test protocol")
-    return next(iter(data.protocols))
-
-
-def _source_path(config: DataConfig) -> Path | None:
-    """The raw data the arrays come from (a folder or a .npz file); None for synthetic."""
-    if config.name.endswith(".npz"):
-        path = Path(config.name).expanduser().resolve()
-        if not path.is_file():
-            raise SkelsslError("array file not found", path)
-        return path
-    if config.name not in DATASET_NAMES:
-        known = ", ".join(DATASET_NAMES)
-        raise SkelsslError(f"unknown dataset {config.name!r} (known: {known}, or a path to a .npz)")
-    if config.name == "synthetic":
-        return None
-    if config.root is None:
-        raise SkelsslError(
-            f"dataset {config.name} needs its raw data folder: pass --root PATH (data.root)"
-        )
-    root = Path(config.root).expanduser().resolve()
-    if not root.is_dir():
-        raise SkelsslError(f"raw data folder of {config.name} not found", root)
-    return root
-
-
-def _prepare(
-    config: DataConfig, source_path: Path | None, *, quiet: bool
-) -> tuple[SkeletonData, list[str]]:
-    """Read and preprocess (or, for .npz, re-cast) the dataset; no cache involved.
-
-    Returns the data and the reader's "file: problem" list of skipped bad files.
-    """
-    if config.name.endswith(".npz"):
-        from skelssl.data.readers.arrays import read_npz
-
-        data = retime(read_npz(source_path), config.preprocess)
-        data.validate()
-        return data, []
-    raw = read_raw(config, quiet=quiet)
-    return preprocess(raw, config.preprocess, quiet=quiet), list(raw.skipped)
-
-
-def read_raw(config: DataConfig, *, quiet: bool = False) -> RawDataset:
-    """The reader's :class:`RawDataset` for a named dataset, in memory (readers imported on demand)."""
-    if config.name == "synthetic":
-        from skelssl.data.synthetic import generate
-
-        return generate(config.synthetic, quiet=quiet)
-    root = str(Path(config.root).expanduser().resolve())
-    if config.name == "nw-ucla":
-        from skelssl.data.readers.nwucla import read_nwucla
-
-        return read_nwucla(root, skip_bad=config.skip_bad, quiet=quiet)
-    return sharded_source(config).read_all()
-
-
-def sharded_source(config: DataConfig) -> ShardedSource:
-    """The :class:`ShardedSource` of a dataset in ``SHARDED_DATASETS`` (NTU, PKU-MMD)."""
-    root = str(Path(config.root).expanduser().resolve())
-    if config.name in ("pku-mmd", "pku-mmd2"):
-        from skelssl.data.readers.pku import pku_source
-
-        splits = None if config.splits is None else Path(config.splits).expanduser().resolve()
-        return pku_source(root, variant=config.name, splits=splits, skip_bad=config.skip_bad)
-    from skelssl.data.readers.ntu import ntu_source
-
-    return ntu_source(
-        root,
-        variant=config.name,
-        max_bodies=config.preprocess.max_bodies,
-        skip_bad=config.skip_bad,
-    )
-
-
-@dataclass
-class SequenceStream:
-    """A source read in this process: ``count`` sequences, produced lazily by ``sequences``."""
-
-    sequences: Iterable[Sequence]
-    count: int
-    class_names: list[str]
-    layout: str
-    source: str
-    protocols: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, raw: RawDataset) -> SequenceStream:
-        return cls(raw.sequences, len(raw.sequences), raw.class_names, raw.layout, raw.source,
-                   raw.protocols, list(raw.skipped))  # fmt: skip
-
-
-def open_source(config: DataConfig, *, quiet: bool = False) -> ShardedSource | SequenceStream:
-    """Where the sequences of a named dataset come from, for :func:`build_cache`.
-
-    NTU and PKU-MMD: a :class:`ShardedSource` (parsed in parallel); a large synthetic set:
-    generated lazily; anything else: :func:`read_raw` in memory.
-    """
-    if config.name in SHARDED_DATASETS:
-        return sharded_source(config)
-    if config.name == "synthetic" and config.synthetic.num_sequences >= SYNTHETIC_STREAM_MIN:
-        from skelssl.data import synthetic
-
-        return SequenceStream(
-            synthetic.iter_sequences(config.synthetic),
-            config.synthetic.num_sequences,
-            list(synthetic.CLASS_NAMES[: config.synthetic.classes]),
-            NTU_25.name,
-            "synthetic",
-            synthetic.protocols(config.synthetic),
-        )
-    return SequenceStream.of(read_raw(config, quiet=quiet))
-
-
 def _say(message: str, quiet: bool) -> None:
     if not quiet:
         print(message, file=sys.stderr)
-
-
-# ---------------------------------------------------------------- cache
 
 
 def default_cache_dir() -> Path:
@@ -317,7 +146,7 @@ def _splits_fingerprint(config: DataConfig) -> list | None:
 def cache_directory(config: DataConfig, source_path: Path | None = None) -> Path:
     """``<cache_dir>/<source>-<hash>`` for ``config``."""
     if source_path is None and config.name != "synthetic":
-        source_path = _source_path(config)
+        source_path = raw_path(config)
     base = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
     stem = Path(config.name).stem if config.name.endswith(".npz") else config.name
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
@@ -374,9 +203,6 @@ def _publish(temporary: Path, directory: Path) -> None:
     except OSError:
         if not (directory / "meta.json").exists():  # not another process winning the race
             raise
-
-
-# ---------------------------------------------------------------- streaming preparation
 
 
 def build_cache(
@@ -659,56 +485,3 @@ def read_cache(directory: Path) -> SkeletonData:
 def cached_skipped(directory: Path) -> list[str]:
     """The "file: problem" list of bad files skipped when the cache was built."""
     return list(json.loads((directory / "meta.json").read_text()).get("skipped", []))
-
-
-def bodies_per_sample(data: SkeletonData, chunk: int = 1024) -> np.ndarray:
-    """Number of bodies present in any frame of each sample, (N,) int64 (read in chunks)."""
-    counts = np.zeros(len(data), dtype=np.int64)
-    for start in range(0, len(data), chunk):
-        block = np.asarray(data.joints[start : start + chunk])
-        counts[start : start + chunk] = np.any(block != 0, axis=(1, 3, 4)).sum(axis=1)
-    return counts
-
-
-def describe(data: SkeletonData) -> dict:
-    """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, protocols."""
-    lengths = np.asarray(data.lengths)
-    labels = np.asarray(data.labels)
-    class_counts = (
-        np.bincount(labels, minlength=data.num_classes)
-        if len(data)
-        else np.zeros(data.num_classes, int)
-    )
-    bodies = bodies_per_sample(data)
-    known_ids = {
-        name: int(np.unique(values[values >= 0]).size)
-        for name, values in (
-            ("subjects", data.subjects),
-            ("views", data.views),
-            ("setups", data.setups),
-        )
-    }
-    return {
-        "source": data.source,
-        "layout": data.layout,
-        "samples": len(data),
-        "shape": list(data.shape),
-        "classes": {name: int(count) for name, count in zip(data.class_names, class_counts)},
-        "lengths": {
-            "min": int(lengths.min()) if len(data) else 0,
-            "median": float(np.median(lengths)) if len(data) else 0.0,
-            "max": int(lengths.max()) if len(data) else 0,
-        },
-        "bodies": {
-            "max": int(data.shape[2]),
-            "samples_by_count": {
-                int(k): int(v) for k, v in zip(*np.unique(bodies, return_counts=True))
-            },
-        },
-        **known_ids,
-        "performances": len(performance_groups(data)),
-        "protocols": {
-            name: {"train": int(mask.sum()), "test": int((~mask).sum())}
-            for name, mask in data.protocols.items()
-        },
-    }

@@ -1,0 +1,169 @@
+"""Datasets by name: which reader, shards or stream a :class:`DataConfig` names.
+
+``name`` is one of :data:`DATASET_NAMES` or a path to a ``.npz`` array file. NTU and
+PKU-MMD are :class:`~skelssl.data.readers.shards.ShardedSource` (files parsed in worker
+processes); a large synthetic set is generated lazily; anything else is read in memory.
+Readers are imported on demand. Loading (with the on-disk cache) is
+:func:`skelssl.data.cache.load_dataset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skelssl.data.preprocess import PreprocessConfig, preprocess, retime
+from skelssl.data.readers.shards import ShardedSource
+from skelssl.data.synthetic import SyntheticConfig
+from skelssl.data.types import RawDataset, Sequence, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.skeleton import NTU_25
+
+DATASET_NAMES = ("nw-ucla", "ntu60", "ntu120", "pku-mmd", "pku-mmd2", "synthetic")
+
+SHARDED_DATASETS = ("ntu60", "ntu120", "pku-mmd", "pku-mmd2")  # parsed in worker processes
+
+SYNTHETIC_STREAM_MIN = 20_000  # larger synthetic sets are generated lazily (iter_sequences)
+
+
+@dataclass
+class DataConfig:
+    """Which dataset to load and how to prepare it.
+
+    ``name`` is one of ``DATASET_NAMES`` or a path to a ``.npz`` array file; ``root`` is the
+    raw data folder of a real dataset; ``protocol`` None means the dataset's first one;
+    ``cache_dir`` None means ``$SKELSSL_CACHE`` or ``~/.cache/skelssl``; ``splits`` is the
+    folder of PKU-MMD's split files and ``actions.csv`` (part II brings its own).
+    """
+
+    name: str = "synthetic"
+    root: str | None = None
+    protocol: str | None = None
+    skip_bad: bool = False
+    cache_dir: str | None = None
+    splits: str | None = None  # PKU-MMD: folder of the split files (default ROOT/splits)
+    workers: int | None = None  # parsing processes; None: min(cpus, 8); 1: this process
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+def default_protocol(data: SkeletonData, protocol: str | None = None) -> str:
+    """``protocol`` if given (checked), else the dataset's first protocol."""
+    if protocol is not None:
+        data.protocol_mask(protocol)
+        return protocol
+    if not data.protocols:
+        raise SkelsslError(f"dataset {data.source} defines no train/test protocol")
+    return next(iter(data.protocols))
+
+
+def raw_path(config: DataConfig) -> Path | None:
+    """The raw data the arrays come from (a folder or a .npz file); None for synthetic."""
+    if config.name.endswith(".npz"):
+        path = Path(config.name).expanduser().resolve()
+        if not path.is_file():
+            raise SkelsslError("array file not found", path)
+        return path
+    if config.name not in DATASET_NAMES:
+        known = ", ".join(DATASET_NAMES)
+        raise SkelsslError(f"unknown dataset {config.name!r} (known: {known}, or a path to a .npz)")
+    if config.name == "synthetic":
+        return None
+    if config.root is None:
+        raise SkelsslError(
+            f"dataset {config.name} needs its raw data folder: pass --root PATH (data.root)"
+        )
+    root = Path(config.root).expanduser().resolve()
+    if not root.is_dir():
+        raise SkelsslError(f"raw data folder of {config.name} not found", root)
+    return root
+
+
+def prepare(
+    config: DataConfig, source_path: Path | None, *, quiet: bool
+) -> tuple[SkeletonData, list[str]]:
+    """Read and preprocess (or, for .npz, re-cast) the dataset; no cache involved.
+
+    Returns the data and the reader's "file: problem" list of skipped bad files.
+    """
+    if config.name.endswith(".npz"):
+        from skelssl.data.readers.arrays import read_npz
+
+        data = retime(read_npz(source_path), config.preprocess)
+        data.validate()
+        return data, []
+    raw = read_raw(config, quiet=quiet)
+    return preprocess(raw, config.preprocess, quiet=quiet), list(raw.skipped)
+
+
+def read_raw(config: DataConfig, *, quiet: bool = False) -> RawDataset:
+    """The reader's :class:`RawDataset` for a named dataset, in memory (readers imported on demand)."""
+    if config.name == "synthetic":
+        from skelssl.data.synthetic import generate
+
+        return generate(config.synthetic, quiet=quiet)
+    root = str(Path(config.root).expanduser().resolve())
+    if config.name == "nw-ucla":
+        from skelssl.data.readers.nwucla import read_nwucla
+
+        return read_nwucla(root, skip_bad=config.skip_bad, quiet=quiet)
+    return sharded_source(config).read_all()
+
+
+def sharded_source(config: DataConfig) -> ShardedSource:
+    """The :class:`ShardedSource` of a dataset in ``SHARDED_DATASETS`` (NTU, PKU-MMD)."""
+    root = str(Path(config.root).expanduser().resolve())
+    if config.name in ("pku-mmd", "pku-mmd2"):
+        from skelssl.data.readers.pku import pku_source
+
+        splits = None if config.splits is None else Path(config.splits).expanduser().resolve()
+        return pku_source(root, variant=config.name, splits=splits, skip_bad=config.skip_bad)
+    from skelssl.data.readers.ntu import ntu_source
+
+    return ntu_source(
+        root,
+        variant=config.name,
+        max_bodies=config.preprocess.max_bodies,
+        skip_bad=config.skip_bad,
+    )
+
+
+@dataclass
+class SequenceStream:
+    """A source read in this process: ``count`` sequences, produced lazily by ``sequences``."""
+
+    sequences: Iterable[Sequence]
+    count: int
+    class_names: list[str]
+    layout: str
+    source: str
+    protocols: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, raw: RawDataset) -> SequenceStream:
+        return cls(raw.sequences, len(raw.sequences), raw.class_names, raw.layout, raw.source,
+                   raw.protocols, list(raw.skipped))  # fmt: skip
+
+
+def open_source(config: DataConfig, *, quiet: bool = False) -> ShardedSource | SequenceStream:
+    """Where the sequences of a named dataset come from, for :func:`build_cache`.
+
+    NTU and PKU-MMD: a :class:`ShardedSource` (parsed in parallel); a large synthetic set:
+    generated lazily; anything else: :func:`read_raw` in memory.
+    """
+    if config.name in SHARDED_DATASETS:
+        return sharded_source(config)
+    if config.name == "synthetic" and config.synthetic.num_sequences >= SYNTHETIC_STREAM_MIN:
+        from skelssl.data import synthetic
+
+        return SequenceStream(
+            synthetic.iter_sequences(config.synthetic),
+            config.synthetic.num_sequences,
+            list(synthetic.CLASS_NAMES[: config.synthetic.classes]),
+            NTU_25.name,
+            "synthetic",
+            synthetic.protocols(config.synthetic),
+        )
+    return SequenceStream.of(read_raw(config, quiet=quiet))
