@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import machine, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -184,7 +185,7 @@ def run_phase(name: str, argv: list[str], **extra) -> dict:
 
 def write_results(results: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "data_scale.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(RESULTS / "data_scale.json", results)
     prep, gen, ntu = results["prepare"], results["generate"], results["ntu"]
     lines = [
         "# Data at scale: streaming cache and bounded-memory iteration",
@@ -252,7 +253,7 @@ def main() -> None:
     try:
         results = {
             "command": "nice -n 10 python benchmarks/data_scale.py " + " ".join(sys.argv[1:]),
-            "machine": f"shared dev machine, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+            "machine": {**machine(), "cpus": os.cpu_count()},
             "date": time.strftime("%Y-%m-%d"),
             "generate": run_phase("generate", argv),
             "prepare": run_phase("prepare", argv),

@@ -14,17 +14,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from common import load_average, machine, utc_now, write_json, write_markdown
 from skelssl.data.types import DataSpec
 from skelssl.models import ENCODER_PRESETS, build_encoder
 from skelssl.skeleton import get_layout
@@ -65,39 +63,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> float | None:
-    """1-minute load average (None where the OS has none)."""
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def machine_description(device: torch.device) -> dict:
-    """CPU, versions, threads, and the start time and load (call before timing)."""
-    description = {
-        "cpu": cpu_model(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": str(device),
-        "started": utc_now(),
-        "load_average_1min_at_start": load_average(),
-    }
-    if device.type == "cuda":
-        description["gpu"] = torch.cuda.get_device_name(device)
+    """CPU, versions, threads, platform, and the start time and load (call before timing)."""
+    description = machine(device)
+    description["platform"] = platform.platform()
+    description["load_average_1min_at_start"] = description.pop("load_average_1min")
     return description
 
 
@@ -218,8 +188,8 @@ def main() -> None:
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "encoders.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "encoders.md").write_text(markdown_table(report))
+    write_json(args.out / "encoders.json", report)
+    write_markdown(args.out / "encoders.md", [markdown_table(report)])
     print(f"wrote {args.out / 'encoders.json'} and {args.out / 'encoders.md'}")
 
 

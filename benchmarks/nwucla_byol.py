@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from common import machine, write_json
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.sampling import label_fraction_indices
@@ -89,11 +89,6 @@ TSNE_RUNS = {
     "ours-no-multi-view": "ours w/o multi-view",
     "ours": "ours",
 }
-
-
-def machine() -> str:
-    """The machine line of the results: architecture, CPU threads, torch version."""
-    return f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 def base_config(args, overrides: list[str]):
@@ -240,7 +235,7 @@ def tsne_figure(run_dirs: dict[str, Path], path: Path, seed: int = 0) -> None:
 
 def write_results(payload: dict, out: Path, stem: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out / f"{stem}.json", payload)
     sections = [
         f"# Skeleton BYOL on {payload['data']}\n",
         f"Machine: {payload['machine']}. Command: `{payload['command']}`.\n",

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from nwucla_byol import DEFAULT_ROOT, RESULTS, base_config, machine, seconds_per_epoch
+from common import machine, write_json
+from nwucla_byol import DEFAULT_ROOT, RESULTS, base_config, seconds_per_epoch
 from skelssl.checkpoint import kept_checkpoint_name
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import knn, linear_probe
@@ -98,7 +99,7 @@ def dynamics_figure(rows: list[dict], path: Path) -> None:
 
 def write_results(payload: dict, out: Path, stem: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out / f"{stem}.json", payload)
     columns = ["epoch", "train_loss", "probe_top1", "knn_top1", "effective_rank"]
     headers = ["epoch", "train loss", "probe top-1 %", "kNN top-1 %", "effective rank"]
     lines = [

@@ -32,6 +32,7 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from common import machine, write_json
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
@@ -190,7 +191,7 @@ def complexity() -> dict:
 
 def write_results(payload: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "nwucla_crrl.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out / "nwucla_crrl.json", payload)
     rows = [{"row": name, **row, "paper_linear": PAPER.get(name, {}).get("linear"),
              "paper_knn": PAPER.get(name, {}).get("knn")} for name, row in payload["rows"].items()]  # fmt: skip
     table = markdown_table(
@@ -285,8 +286,7 @@ def main() -> None:
         + (["--quick"] if args.quick else [])
         + list(args.overrides)
     )
-    payload = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
-                           "cuda": torch.cuda.is_available()},
+    payload = {"machine": machine("cuda" if torch.cuda.is_available() else "cpu"),
                "budget_minutes": args.budget_minutes, "command": command, "rows": {},
                "overrides": list(args.overrides),
                "complexity": complexity()}  # fmt: skip

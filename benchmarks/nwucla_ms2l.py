@@ -42,7 +42,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -51,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import machine, write_json
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
@@ -106,15 +106,6 @@ VARIANTS: dict[str, list[str]] = {
     "motion-mean": ["params.motion_reduction=mean"],
     "cosine-2x": ["train.schedule=cosine", "train.lr=0.001", "EPOCHS*2"],
 }
-
-
-def machine() -> dict:
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "device": str(resolve_device("auto")),
-    }
 
 
 def subset(data, count: int, seed: int):
@@ -453,8 +444,8 @@ def write_test(results: dict, out: Path, command: str) -> None:
             ylabel="L_self (mean per epoch)",
         )
         lines_extra = [f"Figure 4 (L_self, Pretrain-then-finetune vs Moving): `{figure.name}`"]
-    payload = {"machine": machine(), "command": command, **results}
-    (out / "nwucla_ms2l.json").write_text(json.dumps(payload, indent=2) + "\n")
+    payload = {"machine": machine(resolve_device("auto")), "command": command, **results}
+    write_json(out / "nwucla_ms2l.json", payload)
     knn = next((r[0]["knn"] for r in runs.values() if r and "knn" in r[0]), "")
     lines = [
         "# MS²L on NW-UCLA cross-view (train views 1+2, test view 3)",
@@ -473,8 +464,8 @@ def write_test(results: dict, out: Path, command: str) -> None:
 
 def write_validation(results: dict, out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": machine(), "command": command, **results}
-    (out / "nwucla_ms2l_validation.json").write_text(json.dumps(payload, indent=2) + "\n")
+    payload = {"machine": machine(resolve_device("auto")), "command": command, **results}
+    write_json(out / "nwucla_ms2l_validation.json", payload)
     lines = [
         "# MS²L hypotheses on a validation split (pre-train on view 1, evaluate on view 2)",
         "",

@@ -1,0 +1,145 @@
+"""What every benchmark shares: the machine description, result files, encoder labels,
+and the NW-UCLA summary row of the results contract (HELPERS.md, issue 16).
+
+A per-method NW-UCLA results file ``benchmarks/results/nwucla_<method>.json`` carries a
+top-level ``"summary_rows"`` list of :func:`summary_row` dicts; ``benchmarks/nwucla.py
+--summary`` collects them into ``benchmarks/results/nwucla_summary.json``, from which the
+README's results table is generated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SUMMARY_KEYS = (
+    "method",
+    "encoder",
+    "frames",
+    "seeds",
+    "epochs",
+    "minutes",
+    "device",
+    "linear_mean",
+    "linear_std",
+    "knn_mean",
+    "knn_std",
+    "paper_linear",
+    "paper_knn",
+    "source",
+)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> float | None:
+    """1-minute load average (None where the OS has none)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def device_name(device: str | torch.device = "cpu") -> str:
+    """``"cpu"``, or the GPU's name for a CUDA device (the ``device`` of a summary row)."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
+def machine(device: str | torch.device = "cpu") -> dict:
+    """The machine a result was measured on: CPU, threads, versions, device, and the time
+    and 1-minute load average when called (call it before timing)."""
+    return {
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": device_name(device),
+        "started": utc_now(),
+        "load_average_1min": load_average(),
+    }
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """``payload`` as indented JSON (a trailing newline), parent folders created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def write_markdown(path: Path, lines: list[str]) -> None:
+    """``lines`` joined by newlines, with one trailing newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def encoder_label(encoder) -> str:
+    """A summary row's ``encoder``: ``gru-<layers>x<units>`` or ``stgcn-<width>`` (with
+    ``+bones`` when ST-GCN reads bones too), from an :class:`~skelssl.models.EncoderConfig`."""
+    if encoder.name == "gru":
+        return f"gru-{encoder.num_layers}x{encoder.hidden_size}"
+    return f"stgcn-{encoder.width:g}" + ("+bones" if encoder.use_bones else "")
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample std (ddof 1) of per-seed numbers; std None for fewer than 2 values,
+    both None for none."""
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return None, None
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else None
+
+
+def summary_row(
+    *,
+    method: str,
+    encoder: str,
+    frames: int | None,
+    seeds: list[int],
+    epochs,
+    minutes,
+    device: str,
+    linear: list[float],
+    knn: list[float],
+    source: str,
+    paper_linear: float | None = None,
+    paper_knn: float | None = None,
+    **extra,
+) -> dict:
+    """One row of the results contract from per-seed ``linear`` / ``knn`` top-1 (percent);
+    ``extra`` keys (e.g. ``note``) follow the contract's keys."""
+    linear_mean, linear_std = mean_std(linear)
+    knn_mean, knn_std = mean_std(knn)
+    row = {
+        "method": method,
+        "encoder": encoder,
+        "frames": frames,
+        "seeds": list(seeds),
+        "epochs": epochs,
+        "minutes": minutes,
+        "device": device,
+        "linear_mean": linear_mean,
+        "linear_std": linear_std,
+        "knn_mean": knn_mean,
+        "knn_std": knn_std,
+        "paper_linear": paper_linear,
+        "paper_knn": paper_knn,
+        "source": source,
+    }
+    return {**row, **extra}

@@ -1,0 +1,80 @@
+"""benchmarks/nwucla.py --summary: the results contract collected from a tiny fake results dir."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def nwucla(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    for name in ("nwucla", "common"):
+        sys.modules.pop(name, None)
+    import nwucla
+
+    return nwucla
+
+
+def fake_results(folder: Path) -> None:
+    folder.mkdir()
+    baseline = {"epochs": 0, "pretrain_minutes": 0.0, "linear_top1": 60.0, "knn_top1": 55.0}
+    (folder / "nwucla.json").write_text(
+        json.dumps({"machine": {"device": "cpu"}, "rows": {"random": baseline}})
+    )
+    contract_row = {
+        "method": "crrl", "encoder": "gru-2x256", "frames": 50, "seeds": [0, 1, 2],
+        "epochs": 100, "minutes": 9.5, "device": "cpu", "linear_mean": 80.0, "linear_std": 1.5,
+        "knn_mean": 75.0, "knn_std": 2.0, "paper_linear": 83.8, "paper_knn": None,
+        "source": "nwucla_crrl.json",
+    }  # fmt: skip
+    (folder / "nwucla_crrl.json").write_text(json.dumps({"summary_rows": [contract_row]}))
+    byol_rows = [
+        {"run": "random", "encoder": "stgcn x0.25 joints+bones", "frames": 32, "epochs": 0,
+         "pretrain_minutes": 0.0, "probe_top1": 62.5, "knn_top1": 58.0},
+        {"run": "ours", "encoder": "stgcn x0.25 joints+bones", "frames": 32, "epochs": 24,
+         "pretrain_minutes": 5.1, "probe_top1": 42.5, "knn_top1": 49.8},
+    ]  # fmt: skip
+    (folder / "nwucla_byol.json").write_text(json.dumps({"machine": "x", "rows": byol_rows}))
+    (folder / "nwucla_summary.json").write_text(json.dumps({"rows": ["stale"]}))
+
+
+def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readme(nwucla, tmp_path):
+    results = tmp_path / "results"
+    fake_results(results)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{nwucla.SUMMARY_START}\nold table\n{nwucla.SUMMARY_END}\nafter\n")
+    rows = nwucla.write_summary(results, readme)
+    written = json.loads((results / "nwucla_summary.json").read_text())["rows"]
+    assert written == rows and [r["method"] for r in rows] == ["random", "byol", "random", "crrl"]
+    from common import SUMMARY_KEYS  # benchmarks/ is on the path (fixture)
+
+    for row in rows:
+        assert set(SUMMARY_KEYS) <= set(row)
+    crrl = rows[-1]
+    assert (crrl["linear_mean"], crrl["linear_std"], crrl["seeds"]) == (80.0, 1.5, [0, 1, 2])
+    byol = rows[1]
+    assert byol["encoder"] == "stgcn-0.25+bones" and byol["linear_mean"] == 42.5
+    assert byol["linear_std"] is None and "derived" in byol["note"]
+    assert rows[0]["source"] == "nwucla.json" and rows[0]["encoder"].startswith("gru-")
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("intro\n") and text.endswith("after\n")
+    assert (
+        "| crrl | gru-2x256 | 50 | 3 | 100 | 9.5 | cpu | 80.0 ± 1.5 | 75.0 ± 2.0 | 83.8 |" in text
+    )
+    assert "| method |" in (results / "nwucla_summary.md").read_text()
+
+
+def test_summary_without_readme_markers_is_refused(nwucla, tmp_path):
+    results = tmp_path / "results"
+    fake_results(results)
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="markers"):
+        nwucla.write_summary(results, readme)
+    assert readme.read_text() == "no markers\n"
