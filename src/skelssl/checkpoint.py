@@ -12,6 +12,8 @@ import json
 import math
 import os
 import random
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,14 @@ def save_checkpoint(payload: dict, path: Path) -> None:
     os.replace(temporary, path)
 
 
+def keep_copy(path: Path, kept: Path) -> None:
+    """Copy checkpoint ``path`` to ``kept`` through a temporary file, so ``kept`` is never
+    half written."""
+    partial = kept.with_name(kept.name + ".tmp")
+    shutil.copyfile(path, partial)
+    os.replace(partial, kept)
+
+
 def load_checkpoint(path: Path, *, missing: str = "no checkpoint to resume from") -> dict:
     """Load a checkpoint on the CPU with ``weights_only=True``; a missing, corrupt or
     foreign file is a :class:`SkelsslError` (``missing`` says what a missing one means)."""
@@ -116,10 +126,91 @@ def load_weights(module: nn.Module, path: Path, *, prefix: str = "", what: str =
     return module
 
 
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # completed optimiser steps
+    step_in_epoch: int = 0  # completed steps of the current epoch
+    seconds: float = 0.0  # training time of earlier calls (resumed runs)
+    final_loss: float | None = None  # mean loss of the last completed epoch
+    epoch_loss_sums: dict[str, float] = field(default_factory=dict)  # current epoch so far
+    epoch_seconds: float = 0.0  # current epoch so far, earlier calls
+
+
+def training_checkpoint(
+    method: nn.Module,
+    optimizer,
+    scheduler,
+    scaler,
+    *,
+    rng: dict,
+    rng_per_rank: list | None,
+    progress: Progress,
+    seconds: float,
+    epoch_seconds: float,
+    config: dict | None,
+) -> dict:
+    """The ``last.pt`` payload: weights, optimiser / scheduler / AMP scaler states (``{}``
+    where there is none), random state(s), ``progress`` and the resolved config.
+    ``seconds`` / ``epoch_seconds``: time of this call so far, added to ``progress``'s."""
+    return {
+        "model": method.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer else {},
+        "scheduler": scheduler.state_dict() if scheduler else {},
+        "scaler": scaler.state_dict(),
+        "rng": rng,
+        "rng_per_rank": rng_per_rank or [],
+        "epoch": progress.epoch,
+        "step": progress.step,
+        "step_in_epoch": progress.step_in_epoch,
+        "progress": {
+            "seconds": progress.seconds + seconds,
+            "final_loss": progress.final_loss,
+            "epoch_loss_sums": progress.epoch_loss_sums,
+            "epoch_seconds": progress.epoch_seconds + epoch_seconds,
+        },
+        "config": config,
+    }
+
+
+def restore_training(state: dict, method: nn.Module, optimizer, scheduler, scaler) -> None:
+    """Load a :func:`training_checkpoint` into ``method`` and, where they exist and were
+    saved, the optimiser, scheduler and scaler (None: not restored)."""
+    method.load_state_dict(state["model"])
+    for part, key in ((optimizer, "optimizer"), (scheduler, "scheduler"), (scaler, "scaler")):
+        if part is not None and state[key]:
+            part.load_state_dict(state[key])
+
+
+def rank_rng_state(state: dict, rank: int, world: int) -> dict | None:
+    """The random state rank ``rank`` of ``world`` resumes with: its own when every rank's
+    was gathered, the main rank's for rank 0, else None (reseed)."""
+    per_rank = state.get("rng_per_rank") or []
+    if len(per_rank) == world:
+        return per_rank[rank]
+    return state["rng"] if rank == 0 else None
+
+
+def progress_from_checkpoint(state: dict) -> Progress:
+    """The :class:`Progress` a :func:`training_checkpoint` was written at."""
+    extra = state.get("progress", {})
+    return Progress(
+        epoch=state["epoch"],
+        step=state["step"],
+        step_in_epoch=state["step_in_epoch"],
+        seconds=extra.get("seconds", 0.0),
+        final_loss=extra.get("final_loss"),
+        epoch_loss_sums=dict(extra.get("epoch_loss_sums", {})),
+        epoch_seconds=extra.get("epoch_seconds", 0.0),
+    )
+
+
 class MetricsLog:
     """``metrics.jsonl`` on rank 0: one JSON object per line, flushed at once."""
 
-    def __init__(self, path: Path, *, resume_at=None, enabled: bool):
+    def __init__(self, path: Path, *, resume_at: Progress | None = None, enabled: bool):
         self.file = None
         if not enabled:
             return
@@ -129,7 +220,7 @@ class MetricsLog:
         self.file.flush()
 
     @staticmethod
-    def _lines_before(path: Path, progress) -> list[str]:
+    def _lines_before(path: Path, progress: Progress) -> list[str]:
         """Lines a resumed run keeps: those written up to the checkpoint."""
         if not path.is_file():
             return []

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import signal
 import threading
 import time
@@ -47,12 +46,18 @@ from skelssl.checkpoint import (
     CHECKPOINT,
     METRICS,
     MetricsLog,
+    Progress,
     capture_rng,
+    keep_copy,
     kept_checkpoint_name,
     load_checkpoint,
+    progress_from_checkpoint,
+    rank_rng_state,
     restore_rng,
+    restore_training,
     rng_to_checkpoint,
     save_checkpoint,
+    training_checkpoint,
 )
 from skelssl.data.sampling import TorchSkeletonDataset
 from skelssl.data.types import SkeletonData
@@ -151,19 +156,6 @@ class EpochSampler(Sampler[int]):
         return len(self.permutation) - self.start
 
 
-@dataclass
-class Progress:
-    """Where training stands; saved in every checkpoint."""
-
-    epoch: int = 0  # completed epochs
-    step: int = 0  # completed optimiser steps
-    step_in_epoch: int = 0  # completed steps of the current epoch
-    seconds: float = 0.0  # training time of earlier calls (resumed runs)
-    final_loss: float | None = None  # mean loss of the last completed epoch
-    epoch_loss_sums: dict[str, float] = field(default_factory=dict)  # current epoch so far
-    epoch_seconds: float = 0.0  # current epoch so far, earlier calls
-
-
 class StopRequest:
     """Ctrl-C (SIGINT) sets ``requested``; the loop stops at the next step boundary so the
     checkpoint is consistent. A second Ctrl-C raises ``KeyboardInterrupt`` at once."""
@@ -219,6 +211,27 @@ def _check_config(config: TrainConfig, world: int) -> None:
         raise SkelsslError(f"must be epochs >= 0, got {config.keep_epochs}", "train.keep_epochs")
 
 
+def build_loader(
+    dataset: Dataset, config: TrainConfig, local_batch: int, rank: int, world: int, device
+) -> tuple[EpochSampler, torch.Generator, DataLoader]:
+    """This rank's shuffled loader of ``local_batch`` items: its :class:`EpochSampler`, the
+    loader's own generator (reseeded every epoch) and the ``DataLoader``."""
+    sampler = EpochSampler(
+        dataset, num_replicas=world, rank=rank, seed=config.seed, drop_last=config.drop_last
+    )
+    generator = torch.Generator()
+    loader = DataLoader(
+        dataset,
+        batch_size=local_batch,
+        sampler=sampler,
+        drop_last=config.drop_last,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+        generator=generator,  # keeps the global RNG untouched by the loader
+    )
+    return sampler, generator, loader
+
+
 class Trainer:
     """The state of one :func:`train` call. Use :func:`train`."""
 
@@ -230,22 +243,8 @@ class Trainer:
         self.method = self._prepare_method(method)
         self.dataset = self._training_dataset(data)
         self.local_batch = config.batch_size // self.world
-        self.sampler = EpochSampler(
-            self.dataset,
-            num_replicas=self.world,
-            rank=self.rank,
-            seed=config.seed,
-            drop_last=config.drop_last,
-        )
-        self.loader_generator = torch.Generator()
-        self.loader = DataLoader(
-            self.dataset,
-            batch_size=self.local_batch,
-            sampler=self.sampler,
-            drop_last=config.drop_last,
-            num_workers=config.num_workers,
-            pin_memory=device.type == "cuda",
-            generator=self.loader_generator,  # keeps the global RNG untouched by the loader
+        self.sampler, self.loader_generator, self.loader = build_loader(
+            self.dataset, config, self.local_batch, self.rank, self.world, device
         )
         self.steps_per_epoch = len(self.loader)
         if self.steps_per_epoch == 0 and config.epochs > 0:
@@ -307,53 +306,24 @@ class Trainer:
         if not dist.is_main():
             return
         self.progress.epoch_loss_sums = {k: float(v) for k, v in self.loss_sums.items()}
-        payload = {
-            "model": self.method.state_dict(),
-            "optimizer": self.optimizer.state_dict() if self.optimizer else {},
-            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
-            "scaler": self.scaler.state_dict(),
-            "rng": rng,
-            "rng_per_rank": rng_per_rank or [],
-            "epoch": self.progress.epoch,
-            "step": self.progress.step,
-            "step_in_epoch": self.progress.step_in_epoch,
-            "progress": {
-                "seconds": self.progress.seconds + self.elapsed(),
-                "final_loss": self.progress.final_loss,
-                "epoch_loss_sums": self.progress.epoch_loss_sums,
-                "epoch_seconds": self.progress.epoch_seconds + self.epoch_elapsed(),
-            },
-            "config": self.config_dict,
-        }
+        payload = training_checkpoint(
+            self.method, self.optimizer, self.scheduler, self.scaler,
+            rng=rng, rng_per_rank=rng_per_rank, progress=self.progress,
+            seconds=self.elapsed(), epoch_seconds=self.epoch_elapsed(), config=self.config_dict,
+        )  # fmt: skip
         save_checkpoint(payload, self.run_dir / CHECKPOINT)
 
     def load(self, path: Path) -> None:
         state = load_checkpoint(path)
-        self.method.load_state_dict(state["model"])
-        if self.optimizer is not None and state["optimizer"]:
-            self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"]:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if state["scaler"] and self.use_amp:
-            self.scaler.load_state_dict(state["scaler"])
-        per_rank = state.get("rng_per_rank") or []
-        if len(per_rank) == self.world:
-            restore_rng(per_rank[self.rank], self.generator, self.device)
-        elif self.rank == 0:
-            restore_rng(state["rng"], self.generator, self.device)
+        scaler = self.scaler if self.use_amp else None
+        restore_training(state, self.method, self.optimizer, self.scheduler, scaler)
+        rng = rank_rng_state(state, self.rank, self.world)
+        if rng is not None:
+            restore_rng(rng, self.generator, self.device)
         else:  # interrupted out of step: other ranks get a fresh, still deterministic, stream
             set_seed(self.config.seed + self.rank + 7919 * state["step"])
             self.generator.manual_seed(self.config.seed + self.rank + 7919 * state["step"])
-        extra = state.get("progress", {})
-        self.progress = Progress(
-            epoch=state["epoch"],
-            step=state["step"],
-            step_in_epoch=state["step_in_epoch"],
-            seconds=extra.get("seconds", 0.0),
-            final_loss=extra.get("final_loss"),
-            epoch_loss_sums=dict(extra.get("epoch_loss_sums", {})),
-            epoch_seconds=extra.get("epoch_seconds", 0.0),
-        )
+        self.progress = progress_from_checkpoint(state)
         self.loss_sums = {
             k: torch.tensor(v, device=self.device) for k, v in self.progress.epoch_loss_sums.items()
         }
@@ -524,10 +494,7 @@ class Trainer:
         (called right after an epoch-boundary checkpoint)."""
         epoch = self.progress.epoch
         if epoch in self.config.keep_epochs and dist.is_main():
-            kept = self.run_dir / kept_checkpoint_name(epoch)
-            partial = kept.with_name(kept.name + ".tmp")
-            shutil.copyfile(self.run_dir / CHECKPOINT, partial)
-            os.replace(partial, kept)  # never a half-written checkpoint under the final name
+            keep_copy(self.run_dir / CHECKPOINT, self.run_dir / kept_checkpoint_name(epoch))
 
     def summary(self) -> dict:
         seconds = self.elapsed()
