@@ -61,7 +61,7 @@ def run_config(method: str, root: Path, budget_seconds: float, overrides: list[s
     path = CONFIGS / f"{method}.yaml"
     base = [
         "data.name=nw-ucla",
-        "data.protocol=xview",
+        "data.split=xview",
         f"data.root={root}",
         f"train.time_budget={budget_seconds}",
     ]
@@ -82,7 +82,7 @@ def supervised_top1(run) -> float | None:
     classifier = getattr(run.method, "classifier", None)
     if classifier is None:
         return None
-    _, test = run.data.split(run.protocol)
+    _, test = run.data.split(run.split)
     logits = predict(EncoderWithClassifier(run.encoder, classifier), test)
     return classification_accuracy(logits, test.labels)["top1"]
 
@@ -96,7 +96,7 @@ def benchmark_method(method: str, args) -> dict:
     summary = pretrain(config, run_dir, quiet=args.quiet)
     pretrain_minutes = (time.time() - started) / 60
     run = load_run(run_dir, quiet=True)
-    train, test = run.data.split(run.protocol)
+    train, test = run.data.split(run.split)
     linear = linear_probe(run.encoder, train, test, run.config.evaluation, quiet=True)
     nearest = knn(run.encoder, train, test, run.config.evaluation, quiet=True)
     row = {

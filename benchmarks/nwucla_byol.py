@@ -106,7 +106,7 @@ def base_config(args, overrides: list[str]):
 def seconds_per_epoch(config, steps: int = 2) -> float:
     """Time ``steps`` training steps (after one warm-up step) and scale to one epoch."""
     data = load_dataset(config.data, quiet=True)
-    train, _ = data.split(config.data.protocol or next(iter(data.protocols)))
+    train, _ = data.split(config.data.split or next(iter(data.protocols)))
     device = resolve_device(config.train.device)
     method = build_method("byol", config.params, config.encoder, DataSpec.of(data)).to(device)
     optimizer = build_optimizer(method, config.train)
@@ -152,7 +152,7 @@ def pretrain_run(name: str, args) -> tuple[Path, dict]:
 
 def evaluate_row(name: str, run_dir: Path, summary: dict, protocol: ProtocolConfig) -> dict:
     run = load_run(run_dir, quiet=True)
-    train, test = run.data.split(run.protocol)
+    train, test = run.data.split(run.split)
     augmented = ("ours", "ours-0.5x", "ours-long")  # the others: frozen features, cheaper
     paper_protocol = protocol if name in augmented else _no_augment(protocol)
     linear = linear_evaluation(run.encoder, train, test, paper_protocol)
@@ -180,7 +180,7 @@ def _no_augment(protocol: ProtocolConfig) -> ProtocolConfig:
 
 def semi_supervised_rows(run_dir: Path, protocol: ProtocolConfig, name: str) -> list[dict]:
     run = load_run(run_dir, quiet=True)
-    train, test = run.data.split(run.protocol)
+    train, test = run.data.split(run.split)
     results = semi_supervised(run.encoder, train, test, protocol)
     return [
         {"run": name, "label_fraction": f"{fraction:.0%}", "n_labelled": r["n_labelled"], "top1": r["top1"],
@@ -193,7 +193,7 @@ def semi_supervised_rows(run_dir: Path, protocol: ProtocolConfig, name: str) -> 
 def distillation_rows(teacher_dir: Path, protocol: ProtocolConfig, fraction: float) -> list[dict]:
     """Table 5 layout: teacher 0.5× finetuned on ``fraction``; 0.25× student w/o and with KD."""
     run = load_run(teacher_dir, quiet=True)
-    train, test = run.data.split(run.protocol)
+    train, test = run.data.split(run.split)
     rows = label_fraction_indices(train.labels, fraction, 0)
     device = resolve_device("auto")
     teacher = finetune_classifier(run.encoder, train, rows, protocol, seed=0, device=device)
@@ -218,7 +218,7 @@ def tsne_figure(run_dirs: dict[str, Path], path: Path, seed: int = 0) -> None:
     figure = Figure(figsize=(6 * len(run_dirs), 5.5))
     for position, (name, run_dir) in enumerate(run_dirs.items(), start=1):
         run = load_run(run_dir, quiet=True)
-        _, test = run.data.split(run.protocol)
+        _, test = run.data.split(run.split)
         features = extract_features(run.encoder, test)
         perplexity = min(30.0, (len(features) - 1) / 3)
         embedding = TSNE(perplexity=perplexity, init="pca", random_state=seed).fit_transform(

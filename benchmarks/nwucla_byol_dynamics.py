@@ -56,7 +56,7 @@ def epoch_losses(run_dir: Path) -> dict[int, float]:
 
 def evaluate_checkpoint(run_dir: Path, epoch: int, losses: dict[int, float]) -> dict:
     run = load_run(run_dir, checkpoint=kept_checkpoint_name(epoch), quiet=True)
-    train, test = run.data.split(run.protocol)
+    train, test = run.data.split(run.split)
     evaluation = run.config.evaluation
     probe = linear_probe(run.encoder, train, test, evaluation, quiet=True)
     nearest = knn(run.encoder, train, test, evaluation, quiet=True)

@@ -104,7 +104,7 @@ def random_encoder(args):
 
 def evaluate_encoder(row: str, encoder, data, config, out: Path) -> dict:
     """Linear probe + kNN on view 3; PNGs for the plotted rows."""
-    train, test = data.split(config.data.protocol or "xview")
+    train, test = data.split(config.data.split or "xview")
     linear = linear_probe(
         encoder, train, test, config.evaluation, quiet=True, return_predictions=True
     )

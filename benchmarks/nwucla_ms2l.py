@@ -172,7 +172,7 @@ def load_splits(args, overrides: list[str], validate: bool):
     """(config, train, test): views 1+2 -> 3, or view 1 -> view 2 when ``validate``."""
     config = load_config("ms2l", CONFIG, [f"data.root={args.root}", *args.base, *overrides])
     data = load_dataset(config.data, quiet=True)
-    train_data, test_data = data.split(config.data.protocol or "xview")
+    train_data, test_data = data.split(config.data.split or "xview")
     if validate:
         views = np.asarray(train_data.views)
         train_data, test_data = (

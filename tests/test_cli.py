@@ -17,7 +17,7 @@ TINY = [
     "data.synthetic.subjects=4",
     "data.synthetic.takes=2",
     "data.synthetic.cameras=2",
-    "data.protocol=xview",
+    "data.split=xview",
     "data.preprocess.view_normalize=false",
     "data.preprocess.frames=16",
     "encoder.name=gru",
@@ -57,7 +57,7 @@ SMALL = [
     "data.synthetic.subjects=6",
     "data.synthetic.takes=3",
     "data.synthetic.cameras=3",
-    "data.protocol=xview",
+    "data.split=xview",
     "data.preprocess.view_normalize=false",
     "data.preprocess.frames=24",
     "encoder.name=gru",
@@ -204,3 +204,24 @@ def test_initial_weights_depend_on_the_seed_alone(tmp_path):
         weights.append(torch.load(out / "last.pt", weights_only=True)["model"])
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+def test_split_names_the_data_split_and_the_old_protocol_flag_still_works(tmp_path, capsys):
+    from skelssl.data import sources
+
+    sources._WARNED.clear()  # the deprecation line is printed once per process
+    tiny = [item for item in TINY if not item.startswith("data.split=")]
+    new = ["pretrain", "random", "--data", "synthetic", "--split", "xsub", "--quiet", *tiny]
+    assert main([*new, "--out", str(tmp_path / "new")]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    old = ["pretrain", "random", "--data", "synthetic", "--protocol", "xsub", "--quiet", *tiny]
+    assert main([*old, "--out", str(tmp_path / "old")]) == 0
+    assert "pretrain --protocol is deprecated, use --split" in capsys.readouterr().err
+    for run in ("new", "old"):
+        assert json.loads((tmp_path / run / "summary.json").read_text())["split"] == "xsub"
+    assert main([*old, "--split", "xview", "--out", str(tmp_path / "both")]) == 2
+    capsys.readouterr()
+    old_key = ["pretrain", "random", "--data", "synthetic", "--quiet", *tiny, "data.protocol=xsub"]
+    assert main([*old_key, "--out", str(tmp_path / "old-key")]) == 0
+    assert "data.protocol is deprecated, use data.split" in capsys.readouterr().err
+    assert json.loads((tmp_path / "old-key" / "summary.json").read_text())["split"] == "xsub"

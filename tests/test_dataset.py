@@ -17,7 +17,7 @@ from skelssl.data.sampling import (
     label_fraction_indices,
     performance_groups,
 )
-from skelssl.data.sources import DATASET_NAMES, DataConfig, default_protocol
+from skelssl.data.sources import DATASET_NAMES, DataConfig, default_split
 from skelssl.data.types import RawDataset, Sequence
 from skelssl.errors import SkelsslError
 
@@ -143,14 +143,14 @@ def test_user_errors(tmp_path, fake_reader):
     with pytest.raises(SkelsslError, match="not found"):
         load_dataset(DataConfig(name="nw-ucla", root=str(tmp_path / "nope")), quiet=True)
     with pytest.raises(SkelsslError, match="xset"):
-        load_dataset(replace(small_config(tmp_path), protocol="xset"), quiet=True)
+        load_dataset(replace(small_config(tmp_path), split="xset"), quiet=True)
     assert DATASET_NAMES == ("nw-ucla", "ntu60", "ntu120", "pku-mmd", "pku-mmd2", "synthetic")
 
 
-def test_default_protocol_is_first(tmp_path, fake_reader):
+def test_default_split_is_first(tmp_path, fake_reader):
     data = load_dataset(small_config(tmp_path), quiet=True)
-    assert default_protocol(data) == "xview"
-    assert default_protocol(data, "xsub") == "xsub"
+    assert default_split(data) == "xview"
+    assert default_split(data, "xsub") == "xsub"
 
 
 def test_npz_source_is_recast(tmp_path, fake_reader):

@@ -77,8 +77,8 @@ def test_adapt_maps_kinect_to_ntu_and_pads_bodies():
 
 def test_data_config_keeps_the_runs_preprocessing():
     run_data = DataConfig(preprocess=PreprocessConfig(frames=37, minmax=True), cache_dir="/c")
-    config = transfer_data_config(run_data, {"name": "pku-mmd", "root": "/r", "protocol": "xview"})
-    assert (config.name, config.root, config.protocol, config.cache_dir) == (
+    config = transfer_data_config(run_data, {"name": "pku-mmd", "root": "/r", "split": "xview"})
+    assert (config.name, config.root, config.split, config.cache_dir) == (
         "pku-mmd",
         "/r",
         "xview",
@@ -110,15 +110,13 @@ def test_knn_transfer_to_another_layout(run_dir, tmp_path):
     with pytest.raises(SkelsslError, match="unknown evaluation protocol"):
         evaluate_run(run_dir, data={"name": str(path)}, protocol="magic", quiet=True)
     with pytest.raises(SkelsslError, match="no protocol 'xset'"):
-        evaluate_run(
-            run_dir, data={"name": str(path), "protocol": "xset"}, protocol="knn", quiet=True
-        )
+        evaluate_run(run_dir, data={"name": str(path), "split": "xset"}, protocol="knn", quiet=True)
 
 
 def test_linear_transfer_to_pku_mmd(run_dir, pku_root):
     result = evaluate_run(
         run_dir,
-        data={"name": "pku-mmd", "root": str(pku_root), "protocol": "xsub"},
+        data={"name": "pku-mmd", "root": str(pku_root), "split": "xsub"},
         protocol="linear",
         quiet=True,
     )

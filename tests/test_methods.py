@@ -213,6 +213,6 @@ def test_configs_load_strictly(path, method, optimizer):
     config = load_config(path=CONFIGS / path)
     assert config.method == method and config.train.optimizer == optimizer
     if path.startswith("nwucla"):
-        assert config.data.protocol == "xview" and config.data.preprocess.frames == 50
+        assert config.data.split == "xview" and config.data.preprocess.frames == 50
     if method == "simclr":
         assert config.train.lr_scaling == "linear"

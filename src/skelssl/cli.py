@@ -21,11 +21,22 @@ def _data_overrides(args) -> list[str]:
         overrides.append(f"data.name={args.data}")
     if getattr(args, "root", None):
         overrides.append(f"data.root={args.root}")
-    if getattr(args, "protocol", None):
-        overrides.append(f"data.protocol={args.protocol}")
+    if getattr(args, "split", None):
+        overrides.append(f"data.split={args.split}")
     if getattr(args, "skip_bad", False):
         overrides.append("data.skip_bad=true")
     return overrides
+
+
+def _renamed_split(args) -> None:
+    """``--protocol`` of info/pretrain is the old name of ``--split`` (one release)."""
+    if getattr(args, "old_split", None) is not None:
+        from skelssl.data.sources import deprecated
+
+        deprecated(f"{args.command} --protocol", "--split (--protocol names evaluation recipes)")
+        if args.split not in (None, args.old_split):
+            raise SkelsslError(f"--protocol {args.old_split} and --split {args.split} disagree")
+        args.split = args.old_split
 
 
 def cmd_info(args) -> int:
@@ -33,6 +44,7 @@ def cmd_info(args) -> int:
     from skelssl.data.cache import load_dataset
     from skelssl.data.sampling import describe
 
+    _renamed_split(args)
     config = load_config("random", None, _data_overrides(args))
     data = load_dataset(config.data, quiet=args.quiet or args.json)
     info = describe(data)
@@ -62,6 +74,7 @@ def cmd_pretrain(args) -> int:
     from skelssl.runs import pretrain
     from skelssl.train import resolve_device
 
+    _renamed_split(args)
     config = None
     if not args.resume:
         config = load_config(args.method, args.config, [*_data_overrides(args), *args.overrides])
@@ -86,7 +99,7 @@ def cmd_evaluate(args) -> int:
         other = {
             "name": args.data,
             "root": args.root,
-            "protocol": args.split,
+            "split": args.split,
             "splits": args.splits,
         }
         other = {key: value for key, value in other.items() if value is not None}
@@ -179,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", help="transfer: evaluate on another dataset (joint layouts are mapped)"
     )
     ev.add_argument("--root", help="transfer: raw data directory of --data")
-    ev.add_argument("--split", help="transfer: train/test protocol of --data (xsub, xview, ...)")
+    ev.add_argument("--split", help="transfer: train/test split of --data (xsub, xview, ...)")
     ev.add_argument("--splits", help="transfer: folder of split files (PKU-MMD part II)")
     ev.add_argument("overrides", nargs="*", help="evaluation.* overrides, e.g. knn_k=20")
     ev.set_defaults(run=cmd_evaluate)
@@ -192,7 +205,8 @@ def _add_data_options(parser: argparse.ArgumentParser, *, with_name: bool) -> No
             "--data", help="nw-ucla | ntu60 | ntu120 | synthetic | path/to/file.npz"
         )
     parser.add_argument("--root", help="raw data directory of a real dataset")
-    parser.add_argument("--protocol", help="train/test protocol (xview, xsub, xset, given)")
+    parser.add_argument("--split", help="train/test split (xview, xsub, xset, given)")
+    parser.add_argument("--protocol", dest="old_split", help=argparse.SUPPRESS)  # deprecated
     parser.add_argument("--skip-bad", action="store_true", help="skip bad files and report them")
     if not any(action.dest == "quiet" for action in parser._actions):
         parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -6,7 +6,7 @@ A run is described by :class:`RunConfig`::
     params: {temperature: 0.1}  # the method's own Config dataclass
     encoder: {name: gru, hidden_size: 256}
     train: {epochs: 100, batch_size: 128, optimizer: lars}
-    data: {name: nw-ucla, protocol: xview, preprocess: {frames: 50}}
+    data: {name: nw-ucla, split: xview, preprocess: {frames: 50}}
     evaluation: {knn_k: 1}
 
 A YAML file holds only what differs from the defaults. Unknown keys are errors, not
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from skelssl import typed
-from skelssl.data.sources import DataConfig
+from skelssl.data.sources import DataConfig, data_tree
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.generic import EvalConfig
 from skelssl.methods import method_class
@@ -112,6 +112,8 @@ def build_config(tree: dict) -> RunConfig:
     if unknown:
         known = "method, params, encoder, train, data, evaluation"
         raise SkelsslError(f"unknown key {unknown[0]} (known: {known})")
+    if "data" in tree:
+        tree["data"] = data_tree(tree["data"])
     config = from_dict(RunConfig, tree, "config")
     config.params = params
     config.encoder = encoder

@@ -22,7 +22,7 @@ from skelssl.runs import pretrain
 # what the virtual camera of the view/distance paper is for (configs/synthetic/simclr.yaml).
 DEMO_COMMON = [
     "data.name=synthetic",
-    "data.protocol=xview",
+    "data.split=xview",
     "data.preprocess.frames=32",
     "data.preprocess.view_normalize=false",
     "encoder.name=gru",

@@ -19,7 +19,7 @@ from skelssl import dist
 from skelssl.checkpoint import load_weights
 from skelssl.config import RunConfig, build_config, read_yaml, save_config, to_dict
 from skelssl.data.cache import load_dataset
-from skelssl.data.sources import default_protocol
+from skelssl.data.sources import default_split
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import build_method
@@ -58,8 +58,8 @@ def pretrain(
     if config.method == "random":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=0))
     data = load_dataset(config.data, quiet=quiet or not dist.is_main())
-    protocol = default_protocol(data, config.data.protocol)
-    train_data, _ = data.split(protocol)
+    split = default_split(data, config.data.split)
+    train_data, _ = data.split(split)
     set_seed(config.train.seed)  # the initial weights depend on the seed alone
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
     if dist.is_main():
@@ -78,7 +78,7 @@ def pretrain(
     summary.update(
         method=config.method,
         data=config.data.name,
-        protocol=protocol,
+        split=split,
         n_train=len(train_data),
         commit=git_commit(),
         wall_seconds=round(time.time() - started, 2),
@@ -95,11 +95,16 @@ class LoadedRun:
     config: RunConfig
     method: torch.nn.Module
     data: SkeletonData
-    protocol: str
+    split: str  # the train/test split of ``data`` the run was pre-trained on
 
     @property
     def encoder(self) -> torch.nn.Module:
         return self.method.encoder
+
+    @property
+    def protocol(self) -> str:
+        """Deprecated name of :attr:`split` (kept for one release)."""
+        return self.split
 
 
 def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = False) -> LoadedRun:
@@ -115,4 +120,4 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = 
     data = load_dataset(config.data, quiet=quiet)
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
     load_weights(method, run_dir / checkpoint)
-    return LoadedRun(config, method, data, default_protocol(data, config.data.protocol))
+    return LoadedRun(config, method, data, default_split(data, config.data.split))

@@ -56,7 +56,7 @@ def load_dataset(config: DataConfig, *, quiet: bool = False) -> SkeletonData:
     """The prepared dataset of ``config``, from the cache when present (joints memory-mapped).
 
     Raises :class:`SkelsslError` for an unknown name, a real dataset without ``root``, a
-    missing root, or an unknown ``protocol``.
+    missing root, or an unknown ``split``.
     """
     config.preprocess.validate()
     source_path = raw_path(config)
@@ -79,7 +79,7 @@ def load_dataset(config: DataConfig, *, quiet: bool = False) -> SkeletonData:
 def _checked(
     data: SkeletonData, skipped: list[str], config: DataConfig, quiet: bool
 ) -> SkeletonData:
-    """Report skipped bad files and check that the configured protocol exists."""
+    """Report skipped bad files and check that the configured split exists."""
     if skipped:
         shown = "; ".join(skipped[:_SHOWN_PROBLEMS])
         more = (
@@ -88,8 +88,8 @@ def _checked(
             else ""
         )
         _say(f"skipped {len(skipped)} bad files: {shown}{more}", quiet)
-    if config.protocol is not None:
-        data.protocol_mask(config.protocol)
+    if config.split is not None:
+        data.protocol_mask(config.split)
     return data
 
 

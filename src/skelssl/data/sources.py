@@ -9,6 +9,7 @@ Readers are imported on demand. Loading (with the on-disk cache) is
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,15 @@ class DataConfig:
     """Which dataset to load and how to prepare it.
 
     ``name`` is one of ``DATASET_NAMES`` or a path to a ``.npz`` array file; ``root`` is the
-    raw data folder of a real dataset; ``protocol`` None means the dataset's first one;
+    raw data folder of a real dataset; ``split`` (the train/test split: ``xview``, ``xsub``,
+    ``given``, ...) None means the dataset's first one;
     ``cache_dir`` None means ``$SKELSSL_CACHE`` or ``~/.cache/skelssl``; ``splits`` is the
     folder of PKU-MMD's split files and ``actions.csv`` (part II brings its own).
     """
 
     name: str = "synthetic"
     root: str | None = None
-    protocol: str | None = None
+    split: str | None = None
     skip_bad: bool = False
     cache_dir: str | None = None
     splits: str | None = None  # PKU-MMD: folder of the split files (default ROOT/splits)
@@ -47,12 +49,41 @@ class DataConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
+    @property
+    def protocol(self) -> str | None:
+        """Deprecated name of :attr:`split` (kept for one release)."""
+        return self.split
 
-def default_protocol(data: SkeletonData, protocol: str | None = None) -> str:
-    """``protocol`` if given (checked), else the dataset's first protocol."""
-    if protocol is not None:
-        data.protocol_mask(protocol)
-        return protocol
+
+_WARNED: set[str] = set()
+
+
+def deprecated(old: str, new: str) -> None:
+    """One line on stderr (once per process): ``old`` is still read, as ``new``."""
+    if old not in _WARNED:
+        _WARNED.add(old)
+        print(f"skelssl: {old} is deprecated, use {new} (removed in the next release)",
+              file=sys.stderr)  # fmt: skip
+
+
+def data_tree(tree: dict) -> dict:
+    """A ``data`` config mapping with the deprecated key ``protocol`` renamed ``split``."""
+    if not isinstance(tree, dict) or "protocol" not in tree:
+        return tree
+    tree = dict(tree)
+    old = tree.pop("protocol")
+    if tree.get("split") not in (None, old):
+        raise SkelsslError(f"data.protocol ({old}) and data.split ({tree['split']}) disagree")
+    deprecated("data.protocol", "data.split")
+    tree["split"] = old
+    return tree
+
+
+def default_split(data: SkeletonData, split: str | None = None) -> str:
+    """``split`` if given (checked), else the dataset's first train/test split."""
+    if split is not None:
+        data.protocol_mask(split)
+        return split
     if not data.protocols:
         raise SkelsslError(f"dataset {data.source} defines no train/test protocol")
     return next(iter(data.protocols))

@@ -20,7 +20,7 @@ import numpy as np
 
 from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import select_bodies
-from skelssl.data.sources import DataConfig, default_protocol
+from skelssl.data.sources import DataConfig, data_tree, default_split
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.evaluation import PROTOCOLS
@@ -34,7 +34,7 @@ ADAPT_CHUNK = 1024  # samples mapped at a time
 def transfer_data_config(run_data: DataConfig, data: DataConfig | dict) -> DataConfig:
     """The other dataset's :class:`DataConfig`.
 
-    A dict (``{"name": "pku-mmd", "root": PATH, "protocol": "xsub"}``, any ``DataConfig``
+    A dict (``{"name": "pku-mmd", "root": PATH, "split": "xsub"}``, any ``DataConfig``
     key) is applied over the run's preprocessing, cache folder and worker count; a
     :class:`DataConfig` is used as given.
     """
@@ -44,7 +44,7 @@ def transfer_data_config(run_data: DataConfig, data: DataConfig | dict) -> DataC
         preprocess=run_data.preprocess, cache_dir=run_data.cache_dir, workers=run_data.workers
     )
     tree = to_dict(base)
-    for key, value in data.items():
+    for key, value in data_tree(data).items():
         if isinstance(value, dict) and isinstance(tree.get(key), dict):
             tree[key] = {**tree[key], **value}
         else:
@@ -92,7 +92,7 @@ def evaluate_run(
     ``evaluations.jsonl``.
 
     ``data`` None evaluates on the run's dataset and split; otherwise it names another
-    dataset (see :func:`transfer_data_config`; its ``protocol`` key, default the dataset's
+    dataset (see :func:`transfer_data_config`; its ``split`` key, default the dataset's
     first, gives the train/test split) and the result also has ``pretrained_on``,
     ``transfer``, ``layout_mapping`` and ``bodies`` (None where nothing was changed).
     ``overrides`` are ``key=value`` settings of the protocol's config (``knn_k=20``).
@@ -102,13 +102,13 @@ def evaluate_run(
             f"unknown evaluation protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
         )
     run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
-    tags = {"method": run.config.method, "data": run.config.data.name, "split": run.protocol}
+    tags = {"method": run.config.method, "data": run.config.data.name, "split": run.split}
     if data is None:
-        train_data, test_data = run.data.split(run.protocol)
+        train_data, test_data = run.data.split(run.split)
     else:
         target_config = transfer_data_config(run.config.data, data)
         target = load_dataset(target_config, quiet=quiet)
-        split = default_protocol(target, target_config.protocol)
+        split = default_split(target, target_config.split)
         adapted, changes = adapt_data(target, run.data.layout, run.data.shape[2])
         train_data, test_data = adapted.split(split)
         tags = {
