@@ -1,4 +1,5 @@
-"""Skeleton BYOL: augmentations, EMA and λ schedule, momentum BN, multi-view sampling,
+"""Skeleton BYOL: augmentations, EMA and λ schedule, target BN modes, multi-view sampling,
+collapse diagnostics,
 the method's forward/backward and the evaluation protocols on tiny data."""
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from skelssl.errors import SkelsslError
 from skelssl.evaluation import byol as byol_protocols
 from skelssl.losses import byol_loss, soft_target_distillation
 from skelssl.methods import METHODS, build_method
-from skelssl.methods.byol import BYOL, batch_norms, target_momentum
+from skelssl.methods.byol import BYOL, target_momentum
 from skelssl.models import EncoderConfig
+from skelssl.models.batchnorm import batch_norms
 from skelssl.skeleton import get_layout
 
 LAYOUT = get_layout("kinect-v1-20")
@@ -143,28 +145,58 @@ def test_soft_target_distillation_is_minimal_at_the_teacher():
 # ---------------------------------------------------------------------------- momentum BN
 
 
-def test_momentum_bn_updates_target_statistics_from_online_batch():
-    method = tiny_method(bn_momentum=0.5, pipelines="conservative", min_rate=1.0, max_rate=1.0)
+def test_momentum_online_bn_updates_target_statistics_from_online_batch():
+    method = tiny_method(
+        bn_mode="momentum-online", bn_momentum=0.5, pipelines="conservative",
+        min_rate=1.0, max_rate=1.0,
+    )  # fmt: skip
     joints, lengths = tiny_joints()
     online_norm = method.encoder.data_norm
     target_norm = method.target_encoder.data_norm
     before = target_norm.running_mean.clone()
     x = torch.cat([joints, joints])
     both = torch.cat([lengths, lengths])
-    from skelssl.models.stgcn import concat_bones
-
-    inputs = concat_bones(x, method.encoder.parents)
-    flat = inputs.permute(0, 2, 3, 4, 1).reshape(x.shape[0], -1, x.shape[1])
-    batch_mean = flat.mean(dim=(0, 2))
     method.loss({"joints": joints, "lengths": lengths})
+    batch_mean = data_norm_input(method, x).mean(dim=(0, 2))
     assert torch.allclose(target_norm.running_mean, 0.5 * before + 0.5 * batch_mean, atol=1e-5)
     assert not target_norm.training  # the target normalises with the EMA statistics
     # the target's forward uses them: changing them changes its output
     method.eval()
-    out = method.target(x, both).clone()
+    out = method.target(x, both)[1].clone()
     target_norm.running_mean.add_(1.0)
-    assert not torch.allclose(method.target(x, both), out)
+    assert not torch.allclose(method.target(x, both)[1], out)
     assert online_norm.training is False  # method.eval() reached the online network
+
+
+def data_norm_input(method: BYOL, x: torch.Tensor) -> torch.Tensor:
+    """What the ST-GCN's first BN layer sees: (N, V·C, T)."""
+    from skelssl.models.stgcn import concat_bones
+
+    inputs = concat_bones(x, method.encoder.parents)
+    return inputs.permute(0, 2, 3, 4, 1).reshape(x.shape[0], -1, x.shape[1])
+
+
+def test_momentum_bn_uses_the_targets_own_statistics():
+    method = tiny_method(
+        bn_mode="momentum", bn_momentum=0.5, pipelines="conservative", min_rate=1.0, max_rate=1.0
+    )
+    target_norm = method.target_encoder.data_norm
+    first, lengths = tiny_joints()
+    second, _ = tiny_joints(seed=3)
+    method.loss({"joints": first, "lengths": lengths})  # the first batch initialises them
+    first_mean = data_norm_input(method, torch.cat([first, first])).mean(dim=(0, 2))
+    assert torch.allclose(target_norm.running_mean, first_mean, atol=1e-5)
+    method.loss({"joints": second, "lengths": lengths})  # then Eq. (4) with α = 0.5
+    second_mean = data_norm_input(method, torch.cat([second, second])).mean(dim=(0, 2))
+    expected = 0.5 * first_mean + 0.5 * second_mean
+    assert torch.allclose(target_norm.running_mean, expected, atol=1e-5)
+    assert not target_norm.training  # it normalises with these EMA statistics
+    # deeper layers too: statistics of the target's own activations, not the online's
+    deep = batch_norms(method.target_encoder)[-1]
+    assert int(deep.num_batches_tracked) == 2
+    method.eval()  # evaluation leaves them alone
+    method.target(torch.cat([second, second]), torch.cat([lengths, lengths]))
+    assert torch.allclose(target_norm.running_mean, expected, atol=1e-5)
 
 
 def test_plain_bn_target_uses_batch_statistics():
@@ -175,6 +207,20 @@ def test_plain_bn_target_uses_batch_statistics():
     assert method.target_encoder.data_norm.training
     assert not torch.equal(before, method.target_encoder.data_norm.running_mean)
     assert len(batch_norms(method.encoder)) == len(batch_norms(method.target_encoder))
+    assert BYOL.Config().bn_mode == "plain"  # the default
+
+
+def test_predictor_learning_rate_scale_is_a_parameter_group():
+    from skelssl.optim import build_optimizer
+    from skelssl.train import TrainConfig
+
+    method = tiny_method(predictor_lr_scale=10.0)
+    optimizer = build_optimizer(method, TrainConfig(lr=0.1))
+    fast = {id(p) for g in optimizer.param_groups if g["lr"] > 0.5 for p in g["params"]}
+    slow = {id(p) for g in optimizer.param_groups if g["lr"] < 0.5 for p in g["params"]}
+    assert {round(g["lr"], 6) for g in optimizer.param_groups} == {0.1, 1.0}
+    assert fast == {id(p) for p in method.predictor.parameters()}
+    assert id(method.encoder.data_norm.weight) in slow
 
 
 # ---------------------------------------------------------------------------- multi-view, method
@@ -224,7 +270,7 @@ def test_forward_backward_on_a_tiny_multi_view_batch():
     }  # fmt: skip
     losses = method.loss(batch)
     assert 0 <= losses["loss"].item() <= 8  # two terms, each in [0, 4]
-    assert 1 <= losses["effective_rank"].item() <= method.encoder.out_dim  # logged diagnostic
+    assert "effective_rank" not in losses  # diagnostics only when the trainer asks
     losses["loss"].backward()
     assert all(p.grad is not None for p in method.encoder.parameters())
     assert all(p.grad is None for p in method.target_encoder.parameters())
@@ -306,3 +352,119 @@ def test_default_protocol_learning_rates_learn_separable_classes():
     linear = byol_protocols.linear_evaluation(encoder, train, test, config, device="cpu")
     semi = byol_protocols.semi_supervised(encoder, train, test, config, device="cpu")
     assert linear["top1"] > 60 and semi[0.5]["top1"] > 45  # chance: 33 %
+
+
+# ---------------------------------------------------------------------------- collapse checks
+
+GRU_SPEC = DataSpec(layout="kinect-v1-20", num_classes=4, frames=16, bodies=1, channels=3)
+SMALL_GRU = EncoderConfig(name="gru", hidden_size=16, num_layers=1)
+
+
+def class_data(n: int, seed: int, noise: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Four classes, each a fixed random sequence, plus per-sample noise: (n, 16, 1, 20, 3)."""
+    prototypes = torch.randn(4, 16, 1, 20, 3, generator=torch.Generator().manual_seed(123))
+    labels = torch.arange(n) % 4
+    noise_draw = torch.randn(n, 16, 1, 20, 3, generator=torch.Generator().manual_seed(seed))
+    return prototypes[labels] + noise * noise_draw, labels
+
+
+def knn_accuracy(encoder, train, train_labels, test, test_labels) -> float:
+    """1-NN (cosine) accuracy of the frozen encoder's features."""
+    encoder.eval()
+    with torch.no_grad():
+        a = torch.nn.functional.normalize(encoder(train), dim=1)
+        b = torch.nn.functional.normalize(encoder(test), dim=1)
+    encoder.train()
+    return float((train_labels[(b @ a.T).argmax(dim=1)] == test_labels).float().mean())
+
+
+def train_small_byol(steps: int, oracle: bool, **params) -> tuple[BYOL, dict]:
+    """BYOL with a small GRU on :func:`class_data`; ``oracle``: the second view is another
+    sample of the same class. Returns the method and the last step's losses (with the
+    collapse diagnostics)."""
+    torch.manual_seed(0)
+    settings = {"hidden_dim": 32, "projection_dim": 16, "pipelines": "conservative",
+                "multi_view": False, **params}  # fmt: skip
+    method = build_method("byol", settings, SMALL_GRU, GRU_SPEC)
+    joints, labels = class_data(64, seed=1)
+    trainable = [p for p in method.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=0.1, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    losses = {}
+    for step in range(steps):
+        rows = torch.randperm(64, generator=generator)[:32]
+        batch = {"joints": joints[rows], "lengths": torch.full((32,), 16),
+                 "generator": generator, "diagnostics": step == steps - 1}  # fmt: skip
+        if oracle:  # the positive: a random sample of the same class
+            offsets = torch.randint(16, (32,), generator=generator)
+            batch["joints_other_view"] = joints[(rows % 4) + 4 * offsets]
+        losses = method.loss(batch)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        method.after_step((step + 1) / steps)
+    return method, losses
+
+
+def test_fixed_byol_tells_the_true_partner_from_a_shuffled_one():
+    _, losses = train_small_byol(30, oracle=False)
+    assert losses["loss_true_partner"] < 0.5 * losses["loss_shuffled_partner"]
+    assert losses["target_cosine"] < 0.9
+    assert 1 < losses["effective_rank"] <= 32 and 1 < losses["effective_rank_target"] <= 32
+
+
+def test_oracle_positives_teach_the_classes():
+    """Ladder check (3): with same-class positives the machinery must learn the classes."""
+    method, _ = train_small_byol(0, oracle=True)
+    train, train_labels = class_data(64, seed=1)
+    test, test_labels = class_data(64, seed=2)
+    before = knn_accuracy(method.encoder, train, train_labels, test, test_labels)
+    method, _ = train_small_byol(40, oracle=True)
+    after = knn_accuracy(method.encoder, train, train_labels, test, test_labels)
+    assert after >= before + 0.06, (before, after)
+
+
+def test_momentum_bn_from_online_statistics_squashes_the_targets():
+    """The paper's wording of Eq. (4) (online statistics) makes every target point the same
+    way from the first step; the targets' own statistics (plain, momentum) do not."""
+    joints, lengths = tiny_joints(n=6)
+    cosines = {}
+    for mode in ("plain", "momentum", "momentum-online"):
+        torch.manual_seed(0)
+        method = tiny_method(bn_mode=mode)
+        losses = method.loss({"joints": joints, "lengths": lengths, "diagnostics": True})
+        cosines[mode] = float(losses["target_cosine"])
+    assert cosines["momentum-online"] > 0.99
+    assert cosines["plain"] < 0.9 and cosines["momentum"] < 0.9
+
+
+def test_collapse_warning_fires_once_past_the_grace_period():
+    method = tiny_method()
+    collapsed = {"loss_true_partner": torch.tensor(0.2), "loss_shuffled_partner": torch.tensor(0.2),
+                 "target_cosine": torch.tensor(0.5)}  # fmt: skip
+    method.progress = 0.05  # inside the grace period: silent
+    for _ in range(5):
+        method.check_collapse(collapsed)
+    assert not method.warned_collapse
+    method.progress = 0.5
+    with pytest.warns(RuntimeWarning, match="collapsed"):
+        method.check_collapse(collapsed)
+    assert method.warned_collapse
+    healthy = {**collapsed, "loss_true_partner": torch.tensor(0.1)}
+    method.check_collapse(healthy)
+    assert method.bad_diagnostics == 0
+
+
+def test_random_encoder_estimates_bn_statistics_on_the_training_data():
+    data = protocol_data()
+    for statistics in ("train", "init"):
+        torch.manual_seed(0)
+        method = build_method("random", {"bn_statistics": statistics}, TINY_STGCN, SPEC)
+        weights = {k: v.clone() for k, v in method.encoder.state_dict().items()}
+        method.prepare(data)
+        norm = method.encoder.data_norm
+        changed = not torch.equal(norm.running_mean, weights["data_norm.running_mean"])
+        assert changed == (statistics == "train")
+        assert torch.equal(method.encoder.data_norm.weight, weights["data_norm.weight"])
+    with pytest.raises(SkelsslError, match="bn_statistics"):
+        build_method("random", {"bn_statistics": "test"}, TINY_STGCN, SPEC)

@@ -104,7 +104,14 @@ def test_interrupted_and_resumed_run_ends_bit_identical(tmp_path):
     assert summary["steps"] == 8 and summary["epochs"] == 4 and summary["world_size"] == 1
     assert np.isfinite(summary["final_loss"])
     assert straight.after_step_progress == pytest.approx([s / 8 for s in range(1, 9)])
-    assert straight.seen_batch_keys == {"joints", "lengths", "labels", "index", "generator"}
+    assert straight.seen_batch_keys == {
+        "joints",
+        "lengths",
+        "labels",
+        "index",
+        "generator",
+        "diagnostics",
+    }
 
     interrupted = ToyMethod(interrupt_at=6)  # step 6 = 2nd step of epoch 3: mid-epoch
     with pytest.raises(KeyboardInterrupt):
@@ -231,3 +238,25 @@ def test_time_budget_stops_after_the_first_epoch_over_it(tmp_path):
     config = TrainConfig(**{**CONFIG, "time_budget": 1e-9})
     summary = train(ToyMethod(), _toy_data(), config, tmp_path, quiet=True)
     assert (summary["epochs"], summary["steps"]) == (1, 2)
+
+
+class DiagnosingToy(ToyMethod):
+    """Adds a diagnostic only when the trainer asks (``batch["diagnostics"]``)."""
+
+    def loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        losses = super().loss(batch)
+        if batch["diagnostics"]:
+            losses["spread"] = batch["joints"].std() + self.calls  # differs per step
+        return losses
+
+
+def test_diagnostics_come_on_logged_steps_and_average_over_them(tmp_path):
+    config = TrainConfig(**{**CONFIG, "epochs": 3})  # 2 steps per epoch, log_every 3
+    train(DiagnosingToy(), _toy_data(), config, tmp_path, quiet=True)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    step_lines = [r for r in records if "lr" in r]
+    epoch_lines = {r["epoch"]: r for r in records if "lr" not in r}
+    assert [r["step"] for r in step_lines] == [3, 6] and all("spread" in r for r in step_lines)
+    assert "spread" not in epoch_lines[1]  # steps 1-2: none asked for
+    assert epoch_lines[2]["spread"] == pytest.approx(step_lines[0]["spread"], rel=1e-6)
+    assert epoch_lines[3]["spread"] == pytest.approx(step_lines[1]["spread"], rel=1e-6)

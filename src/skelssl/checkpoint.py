@@ -136,6 +136,7 @@ class Progress:
     seconds: float = 0.0  # training time of earlier calls (resumed runs)
     final_loss: float | None = None  # mean loss of the last completed epoch
     epoch_loss_sums: dict[str, float] = field(default_factory=dict)  # current epoch so far
+    epoch_loss_counts: dict[str, int] = field(default_factory=dict)  # steps that had each key
     epoch_seconds: float = 0.0  # current epoch so far, earlier calls
 
 
@@ -169,6 +170,7 @@ def training_checkpoint(
             "seconds": progress.seconds + seconds,
             "final_loss": progress.final_loss,
             "epoch_loss_sums": progress.epoch_loss_sums,
+            "epoch_loss_counts": progress.epoch_loss_counts,
             "epoch_seconds": progress.epoch_seconds + epoch_seconds,
         },
         "config": config,
@@ -203,6 +205,7 @@ def progress_from_checkpoint(state: dict) -> Progress:
         seconds=extra.get("seconds", 0.0),
         final_loss=extra.get("final_loss"),
         epoch_loss_sums=dict(extra.get("epoch_loss_sums", {})),
+        epoch_loss_counts=dict(extra.get("epoch_loss_counts", {})),
         epoch_seconds=extra.get("epoch_seconds", 0.0),
     )
 

@@ -62,6 +62,8 @@ def pretrain(
     train_data, _ = data.split(split)
     set_seed(config.train.seed)  # the initial weights depend on the seed alone
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
+    if callable(getattr(method, "prepare", None)) and not resume:
+        method.prepare(train_data)  # e.g. the random encoder's BN statistics
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")

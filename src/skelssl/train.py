@@ -10,7 +10,8 @@ A batch is a dict of tensors on the training device (``joints (N,T,M,V,C)``,
 trainer, for the method's augmentations. Under DDP, N is the per-rank batch.
 
 The run directory gets ``metrics.jsonl`` (one line every ``log_every`` steps:
-``{"step", "epoch", "lr", <losses>, "seq_per_s"}``; one per epoch:
+``{"step", "epoch", "lr", <losses>, "seq_per_s"}``, where a method adds its diagnostics
+because the trainer sets ``batch["diagnostics"]`` on exactly these steps; one per epoch:
 ``{"epoch", <mean losses>, "seconds"}``) and ``last.pt``, written at the end of every
 epoch (copied to ``epoch-NNNN.pt`` after the epochs in ``keep_epochs``, 0 = the initial
 weights) and on interruption (Ctrl-C), so that ``resume=True`` continues, mid-epoch
@@ -269,6 +270,7 @@ class Trainer:
         self.progress = Progress()
         self.rng_at_step_start = capture_rng(self.generator, device)
         self.loss_sums: dict[str, torch.Tensor] = {}
+        self.loss_counts: dict[str, int] = {}  # diagnostics come only on logged steps
 
     # ----------------------------------------------------------------- setup
 
@@ -306,6 +308,7 @@ class Trainer:
         if not dist.is_main():
             return
         self.progress.epoch_loss_sums = {k: float(v) for k, v in self.loss_sums.items()}
+        self.progress.epoch_loss_counts = dict(self.loss_counts)
         payload = training_checkpoint(
             self.method, self.optimizer, self.scheduler, self.scaler,
             rng=rng, rng_per_rank=rng_per_rank, progress=self.progress,
@@ -326,6 +329,10 @@ class Trainer:
         self.progress = progress_from_checkpoint(state)
         self.loss_sums = {
             k: torch.tensor(v, device=self.device) for k, v in self.progress.epoch_loss_sums.items()
+        }
+        self.loss_counts = {
+            k: self.progress.epoch_loss_counts.get(k, self.progress.step_in_epoch)
+            for k in self.loss_sums
         }
 
     # ------------------------------------------------------------------ loop
@@ -370,6 +377,8 @@ class Trainer:
             self.rng_at_step_start = capture_rng(self.generator, self.device)
             batch = to_device(batch, self.device)
             batch["generator"] = self.generator
+            # methods add their (costlier) diagnostics only on the steps that are logged
+            batch["diagnostics"] = (self.progress.step + 1) % self.config.log_every == 0
             losses = self.train_step(batch)
             self.progress.step += 1
             self.progress.step_in_epoch += 1
@@ -377,6 +386,7 @@ class Trainer:
                 self.method.after_step(self.progress.step / max(self.total_steps, 1))
             for key, value in losses.items():
                 self.loss_sums[key] = self.loss_sums.get(key, 0.0) + value
+                self.loss_counts[key] = self.loss_counts.get(key, 0) + 1
             window_sequences += len(batch["joints"]) * self.world
             self.sequences += len(batch["joints"]) * self.world
             bar.update(1)
@@ -413,7 +423,9 @@ class Trainer:
 
     def finish_epoch(self, metrics: MetricsLog) -> None:
         steps = self.progress.step_in_epoch
-        means = self.mean_over_ranks({k: v / max(steps, 1) for k, v in self.loss_sums.items()})
+        means = self.mean_over_ranks(
+            {k: v / max(self.loss_counts.get(k, steps), 1) for k, v in self.loss_sums.items()}
+        )
         if steps:
             self.check_finite(means["loss"])
         seconds = self.progress.epoch_seconds + self.epoch_elapsed()
@@ -421,7 +433,7 @@ class Trainer:
         self.progress.step_in_epoch = 0
         self.progress.final_loss = means.get("loss", self.progress.final_loss)
         self.progress.epoch_seconds = 0.0
-        self.loss_sums = {}
+        self.loss_sums, self.loss_counts = {}, {}
         metrics.write({"epoch": self.progress.epoch, **means, "seconds": round(seconds, 3)})
         self.epoch_started = time.perf_counter()
 

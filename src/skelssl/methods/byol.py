@@ -18,26 +18,42 @@ One training step, top to bottom:
    symmetrised over the two views (Eq. (2)).
 5. After the optimiser step: ξ ← λξ + (1 − λ)θ (Eq. (3)), λ raised from λ₀ = 0.99 to 1 on
    a cosine schedule (BYOL Sec. 3.2).
-6. Momentum BatchNorm (Eq. (4)): the target's BN running mean / variance are an EMA (α) of
-   the online network's batch statistics of the same step, and the target's forward pass
-   normalises with them (no SyncBN needed: the statistics are averaged over ranks).
-   ``bn_mode="plain"`` lets the target use its own batch statistics; ``"sync"`` converts
-   both networks to SyncBatchNorm (CUDA under DDP).
+6. The target's BatchNorm. Default ``bn_mode="plain"``: the target normalises with its
+   *own* batch statistics, as the reference BYOL does (DeepMind's code, solo-learn).
+   This differs from the paper, which uses momentum BN (Sec. 3.1, Eq. (4)): the target's
+   BN mean / variance are an EMA (α) of "the current batch statistics of the online
+   network", and the target normalises with them. Read literally (``"momentum-online"``)
+   this collapses here: the target's weights are an average of past online weights, with
+   a smaller norm, so its pre-BN activations have a smaller variance than the online
+   network's; dividing by the online variance squashes every layer a bit more (measured
+   real/used variance ≈ 0.002 at block 9), all targets point the same way (mean cosine
+   between samples ≥ 0.99) and the loss cannot tell the true partner from a shuffled one
+   (``benchmarks/results/nwucla_byol_validation.md``). ``"momentum"`` keeps Eq. (4) but
+   computes μ_b, σ_b from the *target's own* activations of the step (Momentum² Teacher,
+   Li et al. 2021, the paper's [28]); the statistics are averaged over ranks, so no SyncBN
+   is needed. ``"sync"`` converts both networks to SyncBatchNorm (CUDA under DDP).
+7. Collapse diagnostics on the steps the trainer logs (``batch["diagnostics"]``, every
+   ``train.log_every`` steps, no host synchronisation on the others): effective rank of
+   the online and the target encoder's features, mean cosine between different samples'
+   targets, and the loss against shuffled partners (:mod:`skelssl.diagnostics`); a
+   warning (once) when, past the first 10 % of training, the true-partner loss is not
+   below the shuffled one or the targets' mean cosine stays above 0.9.
 
 Paper numbers we use: λ₀ = 0.99, shear factors in [−1, 1], left/right drop p = 0.5,
 resampling rate in [0.7, 1.3], SG order 2 / window 15 / p = 0.5, SGD momentum 0.9 weight
 decay 1e-4, warmup 1e-6 → base lr over 10 epochs then cosine (configs/nwucla/byol.yaml).
-Logged beside the loss (not in the paper): the effective rank of the online encoder's
-features in each batch, which shows a partial collapse as it happens
-(``benchmarks/results/nwucla_byol_dynamics.md``).
 
 Not found in what we could read, so our choices: projector / predictor sizes (BYOL's
-4096 → 256), the momentum-BN α = 0.9, the order of the augmentations in T₁.
+4096 → 256), the momentum-BN α = 0.9, the order of the augmentations in T₁. The shear
+of Eq. (5) is linear, so its factors in [−1, 1] mean the same at any coordinate scale
+(NW-UCLA and NTU are both in metres); what the scale does not change is that factors
+this large give nearly singular or reflecting matrices for some draws.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -48,16 +64,20 @@ from skelssl import dist
 from skelssl.augment import cyclic_shift, left_right_drop, resample, savgol_filter, shear
 from skelssl.data.sampling import MultiViewDataset, TorchSkeletonDataset
 from skelssl.data.types import DataSpec, SkeletonData
-from skelssl.diagnostics import effective_rank
+from skelssl.diagnostics import effective_rank, mean_pairwise_cosine, shuffled_partner_loss
 from skelssl.errors import SkelsslError
 from skelssl.losses import byol_loss
 from skelssl.models import EncoderConfig, build_encoder
+from skelssl.models.batchnorm import batch_norms
 from skelssl.models.heads import mlp
 from skelssl.skeleton import Layout, get_layout
 
 AUGMENTATIONS = ("shear", "left_right_drop", "resample", "savgol", "cyclic_shift")
 PIPELINES = ("asymmetric", "aggressive", "conservative")
-BN_MODES = ("momentum", "plain", "sync")
+BN_MODES = ("plain", "momentum", "momentum-online", "sync")
+COLLAPSE_GRACE = 0.1  # progress before the collapse warning may fire (past the lr warm-up)
+COLLAPSE_COSINE = 0.9  # targets' mean cosine above this = pointing the same way
+COLLAPSE_CHECKS = 3  # consecutive bad diagnostic steps before warning
 
 
 @dataclass
@@ -67,8 +87,9 @@ class BYOLConfig:
     projection_dim: int = 256  # z (BYOL Sec. 3.3)
     hidden_dim: int = 4096  # hidden width of g and q (BYOL Sec. 3.3)
     base_target_momentum: float = 0.99  # λ₀, Eq. (3)
-    bn_mode: str = "momentum"  # "momentum" (Eq. (4)) | "plain" | "sync"
+    bn_mode: str = "plain"  # "plain" | "momentum" (Eq. (4), own stats) | "momentum-online" | "sync"
     bn_momentum: float = 0.9  # α of Eq. (4) — our choice
+    predictor_lr_scale: float = 1.0  # q_θ's lr / base lr (BYOL: 1; DirectPred/SimSiam: 10)
     multi_view: bool = True  # multi-viewpoint sampling
     pipelines: str = "asymmetric"  # "asymmetric" (T₁, T₂) | "aggressive" (T₁, T₁) | "conservative"
     aggressive: list[str] = field(default_factory=lambda: list(AUGMENTATIONS))  # T₁
@@ -104,6 +125,8 @@ class BYOLConfig:
                 )
         if not 0 < self.min_rate <= self.max_rate:
             raise SkelsslError(f"need 0 < params.min_rate <= params.max_rate, got {self.min_rate}, {self.max_rate}")  # fmt: skip
+        if self.predictor_lr_scale <= 0:
+            raise SkelsslError(f"params.predictor_lr_scale must be > 0, got {self.predictor_lr_scale}")  # fmt: skip
         if self.shear_magnitude < 0:
             raise SkelsslError(f"params.shear_magnitude must be >= 0, got {self.shear_magnitude}")
         if self.savgol_window % 2 == 0 or not 0 <= self.savgol_order < self.savgol_window:
@@ -117,11 +140,6 @@ def target_momentum(progress: float, base: float = 0.99) -> float:
     """λ at training progress k/K ∈ [0, 1]: ``1 − (1 − λ₀)(cos(π k/K) + 1)/2`` (BYOL Sec. 3.2)."""
     progress = min(max(progress, 0.0), 1.0)
     return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0
-
-
-def batch_norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    """The BatchNorm layers of ``module`` in registration order."""
-    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
 def _record_batch_statistics(module: nn.Module, inputs: tuple, output: Tensor) -> None:
@@ -138,9 +156,11 @@ def _record_batch_statistics(module: nn.Module, inputs: tuple, output: Tensor) -
 def momentum_batch_norm_update(
     target_norms: list[nn.Module], online_norms: list[nn.Module], alpha: float
 ) -> None:
-    """Skeleton BYOL Eq. (4): target running stats ← α·running + (1 − α)·online batch stats.
+    """Skeleton BYOL Eq. (4) as the paper words it (``bn_mode="momentum-online"``): target
+    running stats ← α·running + (1 − α)·the *online* layers' batch stats of this step.
 
     Uses the statistics recorded in the online layers' last forward (averaged over ranks).
+    Collapses on NW-UCLA (module docstring, point 6); kept to show it.
     """
     for target_norm, online_norm in zip(target_norms, online_norms):
         statistics = getattr(online_norm, "batch_statistics", None)
@@ -154,6 +174,26 @@ def momentum_batch_norm_update(
             variance.to(target_norm.running_var), alpha=1 - alpha
         )
         online_norm.batch_statistics = None
+
+
+@torch.no_grad()
+def _momentum_own_statistics(module: nn.Module, inputs: tuple) -> None:
+    """Forward pre-hook of a target BN layer (``bn_mode="momentum"``), Eq. (4) with the
+    layer's *own* batch statistics (Momentum² Teacher): running ← α·running + (1 − α)·batch
+    (the first batch initialises them), then the layer — in eval mode — normalises with the
+    updated running statistics. Active only while ``module.momentum_own_statistics``."""
+    if not getattr(module, "momentum_own_statistics", False):
+        return
+    x = inputs[0].detach().float()
+    dims = [d for d in range(x.ndim) if d != 1]
+    variance, mean = torch.var_mean(x, dim=dims, correction=1)
+    mean, variance = dist.all_reduce_mean(mean), dist.all_reduce_mean(variance)
+    alpha = module.momentum_alpha
+    first = module.num_batches_tracked == 0  # a tensor: no host synchronisation
+    for running, batch in ((module.running_mean, mean), (module.running_var, variance)):
+        updated = torch.where(first, batch.to(running), alpha * running + (1 - alpha) * batch)
+        running.copy_(updated)
+    module.num_batches_tracked.add_(1)
 
 
 # ---------------------------------------------------------------------------- augmentation
@@ -226,12 +266,28 @@ class BYOL(nn.Module):
         self.register_buffer("target_momentum", torch.tensor(params.base_target_momentum))
         for norm in self._online_norms():
             norm.register_forward_hook(_record_batch_statistics)
+        for norm in self._target_norms():
+            norm.momentum_alpha = params.bn_momentum
+            norm.register_forward_pre_hook(_momentum_own_statistics)
+        self.progress = 0.0  # of training, from after_step (for the collapse warning)
+        self.bad_diagnostics = 0  # consecutive diagnostic steps that looked collapsed
+        self.warned_collapse = False
 
     def _online_norms(self) -> list[nn.Module]:
         return [n for online, _ in self.momentum_pairs for n in batch_norms(online)]
 
     def _target_norms(self) -> list[nn.Module]:
         return [n for _, target in self.momentum_pairs for n in batch_norms(target)]
+
+    def param_groups(self) -> list[dict]:
+        """The predictor at ``predictor_lr_scale`` × the base lr, everything else at ×1."""
+        predictor = list(self.predictor.parameters())
+        ids = {id(p) for p in predictor}
+        others = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        return [
+            {"params": others},
+            {"params": predictor, "lr_scale": self.params.predictor_lr_scale},
+        ]
 
     def train_dataset(self, data: SkeletonData, seed: int) -> Dataset:
         """Multi-viewpoint sampling over performances, or one view per sample when off."""
@@ -265,7 +321,7 @@ class BYOL(nn.Module):
     def online(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """f_θ(x) and q_θ(g_θ(f_θ(x))). Shape: (N, T, M, V, C) -> (N, D), (N, projection_dim)."""
         norms = self._online_norms()
-        record = self.params.bn_mode == "momentum"
+        record = self.params.bn_mode == "momentum-online"
         for norm in norms:
             norm.record_batch_statistics = record
         try:
@@ -276,26 +332,37 @@ class BYOL(nn.Module):
                 norm.record_batch_statistics = False
 
     @torch.no_grad()
-    def target(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """g_ξ(f_ξ(x)); with momentum BN the target normalises with its EMA statistics
-        (Eq. (4)), otherwise with its own batch statistics. Shape: -> (N, projection_dim)."""
-        if self.params.bn_mode == "momentum":
-            if self.training:
-                momentum_batch_norm_update(
-                    self._target_norms(), self._online_norms(), self.params.bn_momentum
-                )
-            self.target_encoder.eval()
-            self.target_projector.eval()
-        else:
-            self.target_encoder.train(self.training)
-            self.target_projector.train(self.training)
-        return self.target_projector(self.target_encoder(x, lengths))
+    def target(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """f_ξ(x) and z' = g_ξ(f_ξ(x)). Shape: (N, T, M, V, C) -> (N, D), (N, projection_dim).
+
+        ``plain``/``sync``: BN with the target's own batch statistics. ``momentum``: Eq. (4)
+        with the target's own batch statistics, normalising with the EMA. ``momentum-online``:
+        Eq. (4) with the online network's statistics (the paper's wording; collapses).
+        """
+        mode = self.params.bn_mode
+        momentum = mode in ("momentum", "momentum-online")
+        if mode == "momentum-online" and self.training:
+            momentum_batch_norm_update(
+                self._target_norms(), self._online_norms(), self.params.bn_momentum
+            )
+        norms = self._target_norms()
+        for norm in norms:
+            norm.momentum_own_statistics = mode == "momentum" and self.training
+        for module in (self.target_encoder, self.target_projector):
+            module.train(self.training and not momentum)
+        try:
+            features = self.target_encoder(x, lengths)
+            return features, self.target_projector(features)
+        finally:
+            for norm in norms:
+                norm.momentum_own_statistics = False
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         """Symmetrised normalised L2 loss (Eqs. (1)-(2)) of one batch.
 
         ``batch["joints"]`` (N, T, M, V, 3) is the first view's source; with multi-view
-        sampling ``batch["joints_other_view"]`` is the second's.
+        sampling ``batch["joints_other_view"]`` is the second's. With
+        ``batch["diagnostics"]`` true the collapse diagnostics are added to the result.
         """
         if (
             self.params.bn_mode == "sync"
@@ -307,19 +374,62 @@ class BYOL(nn.Module):
         n = v1.shape[0]
         both, both_lengths = torch.cat([v1, v2]), torch.cat([lengths1, lengths2])
         features, prediction = self.online(both, both_lengths)  # q_θ(z_θ) of v₁ then v₂
-        target = self.target(both, both_lengths)  # (2N, D): z'_ξ of v₁ then v₂
+        target_features, target = self.target(both, both_lengths)  # z'_ξ of v₁ then v₂
         # Eq. (1) L(v₁→v₂) and its symmetric term L(v₂→v₁); Eq. (2) sums them
         loss = byol_loss(prediction[:n], target[n:]) + byol_loss(prediction[n:], target[:n])
+        losses = {"loss": loss, "target_momentum": self.target_momentum.detach().clone()}
+        if batch.get("diagnostics"):
+            partners = torch.cat([target[n:], target[:n]])  # each prediction's true partner
+            losses.update(self.diagnostics(features, target_features, prediction, partners))
+            losses["loss_true_partner"] = loss.detach() / 2  # per term, as the shuffled one
+            self.check_collapse(losses)
+        return losses
+
+    @torch.no_grad()
+    def diagnostics(
+        self, features: Tensor, target_features: Tensor, prediction: Tensor, partners: Tensor
+    ) -> dict[str, Tensor]:
+        """Collapse diagnostics of one step (:mod:`skelssl.diagnostics`).
+
+        Shapes: features, target_features (2N, D) encoder outputs of both views;
+        prediction, partners (2N, projection_dim) q_θ and each one's true target.
+        """
+        # each view's prediction against another sample's target of the other view
+        shuffled = shuffled_partner_loss(byol_loss, prediction, partners)
         return {
-            "loss": loss,
-            "target_momentum": self.target_momentum.detach().clone(),
-            # logged collapse diagnostic: how many directions the encoder's features use
-            "effective_rank": features.new_tensor(effective_rank(features.detach())),
+            "effective_rank": features.new_tensor(effective_rank(features)),
+            "effective_rank_target": features.new_tensor(effective_rank(target_features)),
+            "target_cosine": mean_pairwise_cosine(partners),
+            "loss_shuffled_partner": shuffled,
         }
+
+    def check_collapse(self, losses: dict[str, Tensor]) -> None:
+        """Warn once when, past :data:`COLLAPSE_GRACE` of training, :data:`COLLAPSE_CHECKS`
+        diagnostic steps in a row show a collapse: the true-partner loss not below the
+        shuffled one, or the targets' mean cosine above :data:`COLLAPSE_COSINE`."""
+        true, shuffled = float(losses["loss_true_partner"]), float(losses["loss_shuffled_partner"])
+        cosine = float(losses["target_cosine"])
+        bad = true >= shuffled or cosine > COLLAPSE_COSINE
+        self.bad_diagnostics = self.bad_diagnostics + 1 if bad else 0
+        if (
+            self.bad_diagnostics >= COLLAPSE_CHECKS
+            and self.progress >= COLLAPSE_GRACE
+            and not self.warned_collapse
+        ):
+            self.warned_collapse = True
+            if dist.is_main():
+                warnings.warn(
+                    f"BYOL looks collapsed at {self.progress:.0%} of training: loss with the "
+                    f"true partner {true:.3f} vs a shuffled one {shuffled:.3f}, targets' mean "
+                    f"cosine {cosine:.2f} (metrics.jsonl has the history)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     @torch.no_grad()
     def after_step(self, progress: float) -> None:
         """Eq. (3): ξ ← λξ + (1 − λ)θ, then λ for the next step (cosine from λ₀ to 1)."""
         for online, target in self.momentum_pairs:
             dist.ema_update(target, online, float(self.target_momentum))
+        self.progress = progress
         self.target_momentum.fill_(target_momentum(progress, self.params.base_target_momentum))

@@ -5,7 +5,10 @@
     cross-entropy, optional light augmentation (random rotation, then shear).
 ``random``
     The untrained encoder: its random weights are the "features". Nothing is optimised;
-    the CLI pre-trains it with ``epochs=0`` so the initial weights are saved.
+    the CLI pre-trains it with ``epochs=0`` so the initial weights are saved. Its
+    BatchNorm statistics are estimated on the training split first (``bn_statistics:
+    train``, the default; ``init`` keeps them as initialised), so that it is compared
+    like for like with trained encoders, which all carry their data's statistics.
 
 The supervised augmentation defaults are the ones :mod:`skelssl.evaluation` uses when it
 finetunes a pre-trained encoder (rotation ±15° per axis — half the CrosSCLR/AimCLR
@@ -19,11 +22,14 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 
 from skelssl.augment import LIGHT_ROTATION_DEGREES, LIGHT_SHEAR, rotate_then_shear
-from skelssl.data.types import DataSpec
+from skelssl.data.sampling import TorchSkeletonDataset
+from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.models import EncoderConfig, build_encoder
+from skelssl.models.batchnorm import estimate_batch_norm_statistics
 
 
 @dataclass
@@ -81,9 +87,30 @@ class Supervised(nn.Module):
         return {"loss": loss, "accuracy": accuracy}
 
 
+BN_STATISTICS = ("train", "init")
+
+
 @dataclass
 class RandomInitConfig:
-    """The random-encoder baseline has no settings."""
+    """What the untrained encoder's BatchNorm layers normalise with.
+
+    ``train`` (default): statistics estimated on the training split (one pass, train
+    mode, cumulative average, no gradient; :func:`skelssl.models.batchnorm.
+    estimate_batch_norm_statistics`) — what every trained encoder has, so comparisons use
+    this row. ``init``: the initial statistics (mean 0, variance 1: BN does nothing).
+    """
+
+    bn_statistics: str = "train"  # "train" | "init"
+    bn_batch_size: int = 256  # batch of the estimation pass
+
+    def validate(self) -> None:
+        if self.bn_statistics not in BN_STATISTICS:
+            raise SkelsslError(
+                f"params.bn_statistics must be one of {', '.join(BN_STATISTICS)}, "
+                f"got {self.bn_statistics!r}"
+            )
+        if self.bn_batch_size < 1:
+            raise SkelsslError(f"params.bn_batch_size must be >= 1, got {self.bn_batch_size}")
 
 
 class RandomInit(nn.Module):
@@ -94,7 +121,19 @@ class RandomInit(nn.Module):
 
     def __init__(self, params: RandomInitConfig, encoder_config: EncoderConfig, spec: DataSpec):
         super().__init__()
+        params.validate()
+        self.params = params
         self.encoder = build_encoder(encoder_config, spec)
+
+    def prepare(self, data: SkeletonData) -> None:
+        """Before the (empty) training: estimate BN statistics on ``data`` (the training
+        split) when ``bn_statistics="train"``; nothing for ``"init"`` or encoders without BN."""
+        if self.params.bn_statistics != "train":
+            return
+        device = next(self.encoder.parameters()).device
+        loader = DataLoader(TorchSkeletonDataset(data), batch_size=self.params.bn_batch_size)
+        batches = ((b["joints"].to(device), b["lengths"].to(device)) for b in loader)
+        estimate_batch_norm_statistics(self.encoder, batches)
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         raise SkelsslError(

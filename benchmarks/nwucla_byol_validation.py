@@ -1,0 +1,209 @@
+"""Skeleton BYOL's causes settled on a validation split of NW-UCLA's training views.
+
+Pre-train on view 1 only (516 sequences, no labels), fit the linear probe on view 1's
+labels and measure on view 2 (504 sequences); view 3 (the test view) is never read.
+Each variant is a list of ``key=value`` overrides of ``configs/nwucla/byol.yaml`` (plus
+``--base`` overrides shared by all), run for the same number of epochs with the same
+seeds, so differences are *paired* by seed. Beside them: the untrained encoder of the
+same shape with BN statistics estimated on view 1 (``random``, like for like) and as
+initialised (``random-bn-init``). Each run's last collapse diagnostics (logged every
+``train.log_every`` steps) are kept.
+
+Multi-viewpoint sampling has nothing to pair on view 1 alone (one camera), so these
+runs use ``params.multi_view=false``: they test the loss, the BN and the optimiser, not
+the sampling.
+
+    python benchmarks/nwucla_byol_validation.py --seeds 0 1 2 --epochs 30 \\
+        --variants plain momentum momentum-online
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import machine
+from skelssl.config import load_config
+from skelssl.data.cache import load_dataset
+from skelssl.data.readers.arrays import write_npz
+from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.report import markdown_table
+from skelssl.runs import load_run, pretrain
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
+RESULTS = REPO / "benchmarks" / "results"
+DIAGNOSTICS = (
+    "loss_true_partner", "loss_shuffled_partner", "target_cosine",
+    "effective_rank", "effective_rank_target",
+)  # fmt: skip
+
+VARIANTS = {
+    "plain": ["params.bn_mode=plain"],
+    "momentum": ["params.bn_mode=momentum"],
+    "momentum-online": ["params.bn_mode=momentum-online"],
+    "predictor-lr-x10": ["params.bn_mode=plain", "params.predictor_lr_scale=10"],
+    "shear-0.5": ["params.bn_mode=plain", "params.shear_magnitude=0.5"],
+    "random": ["method=random", "params.bn_statistics=train"],
+    "random-bn-init": ["method=random", "params.bn_statistics=init"],
+}
+
+
+def validation_file(root: Path, path: Path) -> Path:
+    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does, split ``given`` =
+    view 1 (train) / view 2 (validation), written once to ``path``."""
+    if path.exists():
+        return path
+    config = load_config("byol", REPO / "configs/nwucla/byol.yaml", [f"data.root={root}"])
+    train, _ = load_dataset(config.data, quiet=True).split("xview")
+    given = np.asarray(train.views) == 1
+    write_npz(dataclasses.replace(train, protocols={"given": given}), path)
+    return path
+
+
+def run_config(args, name: str, seed: int):
+    """The config of one (variant, seed): the NW-UCLA BYOL config on the validation file."""
+    method = "random" if name.startswith("random") else "byol"
+    overrides = [] if method == "random" else VARIANTS[name]
+    data = [
+        f"data.name={args.npz}", "data.protocol=given", "data.preprocess.view_normalize=false",
+        f"train.seed={seed}", f"train.epochs={args.epochs}", "train.log_every=5",
+    ]  # fmt: skip
+    base = [o for o in args.base if method == "byol" or not o.startswith("params.")]
+    if method == "byol":
+        base = ["params.multi_view=false", *base]
+    config = load_config("byol", REPO / "configs/nwucla/byol.yaml", [*data, *base, *overrides])
+    if method == "random":
+        params = dict(o.split("=", 1) for o in VARIANTS[name][1:])
+        config = dataclasses.replace(config, method="random", params=_random_params(params))
+    return config
+
+
+def _random_params(params: dict):
+    from skelssl.methods.supervised import RandomInitConfig
+
+    return RandomInitConfig(bn_statistics=params["params.bn_statistics"])
+
+
+def last_diagnostics(run_dir: Path) -> dict:
+    """The last logged step that carries the collapse diagnostics (empty when none)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return {}
+    last = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if "loss_shuffled_partner" in record:
+            last = record
+    return {k: round(last[k], 4) for k in ("step", *DIAGNOSTICS) if k in last}
+
+
+def run_one(args, name: str, seed: int) -> dict:
+    run_dir = Path(args.work) / f"{name}-s{seed}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    config = run_config(args, name, seed)
+    started = time.time()
+    summary = pretrain(config, run_dir, quiet=True)
+    minutes = (time.time() - started) / 60
+    run = load_run(run_dir, quiet=True)
+    train, validation = run.data.split("given")
+    probe = linear_probe(run.encoder, train, validation, run.config.evaluation, quiet=True)
+    nearest = knn(run.encoder, train, validation, run.config.evaluation, quiet=True)
+    return {
+        "variant": name, "seed": seed, "epochs": summary.get("epochs"),
+        "minutes": round(minutes, 2), "probe_top1": round(probe["top1"], 2),
+        "knn_top1": round(nearest["top1"], 2), **last_diagnostics(run_dir),
+    }  # fmt: skip
+
+
+def summarise(rows: list[dict], reference: str) -> list[dict]:
+    """Mean ± std per variant, and the mean ± std of its paired difference to ``reference``."""
+    by_variant: dict[str, dict[int, dict]] = {}
+    for row in rows:
+        by_variant.setdefault(row["variant"], {})[row["seed"]] = row
+    summary = []
+    for name, seeds in by_variant.items():
+        entry = {"variant": name, "seeds": sorted(seeds)}
+        for key in ("probe_top1", "knn_top1"):
+            values = np.array([seeds[s][key] for s in sorted(seeds)])
+            entry[key] = f"{values.mean():.1f} ± {values.std():.1f}"
+            paired = [seeds[s][key] - by_variant[reference][s][key]
+                      for s in sorted(seeds) if s in by_variant.get(reference, {})]  # fmt: skip
+            if paired and name != reference:
+                entry[f"{key}_minus_{reference}"] = f"{np.mean(paired):+.1f} ± {np.std(paired):.1f}"
+        for key in ("target_cosine", "loss_true_partner", "loss_shuffled_partner"):
+            values = [seeds[s][key] for s in seeds if key in seeds[s]]
+            if values:
+                entry[key] = f"{np.mean(values):.3f}"  # 3 digits: the table rounds floats
+        summary.append(entry)
+    return summary
+
+
+def write(payload: dict, out: Path, stem: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    reference = payload["reference"]
+    columns = ["variant", "seeds", "probe_top1", f"probe_top1_minus_{reference}", "knn_top1",
+               f"knn_top1_minus_{reference}", "target_cosine", "loss_true_partner",
+               "loss_shuffled_partner"]  # fmt: skip
+    text = [
+        "# Skeleton BYOL on a validation split (NW-UCLA view 1 -> view 2)\n",
+        f"Command: `{payload['command']}`. Machine: {payload['machine']}.\n",
+        "Pre-training on view 1 without labels, probe (Adam, standardised features) and "
+        "kNN (k=1, cosine) fitted on view 1, measured on view 2; final epoch; mean ± std "
+        f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
+        "last logged step (true-partner loss per term vs shuffled partners; targets' mean "
+        "cosine between samples).\n",
+        markdown_table(payload["summary"], columns),
+        "\n## Runs\n",
+        markdown_table(
+            payload["rows"],
+            ["variant", "seed", "epochs", "minutes", "probe_top1", "knn_top1", *DIAGNOSTICS],
+        ),  # fmt: skip
+    ]
+    (out / f"{stem}.md").write_text("\n".join(text) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--npz", type=Path, default=Path("/tmp/nwucla_byol_val.npz"))
+    parser.add_argument("--variants", nargs="+", default=["plain", "momentum", "random"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--base", nargs="*", default=[], help="overrides for every variant")
+    parser.add_argument("--reference", default="plain")
+    parser.add_argument("--stem", default="nwucla_byol_validation")
+    parser.add_argument("--work", default=str(REPO / "runs" / "bench-byol-validation"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown} (known: {', '.join(VARIANTS)})")
+    validation_file(args.root, args.npz)
+    payload = {
+        "command": "python benchmarks/nwucla_byol_validation.py "
+        f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
+        f"--variants {' '.join(args.variants)}"
+        + (f" --base {' '.join(args.base)}" if args.base else "")
+        + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else ""),
+        "machine": machine(), "reference": args.reference, "variants": {
+            name: VARIANTS[name] for name in args.variants}, "base": args.base, "rows": [],
+    }  # fmt: skip
+    for seed in args.seeds:  # seed-major: an interrupted run still has complete pairs
+        for name in args.variants:
+            payload["rows"].append(run_one(args, name, seed))
+            print(json.dumps(payload["rows"][-1]), flush=True)
+            payload["summary"] = summarise(payload["rows"], args.reference)
+            write(payload, args.out, args.stem)
+
+
+if __name__ == "__main__":
+    main()
