@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from common import machine
+from nwucla_byol import machine_line
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.readers.arrays import write_npz
@@ -72,7 +73,7 @@ def run_config(args, name: str, seed: int):
     method = "random" if name.startswith("random") else "byol"
     overrides = [] if method == "random" else VARIANTS[name]
     data = [
-        f"data.name={args.npz}", "data.protocol=given", "data.preprocess.view_normalize=false",
+        f"data.name={args.npz}", "data.split=given", "data.preprocess.view_normalize=false",
         f"train.seed={seed}", f"train.epochs={args.epochs}", "train.log_every=5",
     ]  # fmt: skip
     base = [o for o in args.base if method == "byol" or not o.startswith("params.")]
@@ -155,7 +156,7 @@ def write(payload: dict, out: Path, stem: str) -> None:
                "loss_shuffled_partner"]  # fmt: skip
     text = [
         "# Skeleton BYOL on a validation split (NW-UCLA view 1 -> view 2)\n",
-        f"Command: `{payload['command']}`. Machine: {payload['machine']}.\n",
+        f"Command: `{payload['command']}`. Machine: {machine_line(payload['machine'])}.\n",
         "Pre-training on view 1 without labels, probe (Adam, standardised features) and "
         "kNN (k=1, cosine) fitted on view 1, measured on view 2; final epoch; mean ± std "
         f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
