@@ -13,6 +13,8 @@ import math
 import os
 import random
 import shutil
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,11 +85,48 @@ def restore_rng(state: dict, generator: torch.Generator, device: torch.device) -
     generator.set_state(state["generator"])
 
 
+class DeferredSigint:
+    """Hold Ctrl-C (SIGINT) back while a checkpoint is written and renamed.
+
+    A Ctrl-C that arrives inside the block is delivered to the previous handler when
+    the block ends, so the checkpoint on disk is always whole and matches the state
+    it was taken from (outside the main thread this does nothing).
+    """
+
+    def __init__(self):
+        self.received = False
+        self._previous = None
+
+    def _hold(self, signum, frame) -> None:
+        self.received = True
+
+    def __enter__(self) -> DeferredSigint:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is None:
+            return
+        signal.signal(signal.SIGINT, self._previous)
+        if self.received and exc[0] is None and callable(self._previous):
+            self._previous(signal.SIGINT, None)  # Python's default raises KeyboardInterrupt
+
+
 def save_checkpoint(payload: dict, path: Path) -> None:
-    """``torch.save`` to ``<path>.tmp`` then rename, so ``path`` is never half written."""
+    """``torch.save`` to ``<path>.tmp`` then rename, so ``path`` is never half written;
+    Ctrl-C waits until the rename is done."""
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    with DeferredSigint():
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+
+
+def _is_torch_file(path: Path) -> bool:
+    """A zip archive (``torch.save`` since 1.6) or a pickle stream (the legacy format)."""
+    with open(path, "rb") as handle:
+        start = handle.read(2)
+    return start == b"PK" or start[:1] == b"\x80"
 
 
 def keep_copy(path: Path, kept: Path) -> None:
@@ -99,22 +138,43 @@ def keep_copy(path: Path, kept: Path) -> None:
 
 
 def load_checkpoint(path: Path, *, missing: str = "no checkpoint to resume from") -> dict:
-    """Load a checkpoint on the CPU with ``weights_only=True``; a missing, corrupt or
-    foreign file is a :class:`SkelsslError` (``missing`` says what a missing one means)."""
+    """Load a checkpoint on the CPU with ``weights_only=True``.
+
+    Raises :class:`SkelsslError` naming ``path`` and the problem: missing (``missing``
+    says what that means), empty, not a PyTorch file, unreadable (truncated, foreign
+    objects), or not a skelssl checkpoint (a dict holding ``"model"``).
+    """
     path = Path(path)
     if not path.is_file():
         raise SkelsslError(missing, path)
+    if path.stat().st_size == 0:
+        raise SkelsslError("empty file (0 bytes): the save was cut short", path)
+    if not _is_torch_file(path):
+        raise SkelsslError("not a PyTorch checkpoint (neither a zip archive nor a pickle)", path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt or foreign file: a user error, named
-        raise SkelsslError(f"cannot load checkpoint: {str(error).splitlines()[0]}", path) from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated or foreign file: a user error, named
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        raise SkelsslError(f"unreadable checkpoint ({reason})", path) from None
+    if not isinstance(state, dict) or "model" not in state:
+        held = "a dict without 'model'" if isinstance(state, dict) else type(state).__name__
+        raise SkelsslError(f"holds {held}, not a skelssl checkpoint", path)
+    return state
 
 
 def load_weights(module: nn.Module, path: Path, *, prefix: str = "", what: str = "checkpoint"):
     """Load the ``model`` weights of checkpoint ``path`` whose keys start with ``prefix``
     (prefix removed) into ``module``; returns ``module``. A mismatch is a
     :class:`SkelsslError` naming ``what`` and the file."""
-    state = load_checkpoint(path, missing=f"{what} not found")
+    return apply_weights(module, load_checkpoint(path, missing=f"{what} not found"), path,
+                         prefix=prefix, what=what)  # fmt: skip
+
+
+def apply_weights(module: nn.Module, state: dict, path: Path, *, prefix: str = "",
+                  what: str = "checkpoint"):  # fmt: skip
+    """Load the ``model`` weights of a loaded checkpoint ``state`` (read from ``path``)
+    into ``module``, as :func:`load_weights` does; returns ``module``."""
     try:
         weights = state["model"]
         if prefix:

@@ -1,18 +1,32 @@
-"""The ``skelssl`` command: info, demo, pretrain, evaluate.
+"""The ``skelssl`` command: info, demo, config, pretrain, evaluate, embed, predict,
+export, report.
 
 Every user error (bad file, bad config, bad argument) is one line on stderr and exit
-code 2 — no traceback.
+code 2 — no traceback. Results go to stdout (``--json``: one JSON object), progress to
+stderr (``--quiet`` hides it, never the result). Torch and the data stack are imported
+inside the commands, so ``--help``, ``--version`` and errors found from the arguments
+alone answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
+from skelssl import __version__
 from skelssl.errors import SkelsslError
-from skelssl.evaluation import PROTOCOLS as EVAL_PROTOCOLS
+from skelssl.progress import progress_stream
+
+DATA_NAMES = "nw-ucla | ntu60 | ntu120 | pku-mmd | pku-mmd2 | synthetic | path/to/file.npz"
+# Shown in --help; evaluate_run checks the name (one line, exit 2, for an unknown one).
+EVAL_PROTOCOL_HELP = (
+    "linear | knn | finetune, or one paper's protocol: ms2l-rand-s, ms2l-pretrain, "
+    "ms2l-finetune, ms2l-moving, ms2l-jointly, byol-linear, byol-semi"
+)
 
 
 def _data_overrides(args) -> list[str]:
@@ -39,14 +53,25 @@ def _renamed_split(args) -> None:
         args.split = args.old_split
 
 
+def check_data_paths(args) -> None:
+    """The paths among the data arguments exist: checked before torch is imported."""
+    name = getattr(args, "data", None)
+    if name and name.endswith(".npz") and not Path(name).expanduser().is_file():
+        raise SkelsslError("array file not found", Path(name).expanduser().resolve())
+    root = getattr(args, "root", None)
+    if root and not Path(root).expanduser().is_dir():
+        raise SkelsslError(f"raw data folder of {name or 'the dataset'} not found", root)
+
+
 def cmd_info(args) -> int:
+    check_data_paths(args)
     from skelssl.config import load_config
     from skelssl.data.cache import load_dataset
     from skelssl.data.sampling import describe
 
     _renamed_split(args)
     config = load_config("random", None, _data_overrides(args))
-    data = load_dataset(config.data, quiet=args.quiet or args.json)
+    data = load_dataset(config.data, quiet=args.quiet)
     info = describe(data)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -82,13 +107,34 @@ def cmd_pretrain(args) -> int:
         raise SkelsslError("--resume continues a run with its saved config; drop the overrides")
     device = config.train.device if config else "auto"
     dist.setup(resolve_device(device).type)
+    is_main = dist.is_main()  # the process group is gone after cleanup
     try:
         summary = pretrain(config, args.out, resume=args.resume, quiet=args.quiet)
+    except KeyboardInterrupt:
+        if is_main:
+            print(resume_hint(args), file=sys.stderr)
+        return 130
     finally:
         dist.cleanup()
-    if dist.is_main() and not args.quiet:
+    if is_main:
         print(json.dumps(summary, indent=2))
     return 0
+
+
+def resume_hint(args) -> str:
+    """What to say after Ctrl-C: where training stands and the exact command to resume."""
+    checkpoint = Path(args.out) / "last.pt"
+    if not checkpoint.is_file():
+        return "skelssl: interrupted before the first checkpoint; nothing to resume"
+    command = ["skelssl", "pretrain", args.method, "--out", args.out, "--resume"]
+    launcher = ""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        launcher = f"torchrun --nproc_per_node {os.environ['WORLD_SIZE']} -m "
+    return (
+        f"skelssl: interrupted; {checkpoint} holds the state. Resume with:\n  "
+        + launcher
+        + shlex.join(command)
+    )
 
 
 def cmd_evaluate(args) -> int:
@@ -96,6 +142,7 @@ def cmd_evaluate(args) -> int:
 
     other = None
     if args.data:  # transfer: the run's encoder on another dataset
+        check_data_paths(args)
         other = {
             "name": args.data,
             "root": args.root,
@@ -111,17 +158,27 @@ def cmd_evaluate(args) -> int:
         seeds=args.seeds,
         overrides=args.overrides,
         checkpoint=args.checkpoint,
-        quiet=args.quiet or args.json,
+        quiet=args.quiet,
     )
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(_format_result(result))
+    result = summary_of(result)
+    print(json.dumps(result) if args.json else _format_result(result))
     return 0
 
 
+def summary_of(result: dict) -> dict:
+    """The printed result: without per-epoch loss curves (``evaluations.jsonl`` keeps them)."""
+    summary = {key: value for key, value in result.items() if key != "loss_curve"}
+    if isinstance(summary.get("runs"), list):
+        summary["runs"] = [
+            summary_of(run) if isinstance(run, dict) else run for run in summary["runs"]
+        ]
+    return summary
+
+
 def _format_result(result: dict) -> str:
-    text = f"{result['protocol']}: top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%"
+    text = f"{result['protocol']}: top-1 {result['top1']:.2f}%"
+    if "top5" in result:
+        text += f"  top-5 {result['top5']:.2f}%"
     if result.get("layout_mapping"):
         text = (
             f"[{result['pretrained_on']} -> {result['data']}, joints {result['layout_mapping']}] "
@@ -129,32 +186,160 @@ def _format_result(result: dict) -> str:
         )
     if "top1_std" in result:
         text += f"  (± {result['top1_std']:.2f} over {len(result.get('runs', []))} runs)"
+    if result.get("finished") is False:
+        text += f"  [epoch {result['epoch']} of {result['epochs_planned']}: unfinished run]"
     return text + f"  (train {result['n_train']}, test {result['n_test']})"
 
 
 def cmd_demo(args) -> int:
+    from skelssl.paths import output_directory
+
+    output_directory(args.out)
     from skelssl.demo import run_demo
 
     run_demo(Path(args.out), quiet=args.quiet)
     return 0
 
 
+def cmd_config(args) -> int:
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    config = load_config(args.method, args.config, args.overrides)
+    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+    return 0
+
+
+def _other_data(args) -> dict | None:
+    """``--data/--root/--split/--splits`` as a transfer data dict, None without ``--data``."""
+    if not args.data:
+        return None
+    check_data_paths(args)
+    other = {"name": args.data, "root": args.root, "protocol": args.data_split,
+             "splits": args.splits}  # fmt: skip
+    return {key: value for key, value in other.items() if value is not None}
+
+
+def cmd_embed(args) -> int:
+    from skelssl.paths import output_file
+
+    out = output_file(args.out)
+    from skelssl.inference import embed, write_arrays
+
+    arrays = embed(args.run_dir, data=_other_data(args), split=args.split,
+                   checkpoint=args.checkpoint, quiet=args.quiet)  # fmt: skip
+    write_arrays(arrays, out)
+    summary = {"path": str(out), "samples": int(arrays["features"].shape[0]),
+               "feature_dim": int(arrays["features"].shape[1]), "split": args.split,
+               "protocol": str(arrays["protocol"]), "source": str(arrays["source"])}  # fmt: skip
+    print(json.dumps(summary) if args.json else
+          f"{summary['samples']} x {summary['feature_dim']} features -> {out}")  # fmt: skip
+    return 0
+
+
+def cmd_predict(args) -> int:
+    for name in args.inputs:
+        if not Path(name).is_file():
+            raise SkelsslError("input file not found", name)
+    from skelssl.inference import predict_files
+
+    results = predict_files(
+        args.run_dir, args.inputs, head=args.head, top_k=args.top_k, window=args.window,
+        stride=args.stride, min_score=args.min_score, checkpoint=args.checkpoint,
+        quiet=args.quiet,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    for result in results:
+        if "segments" in result:
+            print(f"{result['input']} ({result['frames']} frames, window {result['window']}, "
+                  f"stride {result['stride']}):")  # fmt: skip
+            for segment in result["segments"]:
+                print(f"  {segment['start']:>6}-{segment['end']:<6} {segment['label']}  "
+                      f"(score {segment['score']:.2f}, {segment['windows']} windows)")  # fmt: skip
+        else:
+            best = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in result["top"])
+            print(f"{result['input']}: {best}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from skelssl.paths import output_file
+
+    out = output_file(args.out)
+    from skelssl.export import export_run
+
+    result = export_run(args.run_dir, out, format=args.format, head=args.head,
+                        checkpoint=args.checkpoint, quiet=args.quiet)  # fmt: skip
+    if args.json:
+        print(json.dumps(result))
+    else:
+        check = ("not checked (onnxruntime not installed)" if result["max_abs_diff"] is None
+                 else f"max |difference| {result['max_abs_diff']:.2e} on a test sample")  # fmt: skip
+        print(f"{args.format} -> {out}: input {result['input']['joints']} -> output "
+              f"{result['output']}; reloaded: {check}")  # fmt: skip
+    return 0
+
+
+def cmd_report(args) -> int:
+    from skelssl.paths import output_directory
+
+    for run_dir in args.run_dirs:
+        if not (Path(run_dir) / "config.yaml").is_file():
+            raise SkelsslError("not a run directory (no config.yaml)", run_dir)
+    out = output_directory(args.out)
+    from skelssl.report import write_report
+
+    index = write_report(args.run_dirs, out, quiet=args.quiet)
+    print(f"report: {index}")
+    return 0
+
+
+EXAMPLES = {
+    "embed": "skelssl embed runs/simclr --out feats.npz --split test\n"
+    "  skelssl embed runs/simclr --data pku-mmd --root PKU --out pku.npz   # another dataset",
+    "predict": "skelssl predict runs/simclr a01_s01_e00_v03.json --top-k 3\n"
+    "  skelssl predict runs/pku 0310-M.txt --window 60 --stride 30   # untrimmed video",
+    "export": "skelssl export runs/simclr --format torchscript --out model.pt "
+    "--head runs/simclr/heads/linear.pt",
+    "report": "skelssl report runs/simclr runs/random --out report/",
+    "config": "skelssl config simclr --config configs/nwucla/simclr.yaml epochs=10",
+}
+
+
+def _with_example(command: str) -> dict:
+    return {"epilog": f"example:\n  {EXAMPLES[command]}",
+            "formatter_class": argparse.RawDescriptionHelpFormatter}  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skelssl", description="Self-supervised learning on skeleton sequences."
     )
+    parser.add_argument("--version", action="version", version=f"skelssl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="counts, classes, lengths and split sizes of a dataset")
-    info.add_argument("data", help="nw-ucla | ntu60 | ntu120 | synthetic | path/to/file.npz")
+    info.add_argument("data", help=DATA_NAMES)
     _add_data_options(info, with_name=False)
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=cmd_info)
 
     demo = commands.add_parser("demo", help="pre-train and evaluate on the synthetic dataset")
     demo.add_argument("--out", default="runs/demo", help="directory for the demo's runs")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=cmd_demo)
+
+    config = commands.add_parser(
+        "config", help="print the resolved config of a method, every default included",
+        **_with_example("config"),
+    )  # fmt: skip
+    config.add_argument("method", help="simclr | ms2l | crrl | byol | supervised | random")
+    config.add_argument("--config", help="YAML config (holds what differs from the defaults)")
+    config.add_argument("overrides", nargs="*", help="key=value overrides")
+    config.set_defaults(run=cmd_config)
 
     pre = commands.add_parser(
         "pretrain", help="pre-train an encoder (labels unused except by supervised)"
@@ -171,23 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="evaluate a pre-trained run")
     ev.add_argument("run_dir")
-    ev.add_argument(
-        "--protocol",
-        choices=EVAL_PROTOCOLS,
-        default="linear",
-        help="linear | knn | finetune, or one paper's protocol (ms2l-moving, byol-semi, ...)",
-    )
+    ev.add_argument("--protocol", default="linear", help=EVAL_PROTOCOL_HELP)
     ev.add_argument(
         "--label-fraction", type=float, default=None, help="finetune: labelled fraction"
     )
     ev.add_argument("--seeds", type=int, default=None, help="finetune: label samplings to average")
-    ev.add_argument(
-        "--checkpoint",
-        default="last.pt",
-        help="weights to evaluate: last.pt or one kept by train.keep_epochs (epoch-0010.pt)",
-    )
+    _add_checkpoint_option(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars (results still printed)")
     ev.add_argument(
         "--data", help="transfer: evaluate on another dataset (joint layouts are mapped)"
     )
@@ -196,20 +372,92 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--splits", help="transfer: folder of split files (PKU-MMD part II)")
     ev.add_argument("overrides", nargs="*", help="evaluation.* overrides, e.g. knn_k=20")
     ev.set_defaults(run=cmd_evaluate)
+
+    emb = commands.add_parser(
+        "embed", help="frozen-encoder features (N, D) with labels, subjects, views, names (.npz)",
+        **_with_example("embed"),
+    )  # fmt: skip
+    emb.add_argument("run_dir")
+    emb.add_argument("--out", required=True, help="output .npz (no pickles)")
+    emb.add_argument("--split", choices=("train", "test", "all"), default="all",
+                     help="which part of the data split (default all)")  # fmt: skip
+    emb.add_argument("--data", help="another dataset (joints mapped into the run's layout)")
+    emb.add_argument("--root", help="raw data directory of --data")
+    emb.add_argument(
+        "--data-split", help="train/test split of --data (xsub, xview, given; default its first)"
+    )
+    emb.add_argument("--splits", help="folder of split files of --data (PKU-MMD)")
+    _add_output_options(emb)
+    emb.set_defaults(run=cmd_embed)
+
+    pred = commands.add_parser(
+        "predict", help="class names and probabilities for new recordings",
+        **_with_example("predict"),
+    )  # fmt: skip
+    pred.add_argument("run_dir")
+    pred.add_argument(
+        "inputs", nargs="+", help=".json (NW-UCLA), .skeleton (NTU), .txt (PKU-MMD), .npz"
+    )
+    pred.add_argument(
+        "--head", help="saved head (default RUN/heads/linear.pt, from evaluate --save-head)"
+    )
+    pred.add_argument("--top-k", type=int, default=5, help="classes shown per input (default 5)")
+    pred.add_argument(
+        "--window", type=int, help="frames per window: a timeline over a long recording"
+    )
+    pred.add_argument("--stride", type=int, help="frames between window starts (default --window)")
+    pred.add_argument("--min-score", type=float, default=0.0,
+                      help="timeline: leave out windows whose best probability is below this")  # fmt: skip
+    _add_output_options(pred)
+    pred.set_defaults(run=cmd_predict)
+
+    exp = commands.add_parser(
+        "export", help="the encoder (+ a saved head) as TorchScript or ONNX",
+        **_with_example("export"),
+    )  # fmt: skip
+    exp.add_argument("run_dir")
+    exp.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
+    exp.add_argument("--out", required=True, help="model.pt (torchscript) or model.onnx")
+    exp.add_argument("--head", help="saved head to include (RUN/heads/linear.pt): logits out")
+    _add_output_options(exp)
+    exp.set_defaults(run=cmd_export)
+
+    rep = commands.add_parser(
+        "report", help="index.html with training curves, evaluations, confusion matrix, t-SNE",
+        **_with_example("report"),
+    )  # fmt: skip
+    rep.add_argument("run_dirs", nargs="+", metavar="RUN")
+    rep.add_argument("--out", required=True, help="folder for index.html and the PNGs")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.set_defaults(run=cmd_report)
     return parser
+
+
+def _add_checkpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        default="last.pt",
+        help="weights to use: last.pt or one kept by train.keep_epochs (epoch-0010.pt)",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    _add_checkpoint_option(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _add_data_options(parser: argparse.ArgumentParser, *, with_name: bool) -> None:
     if with_name:
-        parser.add_argument(
-            "--data", help="nw-ucla | ntu60 | ntu120 | synthetic | path/to/file.npz"
-        )
+        parser.add_argument("--data", help=DATA_NAMES)
     parser.add_argument("--root", help="raw data directory of a real dataset")
     parser.add_argument("--split", help="train/test split (xview, xsub, xset, given)")
     parser.add_argument("--protocol", dest="old_split", help=argparse.SUPPRESS)  # deprecated
     parser.add_argument("--skip-bad", action="store_true", help="skip bad files and report them")
     if not any(action.dest == "quiet" for action in parser._actions):
-        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        parser.add_argument(
+            "--quiet", action="store_true", help="no progress bars (results still printed)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,14 +469,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]
-    try:
-        return args.run(args)
-    except SkelsslError as error:
-        print(f"skelssl: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("skelssl: interrupted", file=sys.stderr)
-        return 130
+    with progress_stream():
+        try:
+            return args.run(args)
+        except SkelsslError as error:
+            print(f"skelssl: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("skelssl: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

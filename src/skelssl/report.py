@@ -181,3 +181,174 @@ def plot_curves(
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     return _save(figure, path)
+
+
+# ---------------------------------------------------------------------------- run reports
+REPORT_COLUMNS = ["run", "method", "data", "protocol", "checkpoint", "epoch", "top1", "top5",
+                  "n_train", "n_test"]  # fmt: skip
+TSNE_MAX_SAMPLES = 1500
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The JSON objects of a ``.jsonl`` file; unreadable lines (a cut-off last line) skipped."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def training_curves(metrics: Sequence[Mapping]) -> dict[str, dict[str, tuple[list, list]]]:
+    """``metrics.jsonl`` records -> ``{plot: {series: (x, y)}}``: ``loss`` per epoch (the
+    epoch lines), ``lr`` and every other logged number per step (the step lines)."""
+    epochs = [r for r in metrics if "lr" not in r and "epoch" in r and "loss" in r]
+    steps = [r for r in metrics if "lr" in r and "step" in r]
+    curves: dict[str, dict[str, tuple[list, list]]] = {}
+    if epochs:
+        curves["loss per epoch"] = {
+            "loss": ([r["epoch"] for r in epochs], [r["loss"] for r in epochs])
+        }
+    skip = {"step", "epoch", "seq_per_s"}
+    keys = sorted({k for r in steps for k, v in r.items() if k not in skip and _is_number(v)})
+    for key in keys:
+        rows = [r for r in steps if _is_number(r.get(key))]
+        curves[f"{key} per step"] = {key: ([r["step"] for r in rows], [r[key] for r in rows])}
+    return curves
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def evaluation_rows(run_dirs: Sequence[str | os.PathLike]) -> list[dict]:
+    """Every result in the runs' ``evaluations.jsonl``, one row each, tagged with the run."""
+    rows = []
+    for run_dir in run_dirs:
+        for record in read_jsonl(Path(run_dir) / "evaluations.jsonl"):
+            rows.append({**record, "run": Path(run_dir).name,
+                         "checkpoint": record.get("checkpoint", "last.pt")})  # fmt: skip
+    return rows
+
+
+def write_report(
+    run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, *, quiet: bool = False
+) -> Path:
+    """A folder a person opens: ``index.html`` (and ``report.md``) with each run's training
+    curves, the evaluations of all runs as one table, and for the first run a confusion
+    matrix and a t-SNE of its test features (PNGs). Returns the path of ``index.html``."""
+    from skelssl.errors import SkelsslError
+
+    out = Path(out)
+    for run_dir in run_dirs:
+        if not (Path(run_dir) / "config.yaml").is_file():
+            raise SkelsslError("not a run directory (no config.yaml)", run_dir)
+    sections: list[tuple[str, list[str], list[str]]] = []  # (title, paragraphs, images)
+    for run_dir in run_dirs:
+        name = Path(run_dir).name
+        images = []
+        for title, series in training_curves(read_jsonl(Path(run_dir) / "metrics.jsonl")).items():
+            file_name = f"{name}-{title.replace(' ', '-')}.png"
+            xlabel = "epoch" if title.endswith("epoch") else "step"
+            plot_curves(series, out / file_name, title=f"{name}: {title}", xlabel=xlabel,
+                        ylabel=title.split(" per ")[0])  # fmt: skip
+            images.append(file_name)
+        text = [] if images else ["no training metrics (metrics.jsonl is empty or missing)"]
+        sections.append((f"Training: {name}", text, images))
+    rows = evaluation_rows(run_dirs)
+    table = markdown_table(rows, REPORT_COLUMNS) if rows else "no evaluations recorded yet"
+    sections.append(("Evaluations (evaluations.jsonl)", [table], []))
+    sections.append(test_split_section(Path(run_dirs[0]), out, quiet=quiet))
+    (out / "report.md").write_text(_markdown(sections), encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(_html(sections), encoding="utf-8")
+    return index
+
+
+def test_split_section(
+    run_dir: Path, out: Path, *, quiet: bool
+) -> tuple[str, list[str], list[str]]:
+    """Confusion matrix and t-SNE of the run's test split: the saved linear head's
+    predictions when ``heads/linear.pt`` exists, else kNN (k=1, cosine) on frozen features."""
+    from skelssl.evaluation.features import extract_features, predict
+    from skelssl.evaluation.generic import EvalConfig, knn_on_features
+    from skelssl.evaluation.metrics import confusion_matrix as count_confusion
+    from skelssl.runs import load_run
+    from skelssl.saved_heads import head_path
+
+    run = load_run(run_dir, quiet=quiet)
+    train, test = run.data.split(run.protocol)
+    test_features = extract_features(run.encoder, test, quiet=quiet)
+    if head_path(run_dir, "linear").is_file():
+        from skelssl.inference import load_classifier
+
+        classifier = load_classifier(run, head_path(run_dir, "linear"))
+        predictions = predict(classifier, test, quiet=quiet).argmax(1)
+        how = "saved linear head (heads/linear.pt)"
+    else:
+        train_features = extract_features(run.encoder, train, quiet=quiet)
+        result = knn_on_features(train_features, train.labels, test_features, test.labels,
+                                 train.num_classes, EvalConfig(), return_predictions=True)  # fmt: skip
+        predictions = np.asarray(result["predictions"])
+        how = "kNN (k=1, cosine) on frozen features"
+    labels = np.asarray(test.labels)
+    accuracy = float((predictions == labels).mean() * 100)
+    name = run_dir.name
+    plot_confusion_matrix(count_confusion(labels, predictions, test.num_classes), test.class_names,
+                          out / f"{name}-confusion.png",
+                          title=f"{name}: {how}, top-1 {accuracy:.1f}%")  # fmt: skip
+    keep = np.random.default_rng(0).permutation(len(labels))[:TSNE_MAX_SAMPLES]
+    keep.sort()
+    plot_tsne(test_features[keep], labels[keep], test.class_names, out / f"{name}-tsne.png",
+              title=f"{name}: t-SNE of {keep.size} test features")  # fmt: skip
+    text = [f"Test split of {run.protocol} ({len(labels)} sequences), predictions by {how}: "
+            f"top-1 {accuracy:.1f}%. {run.progress_note()}".strip()]  # fmt: skip
+    return f"Test split: {name}", text, [f"{name}-confusion.png", f"{name}-tsne.png"]
+
+
+def _markdown(sections) -> str:
+    lines = ["# skelssl report", ""]
+    for title, paragraphs, images in sections:
+        lines += [f"## {title}", "", *[p + "\n" for p in paragraphs]]
+        lines += [f"![{image}]({image})\n" for image in images]
+    return "\n".join(lines)
+
+
+def _html(sections) -> str:
+    import html
+
+    body = []
+    for title, paragraphs, images in sections:
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        for paragraph in paragraphs:
+            if paragraph.startswith("|"):
+                body.append(_html_table(paragraph))
+            else:
+                body.append(f"<p>{html.escape(paragraph)}</p>")
+        body += [f'<img src="{html.escape(image)}" alt="{html.escape(image)}">' for image in images]
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+             "img{max-width:100%;margin:0.5em 0}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}")  # fmt: skip
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>skelssl report</title>"
+            f"<style>{style}</style></head><body><h1>skelssl report</h1>\n"
+            + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+
+
+def _html_table(markdown: str) -> str:
+    import html
+
+    lines = [line for line in markdown.splitlines() if line.strip()]
+    cells = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
+    head, rows = cells[0], cells[2:]
+    parts = ["<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"]
+    for row in rows:
+        parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+    return "".join(parts) + "</table>"

@@ -16,13 +16,14 @@ from pathlib import Path
 import torch
 
 from skelssl import dist
-from skelssl.checkpoint import load_weights
+from skelssl.checkpoint import apply_weights, load_checkpoint
 from skelssl.config import RunConfig, build_config, read_yaml, save_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.sources import default_split
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import build_method
+from skelssl.paths import output_directory
 from skelssl.train import set_seed, train
 
 
@@ -57,6 +58,8 @@ def pretrain(
         )
     if config.method == "random":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=0))
+    if dist.is_main():
+        output_directory(run_dir)  # before the (possibly long) data preparation
     data = load_dataset(config.data, quiet=quiet or not dist.is_main())
     split = default_split(data, config.data.split)
     train_data, _ = data.split(split)
@@ -65,7 +68,6 @@ def pretrain(
     if callable(getattr(method, "prepare", None)) and not resume:
         method.prepare(train_data)  # e.g. the random encoder's BN statistics
     if dist.is_main():
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     started = time.time()
     summary = train(
@@ -98,6 +100,8 @@ class LoadedRun:
     method: torch.nn.Module
     data: SkeletonData
     split: str  # the train/test split of ``data`` the run was pre-trained on
+    epochs_done: int = 0  # completed epochs of the loaded checkpoint
+    steps_into_epoch: int = 0  # steps of the next epoch already done (interrupted mid-epoch)
 
     @property
     def encoder(self) -> torch.nn.Module:
@@ -107,6 +111,22 @@ class LoadedRun:
     def protocol(self) -> str:
         """Deprecated name of :attr:`split` (kept for one release)."""
         return self.split
+
+    @property
+    def epochs_planned(self) -> int:
+        return self.config.train.epochs
+
+    @property
+    def finished(self) -> bool:
+        """True when the checkpoint holds every planned epoch (``train.epochs``)."""
+        return self.epochs_done >= self.epochs_planned
+
+    def progress_note(self) -> str:
+        """``"unfinished run: 0 of 100 epochs done (+3 steps)"``; empty when finished."""
+        if self.finished:
+            return ""
+        steps = f" (+{self.steps_into_epoch} steps)" if self.steps_into_epoch else ""
+        return f"unfinished run: {self.epochs_done} of {self.epochs_planned} epochs done{steps}"
 
 
 def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = False) -> LoadedRun:
@@ -119,7 +139,11 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = 
         if not (run_dir / needed).exists():
             raise SkelsslError(f"not a finished run: {needed} missing", run_dir)
     config = build_config(read_yaml(run_dir / "config.yaml"))
+    state = load_checkpoint(run_dir / checkpoint)
     data = load_dataset(config.data, quiet=quiet)
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
-    load_weights(method, run_dir / checkpoint)
-    return LoadedRun(config, method, data, default_split(data, config.data.split))
+    apply_weights(method, state, run_dir / checkpoint)
+    return LoadedRun(
+        config, method, data, default_split(data, config.data.split),
+        epochs_done=int(state.get("epoch", 0)), steps_into_epoch=int(state.get("step_in_epoch", 0)),
+    )  # fmt: skip

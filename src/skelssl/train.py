@@ -303,6 +303,8 @@ class Trainer:
         ``synchronized``: all ranks call this together, so every rank's random state is
         gathered for a bit-exact DDP resume.
         """
+        # a Ctrl-C right after this save (one held back during it) saves this same state
+        self.rng_at_step_start = raw_rng
         rng = rng_to_checkpoint(raw_rng)
         rng_per_rank = dist.all_gather_object(rng) if synchronized and self.world > 1 else None
         if not dist.is_main():

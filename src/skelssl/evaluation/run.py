@@ -13,6 +13,7 @@ run's ``evaluations.jsonl``.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -129,6 +130,9 @@ def evaluate_run(
         seeds=seeds,
         quiet=quiet,
     )
+    tags.update(epoch=run.epochs_done, epochs_planned=run.epochs_planned, finished=run.finished)
+    if not run.finished:
+        print(f"skelssl: note: {run_dir}: {run.progress_note()}", file=sys.stderr)
     return append_evaluation(run_dir, {**result, **tags}, checkpoint)
 
 

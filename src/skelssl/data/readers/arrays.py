@@ -40,6 +40,7 @@ STRING_KEYS = ("names", "performances")
 OPTIONAL_KEYS = (*INTEGER_KEYS, *STRING_KEYS, "class_names", "layout", "split")
 PROTOCOL_PREFIX = "protocol_"
 GIVEN_PROTOCOL = "given"
+MAX_CLASSES = 100_000  # labels at or above this without class_names are taken as a mistake
 LAYOUT_BY_JOINT_COUNT = {layout.num_joints: name for name, layout in LAYOUTS.items()}
 
 
@@ -223,6 +224,13 @@ def _class_names(arrays: dict, labels: np.ndarray, path: Path) -> list[str]:
     if "class_names" not in arrays:
         if labels.min() < 0:
             raise SkelsslError(f"labels out of range: min {labels.min()}", path)
+        if labels.max() >= MAX_CLASSES:
+            sample = int(labels.argmax())
+            raise SkelsslError(
+                f"label {labels.max()} of sample {sample} implies more than {MAX_CLASSES:,} "
+                "classes; labels must be 0..K-1 (give class_names to name them)",
+                path,
+            )
         return [f"class{k}" for k in range(int(labels.max()) + 1)]
     class_names = _as_str(arrays["class_names"], "class_names", path)
     if class_names.ndim != 1 or len(class_names) == 0:

@@ -113,6 +113,11 @@ def read_nwucla_file(path: str | os.PathLike) -> Sequence:
     )
 
 
+def read_joints(path: str | os.PathLike) -> np.ndarray:
+    """The joints of one NW-UCLA-format JSON file of any name, shape (T, 1, 20, 3) float32."""
+    return _load_joints(Path(path))[:, None]
+
+
 def _load_joints(path: Path) -> np.ndarray:
     """The ``skeletons`` array of a file, checked to be finite (T >= 1, 20, 3) float32."""
     try:

@@ -1,0 +1,329 @@
+"""Use a trained run: features out (``embed``), actions recognised in new files
+(``predict``), with a sliding-window timeline for long untrimmed recordings.
+
+New files are prepared exactly like the run's training data: the run's
+``data.preprocess`` (centring, view normalisation, resampling to T frames) and, when the
+file's joint layout differs from the run's, the layout mapping of transfer evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skelssl.data.preprocess import preprocess
+from skelssl.data.types import DataSpec, RawDataset, Sequence, SkeletonData
+from skelssl.errors import SkelsslError
+from skelssl.runs import LoadedRun, load_run
+
+SPLITS = ("train", "test", "all")
+INPUT_KINDS = ".json (NW-UCLA), .skeleton (NTU RGB+D), .txt (PKU-MMD), .npz (array format)"
+
+
+# ---------------------------------------------------------------------------- embed
+def embed(
+    run_dir: str | os.PathLike,
+    *,
+    data: dict | None = None,
+    split: str = "all",
+    checkpoint: str = "last.pt",
+    quiet: bool = False,
+) -> dict[str, np.ndarray]:
+    """Frozen-encoder features of the run's dataset (or of ``data``, another dataset given
+    as ``{"name", "root", "protocol", ...}``, joints mapped into the run's layout).
+
+    Returns arrays: ``features`` (N, D) float32, ``labels``, ``subjects``, ``views``,
+    ``setups`` (N,) int64, ``names``, ``performances``, ``split`` (N,) str
+    (``train``/``test`` under ``protocol``), ``class_names`` (K,) str, and 0-d strings
+    ``protocol``, ``source``, ``run``, ``checkpoint``.
+    """
+    from skelssl.evaluation.features import extract_features
+
+    if split not in SPLITS:
+        raise SkelsslError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
+    dataset, protocol = _embedding_data(run, data, quiet)
+    is_train = dataset.protocol_mask(protocol) if protocol else np.ones(len(dataset), bool)
+    rows = {
+        "train": np.flatnonzero(is_train),
+        "test": np.flatnonzero(~is_train),
+        "all": np.arange(len(dataset)),
+    }[split]
+    if rows.size == 0:
+        raise SkelsslError(f"the {split} split of {protocol} is empty", dataset.source)
+    chosen = dataset.subset(rows)
+    features = extract_features(run.encoder, chosen, quiet=quiet)
+    return {
+        "features": features.astype(np.float32),
+        "labels": np.asarray(chosen.labels, dtype=np.int64),
+        "subjects": np.asarray(chosen.subjects, dtype=np.int64),
+        "views": np.asarray(chosen.views, dtype=np.int64),
+        "setups": np.asarray(chosen.setups, dtype=np.int64),
+        "names": np.asarray(chosen.names, dtype=str),
+        "performances": np.asarray(chosen.performances, dtype=str),
+        "split": np.where(is_train[rows], "train", "test"),
+        "class_names": np.asarray(list(dataset.class_names), dtype=str),
+        "protocol": np.asarray(protocol or "", dtype=str),
+        "source": np.asarray(dataset.source, dtype=str),
+        "run": np.asarray(str(run_dir), dtype=str),
+        "checkpoint": np.asarray(checkpoint, dtype=str),
+    }
+
+
+def _embedding_data(run: LoadedRun, data: dict | None, quiet: bool) -> tuple[SkeletonData, str]:
+    if not data:
+        return run.data, run.protocol
+    from skelssl.data.dataset import default_protocol, load_dataset
+    from skelssl.evaluation.run import adapt_data, transfer_data_config
+
+    config = transfer_data_config(run.config.data, data)
+    other = load_dataset(config, quiet=quiet)
+    spec = DataSpec.of(run.data)
+    other, _ = adapt_data(other, spec.layout, spec.bodies)
+    protocol = default_protocol(other, config.protocol) if other.protocols else ""
+    return other, protocol
+
+
+def write_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """``np.savez`` to ``<path>.tmp`` then rename (no pickles: strings are unicode arrays)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise SkelsslError(f"cannot write the file: {error.strerror or error}", path) from None
+    return path
+
+
+# ---------------------------------------------------------------------------- inputs
+def read_sequence_file(path: str | os.PathLike, max_bodies: int = 2) -> tuple[np.ndarray, str]:
+    """Raw joints (T, M, V, C) float32 and joint layout of one recording."""
+    path = Path(path)
+    if not path.is_file():
+        raise SkelsslError("input file not found", path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        from skelssl.data.readers.nwucla import LAYOUT, read_joints
+
+        return read_joints(path), LAYOUT
+    if suffix == ".skeleton":
+        from skelssl.data.readers.ntu import parse_skeleton_file
+
+        return parse_skeleton_file(path, max_bodies), "ntu-25"
+    if suffix == ".txt":
+        from skelssl.data.readers.pku import LAYOUT, parse_pku_skeleton
+
+        return parse_pku_skeleton(path), LAYOUT
+    raise SkelsslError(f"unknown input type {suffix or '(none)'!r} (known: {INPUT_KINDS})", path)
+
+
+def prepare_for_run(
+    clips: list[np.ndarray], names: list[str], layout: str, run: LoadedRun
+) -> SkeletonData:
+    """Raw clips (T_i, M, V, C) in ``layout`` -> the run's input: its preprocessing, its
+    joint layout and body count; (N, T, M, V, C) with lengths."""
+    from skelssl.evaluation.run import adapt_data
+
+    sequences = [
+        Sequence(joints=np.asarray(clip, dtype=np.float32), label=0, name=name)
+        for clip, name in zip(clips, names)
+    ]
+    raw = RawDataset(sequences, list(run.data.class_names), layout, "input")
+    data = preprocess(raw, run.config.data.preprocess, quiet=True)
+    spec = DataSpec.of(run.data)
+    data, _ = adapt_data(data, spec.layout, spec.bodies)
+    return data
+
+
+def _npz_inputs(path: Path, run: LoadedRun) -> SkeletonData:
+    """An array-format file: already prepared, re-timed to the run's frames (as training)."""
+    from skelssl.data.preprocess import retime
+    from skelssl.data.readers.arrays import read_npz
+    from skelssl.evaluation.run import adapt_data
+
+    data = retime(read_npz(path), run.config.data.preprocess)
+    spec = DataSpec.of(run.data)
+    return adapt_data(data, spec.layout, spec.bodies)[0]
+
+
+# ---------------------------------------------------------------------------- predict
+def load_classifier(run: LoadedRun, head_file: str | os.PathLike) -> torch.nn.Module:
+    """The run's encoder with the saved head of ``head_file``, in eval mode."""
+    from skelssl.saved_heads import HeadClassifier, load_head
+
+    head = load_head(head_file)
+    spec = DataSpec.of(run.data)
+    expected = (head.get("layout"), head.get("bodies"), head.get("channels"))
+    if expected != (spec.layout, spec.bodies, spec.channels):
+        raise SkelsslError(
+            f"head expects layout/bodies/channels {expected}, the run has "
+            f"{(spec.layout, spec.bodies, spec.channels)}",
+            head_file,
+        )
+    return HeadClassifier(run.encoder, head).eval()
+
+
+def class_probabilities(classifier: torch.nn.Module, data: SkeletonData) -> np.ndarray:
+    """Softmax of the classifier's logits, (N, K) float32."""
+    from skelssl.evaluation.features import predict
+
+    logits = torch.from_numpy(predict(classifier, data, device="cpu"))
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def top_classes(probabilities: np.ndarray, class_names: list[str], k: int) -> list[dict]:
+    """The ``k`` most probable classes of one sample (K,), best first."""
+    order = np.argsort(-probabilities, kind="stable")[: max(1, min(k, len(class_names)))]
+    return [
+        {"label": class_names[i], "class": int(i), "probability": round(float(probabilities[i]), 6)}
+        for i in order
+    ]
+
+
+def window_starts(frames: int, window: int, stride: int) -> list[int]:
+    """Starts of windows [s, s + window) over ``frames``: every ``stride`` frames, plus one
+    ending at the last frame when the stride skips it; one window for a shorter clip."""
+    if window < 1 or stride < 1:
+        raise SkelsslError(f"--window and --stride must be >= 1, got {window} and {stride}")
+    if frames <= window:
+        return [0]
+    starts = list(range(0, frames - window + 1, stride))
+    if starts[-1] + window < frames:
+        starts.append(frames - window)
+    return starts
+
+
+def merge_segments(timeline: list[dict]) -> list[dict]:
+    """Runs of consecutive windows with one label -> segments
+    ``{start, end, label, score (mean), windows}``; frames are [start, end)."""
+    segments: list[dict] = []
+    for row in timeline:
+        last = segments[-1] if segments else None
+        if last is not None and last["label"] == row["label"] and row["start"] <= last["end"]:
+            last["end"] = max(last["end"], row["end"])
+            last["scores"].append(row["score"])
+        else:
+            segments.append({**row, "scores": [row["score"]]})
+    return [
+        {
+            "start": s["start"],
+            "end": s["end"],
+            "label": s["label"],
+            "score": round(float(np.mean(s["scores"])), 6),
+            "windows": len(s["scores"]),
+        }
+        for s in segments
+    ]
+
+
+def temporal_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Intersection over union of two frame intervals [start, end)."""
+    intersection = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return intersection / union if union > 0 else 0.0
+
+
+def segment_hits(truth: list[dict], segments: list[dict], threshold: float = 0.5) -> list[bool]:
+    """For each true instance ``{start, end, label}``: does a predicted segment of the same
+    label overlap it with temporal IoU >= ``threshold``?"""
+    return [
+        any(
+            s["label"] == t["label"]
+            and temporal_iou((s["start"], s["end"]), (t["start"], t["end"])) >= threshold
+            for s in segments
+        )
+        for t in truth
+    ]
+
+
+def timeline(
+    classifier: torch.nn.Module,
+    run: LoadedRun,
+    joints: np.ndarray,
+    layout: str,
+    *,
+    window: int,
+    stride: int,
+    min_score: float = 0.0,
+) -> list[dict]:
+    """Per-window ``{start, end, label, score}`` over a long recording (T, M, V, C);
+    windows whose best probability is below ``min_score`` are left out."""
+    starts = window_starts(len(joints), window, stride)
+    clips = [joints[start : start + window] for start in starts]
+    data = prepare_for_run(clips, [f"{start}" for start in starts], layout, run)
+    probabilities = class_probabilities(classifier, data)
+    rows = []
+    for start, clip, row in zip(starts, clips, probabilities):
+        best = int(row.argmax())
+        if row[best] >= min_score:
+            rows.append(
+                {
+                    "start": int(start),
+                    "end": int(start + len(clip)),
+                    "label": classifier.class_names[best],
+                    "score": round(float(row[best]), 6),
+                }
+            )
+    return rows
+
+
+def predict_files(
+    run_dir: str | os.PathLike,
+    inputs: list[str],
+    *,
+    head: str | os.PathLike | None = None,
+    top_k: int = 5,
+    window: int | None = None,
+    stride: int | None = None,
+    min_score: float = 0.0,
+    checkpoint: str = "last.pt",
+    quiet: bool = False,
+) -> list[dict]:
+    """Class names and probabilities for each input recording (each sample of a ``.npz``);
+    with ``window``, a per-window timeline and its merged segments instead."""
+    from skelssl.saved_heads import head_path
+
+    if top_k < 1:
+        raise SkelsslError(f"--top-k must be >= 1, got {top_k}")
+    if stride is not None and window is None:
+        raise SkelsslError("--stride needs --window")
+    head = Path(head) if head is not None else head_path(run_dir, "linear")
+    if not head.is_file():
+        raise SkelsslError(
+            "no trained head: run `skelssl evaluate RUN --save-head` first, or pass --head", head
+        )
+    run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
+    classifier = load_classifier(run, head)
+    results = []
+    for name in inputs:
+        path = Path(name)
+        if path.suffix.lower() == ".npz":
+            if window is not None:
+                raise SkelsslError("--window applies to raw recordings, not .npz arrays", path)
+            data = _npz_inputs(path, run)
+            for sample, row in zip(data.names, class_probabilities(classifier, data)):
+                top = top_classes(row, classifier.class_names, top_k)
+                results.append({"input": f"{path}:{sample}", "top": top})
+            continue
+        joints, layout = read_sequence_file(path, run.config.data.preprocess.max_bodies)
+        if window is not None:
+            rows = timeline(classifier, run, joints, layout, window=window,
+                            stride=stride or window, min_score=min_score)  # fmt: skip
+            results.append(
+                {"input": str(path), "frames": len(joints), "window": window,
+                 "stride": stride or window, "timeline": rows, "segments": merge_segments(rows)}
+            )  # fmt: skip
+            continue
+        data = prepare_for_run([joints], [path.stem], layout, run)
+        row = class_probabilities(classifier, data)[0]
+        results.append(
+            {"input": str(path), "frames": len(joints),
+             "top": top_classes(row, classifier.class_names, top_k)}
+        )  # fmt: skip
+    return results
