@@ -74,8 +74,13 @@ COMMON = [  # a small encoder for 45 training sequences on one CPU thread
 ROWS = {
     "random": ["epochs=0"],
     "supervised": ["epochs=60", "train.optimizer=adam", "train.lr=0.003", "train.weight_decay=0"],
-    "simclr": ["epochs=60", "params.vary_angles=[beta]", "train.optimizer=adam", "train.lr=0.001",
-               "train.weight_decay=0"],  # fmt: skip
+    "simclr": [
+        "epochs=60",
+        "params.vary_angles=[beta]",
+        "train.optimizer=adam",
+        "train.lr=0.001",
+        "train.weight_decay=0",
+    ],  # fmt: skip
 }
 
 
@@ -160,28 +165,28 @@ def write_results(result: dict, out: Path) -> None:
     )  # fmt: skip
     text = f"""# Sliding-window timeline on the PKU-MMD sample videos
 
-`skelssl predict RUN VIDEO.txt --window {result['window']} --stride {result['stride']}` on
+`skelssl predict RUN VIDEO.txt --window {result["window"]} --stride {result["stride"]}` on
 every camera of the sample's videos, segments compared with the label files (an instance
 is hit when a segment of its class overlaps it with temporal IoU >= {IOU}).
 
 {table}
 
 - **Tiny training set.** Training data: the labelled instances of the two cross-subject
-  training videos of the sample ({result['rows'][0]['n_train']} sequences: 2 videos x 3
-  cameras, 15 of the 51 classes); test: video 0310 ({result['rows'][0]['n_test']} trimmed
-  instances, 3 cameras, {result['rows'][0]['test']['instances']} instances in the label
+  training videos of the sample ({result["rows"][0]["n_train"]} sequences: 2 videos x 3
+  cameras, 15 of the 51 classes); test: video 0310 ({result["rows"][0]["n_test"]} trimmed
+  instances, 3 cameras, {result["rows"][0]["test"]["instances"]} instances in the label
   files). The full PKU-MMD part I has 1076 videos; nothing here says how the method does
   at that scale.
-- The window ({result['window']} frames) is the median instance length of the training
+- The window ({result["window"]} frames) is the median instance length of the training
   videos, the stride half of it: chosen on training data only. Nothing was tuned on 0310.
 - There is no background class: every window is labelled with an action, so background
   between instances becomes segments too (the precision column). The train-video hit rate
   is the same measure on the videos the head was fitted on: a ceiling, not a result.
 - Encoder: 1-layer bi-GRU, 64 units per direction, 32 resampled frames per window.
   `random` is that encoder untrained (the linear probe alone learns).
-- {result['machine']}; load average at start {result['load_average']}.
+- {result["machine"]}; load average at start {result["load_average"]}.
 
-Command: `{result['command']}`
+Command: `{result["command"]}`
 """
     (out / "pku_windows.md").write_text(text)
 

@@ -187,10 +187,16 @@ def test_unweighted_knn_breaks_ties_by_the_nearest_neighbour():
 
 
 def test_knn_top5_ignores_classes_without_votes():
-    bank = np.eye(6)
-    query = np.array([[1.0, 0, 0, 0, 0, 0]])
-    result = knn_on_features(bank, np.arange(6), query, [5], 6, EvalConfig(knn_k=1), device=CPU)
+    bank = np.array([[1.0, 0.1 * i] for i in range(5)] + [[-1.0, 0.0]])  # class 5 far away
+    query = np.array([[1.0, 0.0]])
+    result = knn_on_features(bank, np.arange(6), query, [5], 6, EvalConfig(knn_k=5), device=CPU)
     assert result["top5"] == 0.0  # class 5 got no vote, it is not in a top-5 guess
+
+
+def test_knn_with_fewer_than_5_neighbours_reports_no_top5():
+    bank, query = np.eye(6), np.eye(6)[:2]
+    result = knn_on_features(bank, np.arange(6), query, [0, 1], 6, EvalConfig(knn_k=1), device=CPU)
+    assert result["top1"] == 100.0 and "top5" not in result
 
 
 def test_knn_end_to_end_with_an_encoder():

@@ -37,22 +37,10 @@ def _private_cache(tmp_path, monkeypatch):
 
 
 def fit_head(run_dir: Path) -> Path:
-    """A least-squares linear head on the run's training features, saved like
-    ``evaluate --save-head`` does."""
-    from skelssl.inference import embed
-    from skelssl.runs import load_run
-    from skelssl.saved_heads import build_head, head_path, save_head
+    """``evaluate --save-head``: the linear probe kept as RUN/heads/linear.pt."""
+    from skelssl.evaluation.run import evaluate_run
 
-    arrays = embed(run_dir, split="train", quiet=True)
-    run = load_run(run_dir, quiet=True)
-    x = torch.from_numpy(arrays["features"])
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    targets = torch.nn.functional.one_hot(torch.from_numpy(arrays["labels"]), run.data.num_classes)
-    design = torch.cat([(x - mean) / std, torch.ones(len(x), 1)], 1)
-    solution = torch.linalg.lstsq(design, targets.float()).solution
-    head = build_head(run, "linear", solution[:-1].T, solution[-1], feature_mean=mean,
-                      feature_std=std, run_dir=run_dir)  # fmt: skip
-    return save_head(head_path(run_dir, "linear"), head)
+    return Path(evaluate_run(run_dir, protocol="linear", save_head=True, quiet=True)["head_file"])
 
 
 @pytest.fixture
@@ -111,10 +99,39 @@ def test_predict_names_classes_with_probabilities(run_dir, tmp_path, capsys):
         probabilities = [entry["probability"] for entry in result["top"]]
         assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
         assert result["top"][0]["label"] in run.data.class_names
-    # the least-squares head fits its own training clips
+    # the linear probe fits its own training clips
     truth = [run.data.class_names[label] for label in train.labels[:8]]
     hits = sum(result["top"][0]["label"] == name for result, name in zip(results, truth))
     assert hits >= 6, (hits, truth)
+
+
+def test_save_head_is_weights_only_with_classes_and_preprocessing(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--save-head", "--quiet", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    head_file = run_dir / "heads" / "linear.pt"
+    assert result["head_file"] == str(head_file)
+    head = torch.load(head_file, weights_only=True)
+    assert head["format"] == "skelssl-head/1" and head["protocol"] == "linear"
+    assert len(head["class_names"]) == 6 and head["weight"].shape == (6, 32)
+    assert head["preprocess"]["frames"] == 16 and head["layout"] == "ntu-25"
+    assert head["top1"] == pytest.approx(result["top1"])
+    # the saved head reproduces the probe's test accuracy through predict's path
+    from skelssl.evaluation.features import predict
+    from skelssl.inference import load_classifier
+    from skelssl.runs import load_run
+
+    run = load_run(run_dir, quiet=True)
+    _, test = run.data.split("xview")
+    logits = predict(load_classifier(run, head_file), test)
+    assert (logits.argmax(1) == test.labels).mean() * 100 == pytest.approx(result["top1"])
+    args = ["evaluate", str(run_dir), "--protocol", "finetune", "--save-head", "--quiet",
+            "finetune_epochs=1"]  # fmt: skip
+    assert main(args) == 0
+    finetuned = torch.load(run_dir / "heads" / "finetune.pt", weights_only=True)
+    assert finetuned["encoder"] is not None and finetuned["protocol"] == "finetune"
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--protocol", "knn", "--save-head"]) == 2
+    assert "--save-head keeps a linear or finetune classifier" in capsys.readouterr().err
 
 
 def test_predict_a_raw_recording_and_its_timeline(run_dir, tmp_path, capsys):
@@ -239,3 +256,35 @@ def test_line_stream_turns_redraws_into_lines():
     stream.write("done")
     stream.write("\n")
     assert sink.getvalue() == "train:  10%|#   | 1/10\ntrain: 100%|####| 10/10\ndone\n"
+
+
+def test_training_logs_tensorboard_scalars_when_installed(tmp_path, monkeypatch):
+    from skelssl import checkpoint
+
+    written = []
+
+    class Recorder:  # stands in for torch.utils.tensorboard.SummaryWriter
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def close(self):
+            written.append("closed")
+
+    monkeypatch.setattr(checkpoint, "tensorboard_writer", lambda run_dir: Recorder())
+    args = ["pretrain", "simclr", "--out", str(tmp_path / "r"), "--data", "synthetic", "--quiet",
+            *TINY]  # fmt: skip
+    assert main(args) == 0
+    tags = {entry[0] for entry in written if entry != "closed"}
+    assert {"step/loss", "step/lr", "epoch/loss", "epoch/seconds"} <= tags
+    assert written[-1] == "closed"
+
+
+def test_tensorboard_is_optional():
+    from skelssl.checkpoint import tensorboard_writer
+
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        assert tensorboard_writer(Path("unused")) is None
+    else:
+        pytest.skip("tensorboard is installed: the writer is real")

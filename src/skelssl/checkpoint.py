@@ -270,17 +270,36 @@ def progress_from_checkpoint(state: dict) -> Progress:
     )
 
 
+TENSORBOARD_DIR = "tensorboard"
+
+
+def tensorboard_writer(run_dir: Path):
+    """A ``SummaryWriter`` on ``run_dir/tensorboard`` when the optional ``tensorboard``
+    package is installed, else None (never required)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(run_dir / TENSORBOARD_DIR))
+
+
 class MetricsLog:
-    """``metrics.jsonl`` on rank 0: one JSON object per line, flushed at once."""
+    """``metrics.jsonl`` on rank 0: one JSON object per line, flushed at once; the same
+    numbers as TensorBoard scalars (``step/<key>`` per logged step, ``epoch/<key>`` per
+    epoch) when ``tensorboard`` is installed."""
 
     def __init__(self, path: Path, *, resume_at: Progress | None = None, enabled: bool):
         self.file = None
+        self.tensorboard = None
         if not enabled:
             return
         kept = self._lines_before(path, resume_at) if resume_at is not None else []
         self.file = open(path, "w", encoding="utf-8")
         self.file.writelines(kept)
         self.file.flush()
+        self.tensorboard = tensorboard_writer(path.parent)
 
     @staticmethod
     def _lines_before(path: Path, progress: Progress) -> list[str]:
@@ -304,7 +323,15 @@ class MetricsLog:
         if self.file is not None:
             self.file.write(json.dumps(record) + "\n")
             self.file.flush()
+        if self.tensorboard is not None:
+            is_step_line = "lr" in record
+            prefix, x = ("step", record["step"]) if is_step_line else ("epoch", record["epoch"])
+            for key, value in record.items():
+                if key not in ("step", "epoch") and isinstance(value, int | float):
+                    self.tensorboard.add_scalar(f"{prefix}/{key}", value, int(x))
 
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()

@@ -159,6 +159,7 @@ def cmd_evaluate(args) -> int:
         overrides=args.overrides,
         checkpoint=args.checkpoint,
         quiet=args.quiet,
+        save_head=args.save_head,
     )
     result = summary_of(result)
     print(json.dumps(result) if args.json else _format_result(result))
@@ -186,6 +187,8 @@ def _format_result(result: dict) -> str:
         )
     if "top1_std" in result:
         text += f"  (± {result['top1_std']:.2f} over {len(result.get('runs', []))} runs)"
+    if result.get("head_file"):
+        text += f"  [head saved: {result['head_file']}]"
     if result.get("finished") is False:
         text += f"  [epoch {result['epoch']} of {result['epochs_planned']}: unfinished run]"
     return text + f"  (train {result['n_train']}, test {result['n_test']})"
@@ -362,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seeds", type=int, default=None, help="finetune: label samplings to average")
     _add_checkpoint_option(ev)
+    ev.add_argument(
+        "--save-head",
+        action="store_true",
+        help="linear, finetune: keep the trained classifier as RUN/heads/<protocol>.pt",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--quiet", action="store_true", help="no progress bars (results still printed)")
     ev.add_argument(

@@ -12,7 +12,8 @@ protocols' settings); ``overrides``: ``key=value`` settings of the protocol's ow
 ``label_fraction`` / ``seeds``: None unless asked for. A protocol that cannot honour
 ``label_fraction`` or ``seeds`` refuses them (:class:`SkelsslError`, CLI exit 2). Each
 returns a JSON-able dict with at least ``protocol``, ``top1``, ``top5``, ``n_train`` and
-``n_test``.
+``n_test``. The protocols in :data:`HEAD_PROTOCOLS` also take ``keep_head=True`` and
+then return the trained classifier under ``head`` (``evaluate --save-head``).
 
 Modules: :mod:`~skelssl.evaluation.features` (toolbox), :mod:`~skelssl.evaluation.metrics`,
 :mod:`~skelssl.evaluation.generic` (linear, kNN, finetune, supervised baseline),
@@ -54,11 +55,13 @@ def _linear(
     label_fraction=None,
     seeds=None,
     quiet=False,
+    keep_head=False,
 ) -> dict:
     """Linear probe on frozen, standardised features (:func:`generic.linear_probe`)."""
     refuse("linear", label_fraction=label_fraction, seeds=seeds)
     config = apply_overrides(evaluation, overrides)
-    return generic.linear_probe(method.encoder, train, test, config, quiet=quiet)
+    return generic.linear_probe(method.encoder, train, test, config, quiet=quiet,
+                                keep_head=keep_head)  # fmt: skip
 
 
 def _knn(
@@ -88,12 +91,13 @@ def _finetune(
     label_fraction=None,
     seeds=None,
     quiet=False,
+    keep_head=False,
 ) -> dict:
     """Encoder + linear head end to end on a label fraction, over seeds (:func:`generic.finetune`)."""
     config = apply_overrides(evaluation, overrides)
     return generic.finetune(
         method.encoder, train, test, config,
-        label_fraction=label_fraction, seeds=seeds, quiet=quiet,
+        label_fraction=label_fraction, seeds=seeds, quiet=quiet, keep_head=keep_head,
     )  # fmt: skip
 
 
@@ -179,4 +183,6 @@ PROTOCOLS = {
     "byol-semi": _byol_semi,
 }
 
-__all__ = ["PROTOCOLS", "EvalConfig", "refuse"]
+HEAD_PROTOCOLS = ("linear", "finetune")  # take keep_head=True (evaluate --save-head)
+
+__all__ = ["HEAD_PROTOCOLS", "PROTOCOLS", "EvalConfig", "refuse"]

@@ -4,7 +4,10 @@ supervised baseline (finetuning of a freshly initialised encoder).
 Every protocol takes an encoder (``forward(x: (N,T,M,V,C), lengths: (N,)) -> (N, D)``,
 attribute ``out_dim``) and a ``(train, test)`` pair of :class:`SkeletonData`, and returns
 a plain, JSON-serialisable dict with at least ``protocol``, ``top1``, ``top5`` (percent;
-``top5 = top1`` with fewer than 5 classes), ``n_train`` and ``n_test``.
+``top5 = top1`` with fewer than 5 classes; kNN with k < 5 has no ``top5``: only k classes
+can get a vote), ``n_train`` and ``n_test``. With ``keep_head`` the linear probe and
+finetuning also return the trained classifier under ``head`` (tensors, for
+:mod:`skelssl.saved_heads`; not JSON).
 
 Nothing is ever chosen on the test split: every classifier is trained for a fixed number
 of epochs and the final epoch is reported. Randomness comes only from the ``seed``
@@ -92,11 +95,11 @@ class EvalConfig:
 
 
 # ---------------------------------------------------------------------------- linear probe
-def _standardise(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
-    """z-score both with the training split's per-dimension mean and std."""
+def _standardisation(train: Tensor) -> tuple[Tensor, Tensor]:
+    """The training split's per-dimension mean and std (clamped), each (1, D)."""
     mean = train.mean(0, keepdim=True)
     std = train.std(0, unbiased=False, keepdim=True).clamp_min(STANDARDISE_EPS)
-    return (train - mean) / std, (test - mean) / std
+    return mean, std
 
 
 def _train_linear(
@@ -139,10 +142,13 @@ def linear_probe_on_features(
     device: str | torch.device | None = None,
     quiet: bool = True,
     return_predictions: bool = False,
+    keep_head: bool = False,
 ) -> dict:
     """Linear classifier on standardised precomputed features; final epoch reported.
 
     Shape: train_features (N, D), train_labels (N,), test_features (Q, D), test_labels (Q,).
+    ``keep_head``: also return ``head`` = ``{weight (K, D), bias (K,), feature_mean (D,),
+    feature_std (D,)}``, the classifier of raw features ``W (f - mean) / std + b``.
     """
     config = config or EvalConfig()
     config.validate()
@@ -151,7 +157,8 @@ def linear_probe_on_features(
     test_x = torch.as_tensor(np.asarray(test_features), dtype=torch.float32, device=device)
     train_y = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64, device=device)
     test_y = torch.as_tensor(np.asarray(test_labels), dtype=torch.int64, device=device)
-    train_x, test_x = _standardise(train_x, test_x)
+    mean, std = _standardisation(train_x)
+    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     head, curve = _train_linear(train_x, train_y, num_classes, config, seed, quiet)
     with torch.no_grad():
         train_accuracy = classification_accuracy(head(train_x), train_y)["top1"]
@@ -171,6 +178,9 @@ def linear_probe_on_features(
     }
     if return_predictions:
         result["predictions"] = logits.argmax(1).cpu().tolist()
+    if keep_head:
+        result["head"] = {"weight": head.weight.detach().cpu(), "bias": head.bias.detach().cpu(),
+                          "feature_mean": mean[0].cpu(), "feature_std": std[0].cpu()}  # fmt: skip
     return result
 
 
@@ -194,6 +204,7 @@ def linear_probe(
     device: str | torch.device | None = None,
     quiet: bool = False,
     return_predictions: bool = False,
+    keep_head: bool = False,
 ) -> dict:
     """Linear evaluation: frozen encoder, features extracted once, linear classifier."""
     config = config or EvalConfig()
@@ -202,6 +213,7 @@ def linear_probe(
     return linear_probe_on_features(
         train_features, train.labels, test_features, test.labels, train.num_classes, config,
         seed=seed, device=device, quiet=quiet, return_predictions=return_predictions,
+        keep_head=keep_head,
     )  # fmt: skip
 
 
@@ -293,9 +305,12 @@ def knn_on_features(
         bank, bank_labels, query, num_classes,
         k=config.knn_k, metric=config.knn_metric, weighted=config.knn_weighted,
     )  # fmt: skip
+    accuracy = classification_accuracy(scores, test_y, require_positive=True)
+    if config.knn_k < 5:  # k neighbours vote for at most k classes: no top-5 to speak of
+        accuracy.pop("top5")
     result = {
         "protocol": "knn",
-        **classification_accuracy(scores, test_y, require_positive=True),
+        **accuracy,
         "n_train": int(bank.shape[0]),
         "n_test": int(query.shape[0]),
         "num_classes": int(num_classes),
@@ -362,6 +377,7 @@ def _finetune_once(
     device: torch.device,
     quiet: bool,
     return_predictions: bool,
+    keep_head: bool = False,
 ) -> dict:
     """One run: label sample ``seed``, fresh copy of the encoder + head, train, test."""
     labelled = labelled_rows(train.labels, fraction, seed)
@@ -408,6 +424,10 @@ def _finetune_once(
     }
     if return_predictions:
         result["predictions"] = logits.argmax(1).tolist()
+    if keep_head:
+        result["head"] = {"weight": model.head.weight.detach().cpu(),
+                          "bias": model.head.bias.detach().cpu(),
+                          "encoder": {k: v.detach().cpu() for k, v in model.encoder.state_dict().items()}}  # fmt: skip
     return result
 
 
@@ -425,6 +445,7 @@ def _finetune_protocol(
     device: str | torch.device | None,
     quiet: bool,
     return_predictions: bool,
+    keep_head: bool = False,
 ) -> dict:
     config = config or EvalConfig()
     config.validate()
@@ -447,6 +468,7 @@ def _finetune_protocol(
             device=device,
             quiet=quiet,
             return_predictions=return_predictions,
+            keep_head=keep_head and offset == 0,
         )  # fmt: skip
         for offset in range(seeds)
     ]
@@ -465,6 +487,8 @@ def _finetune_protocol(
     }
     if return_predictions:
         result["predictions"] = runs[0]["predictions"]
+    if keep_head:  # the first seed's classifier
+        result["head"] = runs[0].pop("head")
     return result
 
 
@@ -480,6 +504,7 @@ def finetune(
     device: str | torch.device | None = None,
     quiet: bool = False,
     return_predictions: bool = False,
+    keep_head: bool = False,
 ) -> dict:
     """Finetune encoder + linear head end to end on a class-balanced label fraction.
 
@@ -487,12 +512,13 @@ def finetune(
     initialisation, the batch order and the augmentation); each run trains a deep copy,
     so ``encoder`` is left untouched. ``top1``/``top5`` are means over runs, with
     ``top1_std``/``top5_std`` and the per-run dicts under ``runs``. ``label_fraction``
-    and ``seeds`` default to the config's.
+    and ``seeds`` default to the config's. ``keep_head``: the first seed's classifier
+    under ``head`` (``weight``, ``bias``, the finetuned ``encoder`` state).
     """
     return _finetune_protocol(
         "finetune", encoder, train, test, config, label_fraction=label_fraction, seeds=seeds,
         seed=seed, reinitialize=False, device=device, quiet=quiet,
-        return_predictions=return_predictions,
+        return_predictions=return_predictions, keep_head=keep_head,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from skelssl.data.preprocess import select_bodies
 from skelssl.data.sources import DataConfig, data_tree, default_split
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluation import PROTOCOLS
+from skelssl.evaluation import HEAD_PROTOCOLS, PROTOCOLS
 from skelssl.runs import load_run
 from skelssl.skeleton import get_layout, map_layout
 from skelssl.typed import from_dict, to_dict
@@ -87,6 +87,7 @@ def evaluate_run(
     overrides: list[str] | tuple[str, ...] = (),
     checkpoint: str = "last.pt",
     quiet: bool = False,
+    save_head: bool = False,
 ) -> dict:
     """Run ``protocol`` (a key of :data:`skelssl.evaluation.PROTOCOLS`) on the weights of
     ``checkpoint`` (``last.pt`` or a kept ``epoch-NNNN.pt``) and append the result to
@@ -97,10 +98,17 @@ def evaluate_run(
     first, gives the train/test split) and the result also has ``pretrained_on``,
     ``transfer``, ``layout_mapping`` and ``bodies`` (None where nothing was changed).
     ``overrides`` are ``key=value`` settings of the protocol's config (``knn_k=20``).
+    ``save_head`` (linear, finetune; the run's own dataset) writes the trained classifier
+    to ``RUN/heads/<protocol>.pt`` (:mod:`skelssl.saved_heads`); the result names it.
     """
     if protocol not in PROTOCOLS:
         raise SkelsslError(
             f"unknown evaluation protocol {protocol!r} (known: {', '.join(PROTOCOLS)})"
+        )
+    if save_head and (protocol not in HEAD_PROTOCOLS or data is not None):
+        raise SkelsslError(
+            f"--save-head keeps a {' or '.join(HEAD_PROTOCOLS)} classifier of the run's own "
+            f"dataset, not {protocol}{' on another dataset' if data is not None else ''}"
         )
     run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
     tags = {"method": run.config.method, "data": run.config.data.name, "split": run.split}
@@ -129,11 +137,27 @@ def evaluate_run(
         label_fraction=label_fraction,
         seeds=seeds,
         quiet=quiet,
+        **({"keep_head": True} if save_head else {}),
     )
+    if save_head:
+        tags["head_file"] = str(_save_head(run, run_dir, protocol, result.pop("head"), result,
+                                           checkpoint))  # fmt: skip
     tags.update(epoch=run.epochs_done, epochs_planned=run.epochs_planned, finished=run.finished)
     if not run.finished:
         print(f"skelssl: note: {run_dir}: {run.progress_note()}", file=sys.stderr)
     return append_evaluation(run_dir, {**result, **tags}, checkpoint)
+
+
+def _save_head(run, run_dir, protocol: str, head: dict, result: dict, checkpoint: str) -> Path:
+    """Write the protocol's trained classifier as ``RUN/heads/<protocol>.pt``."""
+    from skelssl.saved_heads import build_head, head_path, save_head
+
+    built = build_head(
+        run, protocol, head["weight"], head["bias"], feature_mean=head.get("feature_mean"),
+        feature_std=head.get("feature_std"), encoder_state=head.get("encoder"),
+        top1=result["top1"], checkpoint=checkpoint, run_dir=run_dir,
+    )  # fmt: skip
+    return save_head(head_path(run_dir, protocol), built)
 
 
 def append_evaluation(run_dir, result: dict, checkpoint: str) -> dict:
