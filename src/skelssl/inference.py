@@ -76,7 +76,8 @@ def embed(
 def _embedding_data(run: LoadedRun, data: dict | None, quiet: bool) -> tuple[SkeletonData, str]:
     if not data:
         return run.data, run.protocol
-    from skelssl.data.dataset import default_protocol, load_dataset
+    from skelssl.data.cache import load_dataset
+    from skelssl.data.sources import default_protocol
     from skelssl.evaluation.run import adapt_data, transfer_data_config
 
     config = transfer_data_config(run.config.data, data)
