@@ -20,7 +20,7 @@ TINY = [
     "data.synthetic.subjects=4",
     "data.synthetic.takes=2",
     "data.synthetic.cameras=2",
-    "data.protocol=xview",
+    "data.split=xview",
     "data.preprocess.frames=16",
     "encoder.name=gru",
     "encoder.hidden_size=16",
@@ -54,12 +54,12 @@ def run_dir(tmp_path, capsys) -> Path:
 
 def test_embed_writes_features_with_metadata_and_no_pickles(run_dir, tmp_path, capsys):
     out = tmp_path / "feats.npz"
-    assert main(["embed", str(run_dir), "--out", str(out), "--split", "test", "--json"]) == 0
+    assert main(["embed", str(run_dir), "--out", str(out), "--part", "test", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     with np.load(out, allow_pickle=False) as arrays:
-        features, split = arrays["features"], arrays["split"]
+        features, part = arrays["features"], arrays["part"]
         assert features.shape == (summary["samples"], 32)
-        assert set(split) == {"test"} and str(arrays["protocol"]) == "xview"
+        assert set(part) == {"test"} and str(arrays["split"]) == "xview"
         assert len(arrays["labels"]) == len(arrays["names"]) == len(arrays["views"])
         assert len(arrays["class_names"]) == 6
     from skelssl.evaluation.features import extract_features

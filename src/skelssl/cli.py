@@ -215,12 +215,11 @@ def cmd_config(args) -> int:
 
 
 def _other_data(args) -> dict | None:
-    """``--data/--root/--split/--splits`` as a transfer data dict, None without ``--data``."""
+    """``--data/--root/--splits`` as a transfer data dict, None without ``--data``."""
     if not args.data:
         return None
     check_data_paths(args)
-    other = {"name": args.data, "root": args.root, "protocol": args.data_split,
-             "splits": args.splits}  # fmt: skip
+    other = {"name": args.data, "root": args.root, "splits": args.splits}
     return {key: value for key, value in other.items() if value is not None}
 
 
@@ -230,12 +229,12 @@ def cmd_embed(args) -> int:
     out = output_file(args.out)
     from skelssl.inference import embed, write_arrays
 
-    arrays = embed(args.run_dir, data=_other_data(args), split=args.split,
+    arrays = embed(args.run_dir, data=_other_data(args), split=args.split, part=args.part,
                    checkpoint=args.checkpoint, quiet=args.quiet)  # fmt: skip
     write_arrays(arrays, out)
     summary = {"path": str(out), "samples": int(arrays["features"].shape[0]),
-               "feature_dim": int(arrays["features"].shape[1]), "split": args.split,
-               "protocol": str(arrays["protocol"]), "source": str(arrays["source"])}  # fmt: skip
+               "feature_dim": int(arrays["features"].shape[1]), "part": args.part,
+               "split": str(arrays["split"]), "source": str(arrays["source"])}  # fmt: skip
     print(json.dumps(summary) if args.json else
           f"{summary['samples']} x {summary['feature_dim']} features -> {out}")  # fmt: skip
     return 0
@@ -301,7 +300,7 @@ def cmd_report(args) -> int:
 
 
 EXAMPLES = {
-    "embed": "skelssl embed runs/simclr --out feats.npz --split test\n"
+    "embed": "skelssl embed runs/simclr --out feats.npz --part test\n"
     "  skelssl embed runs/simclr --data pku-mmd --root PKU --out pku.npz   # another dataset",
     "predict": "skelssl predict runs/simclr a01_s01_e00_v03.json --top-k 3\n"
     "  skelssl predict runs/pku 0310-M.txt --window 60 --stride 30   # untrimmed video",
@@ -387,13 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     emb.add_argument("run_dir")
     emb.add_argument("--out", required=True, help="output .npz (no pickles)")
-    emb.add_argument("--split", choices=("train", "test", "all"), default="all",
-                     help="which part of the data split (default all)")  # fmt: skip
+    emb.add_argument("--part", choices=("train", "test", "all"), default="all",
+                     help="the split's training or test samples, or all (default)")  # fmt: skip
+    emb.add_argument("--split", help="train/test split (xview, xsub, given; default the run's)")
     emb.add_argument("--data", help="another dataset (joints mapped into the run's layout)")
     emb.add_argument("--root", help="raw data directory of --data")
-    emb.add_argument(
-        "--data-split", help="train/test split of --data (xsub, xview, given; default its first)"
-    )
     emb.add_argument("--splits", help="folder of split files of --data (PKU-MMD)")
     _add_output_options(emb)
     emb.set_defaults(run=cmd_embed)

@@ -19,7 +19,7 @@ from skelssl.data.types import DataSpec, RawDataset, Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.runs import LoadedRun, load_run
 
-SPLITS = ("train", "test", "all")
+PARTS = ("train", "test", "all")
 INPUT_KINDS = ".json (NW-UCLA), .skeleton (NTU RGB+D), .txt (PKU-MMD), .npz (array format)"
 
 
@@ -28,32 +28,35 @@ def embed(
     run_dir: str | os.PathLike,
     *,
     data: dict | None = None,
-    split: str = "all",
+    split: str | None = None,
+    part: str = "all",
     checkpoint: str = "last.pt",
     quiet: bool = False,
 ) -> dict[str, np.ndarray]:
     """Frozen-encoder features of the run's dataset (or of ``data``, another dataset given
-    as ``{"name", "root", "protocol", ...}``, joints mapped into the run's layout).
+    as ``{"name", "root", ...}``, joints mapped into the run's layout).
 
-    Returns arrays: ``features`` (N, D) float32, ``labels``, ``subjects``, ``views``,
-    ``setups`` (N,) int64, ``names``, ``performances``, ``split`` (N,) str
-    (``train``/``test`` under ``protocol``), ``class_names`` (K,) str, and 0-d strings
-    ``protocol``, ``source``, ``run``, ``checkpoint``.
+    ``split`` names the train/test split (``xview``, ``xsub``, ``given``; default: the
+    run's own, or the other dataset's first); ``part`` keeps its ``train`` or ``test``
+    samples, or ``all``. Returns arrays: ``features`` (N, D) float32, ``labels``,
+    ``subjects``, ``views``, ``setups`` (N,) int64, ``names``, ``performances``,
+    ``part`` (N,) str (``train``/``test`` under ``split``), ``class_names`` (K,) str, and
+    0-d strings ``split``, ``source``, ``run``, ``checkpoint``.
     """
     from skelssl.evaluation.features import extract_features
 
-    if split not in SPLITS:
-        raise SkelsslError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    if part not in PARTS:
+        raise SkelsslError(f"unknown part {part!r} (known: {', '.join(PARTS)})")
     run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
-    dataset, protocol = _embedding_data(run, data, quiet)
-    is_train = dataset.protocol_mask(protocol) if protocol else np.ones(len(dataset), bool)
+    dataset, split = _embedding_data(run, data, split, quiet)
+    is_train = dataset.protocol_mask(split) if split else np.ones(len(dataset), bool)
     rows = {
         "train": np.flatnonzero(is_train),
         "test": np.flatnonzero(~is_train),
         "all": np.arange(len(dataset)),
-    }[split]
+    }[part]
     if rows.size == 0:
-        raise SkelsslError(f"the {split} split of {protocol} is empty", dataset.source)
+        raise SkelsslError(f"the {part} part of split {split} is empty", dataset.source)
     chosen = dataset.subset(rows)
     features = extract_features(run.encoder, chosen, quiet=quiet)
     return {
@@ -64,28 +67,31 @@ def embed(
         "setups": np.asarray(chosen.setups, dtype=np.int64),
         "names": np.asarray(chosen.names, dtype=str),
         "performances": np.asarray(chosen.performances, dtype=str),
-        "split": np.where(is_train[rows], "train", "test"),
+        "part": np.where(is_train[rows], "train", "test"),
         "class_names": np.asarray(list(dataset.class_names), dtype=str),
-        "protocol": np.asarray(protocol or "", dtype=str),
+        "split": np.asarray(split or "", dtype=str),
         "source": np.asarray(dataset.source, dtype=str),
         "run": np.asarray(str(run_dir), dtype=str),
         "checkpoint": np.asarray(checkpoint, dtype=str),
     }
 
 
-def _embedding_data(run: LoadedRun, data: dict | None, quiet: bool) -> tuple[SkeletonData, str]:
+def _embedding_data(
+    run: LoadedRun, data: dict | None, split: str | None, quiet: bool
+) -> tuple[SkeletonData, str]:
+    """The dataset to embed (the run's, or ``data`` mapped into its layout) and its split."""
+    from skelssl.data.sources import default_split
+
     if not data:
-        return run.data, run.protocol
+        return run.data, default_split(run.data, split or run.split)
     from skelssl.data.cache import load_dataset
-    from skelssl.data.sources import default_protocol
     from skelssl.evaluation.run import adapt_data, transfer_data_config
 
-    config = transfer_data_config(run.config.data, data)
+    config = transfer_data_config(run.config.data, {**data, **({"split": split} if split else {})})
     other = load_dataset(config, quiet=quiet)
     spec = DataSpec.of(run.data)
     other, _ = adapt_data(other, spec.layout, spec.bodies)
-    protocol = default_protocol(other, config.protocol) if other.protocols else ""
-    return other, protocol
+    return other, default_split(other, config.split) if other.protocols else ""
 
 
 def write_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:

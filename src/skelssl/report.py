@@ -285,7 +285,7 @@ def test_split_section(
     from skelssl.saved_heads import head_path
 
     run = load_run(run_dir, quiet=quiet)
-    train, test = run.data.split(run.protocol)
+    train, test = run.data.split(run.split)
     test_features = extract_features(run.encoder, test, quiet=quiet)
     if head_path(run_dir, "linear").is_file():
         from skelssl.inference import load_classifier
@@ -309,7 +309,7 @@ def test_split_section(
     keep.sort()
     plot_tsne(test_features[keep], labels[keep], test.class_names, out / f"{name}-tsne.png",
               title=f"{name}: t-SNE of {keep.size} test features")  # fmt: skip
-    text = [f"Test split of {run.protocol} ({len(labels)} sequences), predictions by {how}: "
+    text = [f"Test split of {run.split} ({len(labels)} sequences), predictions by {how}: "
             f"top-1 {accuracy:.1f}%. {run.progress_note()}".strip()]  # fmt: skip
     return f"Test split: {name}", text, [f"{name}-confusion.png", f"{name}-tsne.png"]
 
