@@ -24,7 +24,7 @@ from skelssl.data.preprocess import select_bodies
 from skelssl.data.sources import DataConfig, data_tree, default_split
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluation import HEAD_PROTOCOLS, PROTOCOLS
+from skelssl.evaluation import HEAD_PROTOCOLS, PROTOCOLS, Options
 from skelssl.runs import load_run
 from skelssl.skeleton import get_layout, map_layout
 from skelssl.typed import from_dict, to_dict
@@ -128,17 +128,10 @@ def evaluate_run(
             "transfer": True,
             **changes,
         }
-    result = PROTOCOLS[protocol](
-        run.method,
-        train_data,
-        test_data,
-        evaluation=run.config.evaluation,
-        overrides=tuple(overrides),
-        label_fraction=label_fraction,
-        seeds=seeds,
-        quiet=quiet,
-        **({"keep_head": True} if save_head else {}),
+    options = Options(
+        run.config.evaluation, tuple(overrides), label_fraction, seeds, quiet, keep_head=save_head
     )
+    result = PROTOCOLS[protocol](run.method, train_data, test_data, options)
     if save_head:
         tags["head_file"] = str(_save_head(run, run_dir, protocol, result.pop("head"), result,
                                            checkpoint))  # fmt: skip
