@@ -123,3 +123,17 @@ def test_linear_transfer_to_pku_mmd(run_dir, pku_root):
     assert result["layout_mapping"] is None and result["bodies"] is None  # ntu-25, 2 bodies
     assert (result["n_train"], result["n_test"]) == (45, 24)  # videos 0036, 0105 train; 0310 tests
     assert result["data"] == "pku-mmd" and result["protocol"] == "linear"
+
+
+def test_every_protocol_takes_the_same_options_and_refuses_what_it_cannot_honour(run_dir):
+    from skelssl.evaluation import PROTOCOLS, Options
+
+    refusing = {"linear": "--label-fraction", "knn": "--seeds", "byol-linear": "--seeds"}
+    refusing |= {name: "--seeds" for name in PROTOCOLS if name.startswith("ms2l-")}
+    for name, flag in refusing.items():
+        options = Options(label_fraction=0.5) if flag == "--label-fraction" else Options(seeds=2)
+        with pytest.raises(SkelsslError, match=f"protocol {name} does not take {flag}"):
+            PROTOCOLS[name](None, None, None, options)  # refused before anything runs
+    with pytest.raises(SkelsslError, match="byol-linear does not take --label-fraction"):
+        evaluate_run(run_dir, protocol="byol-linear", label_fraction=0.1, quiet=True)
+    assert {"finetune", "byol-semi"} <= set(PROTOCOLS) - set(refusing)  # these honour both
