@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "skelssl"
-LEAVES = {"skelssl.typed", "skelssl.diagnostics", "skelssl.checkpoint"}
+LEAVES = {"skelssl.typed", "skelssl.diagnostics", "skelssl.checkpoint", "skelssl.skeleton"}
 
 
 def module_names() -> dict[str, Path]:

@@ -27,8 +27,8 @@ from skelssl import typed
 from skelssl.data.sources import DataConfig, data_tree
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.generic import EvalConfig
-from skelssl.methods import method_class
-from skelssl.models import ENCODER_PRESETS, EncoderConfig
+from skelssl.methods import default_encoder_config, method_class
+from skelssl.models import EncoderConfig
 from skelssl.train import TrainConfig
 from skelssl.typed import coerce_value, field_types, from_dict, read_yaml, to_dict
 
@@ -83,13 +83,7 @@ def _set_path(tree: dict, path: list[str], value: Any) -> None:
 def _build_encoder_config(encoder_tree: dict, cls) -> EncoderConfig:
     """Preset (``encoder.preset`` or the method's ``default_encoder``) updated by the given keys."""
     encoder_tree = dict(encoder_tree)
-    preset = encoder_tree.pop("preset", None) or getattr(cls, "default_encoder", None)
-    encoder = EncoderConfig()
-    if preset is not None:
-        if preset not in ENCODER_PRESETS:
-            known = ", ".join(ENCODER_PRESETS)
-            raise SkelsslError(f"unknown encoder preset {preset!r} (known: {known})")
-        encoder = dataclasses.replace(ENCODER_PRESETS[preset])
+    encoder = default_encoder_config(cls, encoder_tree.pop("preset", None))
     types_ = field_types(EncoderConfig)
     for key, value in encoder_tree.items():
         if key not in types_:

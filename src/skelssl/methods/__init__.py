@@ -72,8 +72,15 @@ def build_method(
     """
     cls = method_class(name)
     if encoder_config is None:
-        encoder_config = encoder_preset(cls.default_encoder)
+        encoder_config = default_encoder_config(cls)
     return cls(_params_of(cls, params), encoder_config, spec)
+
+
+def default_encoder_config(cls: type[nn.Module], preset: str | None = None) -> EncoderConfig:
+    """The encoder preset ``preset``, else the method's ``default_encoder`` preset, else
+    ``EncoderConfig()``: the one place the default encoder is decided."""
+    preset = preset or getattr(cls, "default_encoder", None)
+    return EncoderConfig() if preset is None else encoder_preset(preset)
 
 
 __all__ = [
@@ -90,5 +97,6 @@ __all__ = [
     "Supervised",
     "SupervisedConfig",
     "build_method",
+    "default_encoder_config",
     "method_class",
 ]
