@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine
+from common import machine, write_json
 from nwucla_byol import machine_line
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
@@ -149,7 +149,7 @@ def summarise(rows: list[dict], reference: str) -> list[dict]:
 
 def write(payload: dict, out: Path, stem: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out / f"{stem}.json", payload)
     reference = payload["reference"]
     columns = ["variant", "seeds", "probe_top1", f"probe_top1_minus_{reference}", "knn_top1",
                f"knn_top1_minus_{reference}", "target_cosine", "loss_true_partner",

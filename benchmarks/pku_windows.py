@@ -27,8 +27,6 @@ the 51 action classes, which the precision column shows.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import tempfile
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import machine, write_json
 from skelssl.config import load_config
 from skelssl.data.readers.pku import parse_pku_labels, read_class_names
 from skelssl.evaluation.run import evaluate_run
@@ -82,10 +81,6 @@ ROWS = {
         "train.weight_decay=0",
     ],  # fmt: skip
 }
-
-
-def machine() -> str:
-    return f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 def instances(root: Path, video: str, camera: str, class_names: list[str]) -> list[dict]:
@@ -152,7 +147,7 @@ def run_row(name: str, overrides: list[str], root: Path, work: Path, window: int
 
 def write_results(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "pku_windows.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "pku_windows.json", result)
     rows = [{"method": r["method"], "epochs": r["epochs"], "trimmed": r["trimmed_top1"],
              "test_hit": r["test"]["hit_rate"], "test_precision": r["test"]["precision"],
              "train_hit": r["train"]["hit_rate"], "wps": r["test"]["windows_per_s"]}
