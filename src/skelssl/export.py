@@ -101,6 +101,13 @@ def _write_torchscript(model: nn.Module, example: tuple[Tensor, Tensor], path: P
 
 
 def _write_onnx(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) -> None:
+    with warnings.catch_warnings():  # constants of the fixed (1, T, M, V, C) input: expected
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        _onnx_export(model, example, path)
+
+
+def _onnx_export(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) -> None:
     torch.onnx.export(
         model, example, str(path), input_names=["joints", "lengths"],
         output_names=["output"], opset_version=ONNX_OPSET, dynamo=False,
