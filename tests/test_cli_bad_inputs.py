@@ -275,3 +275,20 @@ def test_second_demo_says_it_reused_the_runs_and_keeps_their_time(tmp_path, monk
     assert [row["reused"] for row in second] == [True, True]
     summary = json.loads((tmp_path / "demo" / "supervised" / "summary.json").read_text())
     assert second[1]["seconds"] == first[1]["seconds"] == summary["wall_seconds"]
+
+
+def test_info_shows_raw_and_resampled_lengths():
+    from skelssl.cli import _format_info, _labelled_lengths
+    from skelssl.config import load_config
+    from skelssl.data.cache import cached_raw_lengths, load_dataset
+    from skelssl.data.sampling import describe
+
+    tiny = ["data.synthetic.classes=3", "data.synthetic.subjects=2", "data.synthetic.takes=1",
+            "data.synthetic.cameras=1", "data.preprocess.frames=16"]  # fmt: skip
+    config = load_config("random", None, tiny)
+    info = describe(load_dataset(config.data, quiet=True), cached_raw_lengths(config.data))
+    assert info["frames"] == 16 and info["lengths"]["max"] == 16  # resampled to T
+    assert info["raw_lengths"]["min"] > 16  # the synthetic takes are longer than 16 frames
+    text = _format_info(_labelled_lengths(info))
+    assert "lengths as recorded (frames)" in text
+    assert "lengths after preprocessing (valid frames of T = 16)" in text

@@ -66,18 +66,34 @@ def check_data_paths(args) -> None:
 def cmd_info(args) -> int:
     check_data_paths(args)
     from skelssl.config import load_config
-    from skelssl.data.cache import load_dataset
+    from skelssl.data.cache import cached_raw_lengths, load_dataset
     from skelssl.data.sampling import describe
 
     _renamed_split(args)
     config = load_config("random", None, _data_overrides(args))
     data = load_dataset(config.data, quiet=args.quiet)
-    info = describe(data)
+    info = describe(data, cached_raw_lengths(config.data))
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(_format_info(info))
+        print(_format_info(_labelled_lengths(info)))
     return 0
+
+
+def _labelled_lengths(info: dict) -> dict:
+    """``info`` with its two kinds of lengths named for a reader."""
+    shown = {}
+    for key, value in info.items():
+        if key == "raw_lengths":
+            key = "lengths as recorded (frames)"
+            value = value or (
+                "not recorded (an .npz source, or a cache built by an older skelssl: "
+                "remove it from the cache folder to rebuild it)"
+            )
+        elif key == "lengths":
+            key = f"lengths after preprocessing (valid frames of T = {info['frames']})"
+        shown[key] = value
+    return shown
 
 
 def _format_info(info: dict, indent: str = "") -> str:
@@ -483,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("skelssl: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # stdout closed early (``| head``): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
 
 
 if __name__ == "__main__":

@@ -252,6 +252,8 @@ def write_report(
         if not (Path(run_dir) / "config.yaml").is_file():
             raise SkelsslError("not a run directory (no config.yaml)", run_dir)
     sections: list[tuple[str, list[str], list[str]]] = []  # (title, paragraphs, images)
+    if len(run_dirs) > 1:
+        sections.append(("Training loss of every run", [], [_loss_of_every_run(run_dirs, out)]))
     for run_dir in run_dirs:
         name = Path(run_dir).name
         images = []
@@ -271,6 +273,18 @@ def write_report(
     index = out / "index.html"
     index.write_text(_html(sections), encoding="utf-8")
     return index
+
+
+def _loss_of_every_run(run_dirs: Sequence[str | os.PathLike], out: Path) -> str:
+    """One plot with the per-epoch loss of each run; returns its file name."""
+    series = {}
+    for run_dir in run_dirs:
+        curves = training_curves(read_jsonl(Path(run_dir) / "metrics.jsonl"))
+        if "loss per epoch" in curves:
+            series[Path(run_dir).name] = curves["loss per epoch"]["loss"]
+    if series:
+        plot_curves(series, out / "loss-every-run.png", title="training loss per epoch")
+    return "loss-every-run.png"
 
 
 def test_split_section(

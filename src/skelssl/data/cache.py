@@ -273,6 +273,7 @@ def write_chunk(
     arrays = {
         "joints": joints,
         "lengths": lengths,
+        "raw_lengths": np.array([s.num_frames for s in sequences], dtype=np.int64),
         "bodies": np.array([count_bodies(s.joints) for s in sequences], dtype=np.int64),
         "labels": np.array([s.label for s in sequences], dtype=np.int64),
         "subjects": np.array([s.subject for s in sequences], dtype=np.int64),
@@ -361,8 +362,8 @@ def _prepare_stream(
             bar.update(len(chunk))
 
 
-_CHUNK_META = ("lengths", "bodies", "labels", "subjects", "views", "setups", "performances",
-               "names")  # fmt: skip
+_CHUNK_META = ("lengths", "raw_lengths", "bodies", "labels", "subjects", "views", "setups",
+               "performances", "names")  # fmt: skip
 
 
 def _assemble(
@@ -480,6 +481,17 @@ def read_cache(directory: Path) -> SkeletonData:
     )
     data.validate()
     return data
+
+
+def cached_raw_lengths(config: DataConfig) -> np.ndarray | None:
+    """Frames per sequence as recorded, before the temporal step (N,) int64, from the cache
+    of ``config``; None where the cache does not hold them (``.npz`` sources, caches of
+    earlier versions, data kept in memory)."""
+    directory = cache_directory(config, raw_path(config))
+    if not (directory / "meta.npz").is_file():
+        return None
+    with np.load(directory / "meta.npz", allow_pickle=False) as arrays:
+        return np.asarray(arrays["raw_lengths"]) if "raw_lengths" in arrays.files else None
 
 
 def cached_skipped(directory: Path) -> list[str]:

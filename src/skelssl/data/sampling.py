@@ -134,8 +134,20 @@ def bodies_per_sample(data: SkeletonData, chunk: int = 1024) -> np.ndarray:
     return counts
 
 
-def describe(data: SkeletonData) -> dict:
-    """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, protocols."""
+def _length_summary(lengths: np.ndarray) -> dict:
+    return {
+        "min": int(lengths.min()) if lengths.size else 0,
+        "median": float(np.median(lengths)) if lengths.size else 0.0,
+        "max": int(lengths.max()) if lengths.size else 0,
+    }
+
+
+def describe(data: SkeletonData, raw_lengths: np.ndarray | None = None) -> dict:
+    """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, protocols.
+
+    ``lengths`` are the valid frames after preprocessing (of ``frames`` = T);
+    ``raw_lengths`` the frames as recorded (None when unknown, e.g. an ``.npz`` source).
+    """
     lengths = np.asarray(data.lengths)
     labels = np.asarray(data.labels)
     class_counts = (
@@ -158,11 +170,9 @@ def describe(data: SkeletonData) -> dict:
         "samples": len(data),
         "shape": list(data.shape),
         "classes": {name: int(count) for name, count in zip(data.class_names, class_counts)},
-        "lengths": {
-            "min": int(lengths.min()) if len(data) else 0,
-            "median": float(np.median(lengths)) if len(data) else 0.0,
-            "max": int(lengths.max()) if len(data) else 0,
-        },
+        "frames": int(data.shape[1]),
+        "raw_lengths": None if raw_lengths is None else _length_summary(np.asarray(raw_lengths)),
+        "lengths": _length_summary(lengths),
         "bodies": {
             "max": int(data.shape[2]),
             "samples_by_count": {
