@@ -296,3 +296,62 @@ def test_registered_and_configs_load():
         config = load_config("crrl", path, ["params.teacher=/some/run"])
         config.params.teacher = None if VARIANTS[config.params.variant].teacher == "none" else "x"
         config.params.validate()
+
+
+# ---------------------------------------------------------------- padded clips (at most T frames)
+
+
+def test_padding_content_changes_neither_the_representation_nor_any_loss(tmp_path):
+    """Clips shorter than T are zero-padded (preprocess.temporal=at-most): whatever lies
+    after ``lengths`` must not reach the features (packed bi-GRU, mean over real frames),
+    the reconstruction, velocity or distillation losses."""
+    teacher = save_run(crrl(variant="cml"), tmp_path / "cml")
+    batch = tiny_batch()
+    noisy = dict(batch, joints=batch["joints"].clone())
+    padding = torch.arange(SPEC.frames)[None, :] >= LENGTHS[:, None]
+    noisy["joints"][padding] = 5.0
+    for variant in ("ser", "vgsr", "crrl"):
+        method = crrl(variant=variant, teacher=str(teacher) if variant == "crrl" else None)
+        method.eval()  # no dropout: both calls see the same network
+        clean_out, noisy_out = method.loss(batch), method.loss(noisy)
+        for key in clean_out:
+            assert torch.allclose(clean_out[key], noisy_out[key], atol=1e-6), (variant, key)
+    encoder = crrl(variant="ser").encoder.eval()
+    features = encoder(batch["joints"], batch["lengths"])
+    assert torch.allclose(features, encoder(noisy["joints"], noisy["lengths"]), atol=1e-6)
+    # the representation is the mean of the top layer's states (both directions) over the
+    # real frames (Sec. IV-B / the authors' TAP), not the final hidden state
+    _, states = encoder(batch["joints"], batch["lengths"], return_sequence=True)
+    assert features.shape == (4, 2 * TINY_GRU.hidden_size)
+    assert torch.allclose(features[3], states[3, : LENGTHS[3]].mean(0), atol=1e-6)
+
+
+def test_both_reconstruction_directions_in_one_decoder_call_equal_two_calls():
+    method = crrl(variant="ser").eval()
+    batch = tiny_batch()
+    lengths = batch["lengths"]
+    _, states = method.encoder(batch["joints"], lengths, return_sequence=True)
+    target = batch["joints"].reshape(4, SPEC.frames, -1)
+    losses = method.generation_loss(method.decoder, states, target, lengths, ("forward", "reverse"))
+    forward = method.decoder(states[:, 0], SPEC.frames)
+    reverse = method.decoder(states[torch.arange(4), lengths - 1], SPEC.frames)
+    expected_forward = masked_reconstruction_loss(forward, target, lengths)
+    expected_reverse = masked_reconstruction_loss(
+        reverse, reverse_valid_frames(target, lengths), lengths
+    )
+    assert torch.allclose(losses["forward"], expected_forward, atol=1e-6)
+    assert torch.allclose(losses["reverse"], expected_reverse, atol=1e-6)
+
+
+def test_nwucla_configs_use_the_papers_preprocessing_and_width():
+    """Sec. IV-B for NW-UCLA: at most 50 frames, min-max per person, no view normalisation;
+    2x256 bi-GRU, batch 32, CML 100 epochs, SER / step 2 60 epochs halved at 20 and 50."""
+    epochs = {"crrl-cml.yaml": 100, "crrl-ser.yaml": 60, "crrl.yaml": 60}
+    for name, planned in epochs.items():
+        config = load_config("crrl", CONFIGS / "nwucla" / name, ["params.teacher=/some/run"])
+        prep = config.data.preprocess
+        assert (prep.frames, prep.temporal, prep.view_normalize) == (50, "at-most", False)
+        assert prep.minmax and prep.separate_bodies
+        assert (config.encoder.hidden_size, config.encoder.num_layers) == (256, 2)
+        assert config.train.batch_size == 32 and config.train.epochs == planned
+        assert config.train.milestones == [20, 50] and config.train.gamma == 0.5

@@ -21,6 +21,21 @@ Three parts, each a few functions below:
    2-layer projection g of the student's pooled states with
    ``L = L_r + λ_d · ||h_t − g(h_s)||²`` (Eqs. (7)-(8)). The student is the output.
 
+**The representation** used for the linear probe and kNN (and the teacher's h_t) is the
+encoder's temporal average pooling (TAP) of the top bi-GRU layer's per-frame states, both
+directions concatenated (2×256 = 512 numbers at the paper's width), averaged over the real
+frames only: Sec. IV-B "the feature before the MLP head is used as the action
+representation", and the MLP heads of Eqs. (3), (4) and Algorithm 1 line 28 sit on
+``TAP(h)``; the authors' ``Bi_GRU_packpad`` computes the same ``sum(states) / length``
+over a packed sequence. Not the final hidden state (the ``gru`` encoder's ``pooling=last``)
+and not one direction. The SER decoder hints are different: ``s_1`` and ``s_len`` (Fig. 3).
+
+**Padded clips.** NW-UCLA is prepared as the paper says (Sec. IV-B): at most 50 frames,
+shorter clips at their native rate and zero-padded (``preprocess.temporal=at-most``). The
+encoder packs each clip by its length, so padding never enters a state, the pooled
+representation, the velocity (Eq. (2)) or the hints; Eq. (1) is summed over the real frames
+only, and frames after the longest clip of a batch are not decoded.
+
 One run is one training phase; ``params.teacher`` names the run directory of the phase
 before (its ``last.pt``, loaded with ``weights_only=True``). Variants (Tables VIII, X,
 XIII): ``ser``, ``ser-forward``, ``ser-reverse``, ``cml``, ``cml-ser-joint`` (one
@@ -341,17 +356,22 @@ class CRRL(nn.Module):
         self, decoder: SequenceDecoder, states: Tensor, target: Tensor, lengths: Tensor,
         directions: tuple[str, ...],
     ) -> dict[str, Tensor]:  # fmt: skip
-        """Eq. (1) for ``target`` (N, T, F): forwards from s_1, reversed from s_len."""
-        frames = target.shape[1]
-        losses = {}
-        if "forward" in directions:
-            generated = decoder(states[:, 0], frames)
-            losses["forward"] = masked_reconstruction_loss(generated, target, lengths)
-        if "reverse" in directions:
-            generated = decoder(last_valid(states, lengths), frames)
-            reversed_target = reverse_valid_frames(target, lengths)
-            losses["reverse"] = masked_reconstruction_loss(generated, reversed_target, lengths)
-        return losses
+        """Eq. (1) for ``target`` (N, T, F): forwards from s_1, reversed from s_len.
+
+        Both directions share one decoder call on a batch of 2N hints (the decoder treats
+        samples independently, so this is the same computation as two calls, in half the
+        sequential GRU steps). Frames after the longest valid one are not decoded.
+        """
+        frames = int(lengths.max())  # padding after the longest clip is never a target
+        target = target[:, :frames]
+        hints = {"forward": states[:, 0], "reverse": last_valid(states, lengths)}
+        wanted = [direction for direction in DIRECTIONS if direction in directions]
+        generated = decoder(torch.cat([hints[d] for d in wanted]), frames).split(len(target))
+        targets = {"forward": target, "reverse": reverse_valid_frames(target, lengths)}
+        return {
+            direction: masked_reconstruction_loss(output, targets[direction], lengths)
+            for direction, output in zip(wanted, generated)
+        }
 
     def contrast_loss(
         self, features: Tensor, x: Tensor, lengths: Tensor, generator: torch.Generator | None
