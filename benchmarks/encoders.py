@@ -20,12 +20,135 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from common import load_average, machine, utc_now, write_json, write_markdown
 from skelssl.data.types import DataSpec
 from skelssl.models import ENCODER_PRESETS, build_encoder
+from skelssl.models.stgcn import STGCN, GraphConv, spatial_partitions
 from skelssl.skeleton import get_layout
+
+# ---------------------------------------------------------------------------------------
+# Reference implementations, timed in the same process as ours (issue 17).
+# ---------------------------------------------------------------------------------------
+
+
+class PreviousGraphConv(GraphConv):
+    """skelssl's graph convolution before issue 17: 1x1 conv to ``K·C_out`` channels in
+    NCHW memory, then ``einsum("bkctj,kij->bcti")`` over joints. Same parameters."""
+
+    def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
+        b, _, t, v = x.shape
+        y = self.conv(x).view(b, self.partitions, self.out_channels, t, v)
+        return torch.einsum("bkctj,kij->bcti", y, adjacency)
+
+
+class PreviousSTGCN(STGCN):
+    """skelssl's ST-GCN before issue 17 (NCHW memory, conv-then-aggregate graph conv).
+
+    Same parameters and outputs as :class:`~skelssl.models.stgcn.STGCN` (it loads the
+    same state dict); kept here to measure the speedup in the same run.
+    """
+
+    def __init__(self, config, spec: DataSpec):
+        super().__init__(config, spec)
+        for block in self.blocks:
+            fast = block.graph_conv
+            block.graph_conv = PreviousGraphConv(
+                fast.conv.in_channels, fast.out_channels, fast.partitions
+            )
+            block.graph_conv.load_state_dict(fast.state_dict())
+
+    def _normalise_input(self, x: Tensor) -> Tensor:
+        n, t, m, v, c = x.shape
+        h = x.permute(0, 2, 3, 4, 1).reshape(n, m * v * c, t)
+        h = self.data_norm(h).view(n, m, v, c, t)
+        return h.permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+
+
+class PeerGraphConv(nn.Module):
+    """ConvTemporalGraphical of the ST-GCN code that SkeletonCLR, CrosSCLR and AimCLR
+    reuse (``net/utils/tgcn.py``): 1x1 conv to ``K·C_out``, ``einsum('nkctv,kvw->nctw')``."""
+
+    def __init__(self, in_channels: int, out_channels: int, partitions: int):
+        super().__init__()
+        self.partitions = partitions
+        self.conv = nn.Conv2d(in_channels, out_channels * partitions, kernel_size=1)
+
+    def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
+        x = self.conv(x)
+        n, kc, t, v = x.size()
+        x = x.view(n, self.partitions, kc // self.partitions, t, v)
+        return torch.einsum("nkctv,kvw->nctw", x, adjacency).contiguous()
+
+
+class PeerBlock(nn.Module):
+    """``st_gcn`` block of that code: gcn -> (BN, ReLU, temporal conv, BN, Dropout) +
+    residual -> ReLU, with in-place ReLU as there."""
+
+    def __init__(self, in_channels, out_channels, partitions, stride=1, residual=True):
+        super().__init__()
+        self.gcn = PeerGraphConv(in_channels, out_channels, partitions)
+        self.tcn = nn.Sequential(
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, (9, 1), (stride, 1), (4, 0)),
+            nn.BatchNorm2d(out_channels),
+            nn.Dropout(0.0, inplace=True),
+        )
+        if not residual:
+            self.residual = lambda x: 0
+        elif in_channels == out_channels and stride == 1:
+            self.residual = lambda x: x
+        else:
+            self.residual = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1)),
+                nn.BatchNorm2d(out_channels),
+            )
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
+        res = self.residual(x)
+        x = self.gcn(x, adjacency)
+        return self.relu(self.tcn(x) + res)
+
+
+class PeerSTGCN(nn.Module):
+    """The AimCLR / SkeletonCLR / CrosSCLR ST-GCN encoder (``net/st_gcn.py``, ``Model``
+    with ``hidden_channels = 64·width``, ``hidden_dim = 4·hidden_channels``, edge
+    importance weighting, temporal kernel 9), re-implemented from its public code for
+    timing only. Input in its own layout ``(N, C, T, V, M)``; output ``(N, hidden_dim)``
+    (global average pool, mean over bodies; its ``fc`` is our classifier). The adjacency
+    values come from skelssl's partitioning (the speed does not depend on them).
+    """
+
+    def __init__(self, channels: int, joints: int, layout: str, width: float, bodies: int):
+        super().__init__()
+        adjacency = torch.from_numpy(spatial_partitions(get_layout(layout))).transpose(1, 2)
+        self.register_buffer("A", adjacency.contiguous())  # A[k, v, w]: v -> w
+        hidden = max(8, round(64 * width))
+        self.data_bn = nn.BatchNorm1d(channels * joints * bodies)
+        plan = [(channels, hidden, 1, False)] + [(hidden, hidden, 1, True)] * 3
+        plan += [(hidden, 2 * hidden, 2, True)] + [(2 * hidden, 2 * hidden, 1, True)] * 2
+        plan += [(2 * hidden, 4 * hidden, 2, True)] + [(4 * hidden, 4 * hidden, 1, True)] * 2
+        k = adjacency.shape[0]
+        self.st_gcn_networks = nn.ModuleList(
+            PeerBlock(cin, cout, k, stride, residual) for cin, cout, stride, residual in plan
+        )
+        self.edge_importance = nn.ParameterList(
+            nn.Parameter(torch.ones(adjacency.shape)) for _ in self.st_gcn_networks
+        )
+        self.out_dim = 4 * hidden
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, t, v, m = x.size()
+        x = x.permute(0, 4, 3, 1, 2).contiguous().view(n, m * v * c, t)
+        x = self.data_bn(x)
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+        for gcn, importance in zip(self.st_gcn_networks, self.edge_importance):
+            x = gcn(x, self.A * importance)
+        x = nn.functional.avg_pool2d(x, x.size()[2:])
+        return x.view(n, m, -1).mean(dim=1)
 
 
 @dataclass(frozen=True)

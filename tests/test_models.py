@@ -240,3 +240,63 @@ def test_mlp_layers():
     assert isinstance(mlp([4, 4, 2], activation=nn.GELU)[2], nn.GELU)
     with pytest.raises(SkelsslError):
         mlp([8])
+
+
+def conv_then_aggregate(graph_conv, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+    """The ST-GCN graph convolution as the peers' code computes it (Yan et al. Eq. (10)):
+    1x1 conv to K·C_out channels, then a sum over partitions and neighbours."""
+    b, _, t, v = x.shape
+    y = graph_conv.conv(x).view(b, graph_conv.partitions, graph_conv.out_channels, t, v)
+    return torch.einsum("bkctj,kij->bcti", y, adjacency)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_folded_graph_conv_equals_conv_then_aggregate(channels_last):
+    from skelssl.models.stgcn import GraphConv
+
+    torch.manual_seed(0)
+    adjacency = torch.from_numpy(spatial_partitions(get_layout("ntu-25")))
+    adjacency = (adjacency * (1 + torch.rand(adjacency.shape))).requires_grad_()
+    graph_conv = GraphConv(4, 6, partitions=3)
+    nn.init.normal_(graph_conv.conv.bias)
+    x = torch.randn(2, 4, 5, 25, requires_grad=True)
+    folded_input = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    folded = graph_conv(folded_input, adjacency)
+    reference = conv_then_aggregate(graph_conv, x, adjacency)
+    torch.testing.assert_close(folded, reference, rtol=1e-5, atol=1e-5)
+    weights = torch.randn_like(reference)
+    grads = torch.autograd.grad((folded * weights).sum(), [x, adjacency, *graph_conv.parameters()])
+    expected = torch.autograd.grad(
+        (reference * weights).sum(), [x, adjacency, *graph_conv.parameters()]
+    )
+    for grad, reference_grad in zip(grads, expected):
+        torch.testing.assert_close(grad, reference_grad, rtol=1e-4, atol=1e-4)
+
+
+def test_stgcn_parameter_names_and_shapes_unchanged():
+    """Checkpoints written before the folded graph convolution still load."""
+    spec = spec_for(25, 2)
+    encoder = build_encoder(replace(ENCODER_PRESETS["stgcn-0.25"], temporal_kernel=3), spec)
+    shapes = {name: tuple(p.shape) for name, p in encoder.state_dict().items()}
+    assert shapes["blocks.0.graph_conv.conv.weight"] == (48, 3, 1, 1)
+    assert shapes["blocks.0.graph_conv.conv.bias"] == (48,)
+    assert shapes["blocks.0.edge_importance"] == (3, 25, 25)
+    assert shapes["blocks.4.residual.0.weight"] == (32, 16, 1, 1)
+    assert shapes["blocks.9.temporal_conv.weight"] == (64, 64, 3, 1)
+    assert not any(name.startswith("blocks.0.residual") for name in shapes)
+    # adjacency + parents buffers, data_norm, 10 blocks, the two projected residuals
+    assert len(shapes) == 2 + 5 + 10 * 15 + 2 * 7
+
+
+def test_stgcn_features_do_not_depend_on_memory_layout_or_mask_skipping():
+    """Unpadded batches skip the frame masks on CPU; the result is the same."""
+    spec = spec_for(25, 2, frames=8)
+    encoder = tiny_encoder("stgcn", spec).eval()
+    x = random_batch(spec, n=2)
+    full = encoder(x, torch.tensor([8, 8]))
+    torch.testing.assert_close(encoder(x), full)
+    padded = x.clone()
+    padded[1, 6:] = 0
+    features = encoder(padded, torch.tensor([8, 6]))
+    torch.testing.assert_close(features[0], full[0])
+    assert not torch.allclose(features[1], full[1])

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.functional import conv2d
 
 from skelssl.errors import SkelsslError
 from skelssl.models.gru import check_input, frame_mask, valid_lengths
@@ -83,7 +84,17 @@ def concat_bones(x: Tensor, parents: Tensor) -> Tensor:
 class GraphConv(nn.Module):
     """Yan et al. Eq. (10): ``f_out = Σ_k A_k f_in W_k`` with a 1x1 conv per subset.
 
-    Shape: (B, C_in, T, V), adjacency (K, V, V) -> (B, C_out, T, V).
+    Computed as the same sum in the cheaper order when ``C_in <= C_out`` (always in
+    ST-GCN): first one matmul over joints gathers each joint's neighbours per subset,
+    ``z[i, k] = Σ_j A_k[i, j] f_in[j]`` (a ``(V·K, V)`` matrix against every frame), then
+    one matmul over ``(k, C_in)`` with the subsets' kernels folded side by side,
+    ``W' = [W_1 … W_K]``. The 1x1 conv's bias ``b_k`` passes through the aggregation as
+    ``Σ_k b_k · Σ_j A_k[i, j]``, a per-joint bias. Parameters keep the names and shapes
+    of the conv-then-aggregate form (``conv``: ``(K·C_out, C_in, 1, 1)``), so
+    checkpoints of either form load into the other.
+
+    Shape: (B, C_in, T, V), adjacency (K, V, V) -> (B, C_out, T, V); fastest with ``x``
+    in ``torch.channels_last`` (memory ``(B, T, V, C)``), and the output is channels-last.
     """
 
     def __init__(self, in_channels: int, out_channels: int, partitions: int):
@@ -93,9 +104,16 @@ class GraphConv(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels * partitions, kernel_size=1)
 
     def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
-        b, _, t, v = x.shape
-        y = self.conv(x).view(b, self.partitions, self.out_channels, t, v)
-        return torch.einsum("bkctj,kij->bcti", y, adjacency)
+        b, c, t, v = x.shape
+        k, out = self.partitions, self.out_channels
+        frames = x.permute(0, 2, 3, 1).reshape(b * t, v, c)  # a view when channels-last
+        gather = adjacency.transpose(0, 1).reshape(v * k, v)  # rows (i, k), columns j
+        # (B·T, V·K, C): z[i, k] = Σ_j A_k[i, j] x_j, one batched GEMM without copies
+        neighbours = torch.bmm(gather.expand(b * t, v * k, v), frames)
+        neighbours = neighbours.view(b, t, v, k * c).permute(0, 3, 1, 2)  # (B, K·C, T, V)
+        weight = self.conv.weight.view(k, out, c, 1, 1).transpose(0, 1).reshape(out, k * c, 1, 1)
+        joint_bias = self.conv.bias.view(k, out).t() @ adjacency.sum(dim=2)  # (C_out, V)
+        return conv2d(neighbours, weight) + joint_bias[:, None, :]  # channels-last memory
 
 
 class STGCNBlock(nn.Module):
@@ -129,9 +147,11 @@ class STGCNBlock(nn.Module):
         self.residual = self._residual(in_channels, out_channels, stride, residual)
 
     @staticmethod
-    def _residual(in_channels: int, out_channels: int, stride: int, residual: bool) -> nn.Module:
+    def _residual(
+        in_channels: int, out_channels: int, stride: int, residual: bool
+    ) -> nn.Module | None:
         if not residual:
-            return _Zero()
+            return None
         if in_channels == out_channels and stride == 1:
             return nn.Identity()
         return nn.Sequential(
@@ -139,18 +159,14 @@ class STGCNBlock(nn.Module):
             nn.BatchNorm2d(out_channels),
         )
 
-    def forward(self, x: Tensor, adjacency: Tensor, mask: Tensor) -> Tensor:
-        shortcut = self.residual(x)
+    def forward(self, x: Tensor, adjacency: Tensor, mask: Tensor | None) -> Tensor:
         y = torch.relu(self.graph_norm(self.graph_conv(x, adjacency * self.edge_importance)))
-        y = self.temporal_norm(self.temporal_conv(y * mask))  # padded frames read as zeros
-        return torch.relu(y + shortcut)
-
-
-class _Zero(nn.Module):
-    """No residual (the first ST-GCN block)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.new_zeros(())
+        if mask is not None:
+            y = y * mask  # padded frames read as zeros
+        y = self.temporal_norm(self.temporal_conv(y))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return torch.relu(y)
 
 
 class STGCN(nn.Module):
@@ -203,8 +219,11 @@ class STGCN(nn.Module):
             x = concat_bones(x, self.parents)
         h = self._normalise_input(x)  # (N·M, C, T, V)
         lengths = lengths.repeat_interleave(m)
+        # on CPU, skip the masks when no sample is padded (asking would sync a GPU)
+        padded = x.device.type != "cpu" or bool((lengths < t).any())
         for block in self.blocks:
-            h = block(h, self.adjacency, frame_mask(lengths, h.shape[2])[:, None, :, None])
+            mask = frame_mask(lengths, h.shape[2])[:, None, :, None] if padded else None
+            h = block(h, self.adjacency, mask)
             if block.stride > 1:
                 lengths = (lengths + block.stride - 1) // block.stride  # ceil
         valid = frame_mask(lengths, h.shape[2]).to(h.dtype)  # (N·M, T')
@@ -219,12 +238,14 @@ class STGCN(nn.Module):
     def _normalise_input(self, x: Tensor) -> Tensor:
         """BatchNorm over M·V·C, then fold bodies into the batch.
 
-        Shape: (N, T, M, V, C) -> (N·M, C, T, V).
+        Shape: (N, T, M, V, C) -> (N·M, C, T, V) in ``torch.channels_last`` memory
+        (``(N·M, T, V, C)``), the layout every block keeps: the 1x1 and temporal
+        convolutions then run as plain matrix products without reordering copies.
         """
         n, t, m, v, c = x.shape
         h = x.permute(0, 2, 3, 4, 1).reshape(n, m * v * c, t)
-        h = self.data_norm(h).view(n, m, v, c, t)
-        return h.permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        h = self.data_norm(h).view(n, m, v, c, t).permute(0, 1, 4, 2, 3)
+        return h.contiguous().view(n * m, t, v, c).permute(0, 3, 1, 2)  # the one copy
 
 
 def present_bodies(x: Tensor) -> Tensor:
