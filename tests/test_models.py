@@ -300,3 +300,23 @@ def test_stgcn_features_do_not_depend_on_memory_layout_or_mask_skipping():
     features = encoder(padded, torch.tensor([8, 6]))
     torch.testing.assert_close(features[0], full[0])
     assert not torch.allclose(features[1], full[1])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_gru_unpadded_fast_path_equals_packed_sequence(pooling):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    spec = spec_for(20, 1, frames=7)
+    torch.manual_seed(0)
+    encoder = build_encoder(replace(TINY["gru-crrl"], pooling=pooling, dropout=0.0), spec)
+    x = random_batch(spec, n=3)
+    features, states = encoder(x, torch.tensor([7, 7, 7]), return_sequence=True)
+    lengths = torch.tensor([7, 7, 7])
+    packed = pack_padded_sequence(x.reshape(3, 7, -1), lengths, batch_first=True)
+    packed_states, last_hidden = encoder.gru(packed)
+    reference_states, _ = pad_packed_sequence(packed_states, batch_first=True)
+    torch.testing.assert_close(states, reference_states)
+    if pooling == "mean":
+        torch.testing.assert_close(features, reference_states.mean(dim=1))
+    else:
+        torch.testing.assert_close(features, last_hidden[-2:].transpose(0, 1).reshape(3, -1))
