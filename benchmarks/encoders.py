@@ -1,31 +1,49 @@
-"""Encoder train-step throughput: forward + backward + SGD step, in sequences per second.
+"""Encoder train-step throughput: ours against our previous code and the peers' code.
 
-Every preset of ``skelssl.models.ENCODER_PRESETS`` is timed on two input sizes,
-NW-UCLA-sized (batch 64, T=50, one body, 20 Kinect v1 joints) and NTU-sized (batch 32,
-T=60, two bodies, 25 Kinect v2 joints), with a linear classifier and cross-entropy on
-random inputs: a few warmup steps, then timed steps. Results go to
-``<out>/encoders.json`` and ``<out>/encoders.md`` with the machine description.
+A train step is forward + backward + SGD (momentum) step of encoder + linear classifier
+with cross-entropy on random inputs. Each encoder preset is timed on two input sizes,
+NTU-sized (T=50, two bodies, 25 Kinect v2 joints) and NW-UCLA-sized (T=50, one body,
+20 Kinect v1 joints), at batch 64 for ST-GCN and 32 for the GRUs (issue 17), as three
+implementations built in the same process and timed *interleaved*, round by round:
+
+- ``ours``: ``skelssl.models`` now;
+- ``previous``: our code before issue 17 (:class:`PreviousSTGCN`, :class:`PreviousGRUEncoder`,
+  same parameters and outputs);
+- ``peer``: the ST-GCN of SkeletonCLR / CrosSCLR / AimCLR at the same width
+  (:class:`PeerSTGCN`), or ``torch.nn.GRU`` used directly with a mean over frames.
+
+Speedups are medians over rounds of the per-round ratio of CPU seconds, so a busy machine
+(several agents share two cores) slows the implementations alike. Model FLOPs are counted
+by ``torch.utils.flop_counter`` on the previous implementation (the dense conv-then-aggregate
+math the peers' code also does; forward + backward); the fraction of matmul peak divides the
+achieved FLOP rate (per CPU second) by this CPU's fp32 ``torch.mm`` rate (2048 x 2048,
+best of several, measured before, between and after the sizes with the same threads).
 
 Usage::
 
-    python benchmarks/encoders.py [--quick] [--out benchmarks/results]
+    OMP_NUM_THREADS=1 python benchmarks/encoders.py [--quick] [--threads 1] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import median
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils.flop_counter import FlopCounterMode
 
 from common import load_average, machine, utc_now, write_json, write_markdown
 from skelssl.data.types import DataSpec
 from skelssl.models import ENCODER_PRESETS, build_encoder
-from skelssl.models.stgcn import STGCN, GraphConv, spatial_partitions
+from skelssl.models.gru import GRUEncoder, valid_lengths
+from skelssl.models.stgcn import STGCN, GraphConv, concat_bones, spatial_partitions
 from skelssl.skeleton import get_layout
 
 # ---------------------------------------------------------------------------------------
@@ -154,134 +172,243 @@ class PeerSTGCN(nn.Module):
 @dataclass(frozen=True)
 class InputSize:
     name: str
-    batch: int
     frames: int
     bodies: int
     layout: str
     classes: int
+    stgcn_batch: int = 64
+    gru_batch: int = 32
     channels: int = 3
 
 
 INPUT_SIZES = (
-    InputSize("nw-ucla", batch=64, frames=50, bodies=1, layout="kinect-v1-20", classes=10),
-    InputSize("ntu", batch=32, frames=60, bodies=2, layout="ntu-25", classes=60),
+    InputSize("ntu", frames=50, bodies=2, layout="ntu-25", classes=60),
+    InputSize("nw-ucla", frames=50, bodies=1, layout="kinect-v1-20", classes=10),
 )
+DEFAULT_PRESETS = ["stgcn", "stgcn-0.25", "stgcn-byol-0.25", "gru-crrl", "gru-ms2l"]
+IMPLEMENTATIONS = ("ours", "previous", "peer")
+
+
+class PreviousGRUEncoder(GRUEncoder):
+    """skelssl's GRU encoder before issue 17: every batch through pack/pad."""
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        n, t = x.shape[:2]
+        lengths = valid_lengths(x, lengths)
+        frames = x.reshape(n, t, -1)
+        packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_states, last_hidden = self.gru(packed)
+        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=t)
+        if self.pooling == "mean":
+            return states.sum(dim=1) / lengths[:, None].to(states.dtype)
+        return last_hidden[-self.directions :].transpose(0, 1).reshape(n, -1)
+
+
+class PeerGRU(nn.Module):
+    """``torch.nn.GRU`` used directly on ``(N, T, M·V·C)``, mean over frames."""
+
+    def __init__(self, config, input_size: int):
+        super().__init__()
+        self.gru = nn.GRU(
+            input_size,
+            config.hidden_size,
+            config.num_layers,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.out_dim = config.hidden_size * (2 if config.bidirectional else 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gru(x)[0].mean(dim=1)
+
+
+def build_implementation(kind: str, preset: str, size: InputSize):
+    """``(encoder, input adapter)`` of one implementation; the adapter maps our batch
+    ``(N, T, M, V, C)`` to the encoder's own input layout once, before timing."""
+    config = ENCODER_PRESETS[preset]
+    spec = DataSpec(size.layout, size.classes, size.frames, size.bodies, size.channels)
+    joints = get_layout(size.layout).num_joints
+    if kind == "ours":
+        return build_encoder(config, spec), None
+    if config.name == "gru":
+        if kind == "previous":
+            return PreviousGRUEncoder(config, spec), None
+        peer = PeerGRU(config, size.bodies * joints * size.channels)
+        return peer, lambda x: x.reshape(*x.shape[:2], -1)
+    if kind == "previous":
+        return PreviousSTGCN(config, spec), None
+    channels = size.channels * (2 if config.use_bones else 1)
+    peer = PeerSTGCN(channels, joints, size.layout, config.width, size.bodies)
+    parents = torch.from_numpy(get_layout(size.layout).bone_parents())
+    with_bones = (lambda x: concat_bones(x, parents)) if config.use_bones else (lambda x: x)
+    return peer, lambda x: with_bones(x).permute(0, 4, 1, 3, 2).contiguous()  # (N, C, T, V, M)
+
+
+def make_train_step(encoder: nn.Module, adapter, x: Tensor, labels: Tensor, classes: int):
+    """A closure doing one SGD train step of ``encoder`` + linear classifier on ``x``."""
+    classifier = nn.Linear(encoder.out_dim, classes).to(x.device)
+    parameters = [*encoder.parameters(), *classifier.parameters()]
+    optimizer = torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
+    encoder.to(x.device).train()
+    inputs = (adapter(x),) if adapter else (x, torch.full_like(labels, x.shape[1]))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(classifier(encoder(*inputs)), labels).backward()
+        optimizer.step()
+
+    return step
+
+
+def gru_flops(config, input_size: int, batch: int, frames: int) -> int:
+    """Multiply-adds x2 of a GRU train step (forward + 2x for backward): per layer and
+    direction ``3 gates x (input + hidden) x hidden`` per frame and sample."""
+    directions = 2 if config.bidirectional else 1
+    total, layer_input = 0, input_size
+    for _ in range(config.num_layers):
+        total += directions * 2 * 3 * config.hidden_size * (layer_input + config.hidden_size)
+        layer_input = config.hidden_size * directions
+    return 3 * total * batch * frames
+
+
+def model_flops(preset: str, size: InputSize, x: Tensor, labels: Tensor) -> int:
+    """FLOPs of one train step (forward + backward) of the preset's math."""
+    config = ENCODER_PRESETS[preset]
+    if config.name == "gru":
+        return gru_flops(config, x[0, 0].numel(), x.shape[0], x.shape[1])
+    encoder, _ = build_implementation("previous", preset, size)
+    step = make_train_step(encoder, None, x, labels, size.classes)
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def matmul_rate(threads: int, n: int = 2048, repeats: int = 3) -> float:
+    """Best fp32 ``torch.mm`` rate in GFLOP per CPU second (n x n x n)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        a @ b
+        best = min(best, time.process_time() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def time_interleaved(preset: str, size: InputSize, args) -> dict:
+    """Every implementation's train step, timed round by round in one process."""
+    config = ENCODER_PRESETS[preset]
+    batch = size.gru_batch if config.name == "gru" else size.stgcn_batch
+    joints = get_layout(size.layout).num_joints
+    generator = torch.Generator().manual_seed(args.seed)
+    shape = (batch, size.frames, size.bodies, joints, size.channels)
+    x = torch.randn(shape, generator=generator)
+    labels = torch.randint(size.classes, (batch,), generator=generator)
+    steps = {}
+    for kind in IMPLEMENTATIONS:
+        torch.manual_seed(args.seed)
+        encoder, adapter = build_implementation(kind, preset, size)
+        steps[kind] = make_train_step(encoder, adapter, x, labels, size.classes)
+    for _ in range(args.warmup):
+        for step in steps.values():
+            step()
+    cpu = {kind: [] for kind in steps}
+    wall = {kind: [] for kind in steps}
+    for _ in range(args.rounds):
+        for kind, step in steps.items():
+            start, cpu_start = time.perf_counter(), time.process_time()
+            step()
+            wall[kind].append(time.perf_counter() - start)
+            cpu[kind].append(time.process_time() - cpu_start)
+    flops = model_flops(preset, size, x, labels)
+    row = {
+        "preset": preset,
+        "input": size.name,
+        "shape": list(shape),
+        "model_gflop_per_step": flops / 1e9,
+        "load_average_1min": load_average(),
+    }
+    for kind in steps:
+        cpu_seconds = median(cpu[kind])
+        row[kind] = {
+            "cpu_seconds": cpu[kind],
+            "wall_seconds": wall[kind],
+            "sequences_per_cpu_second": batch / cpu_seconds,
+            "sequences_per_second": batch / median(wall[kind]),
+            "gflop_per_cpu_second": flops / cpu_seconds / 1e9,
+        }
+    for other in ("previous", "peer"):
+        ratios = [a / b for a, b in zip(cpu[other], cpu["ours"])]
+        row[f"speedup_over_{other}"] = median(ratios)
+    return row
+
+
+def machine_description() -> dict:
+    """CPU, cores, versions, threads, platform and this process's nice value."""
+    return {
+        **machine("cpu"),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "nice": os.nice(0),
+    }
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 warmup + 2 timed steps")
+    parser.add_argument("--quick", action="store_true", help="0.25x ST-GCN and GRUs, 2 rounds")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per preset")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per preset")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--device", default="cpu", help="cpu (default) or e.g. cuda")
-    parser.add_argument(
-        "--presets", nargs="+", default=list(ENCODER_PRESETS), choices=list(ENCODER_PRESETS)
-    )
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--presets", nargs="+", default=DEFAULT_PRESETS, choices=ENCODER_PRESETS)
+    parser.add_argument("--sizes", nargs="+", default=[s.name for s in INPUT_SIZES])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.quick:
-        args.warmup, args.steps = 1, 2
+        args.rounds = 2
+        args.presets = [p for p in args.presets if p != "stgcn"]
     return args
 
 
-def machine_description(device: torch.device) -> dict:
-    """CPU, versions, threads, platform, and the start time and load (call before timing)."""
-    description = machine(device)
-    description["platform"] = platform.platform()
-    description["load_average_1min_at_start"] = description.pop("load_average_1min")
-    return description
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_train_steps(preset: str, size: InputSize, args, device: torch.device) -> dict:
-    """Seconds per train step of one preset on one input size (after warmup)."""
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
-    spec = DataSpec(size.layout, size.classes, size.frames, size.bodies, size.channels)
-    encoder = build_encoder(ENCODER_PRESETS[preset], spec)
-    model = nn.ModuleDict(
-        {"encoder": encoder, "classifier": nn.Linear(encoder.out_dim, size.classes)}
-    )
-    model.to(device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    joints = get_layout(size.layout).num_joints
-    shape = (size.batch, size.frames, size.bodies, joints, size.channels)
-    x = torch.randn(shape, generator=generator).to(device)
-    lengths = torch.full((size.batch,), size.frames, dtype=torch.int64, device=device)
-    labels = torch.randint(size.classes, (size.batch,), generator=generator).to(device)
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        logits = model["classifier"](model["encoder"](x, lengths))
-        nn.functional.cross_entropy(logits, labels).backward()
-        optimizer.step()
-
-    for _ in range(args.warmup):
-        step()
-    synchronize(device)
-    seconds, cpu_seconds = [], []
-    for _ in range(args.steps):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        step()
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
-        cpu_seconds.append(time.process_time() - cpu_start)  # all threads of this process
-    median, best = sorted(seconds)[len(seconds) // 2], min(seconds)
-    cpu_median = sorted(cpu_seconds)[len(cpu_seconds) // 2]
-    return {
-        "preset": preset,
-        "input": size.name,
-        "shape": list(shape),
-        "parameters": sum(p.numel() for p in encoder.parameters()),
-        "out_dim": encoder.out_dim,
-        "step_seconds_median": median,
-        "step_seconds_min": best,
-        "step_seconds": seconds,
-        "sequences_per_second": size.batch / median,  # median: robust to a busy machine
-        "sequences_per_second_mean": size.batch * len(seconds) / sum(seconds),
-        "sequences_per_second_best": size.batch / best,  # least disturbed step
-        "cpu_seconds_median": cpu_median,
-        "cpu_seconds": cpu_seconds,
-        "sequences_per_cpu_second": size.batch / cpu_median,
-    }
-
-
 def markdown_table(report: dict) -> str:
-    machine = report["machine"]
+    machine, peak = report["machine"], report["matmul_gflops_per_cpu_second"]
+    loads = report["load_average_1min"]
     lines = [
-        "# Encoder train-step throughput",
+        "# Encoder train-step throughput (CPU)",
         "",
-        "Forward + backward + SGD step of encoder + linear classifier on random inputs",
-        f"({report['warmup']} warmup steps, {report['steps']} timed steps; "
-        "sequences/s = batch / median step time; best = batch / fastest step). "
-        "Command: `python benchmarks/encoders.py" + (" --quick" if report["quick"] else "") + "`.",
+        "Train step = forward + backward + SGD step of encoder + linear classifier, random",
+        "inputs, all lengths = T. Ours, our previous code and the peers' code are built in",
+        "one process and timed interleaved (round by round). Speedup = median over rounds of",
+        "the per-round CPU-seconds ratio. Model GFLOP = dense conv-then-aggregate math",
+        "(forward + backward, `torch.utils.flop_counter`) for ST-GCN, gate matmuls for GRUs;",
+        "% peak = GFLOP per CPU second / fp32 `torch.mm` rate of this CPU measured in the",
+        f"same run ({peak:.1f} GFLOP per CPU second, best of {len(report['matmul_samples'])}"
+        " samples, 2048^3).",
         "",
-        f"Machine: {machine['cpu']}, torch {machine['torch']}, {machine['threads']} threads, "
-        f"device {machine['device']}{', ' + machine['gpu'] if 'gpu' in machine else ''}, "
-        f"Python {machine['python']}, started {machine['started']}, finished {machine['finished']}.",
+        f"Command: `{report['command']}`. Machine: {machine['cpu']} ({machine['cores']} cores,"
+        f" shared by six agents), torch {machine['torch']}, {machine['threads']} thread(s),"
+        f" nice {machine['nice']}; {report['started']} to {report['finished']}.",
+        f"1-minute load average at start {loads['start']}, at end {loads['end']}; per row in"
+        " the JSON. CPU seconds (not wall) are the measure because the machine is shared;",
+        "sequences/s (wall) is shown for reference.",
         "",
-        "1-minute load average at start "
-        f"{machine['load_average_1min_at_start']}, at end {machine['load_average_1min_at_end']}"
-        " (2 cores: a load above 2 means other processes shared them and the numbers are pessimistic).",
-        "The best step is the least disturbed one; sequences/CPU-s divides by the CPU time",
-        "this process used (all its threads).",
-        "",
-        "| preset | input | batch x T x M x V x C | parameters | D | step (s, median) "
-        "| sequences/s | sequences/s (best step) | sequences/CPU-s |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| preset | input | batch x T x M x V x C | model GFLOP/step | ours seq/CPU-s "
+        "| ours seq/s (wall) | % matmul peak | previous seq/CPU-s | peer seq/CPU-s "
+        "| speedup vs previous | speedup vs peer | load |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["results"]:
+        ours = row["ours"]
         lines.append(
             f"| {row['preset']} | {row['input']} | {' x '.join(map(str, row['shape']))} "
-            f"| {row['parameters']:,} | {row['out_dim']} | {row['step_seconds_median']:.3f} "
-            f"| {row['sequences_per_second']:.1f} | {row['sequences_per_second_best']:.1f} "
-            f"| {row['sequences_per_cpu_second']:.1f} |"
+            f"| {row['model_gflop_per_step']:.1f} | {ours['sequences_per_cpu_second']:.1f} "
+            f"| {ours['sequences_per_second']:.1f} "
+            f"| {100 * ours['gflop_per_cpu_second'] / peak:.0f} % "
+            f"| {row['previous']['sequences_per_cpu_second']:.1f} "
+            f"| {row['peer']['sequences_per_cpu_second']:.1f} "
+            f"| {row['speedup_over_previous']:.2f}x | {row['speedup_over_peer']:.2f}x "
+            f"| {row['load_average_1min']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -289,28 +416,35 @@ def markdown_table(report: dict) -> str:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    machine = machine_description(device)
+    started, load_at_start = utc_now(), load_average()
+    matmul_samples = [matmul_rate(args.threads)]
     results = []
     for size in INPUT_SIZES:
+        if size.name not in args.sizes:
+            continue
         for preset in args.presets:
-            row = time_train_steps(preset, size, args, device)
+            row = time_interleaved(preset, size, args)
             print(
-                f"{preset:>16} {size.name:>8}: {row['sequences_per_second']:8.1f} seq/s "
-                f"({row['parameters']:,} parameters)",
+                f"{preset:>16} {size.name:>8}: {row['ours']['sequences_per_cpu_second']:8.1f} "
+                f"seq/CPU-s, x{row['speedup_over_previous']:.2f} vs previous, "
+                f"x{row['speedup_over_peer']:.2f} vs peer (load {row['load_average_1min']})",
                 flush=True,
             )
             results.append(row)
-    machine.update(finished=utc_now(), load_average_1min_at_end=load_average())
+        matmul_samples.append(matmul_rate(args.threads))
     report = {
-        "machine": machine,
-        "quick": args.quick,
+        "command": "python benchmarks/encoders.py" + (" --quick" if args.quick else ""),
+        "machine": machine_description(),
+        "started": started,
+        "finished": utc_now(),
+        "load_average_1min": {"start": load_at_start, "end": load_average()},
+        "matmul_samples": matmul_samples,
+        "matmul_gflops_per_cpu_second": max(matmul_samples),
         "warmup": args.warmup,
-        "steps": args.steps,
+        "rounds": args.rounds,
         "inputs": [asdict(size) for size in INPUT_SIZES],
         "results": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "encoders.json", report)
     write_markdown(args.out / "encoders.md", [markdown_table(report)])
     print(f"wrote {args.out / 'encoders.json'} and {args.out / 'encoders.md'}")
