@@ -88,6 +88,9 @@ class TrainConfig:
     clip_grad: float = 0.0  # max grad norm, 0 = off
     seed: int = 0
     amp: bool = True  # autocast + GradScaler, on CUDA only
+    # "float16" (with GradScaler: its inf check reads the GPU every step) | "bfloat16"
+    # (no scaler, no per-step host sync; Ampere or newer)
+    amp_dtype: str = "float16"
     sync_bn: bool = False  # convert BatchNorm to SyncBatchNorm under DDP (CUDA)
     num_workers: int = 0
     device: str = "auto"  # "auto" (cuda if available) | "cpu" | "cuda"
@@ -95,6 +98,9 @@ class TrainConfig:
     time_budget: float = 0.0  # seconds; > 0 stops after the first epoch that exceeds it
     drop_last: bool = True
     keep_epochs: list[int] = field(default_factory=list)  # also keep epoch-NNNN.pt after these
+
+
+AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def set_seed(seed: int) -> None:
@@ -206,6 +212,9 @@ def _check_config(config: TrainConfig, world: int) -> None:
         )
     if config.log_every < 1:
         raise SkelsslError(f"must be >= 1, got {config.log_every}", "train.log_every")
+    if config.amp_dtype not in AMP_DTYPES:
+        known = ", ".join(AMP_DTYPES)
+        raise SkelsslError(f"must be one of {known}, got {config.amp_dtype!r}", "train.amp_dtype")
     if config.clip_grad < 0:
         raise SkelsslError(f"must be >= 0, got {config.clip_grad}", "train.clip_grad")
     if any(not isinstance(e, int) or e < 0 for e in config.keep_epochs):
@@ -263,7 +272,8 @@ class Trainer:
             else None
         )
         self.use_amp = config.amp and device.type == "cuda"
-        self.scaler = _grad_scaler(enabled=self.use_amp)
+        self.amp_dtype = AMP_DTYPES[config.amp_dtype]
+        self.scaler = _grad_scaler(enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.model = self._wrap(self.method)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed + self.rank)
@@ -347,7 +357,7 @@ class Trainer:
 
     def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
         """Forward, backward, clip, optimiser and scheduler step. Returns detached losses."""
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
             with torch.set_grad_enabled(self.optimizer is not None):
                 losses = self.model(batch)
         if "loss" not in losses:
