@@ -416,9 +416,17 @@ def markdown_table(report: dict) -> str:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    started, load_at_start = utc_now(), load_average()
-    matmul_samples = [matmul_rate(args.threads)]
-    results = []
+    report = {
+        "command": "python benchmarks/encoders.py" + (" --quick" if args.quick else ""),
+        "machine": machine_description(),
+        "started": utc_now(),
+        "load_average_1min": {"start": load_average()},
+        "matmul_samples": [matmul_rate(args.threads)],
+        "warmup": args.warmup,
+        "rounds": args.rounds,
+        "inputs": [asdict(size) for size in INPUT_SIZES],
+        "results": [],
+    }
     for size in INPUT_SIZES:
         if size.name not in args.sizes:
             continue
@@ -430,24 +438,19 @@ def main() -> None:
                 f"x{row['speedup_over_peer']:.2f} vs peer (load {row['load_average_1min']})",
                 flush=True,
             )
-            results.append(row)
-        matmul_samples.append(matmul_rate(args.threads))
-    report = {
-        "command": "python benchmarks/encoders.py" + (" --quick" if args.quick else ""),
-        "machine": machine_description(),
-        "started": started,
-        "finished": utc_now(),
-        "load_average_1min": {"start": load_at_start, "end": load_average()},
-        "matmul_samples": matmul_samples,
-        "matmul_gflops_per_cpu_second": max(matmul_samples),
-        "warmup": args.warmup,
-        "rounds": args.rounds,
-        "inputs": [asdict(size) for size in INPUT_SIZES],
-        "results": results,
-    }
-    write_json(args.out / "encoders.json", report)
-    write_markdown(args.out / "encoders.md", [markdown_table(report)])
+            report["results"].append(row)
+            write_report(report, args.out)  # after every row: a long run keeps what it has
+        report["matmul_samples"].append(matmul_rate(args.threads))
+    write_report(report, args.out)
     print(f"wrote {args.out / 'encoders.json'} and {args.out / 'encoders.md'}")
+
+
+def write_report(report: dict, out: Path) -> None:
+    """``encoders.json`` and ``encoders.md`` with the peak and load as of now."""
+    report.update(finished=utc_now(), matmul_gflops_per_cpu_second=max(report["matmul_samples"]))
+    report["load_average_1min"]["end"] = load_average()
+    write_json(out / "encoders.json", report)
+    write_markdown(out / "encoders.md", [markdown_table(report)])
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 Three modes:
 
 ``--prepare DIR`` (any machine with the NW-UCLA folder, beforehand)
-    Writes the preprocessed NW-UCLA arrays every recipe needs (``write_npz`` at the
-    recipe's own frame count and preprocessing, then re-saved compressed) into DIR, one
-    file per distinct preprocessing, and checks that each file reads back equal. The GPU
-    machine then needs only the checkout and DIR (``gpu_data/`` by default, git-ignored).
+    Writes the NW-UCLA arrays the recipes need (``write_npz``, re-saved compressed) into
+    DIR with ``manifest.json`` (recipe -> file): one raw file (native frame rate, no
+    spatial step) from which the suite rebuilds each recipe's arrays with the library's
+    own temporal and spatial steps, checked here to equal the direct path exactly (a
+    recipe that does not is given its own file). The GPU machine then needs only the
+    checkout and DIR (``gpu_data/``, git-ignored; about 13 MiB).
 
 ``--data DIR --out OUT`` (the CUDA machine)
     1. prints the environment (GPU, torch, CUDA, cuDNN);
@@ -17,7 +19,7 @@ Three modes:
     4. pre-trains each method's paper-scale NW-UCLA recipe (the method's
        ``configs/nwucla/*.yaml``; only data path, device, precision and time budget are
        overridden, plus the recipe's paper-scale knobs in :data:`RECIPES`) under a
-       per-method budget (sum 400 s), then evaluates linear and kNN (k=1, cosine) on the
+       per-method budget (sum 370 s), then evaluates linear and kNN (k=1, cosine) on the
        test view 3 (cross-view: trained on views 1+2, nothing chosen on view 3);
     5. writes ``OUT/gpu_suite.json`` and ``OUT/gpu_suite.md`` and prints a short table.
 
@@ -52,7 +54,8 @@ from common import encoder_label, machine, summary_row, utc_now, write_json, wri
 from encoders import make_train_step
 from skelssl.config import RunConfig, load_config
 from skelssl.data.cache import load_dataset
-from skelssl.data.readers.arrays import write_npz
+from skelssl.data.preprocess import normalize_space, retime
+from skelssl.data.readers.arrays import read_npz, write_npz
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.run import evaluate_run
@@ -65,6 +68,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 DEFAULT_DATA = REPO / "gpu_data"
 PREPARED_LIMIT_BYTES = 48 * 2**20  # "well under 64 MiB" in all
+NATIVE_FRAMES = 400  # longer than any NW-UCLA clip (checked: the read-back must be exact)
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -92,16 +97,16 @@ RECIPES = (
             "data.preprocess.frames=150",
             "data.preprocess.temporal=repeat",
         ),
-        150,
+        140,
     ),
     # CRRL (Wang et al. 2022): step 1 (Contrastive Motion Learner), then step 2 distilling
     # it into the Sequence Reconstructor; 2-layer bi-GRU of 2x256 (the configs' encoder).
-    Recipe("crrl-cml", "crrl-cml.yaml", (), 45, evaluate=False),
-    Recipe("crrl", "crrl.yaml", (), 55, teacher="crrl-cml"),
+    Recipe("crrl-cml", "crrl-cml.yaml", (), 40, evaluate=False),
+    Recipe("crrl", "crrl.yaml", (), 50, teacher="crrl-cml"),
     # MS²L (Lin et al. 2020): 200 frames, bi-GRU 2x30 (configs/nwucla/ms2l.yaml as is).
-    Recipe("ms2l", "ms2l.yaml", (), 80),
+    Recipe("ms2l", "ms2l.yaml", (), 75),
     # SimCLR baseline at full width: the 2x256 bi-GRU (the config halves it for CPU).
-    Recipe("simclr", "simclr.yaml", ("encoder.hidden_size=256",), 70),
+    Recipe("simclr", "simclr.yaml", ("encoder.hidden_size=256",), 65),
 )
 
 # Encoder timing inputs: (batch, frames) of the recipe that uses the preset.
@@ -163,34 +168,80 @@ def compress_npz(path: Path) -> None:
     temporary.replace(path)
 
 
-def prepare(out: Path, knobs, recipes=RECIPES) -> list[Path]:
-    """Write the arrays every recipe reads into ``out``; check each reads back equal.
+def raw_config(config: RunConfig) -> RunConfig:
+    """``config`` without any preprocessing step: every clip at its native frame rate
+    (``at-most`` a length no NW-UCLA clip reaches), no centring or normalisation."""
+    preprocess = dataclasses.replace(
+        config.data.preprocess,
+        frames=NATIVE_FRAMES,
+        temporal="at-most",
+        center=False,
+        view_normalize=False,
+        minmax=False,
+    )
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, preprocess=preprocess))
 
-    ``knobs(recipe)`` gives the overrides of the run (data root or synthetic stand-in)."""
+
+def materialize(raw_path: Path, config: RunConfig, out: Path) -> Path:
+    """The recipe's arrays from the raw ones: the temporal step (``retime``), then the
+    spatial one (``normalize_space``), in the order of ``preprocess.prepare_sequences``."""
+    preprocess = config.data.preprocess
+    data = retime(read_npz(raw_path), preprocess)
+    layout = get_layout(data.layout)
+    joints = normalize_space(np.asarray(data.joints), layout, preprocess).astype(np.float32)
+    path = out / prepared_name(config)
+    write_npz(dataclasses.replace(data, joints=joints), path)
+    return path
+
+
+def write_arrays(data, path: Path) -> Path:
+    """``write_npz`` then re-save compressed."""
+    write_npz(data, path)
+    compress_npz(path)
+    return path
+
+
+def reads_back_as(path: Path, config: RunConfig, wanted) -> bool:
+    """Whether ``config`` reading ``path`` gives exactly ``wanted``'s joints and lengths."""
+    with tempfile.TemporaryDirectory(prefix="gpu_suite_cache_") as cache:
+        data = load_dataset(npz_config(config, path, Path(cache)).data, quiet=True)
+        same = np.array_equal(np.asarray(data.joints), np.asarray(wanted.joints))
+        return same and np.array_equal(data.lengths, wanted.lengths)
+
+
+def prepare(out: Path, knobs, recipes=RECIPES) -> dict[str, dict]:
+    """Write the arrays every recipe reads into ``out`` and ``out/manifest.json``.
+
+    One raw file (native frame rate, no spatial step) serves every recipe for which
+    :func:`materialize` gives exactly the arrays of the direct path (checked here); any
+    other recipe gets its own file at its frame count. ``knobs(recipe)`` gives the data
+    overrides (the NW-UCLA root, or the smoke run's synthetic data)."""
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for recipe in recipes:
-        config = recipe_config(recipe, knobs(recipe))
-        name = prepared_name(config)
-        if name in written:
-            continue
-        data = load_dataset(config.data, quiet=True)
-        path = out / name
-        write_npz(data, path)
-        compress_npz(path)
-        with tempfile.TemporaryDirectory(prefix="gpu_suite_cache_") as cache:
-            again = load_dataset(npz_config(config, path, Path(cache)).data, quiet=True)
-            same = np.array_equal(np.asarray(again.joints), np.asarray(data.joints))
-            same = same and np.array_equal(again.lengths, data.lengths)
-        if not same:
-            raise SkelsslError("arrays read back differ from the prepared ones", path)
-        written[name] = path
-        print(f"{recipe.name:>9}: {path} ({path.stat().st_size / 2**20:.1f} MiB)", flush=True)
-    total = sum(path.stat().st_size for path in written.values())
+    manifest: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="gpu_suite_prepare_") as scratch:
+        for recipe in recipes:
+            config = recipe_config(recipe, knobs(recipe))
+            wanted = load_dataset(config.data, quiet=True)
+            raw = out / prepared_name(raw_config(config))
+            if not raw.exists():
+                write_arrays(load_dataset(raw_config(config).data, quiet=True), raw)
+            if reads_back_as(materialize(raw, config, Path(scratch)), config, wanted):
+                manifest[recipe.name] = {"file": raw.name, "raw": True}
+            else:
+                own = write_arrays(wanted, out / prepared_name(config))
+                if not reads_back_as(own, config, wanted):
+                    raise SkelsslError("arrays read back differ from the prepared ones", own)
+                manifest[recipe.name] = {"file": own.name, "raw": False}
+            print(f"{recipe.name:>9}: {manifest[recipe.name]}", flush=True)
+    files = {entry["file"] for entry in manifest.values()}
+    for unused in set(out.glob("nwucla-*.npz")) - {out / name for name in files}:
+        unused.unlink()
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum((out / name).stat().st_size for name in files)
     if total > PREPARED_LIMIT_BYTES:
         raise SkelsslError(f"prepared arrays take {total / 2**20:.1f} MiB (limit 48)", out)
-    print(f"prepared {len(written)} files, {total / 2**20:.1f} MiB in all", flush=True)
-    return list(written.values())
+    print(f"prepared {len(files)} files, {total / 2**20:.1f} MiB", flush=True)
+    return manifest
 
 
 def npz_config(config: RunConfig, path: Path, cache: Path) -> RunConfig:
@@ -252,7 +303,11 @@ def time_encoders(device: torch.device, presets, shapes, steps: int, warmup: int
             encoder = build_encoder(encoder_preset(preset), spec)
             step = make_train_step(encoder, None, x, labels, 10)
             autocast = torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16")
-            seconds = _timed(step, autocast, device, steps, warmup)
+            try:
+                seconds = _timed(step, autocast, device, steps, warmup)
+            except RuntimeError as error:  # e.g. out of memory: the other rows still count
+                print(f"{preset:>16} {precision}: FAILED {error}", flush=True)
+                continue
             rows.append(
                 {
                     "preset": preset,
@@ -367,6 +422,9 @@ def markdown(report: dict) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["recipes"]:
+        if "error" in row:
+            lines.append(f"| {row['recipe']} | failed: {row['error']} |" + " |" * 6)
+            continue
         lines.append(
             f"| {row['recipe']} | {row['encoder']} | {row['frames']} | {row['budget_seconds']:.0f} "
             f"| {row['epochs']} | {row['seq_per_s']:.0f} | {row.get('linear', '-')} "
@@ -379,7 +437,7 @@ def stdout_table(report: dict) -> str:
     lines = [f"{'recipe':>9} {'epochs':>6} {'linear':>7} {'kNN':>7}"]
     for row in report["recipes"]:
         linear, knn = row.get("linear", "-"), row.get("knn", "-")
-        lines.append(f"{row['recipe']:>9} {row['epochs']:>6} {linear:>7} {knn:>7}")
+        lines.append(f"{row['recipe']:>9} {row.get('epochs', 'failed'):>6} {linear:>7} {knn:>7}")
     return "\n".join(lines)
 
 
@@ -422,6 +480,7 @@ def run_suite(args, recipes=RECIPES, smoke: bool = False) -> dict:
     steps, warmup = (1, 1) if smoke else (10, 3)
     report["encoders"] = time_encoders(device, presets, shapes, steps, warmup)
     report["recipes"] = []
+    manifest = json.loads((args.data / MANIFEST).read_text())
     with tempfile.TemporaryDirectory(prefix="gpu_suite_") as scratch:
         runs = Path(scratch)
         for recipe in recipes:
@@ -429,8 +488,19 @@ def run_suite(args, recipes=RECIPES, smoke: bool = False) -> dict:
             if recipe.teacher:
                 extra.append(f"params.teacher={runs / recipe.teacher}")
             config = recipe_config(recipe, extra)
-            config = npz_config(config, args.data / prepared_name(config), runs / ".cache")
-            report["recipes"].append(run_recipe(recipe, config, runs / recipe.name))
+            entry = manifest[recipe.name]
+            arrays = args.data / entry["file"]
+            if entry["raw"]:
+                arrays = materialize(arrays, config, runs)
+            config = npz_config(config, arrays, runs / ".cache")
+            try:
+                row = run_recipe(recipe, config, runs / recipe.name)
+            except Exception as error:  # one failure must not cost the others their minutes
+                if smoke:
+                    raise
+                row = {"recipe": recipe.name, "error": f"{type(error).__name__}: {error}"[:400]}
+                print(f"{recipe.name:>9}: FAILED {row['error']}", flush=True)
+            report["recipes"].append(row)
     report.update(finished=utc_now(), seconds=round(time.perf_counter() - clock, 1))
     report["summary_rows"] = summary_rows(report)
     write_json(args.out / "gpu_suite.json", report)
@@ -479,8 +549,8 @@ def main() -> None:
                 prepare(args.data, smoke_data_knobs)
                 run_suite(args, smoke=True)
         else:
-            if not args.data.is_dir():
-                raise SkelsslError("prepared data folder not found (run --prepare)", args.data)
+            if not (args.data / MANIFEST).is_file():
+                raise SkelsslError("no prepared arrays here (run --prepare first)", args.data)
             args.knobs = gpu_knobs
             run_suite(args)
     except SkelsslError as error:
