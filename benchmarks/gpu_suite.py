@@ -68,7 +68,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 DEFAULT_DATA = REPO / "gpu_data"
 PREPARED_LIMIT_BYTES = 48 * 2**20  # "well under 64 MiB" in all
-NATIVE_FRAMES = 400  # longer than any NW-UCLA clip (checked: the read-back must be exact)
+NATIVE_FRAMES = 400  # the longest NW-UCLA clip has 201 frames (the read-back check is exact)
 MANIFEST = "manifest.json"
 
 
