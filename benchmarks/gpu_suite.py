@@ -40,6 +40,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -418,15 +419,16 @@ def markdown(report: dict) -> list[str]:
         "Final-epoch weights; one seed (0); budgets are training seconds (the run stops",
         "after the first epoch over its budget).",
         "",
-        "| recipe | encoder | frames | budget s | epochs | seq/s | linear % | kNN % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| recipe | encoder | frames | autocast | budget s | epochs | seq/s | linear % | kNN % |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for row in report["recipes"]:
         if "error" in row:
-            lines.append(f"| {row['recipe']} | failed: {row['error']} |" + " |" * 6)
+            lines.append(f"| {row['recipe']} | failed: {row['error']} |" + " |" * 7)
             continue
         lines.append(
-            f"| {row['recipe']} | {row['encoder']} | {row['frames']} | {row['budget_seconds']:.0f} "
+            f"| {row['recipe']} | {row['encoder']} | {row['frames']} | {row['amp_dtype']} "
+            f"| {row['budget_seconds']:.0f} "
             f"| {row['epochs']} | {row['seq_per_s']:.0f} | {row.get('linear', '-')} "
             f"| {row.get('knn', '-')} |"
         )
@@ -484,23 +486,7 @@ def run_suite(args, recipes=RECIPES, smoke: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="gpu_suite_") as scratch:
         runs = Path(scratch)
         for recipe in recipes:
-            extra = args.knobs(recipe)
-            if recipe.teacher:
-                extra.append(f"params.teacher={runs / recipe.teacher}")
-            config = recipe_config(recipe, extra)
-            entry = manifest[recipe.name]
-            arrays = args.data / entry["file"]
-            if entry["raw"]:
-                arrays = materialize(arrays, config, runs)
-            config = npz_config(config, arrays, runs / ".cache")
-            try:
-                row = run_recipe(recipe, config, runs / recipe.name)
-            except Exception as error:  # one failure must not cost the others their minutes
-                if smoke:
-                    raise
-                row = {"recipe": recipe.name, "error": f"{type(error).__name__}: {error}"[:400]}
-                print(f"{recipe.name:>9}: FAILED {row['error']}", flush=True)
-            report["recipes"].append(row)
+            report["recipes"].append(run_recipe_or_fallback(recipe, args, manifest, runs, smoke))
     report.update(finished=utc_now(), seconds=round(time.perf_counter() - clock, 1))
     report["summary_rows"] = summary_rows(report)
     write_json(args.out / "gpu_suite.json", report)
@@ -510,11 +496,36 @@ def run_suite(args, recipes=RECIPES, smoke: bool = False) -> dict:
     return report
 
 
+def run_recipe_or_fallback(recipe: Recipe, args, manifest: dict, runs: Path, smoke: bool) -> dict:
+    """:func:`run_recipe` with the suite's knobs; on a failure under bf16 once more under
+    fp16 autocast (e.g. a kernel without bf16), then a row naming the error: one failure
+    must not cost the other recipes their minutes."""
+    failures = []
+    for precision in ("bfloat16", "float16"):
+        extra = [*args.knobs(recipe), f"train.amp_dtype={precision}"]
+        if recipe.teacher:
+            extra.append(f"params.teacher={runs / recipe.teacher}")
+        config = recipe_config(recipe, extra)
+        entry = manifest[recipe.name]
+        arrays = args.data / entry["file"]
+        if entry["raw"]:
+            arrays = materialize(arrays, config, runs)
+        config = npz_config(config, arrays, runs / ".cache")
+        shutil.rmtree(runs / recipe.name, ignore_errors=True)
+        try:
+            autocast = precision if config.train.device == "cuda" else "none"
+            return {**run_recipe(recipe, config, runs / recipe.name), "amp_dtype": autocast}
+        except Exception as error:
+            if smoke:
+                raise
+            failures.append(f"{precision}: {type(error).__name__}: {error}"[:300])
+            print(f"{recipe.name:>9}: FAILED {failures[-1]}", flush=True)
+    return {"recipe": recipe.name, "error": " | ".join(failures)}
+
+
 def gpu_knobs(recipe: Recipe) -> list[str]:
-    """The overrides of the GPU run: device, bf16 autocast, time budget."""
-    budget = recipe.budget_seconds
-    precision = ["train.amp=true", "train.amp_dtype=bfloat16"]
-    return ["train.device=cuda", *precision, f"train.time_budget={budget}"]
+    """The overrides of the GPU run: device, autocast (its dtype is added), time budget."""
+    return ["train.device=cuda", "train.amp=true", f"train.time_budget={recipe.budget_seconds}"]
 
 
 def smoke_data_knobs(recipe: Recipe) -> list[str]:

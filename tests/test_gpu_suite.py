@@ -87,6 +87,22 @@ def test_stgcn_bf16_train_step_close_to_fp32_on_cuda():
 
 @pytest.mark.cuda
 @requires_cuda
+def test_gru_encoder_bf16_autocast_with_padding_on_cuda():
+    from skelssl.data.types import DataSpec
+    from skelssl.models import build_encoder, encoder_preset
+
+    spec = DataSpec("kinect-v1-20", 10, 20, 1, 3)
+    encoder = build_encoder(encoder_preset("gru-crrl"), spec).cuda()
+    x = torch.randn(4, 20, 1, 20, 3, device="cuda")
+    lengths = torch.tensor([20, 15, 20, 9], device="cuda")
+    with torch.autocast("cuda", torch.bfloat16):
+        features = encoder(x, lengths)
+    features.float().square().mean().backward()
+    assert torch.isfinite(features.float()).all()
+
+
+@pytest.mark.cuda
+@requires_cuda
 def test_trainer_on_cuda_resumes_bit_exact(tmp_path):
     config = TrainConfig(**{**CONFIG, "device": "cuda", "amp_dtype": "bfloat16"})
     straight = ToyMethod()
