@@ -320,3 +320,14 @@ def test_gru_unpadded_fast_path_equals_packed_sequence(pooling):
         torch.testing.assert_close(features, reference_states.mean(dim=1))
     else:
         torch.testing.assert_close(features, last_hidden[-2:].transpose(0, 1).reshape(3, -1))
+
+
+@pytest.mark.parametrize("preset", ["stgcn", "gru-crrl"])
+def test_traced_encoder_keeps_masking_for_lengths_seen_only_later(preset):
+    """The unpadded fast paths must not be baked into a traced export."""
+    spec = spec_for(20, 1, frames=8)
+    encoder = tiny_encoder(preset, spec).eval()
+    x = random_batch(spec, n=1)
+    with torch.no_grad():
+        traced = torch.jit.trace(encoder, (x, torch.tensor([8])), check_trace=False)
+        torch.testing.assert_close(traced(x, torch.tensor([5])), encoder(x, torch.tensor([5])))

@@ -92,7 +92,7 @@ class GRUEncoder(nn.Module):
         lengths = valid_lengths(x, lengths)
         frames = x.reshape(n, t, -1)  # (N, T, M·V·C)
         lengths_on_host = lengths.cpu()  # packing needs them there (one sync on a GPU)
-        if bool((lengths_on_host < t).any()):
+        if torch.jit.is_tracing() or bool((lengths_on_host < t).any()):  # (export: lengths vary)
             packed = pack_padded_sequence(
                 frames, lengths_on_host, batch_first=True, enforce_sorted=False
             )

@@ -219,8 +219,9 @@ class STGCN(nn.Module):
             x = concat_bones(x, self.parents)
         h = self._normalise_input(x)  # (N·M, C, T, V)
         lengths = lengths.repeat_interleave(m)
-        # on CPU, skip the masks when no sample is padded (asking would sync a GPU)
-        padded = x.device.type != "cpu" or bool((lengths < t).any())
+        # on CPU, skip the masks when no sample is padded (asking would sync a GPU; a
+        # traced export keeps them, since lengths are one of its inputs)
+        padded = torch.jit.is_tracing() or x.device.type != "cpu" or bool((lengths < t).any())
         for block in self.blocks:
             mask = frame_mask(lengths, h.shape[2])[:, None, :, None] if padded else None
             h = block(h, self.adjacency, mask)
