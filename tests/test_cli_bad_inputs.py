@@ -292,3 +292,17 @@ def test_info_shows_raw_and_resampled_lengths():
     text = _format_info(_labelled_lengths(info))
     assert "lengths as recorded (frames)" in text
     assert "lengths after preprocessing (valid frames of T = 16)" in text
+
+
+def test_readme_baselines_use_the_same_config_as_simclr():
+    """README's pretrain commands compare like with like: every NW-UCLA baseline names its
+    config (the 2x128 GRU of configs/nwucla/simclr.yaml), and the CPU-torch note comes
+    before the first install command."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = readme.replace("\\\n", " ").splitlines()
+    baselines = [line for line in commands
+                 if "skelssl pretrain random" in line or "skelssl pretrain supervised" in line]  # fmt: skip
+    assert baselines
+    for line in baselines:
+        assert "--config configs/nwucla/" in line, line
+    assert readme.index("download.pytorch.org/whl/cpu") < readme.index("pip install -e .")
