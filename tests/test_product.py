@@ -288,3 +288,23 @@ def test_tensorboard_is_optional():
         assert tensorboard_writer(Path("unused")) is None
     else:
         pytest.skip("tensorboard is installed: the writer is real")
+
+
+@pytest.mark.parametrize(
+    ("method", "encoder"),
+    [("ms2l", ["encoder.name=gru", "encoder.hidden_size=16", "encoder.num_layers=1"]),
+     ("crrl", ["encoder.name=gru", "encoder.hidden_size=16", "encoder.num_layers=1"]),
+     ("byol", ["encoder.width=0.25"])],
+)  # fmt: skip
+def test_embed_and_export_work_for_every_method(tmp_path, capsys, method, encoder):
+    out = tmp_path / method
+    data = [o for o in TINY if o.startswith("data.")]
+    args = ["pretrain", method, "--out", str(out), "--data", "synthetic", "--quiet", *data,
+            *encoder, "batch_size=16", "epochs=0"]  # fmt: skip
+    assert main(args) == 0
+    assert main(["embed", str(out), "--out", str(tmp_path / "f.npz"), "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["samples"] == 96 and summary["feature_dim"] > 0
+    exported = ["export", str(out), "--out", str(tmp_path / "m.pt"), "--json", "--quiet"]
+    assert main(exported) == 0  # GRU and ST-GCN encoders trace
+    assert json.loads(capsys.readouterr().out)["max_abs_diff"] < 1e-5

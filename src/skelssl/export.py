@@ -104,7 +104,14 @@ def _write_onnx(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) ->
     with warnings.catch_warnings():  # constants of the fixed (1, T, M, V, C) input: expected
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", UserWarning)
-        _onnx_export(model, example, path)
+        try:
+            _onnx_export(model, example, path)
+        except Exception as error:  # an operator the exporter lacks: say which, offer the other
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            raise SkelsslError(
+                f"ONNX export failed ({first_line}); --format torchscript exports this encoder",
+                path.with_name(path.name.removesuffix(".tmp")),
+            ) from None
 
 
 def _onnx_export(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) -> None:

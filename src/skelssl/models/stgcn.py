@@ -255,8 +255,8 @@ def present_bodies(x: Tensor) -> Tensor:
     Shape: (N, T, M, V, C) -> (N, M) bool.
     """
     present = x.detach().abs().amax(dim=(1, 3, 4)) > 0
-    present[:, 0] |= ~present.any(dim=1)
-    return present
+    is_first = torch.arange(present.shape[1], device=present.device) == 0  # (M,)
+    return present | (~present.any(dim=1, keepdim=True) & is_first)  # no in-place: ONNX-exportable
 
 
 def mean_over_present(values: Tensor, present: Tensor) -> Tensor:
