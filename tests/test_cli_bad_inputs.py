@@ -306,3 +306,26 @@ def test_readme_baselines_use_the_same_config_as_simclr():
     for line in baselines:
         assert "--config configs/nwucla/" in line, line
     assert readme.index("download.pytorch.org/whl/cpu") < readme.index("pip install -e .")
+
+
+def test_predict_bad_head_and_bad_input_are_one_line(run_dir, tmp_path, capsys):
+    head = tmp_path / "head.pt"
+    torch.save({"weights": torch.ones(2)}, head)
+    clip = tmp_path / "clip.txt"
+    clip.write_text(" ".join(["0.1"] * 150) + "\n")
+    assert "not a skelssl head file" in _fails(["predict", run_dir, clip, "--head", head],
+                                               capsys, head)  # fmt: skip
+    odd = tmp_path / "clip.bvh"
+    odd.write_text("HIERARCHY\n")
+    head.write_bytes(b"")
+    assert "unreadable head file" in _fails(
+        ["predict", run_dir, clip, "--head", head], capsys, head
+    )
+    from skelssl.evaluation.run import evaluate_run
+
+    evaluate_run(
+        run_dir, protocol="linear", save_head=True, quiet=True, overrides=["linear_epochs=2"]
+    )
+    assert "unknown input type" in _fails(["predict", run_dir, odd], capsys, odd)
+    assert "input file not found" in _fails(["predict", run_dir, tmp_path / "none.json"], capsys,
+                                            tmp_path / "none.json")  # fmt: skip
