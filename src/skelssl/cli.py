@@ -243,11 +243,12 @@ def cmd_embed(args) -> int:
     from skelssl.paths import output_file
 
     out = output_file(args.out)
-    from skelssl.inference import embed, write_arrays
+    from skelssl.data.readers.arrays import save_arrays
+    from skelssl.inference import embed
 
     arrays = embed(args.run_dir, data=_other_data(args), split=args.split, part=args.part,
                    checkpoint=args.checkpoint, quiet=args.quiet)  # fmt: skip
-    write_arrays(arrays, out)
+    save_arrays(arrays, out)
     summary = {"path": str(out), "samples": int(arrays["features"].shape[0]),
                "feature_dim": int(arrays["features"].shape[1]), "part": args.part,
                "split": str(arrays["split"]), "source": str(arrays["source"])}  # fmt: skip

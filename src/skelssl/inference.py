@@ -94,20 +94,6 @@ def _embedding_data(
     return other, default_split(other, config.split) if other.protocols else ""
 
 
-def write_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
-    """``np.savez`` to ``<path>.tmp`` then rename (no pickles: strings are unicode arrays)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise SkelsslError(f"cannot write the file: {error.strerror or error}", path) from None
-    return path
-
-
 # ---------------------------------------------------------------------------- inputs
 def read_sequence_file(path: str | os.PathLike, max_bodies: int = 2) -> tuple[np.ndarray, str]:
     """Raw joints (T, M, V, C) float32 and joint layout of one recording."""

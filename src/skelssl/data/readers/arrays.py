@@ -110,6 +110,13 @@ def write_npz(data: SkeletonData, path: str | os.PathLike) -> None:
             arrays["split"] = np.where(mask, "train", "test")
         else:
             arrays[PROTOCOL_PREFIX + name] = mask
+    save_arrays(arrays, path)
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """``np.savez`` to ``<path>.tmp`` then rename, so ``path`` is never half written (no
+    pickles: strings as unicode arrays); :class:`SkelsslError` naming ``path`` on failure."""
+    path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
     try:
         with open(temporary, "wb") as file:
@@ -118,6 +125,7 @@ def write_npz(data: SkeletonData, path: str | os.PathLike) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise SkelsslError(f"cannot write file: {error.strerror or error}", path) from None
+    return path
 
 
 def _is_known_key(key: str) -> bool:
