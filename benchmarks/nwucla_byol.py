@@ -160,7 +160,7 @@ def diagnostics_history(run_dir: Path, points: int = 8) -> list[dict]:
     diagnostics from the run's ``metrics.jsonl``; empty for runs without them."""
     path = run_dir / "metrics.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    logged = [r for r in records if "loss_shuffled_partner" in r]
+    logged = [r for r in records if "step" in r and "loss_shuffled_partner" in r]
     if not logged:
         return []
     picks = sorted({round(i * (len(logged) - 1) / max(points - 1, 1)) for i in range(points)})
@@ -278,6 +278,12 @@ def paired_gap(rows: list[dict], name: str, reference: str, key: str = "probe_to
     return f"{np.mean(gaps):+.1f}{spread}" if gaps else "-"
 
 
+def three_digits(rows: list[dict]) -> list[dict]:
+    """Copies of ``rows`` with the diagnostics as 3-digit strings (the table rounds to 1)."""
+    return [{**r, **{k: f"{r[k]:.3f}" for k in DIAGNOSTICS if isinstance(r.get(k), float)}}
+            for r in rows]  # fmt: skip
+
+
 def machine_line(described: dict) -> str:
     """The machine dict of :func:`common.machine` in one line."""
     return ", ".join(f"{key} {value}" for key, value in described.items())
@@ -317,12 +323,13 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
         "\nPaired by seed, against `random` (BN statistics estimated):\n",
         markdown_table(gaps, ["row", "probe_minus_random", "knn_minus_random"]),
         "\n## Every run\n",
-        "`paper_linear` = the paper's protocol (SGD lr 30, ×0.1 at 60/80 %) on frozen features "
+        "`linear_top1` = the paper's protocol (SGD lr 30, ×0.1 at 60/80 %) on frozen features "
         "without augmentation. Diagnostics at the last logged step: loss per term with the "
         "true partner vs a shuffled one, targets' mean cosine between samples, effective rank "
-        "of online / target encoder features (of 64).\n",
+        "of online / target encoder features (of the feature width: 64 for ST-GCN 0.25×, "
+        "128 for the bi-GRU 1×64).\n",
         markdown_table(
-            rows,
+            three_digits(rows),
             [
                 "run",
                 "seed",
@@ -339,7 +346,7 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
     history = [{"run": r["run"], "seed": r["seed"], **h} for r in rows for h in r["diagnostics"]]
     if history:
         sections += ["\n## Collapse diagnostics over training (BYOL runs)\n",
-                     markdown_table(history, ["run", "seed", "step", "epoch", *DIAGNOSTICS])]  # fmt: skip
+                     markdown_table(three_digits(history), ["run", "seed", "step", "epoch", *DIAGNOSTICS])]  # fmt: skip
     if payload["semi_supervised"]:
         sections += ["\n## Semi-supervised (ours, first seed, mean ± std over label samplings)\n",
                      markdown_table(payload["semi_supervised"], ["run", "label_fraction",

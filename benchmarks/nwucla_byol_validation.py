@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from common import machine, write_json
-from nwucla_byol import machine_line
+from nwucla_byol import machine_line, three_digits
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.readers.arrays import write_npz
@@ -93,7 +93,8 @@ def _random_params(params: dict):
 
 
 def last_diagnostics(run_dir: Path) -> dict:
-    """The last logged step that carries the collapse diagnostics (empty when none)."""
+    """The collapse diagnostics of the last epoch (its ``metrics.jsonl`` epoch line: the mean
+    over that epoch's logged steps); empty when none."""
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return {}
@@ -160,12 +161,12 @@ def write(payload: dict, out: Path, stem: str) -> None:
         "Pre-training on view 1 without labels, probe (Adam, standardised features) and "
         "kNN (k=1, cosine) fitted on view 1, measured on view 2; final epoch; mean ± std "
         f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
-        "last logged step (true-partner loss per term vs shuffled partners; targets' mean "
-        "cosine between samples).\n",
+        "last epoch, mean over its logged steps (true-partner loss per term vs shuffled "
+        "partners; targets' mean cosine between samples).\n",
         markdown_table(payload["summary"], columns),
         "\n## Runs\n",
         markdown_table(
-            payload["rows"],
+            three_digits(payload["rows"]),
             ["variant", "seed", "epochs", "minutes", "probe_top1", "knn_top1", *DIAGNOSTICS],
         ),  # fmt: skip
     ]
