@@ -376,6 +376,7 @@ def main() -> None:
     )
     parser.add_argument("--work", default=str(REPO / "runs" / "bench-byol"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--stem", default="nwucla_byol", help="results file name (no suffix)")
     args = parser.parse_args()
     if args.extras and "ours-0.5x" not in args.rows:
         args.rows.append("ours-0.5x")
@@ -385,13 +386,14 @@ def main() -> None:
         fractions=[0.1, 0.5] if args.quick else [0.01, 0.05, 0.1],
         samplings=2 if args.quick else 5, batch_size=16 if args.quick else 64,
     )  # fmt: skip
-    stem = "nwucla_byol_quick" if args.quick else "nwucla_byol"
+    stem = f"{args.stem}_quick" if args.quick else args.stem
     out = args.out if not args.quick else Path(args.work) / "results"
     command = " ".join(["python benchmarks/nwucla_byol.py", *(["--quick"] if args.quick else []),
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}",
         f"--rows {' '.join(args.rows)}", *([f"--set {' '.join(args.set)}"] if args.set else []),
         *([f"--extras --teacher-epochs {args.teacher_epochs}"] if args.extras else []),
-        f"--eval-epochs {args.eval_epochs}"])  # fmt: skip
+        f"--eval-epochs {args.eval_epochs}",
+        *([f"--stem {args.stem}"] if args.stem != "nwucla_byol" else [])])  # fmt: skip
     started = time.time()
     device = device_name(resolve_device("auto"))
     payload = {
