@@ -169,7 +169,7 @@ def paper_method_rows(out: Path) -> list[dict]:
         row = max(ours, key=lambda r: r.get("pretrain_minutes") or 0, default=None)  # longest run
         if row:
             scores = {**_scores(row), "linear_top1": row["probe_top1"]}
-            rows.append({"method": "byol", "encoder": "ST-GCN 0.25×", **scores, "paper": "none (target 84)",
+            rows.append({"method": "byol", "encoder": row.get("encoder", "ST-GCN 0.25×"), **scores, "paper": "none (target 84)",
                          "source": "nwucla_byol.md"})  # fmt: skip
     return rows
 
