@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -417,7 +418,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     report = {
-        "command": "python benchmarks/encoders.py" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python", *sys.argv]),
         "machine": machine_description(),
         "started": utc_now(),
         "load_average_1min": {"start": load_average()},
