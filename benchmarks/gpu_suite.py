@@ -513,9 +513,10 @@ def run_recipe_or_fallback(recipe: Recipe, args, manifest: dict, runs: Path, smo
     return {"recipe": recipe.name, "error": " | ".join(failures)}
 
 
-def gpu_knobs(recipe: Recipe) -> list[str]:
+def gpu_knobs(recipe: Recipe, budget_scale: float = 1.0) -> list[str]:
     """The overrides of the GPU run: device, autocast (its dtype is added), time budget."""
-    return ["train.device=cuda", "train.amp=true", f"train.time_budget={recipe.budget_seconds}"]
+    budget = recipe.budget_seconds * budget_scale
+    return ["train.device=cuda", "train.amp=true", f"train.time_budget={budget:g}"]
 
 
 def smoke_data_knobs(recipe: Recipe) -> list[str]:
@@ -536,6 +537,9 @@ def parse_args() -> argparse.Namespace:
     mode.add_argument("--smoke", action="store_true", help="seconds on CPU, synthetic data")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="NW-UCLA all_sqe folder")
     parser.add_argument("--out", type=Path, default=Path("gpu_suite_out"))
+    parser.add_argument(
+        "--budget-scale", type=float, default=1.0, help="multiply every recipe's budget (370 s)"
+    )
     return parser.parse_args()
 
 
@@ -552,7 +556,7 @@ def main() -> None:
         else:
             if not (args.data / MANIFEST).is_file():
                 raise SkelsslError("no prepared arrays here (run --prepare first)", args.data)
-            args.knobs = gpu_knobs
+            args.knobs = lambda recipe: gpu_knobs(recipe, args.budget_scale)
             run_suite(args)
     except SkelsslError as error:
         print(f"error: {error}", file=sys.stderr)
