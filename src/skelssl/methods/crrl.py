@@ -53,7 +53,10 @@ copy of the query encoder, the key MLP as an independent random MLP when it is n
 updated; λ_d = 0.1. Our choices: the momentum update runs after each optimiser step
 (MoCo runs it before computing keys; the same sequence of updates from step 2 on); the
 frozen teacher runs in eval mode (no dropout); the reading of VG/VGSR, the weights of
-the joint losses (1) and the Table IX augmentation strengths.
+the joint losses (1) and the Table IX augmentation strengths (the authors' teacher keeps
+its dropout on). Not the paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of
+Sec. IV-B's SGD (lr 0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on
+a validation split of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``).
 """
 
 from __future__ import annotations
