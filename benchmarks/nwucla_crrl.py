@@ -271,6 +271,8 @@ def run_benchmark(args, payload: dict) -> None:
         for seed in args.seeds:
             encoder, data = random_encoder(config, seed)
             per_seed["random"][seed] = {"epochs": 0, **evaluate_encoder(encoder, data, config)}
+        payload["planned_epochs"]["random"] = 0
+        save_rows(payload, per_seed, args.out)
     for row in order:
         variant, file, teacher = ROWS[row]
         for position, seed in enumerate(args.seeds):
@@ -285,14 +287,19 @@ def run_benchmark(args, payload: dict) -> None:
                 per_seed[row][seed] = {**info, **evaluate_encoder(encoder, data, config, plot, row)}
                 print(json.dumps({row: {seed: per_seed[row][seed]}}), flush=True)
             payload["planned_epochs"][row] = config.train.epochs
-            payload["rows"] = {
-                name: {"variant": ROWS[name][0] if name in ROWS else "rand-enc",
-                       "teacher": ROWS[name][2] if name in ROWS else None,
-                       **aggregate(runs), "per_seed": runs}
-                for name, runs in per_seed.items() if runs
-            }  # fmt: skip
-            payload["summary_rows"] = summary_rows(payload)
-            write_benchmark(payload, args.out)
+            save_rows(payload, per_seed, args.out)
+
+
+def save_rows(payload: dict, per_seed: dict[str, dict[int, dict]], out: Path) -> None:
+    """Aggregate the runs so far into ``payload`` and rewrite the results files."""
+    payload["rows"] = {
+        name: {"variant": ROWS[name][0] if name in ROWS else "rand-enc",
+               "teacher": ROWS[name][2] if name in ROWS else None,
+               **aggregate(runs), "per_seed": runs}
+        for name, runs in per_seed.items() if runs
+    }  # fmt: skip
+    payload["summary_rows"] = summary_rows(payload)
+    write_benchmark(payload, out)
 
 
 def run_dir_of(args, row: str, seed: int) -> Path:
@@ -508,8 +515,9 @@ def parse_args() -> argparse.Namespace:
 def rewrite(out: Path) -> None:
     """Tables and ``summary_rows`` again from the per-seed runs of ``out``'s results JSON."""
     payload = json.loads((out / RESULTS).read_text())
-    payload["rows"] = {name: {**row, **aggregate(row["per_seed"])}
-                       for name, row in payload["rows"].items()}  # fmt: skip
+    for row in payload["rows"].values():  # JSON keys are strings; seeds are ints
+        row["per_seed"] = {int(seed): run for seed, run in row["per_seed"].items()}
+        row.update(aggregate(row["per_seed"]))
     payload["summary_rows"] = summary_rows(payload)
     write_benchmark(payload, out)
 
