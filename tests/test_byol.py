@@ -127,6 +127,11 @@ def test_after_step_applies_eq3_with_current_lambda():
     method.after_step(0.5)
     assert torch.allclose(next(method.target_encoder.parameters()), 0.99 * target + 0.01 * online)
     assert float(method.target_momentum) == pytest.approx(0.995)
+    method.load_state_dict(tiny_method().state_dict())  # λ back to 0.99 from the buffer
+    target = next(method.target_encoder.parameters()).detach().clone()
+    online = next(method.encoder.parameters()).detach().clone()
+    method.after_step(0.6)
+    assert torch.allclose(next(method.target_encoder.parameters()), 0.99 * target + 0.01 * online)
 
 
 def test_byol_loss_is_normalised_l2():

@@ -56,6 +56,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -196,6 +197,11 @@ def _momentum_own_statistics(module: nn.Module, inputs: tuple) -> None:
     module.num_batches_tracked.add_(1)
 
 
+def _forget_next_momentum(module: nn.Module, incompatible_keys) -> None:
+    """After ``load_state_dict``: λ comes from the loaded buffer again."""
+    module.next_momentum = None
+
+
 # ---------------------------------------------------------------------------- augmentation
 
 
@@ -270,6 +276,10 @@ class BYOL(nn.Module):
             norm.momentum_alpha = params.bn_momentum
             norm.register_forward_pre_hook(_momentum_own_statistics)
         self.progress = 0.0  # of training, from after_step (for the collapse warning)
+        # λ of the next step as a Python float, so after_step reads no tensor (no host
+        # synchronisation per step on GPU); None = read the buffer once (start, after a load)
+        self.next_momentum: float | None = None
+        self.register_load_state_dict_post_hook(_forget_next_momentum)
         self.bad_diagnostics = 0  # consecutive diagnostic steps that looked collapsed
         self.warned_collapse = False
 
@@ -429,7 +439,14 @@ class BYOL(nn.Module):
     @torch.no_grad()
     def after_step(self, progress: float) -> None:
         """Eq. (3): ξ ← λξ + (1 − λ)θ, then λ for the next step (cosine from λ₀ to 1)."""
+        momentum = self.next_momentum
+        if momentum is None:
+            momentum = float(self.target_momentum)
         for online, target in self.momentum_pairs:
-            dist.ema_update(target, online, float(self.target_momentum))
+            dist.ema_update(target, online, momentum)
         self.progress = progress
-        self.target_momentum.fill_(target_momentum(progress, self.params.base_target_momentum))
+        # rounded as the float32 buffer holds it, so a resumed run steps exactly alike
+        self.next_momentum = float(
+            np.float32(target_momentum(progress, self.params.base_target_momentum))
+        )
+        self.target_momentum.fill_(self.next_momentum)
