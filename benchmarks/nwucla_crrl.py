@@ -315,7 +315,7 @@ def summary_rows(payload: dict) -> list[dict]:
         rows.append(summary_row(
             method=name if name in ("crrl", "random") else f"crrl-{name}",
             encoder=payload["encoder"], frames=payload["frames"], seeds=row["seeds"],
-            epochs=row["epochs"], minutes=row["pretrain_minutes"], device=payload["machine"]["device"],
+            epochs=row["epochs"][0] if len(row["epochs"]) == 1 else row["epochs"], minutes=row["pretrain_minutes"], device=payload["machine"]["device"],
             linear=[r["linear_top1"] for r in runs], knn=[r["knn_top1"] for r in runs],
             source=RESULTS, paper_linear=PAPER.get(name, {}).get("linear"),
             paper_knn=PAPER.get(name, {}).get("knn"),
