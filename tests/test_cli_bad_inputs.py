@@ -38,6 +38,15 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SKELSSL_CACHE", str(tmp_path / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when pytest was started as a
+    background job (a non-interactive shell starts those with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _one_line_naming(err: str, path) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
