@@ -94,6 +94,20 @@ class EvalConfig:
         check_label_fraction(self.label_fraction)
 
 
+# ---------------------------------------------------------------------------- features
+def _feature_tensors(
+    train_features, train_labels, test_features, test_labels, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Precomputed features and labels on ``device``: train (N, D) float32, (N,) int64,
+    then test (Q, D) float32, (Q,) int64."""
+    return (
+        torch.as_tensor(np.asarray(train_features), dtype=torch.float32, device=device),
+        torch.as_tensor(np.asarray(train_labels), dtype=torch.int64, device=device),
+        torch.as_tensor(np.asarray(test_features), dtype=torch.float32, device=device),
+        torch.as_tensor(np.asarray(test_labels), dtype=torch.int64, device=device),
+    )
+
+
 # ---------------------------------------------------------------------------- linear probe
 def _standardisation(train: Tensor) -> tuple[Tensor, Tensor]:
     """The training split's per-dimension mean and std (clamped), each (1, D)."""
@@ -153,10 +167,9 @@ def linear_probe_on_features(
     config = config or EvalConfig()
     config.validate()
     device = resolve_device(device)
-    train_x = torch.as_tensor(np.asarray(train_features), dtype=torch.float32, device=device)
-    test_x = torch.as_tensor(np.asarray(test_features), dtype=torch.float32, device=device)
-    train_y = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64, device=device)
-    test_y = torch.as_tensor(np.asarray(test_labels), dtype=torch.int64, device=device)
+    train_x, train_y, test_x, test_y = _feature_tensors(
+        train_features, train_labels, test_features, test_labels, device
+    )
     mean, std = _standardisation(train_x)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     head, curve = _train_linear(train_x, train_y, num_classes, config, seed, quiet)
@@ -297,10 +310,9 @@ def knn_on_features(
     config = config or EvalConfig()
     config.validate()
     device = resolve_device(device)
-    bank = torch.as_tensor(np.asarray(train_features), dtype=torch.float32, device=device)
-    query = torch.as_tensor(np.asarray(test_features), dtype=torch.float32, device=device)
-    bank_labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64, device=device)
-    test_y = torch.as_tensor(np.asarray(test_labels), dtype=torch.int64, device=device)
+    bank, bank_labels, query, test_y = _feature_tensors(
+        train_features, train_labels, test_features, test_labels, device
+    )
     scores = knn_class_scores(
         bank, bank_labels, query, num_classes,
         k=config.knn_k, metric=config.knn_metric, weighted=config.knn_weighted,

@@ -376,23 +376,13 @@ def read_ntu(
     """
     root = Path(root)
     paths, skipped = _select_files(root, variant, missing_list, max_bodies, skip_bad)
-    spec = VARIANTS[variant]
-    sequences = []
-    for path, result in zip(paths, _parse_all(paths, max_bodies, workers, skip_bad, quiet)):
-        if isinstance(result, str):
-            skipped.append(f"{path}: {result}")
-        else:
-            sequences.append(_sequence(path, result))
+    sequences, bad = _sequences_and_skipped(
+        paths, _parse_all(paths, max_bodies, workers, skip_bad, quiet)
+    )
+    skipped += bad
     if not sequences:
         raise SkelsslError(f"every file is bad ({len(skipped)}); first: {skipped[0]}", root)
-    return RawDataset(
-        sequences=sequences,
-        class_names=list(CLASS_NAMES_120[: spec.num_actions]),
-        layout=LAYOUT,
-        source=variant,
-        protocols=protocols_for(variant),
-        skipped=skipped,
-    )
+    return RawDataset(sequences=sequences, **_metadata(variant, skipped))
 
 
 def ntu_source(
@@ -410,27 +400,35 @@ def ntu_source(
     """
     root = Path(root)
     paths, skipped = _select_files(root, variant, missing_list, max_bodies, skip_bad)
-    spec = VARIANTS[variant]
     shards = [
         partial(read_ntu_files, chunk, max_bodies, skip_bad)
         for chunk in batches(paths, FILES_PER_CHUNK)
     ]
-    return ShardedSource(
-        shards=shards,
-        class_names=list(CLASS_NAMES_120[: spec.num_actions]),
-        layout=LAYOUT,
-        source=variant,
-        protocols=protocols_for(variant),
-        skipped=skipped,
-    )
+    return ShardedSource(shards=shards, **_metadata(variant, skipped))
+
+
+def _metadata(variant: str, skipped: list[str]) -> dict:
+    """What :class:`RawDataset` and :class:`ShardedSource` of ``variant`` both carry."""
+    return {
+        "class_names": list(CLASS_NAMES_120[: VARIANTS[variant].num_actions]),
+        "layout": LAYOUT,
+        "source": variant,
+        "protocols": protocols_for(variant),
+        "skipped": skipped,
+    }
 
 
 def read_ntu_files(
     paths: list[Path], max_bodies: int, skip_bad: bool
 ) -> tuple[list[Sequence], list[str]]:
     """Shard reader: the sequences of ``paths`` and the "file: problem" of skipped ones."""
+    return _sequences_and_skipped(paths, _collect(paths, _parse_chunk(paths, max_bodies), skip_bad))
+
+
+def _sequences_and_skipped(paths: list[Path], results) -> tuple[list[Sequence], list[str]]:
+    """The parsed ``results`` of ``paths`` as sequences, an error string as "file: problem"."""
     sequences, skipped = [], []
-    for path, result in zip(paths, _collect(paths, _parse_chunk(paths, max_bodies), skip_bad)):
+    for path, result in zip(paths, results):
         if isinstance(result, str):
             skipped.append(f"{path}: {result}")
         else:
