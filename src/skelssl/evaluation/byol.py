@@ -92,6 +92,21 @@ class ProtocolConfig:
 # ---------------------------------------------------------------------------- helpers
 
 
+def _checked(
+    config: ProtocolConfig | None, train: SkeletonData, test: SkeletonData, encoder, device
+) -> tuple[ProtocolConfig, torch.device]:
+    """The validated config (default if None) and device, after checking the data pair."""
+    config = config or ProtocolConfig()
+    config.validate()
+    check_pair(train, test, encoder)
+    return config, resolve_device(device)
+
+
+def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """Seeded generators: batch order (CPU), augmentation (on ``device``)."""
+    return torch.Generator().manual_seed(seed), torch.Generator(device=device).manual_seed(seed)
+
+
 def _conservative(
     joints: Tensor, lengths: Tensor, config: ProtocolConfig, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
@@ -135,13 +150,9 @@ def linear_evaluation(
     ``linear_epochs``; every batch is freshly resampled (conservative augmentation), so
     features are computed per batch. Returns ``{"top1", "top5", "epochs", "lr", "loss_curve"}``.
     """
-    config = config or ProtocolConfig()
-    config.validate()
-    check_pair(train, test, encoder)
-    device = resolve_device(device)
+    config, device = _checked(config, train, test, encoder, device)
     encoder = copy.deepcopy(encoder).to(device).eval().requires_grad_(False)
-    generator = torch.Generator().manual_seed(seed)
-    augment_generator = torch.Generator(device=device).manual_seed(seed)
+    generator, augment_generator = _generators(seed, device)
     with seeded(seed, device):
         model = Classifier(encoder, train.num_classes, config.feature_norm).to(device)
     head = model.head
@@ -207,8 +218,7 @@ def finetune_classifier(
     ratio = config.encoder_lr_ratio if encoder_lr_ratio is None else encoder_lr_ratio
     lr = config.semi_lr if lr is None else lr
     epochs = config.semi_epochs if epochs is None else epochs
-    generator = torch.Generator().manual_seed(seed)
-    augment_generator = torch.Generator(device=device).manual_seed(seed)
+    generator, augment_generator = _generators(seed, device)
     with seeded(seed, device):
         model = Classifier(copy.deepcopy(encoder), train.num_classes, config.feature_norm)
         model = model.to(device)
@@ -259,10 +269,7 @@ def semi_supervised(
     Returns ``{fraction: {"top1", "top1_std", "runs": [top-1 per sampling], "n_labelled"}}``
     (sample std over samplings; sampling i uses seed ``seed + i``).
     """
-    config = config or ProtocolConfig()
-    config.validate()
-    check_pair(train, test, encoder)
-    device = resolve_device(device)
+    config, device = _checked(config, train, test, encoder, device)
     results = {}
     for fraction in config.fractions:
         runs, labelled = [], 0
@@ -306,13 +313,9 @@ def distill(
     resampled batch. SGD momentum 0.9, lr ``distill_lr`` cosine to 0 over
     ``distill_epochs``. Returns ``{"top1", "top5", "model"}`` (the student on ``test``).
     """
-    config = config or ProtocolConfig()
-    config.validate()
-    check_pair(train, test, student_encoder)
-    device = resolve_device(device)
+    config, device = _checked(config, train, test, student_encoder, device)
     teacher = teacher.to(device).eval().requires_grad_(False)
-    generator = torch.Generator().manual_seed(seed)
-    augment_generator = torch.Generator(device=device).manual_seed(seed)
+    generator, augment_generator = _generators(seed, device)
     with seeded(seed, device):
         student = Classifier(copy.deepcopy(student_encoder), train.num_classes, config.feature_norm)
         student = student.to(device)
@@ -358,10 +361,7 @@ def train_from_scratch(
 ) -> dict:
     """The "without KD" student: trained with labels on ``rows`` only, encoder not frozen,
     lr ``distill_lr`` for encoder and head, cosine to 0 over ``distill_epochs``."""
-    config = config or ProtocolConfig()
-    config.validate()
-    check_pair(train, test, student_encoder)
-    device = resolve_device(device)
+    config, device = _checked(config, train, test, student_encoder, device)
     model = finetune_classifier(
         student_encoder, train, np.asarray(rows), config, seed=seed, device=device,
         frozen_fraction=0.0, encoder_lr_ratio=1.0, lr=config.distill_lr, epochs=config.distill_epochs,
