@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+REPO = Path(__file__).resolve().parents[1]
+NWUCLA_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"  # the default --root
+
 SUMMARY_KEYS = (
     "method",
     "encoder",

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from common import device_name, encoder_label, machine, summary_row, write_json
+from common import NWUCLA_ROOT as DEFAULT_ROOT
+from common import REPO, device_name, encoder_label, machine, summary_row, write_json
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.sampling import label_fraction_indices
@@ -65,8 +66,6 @@ from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
 from skelssl.train import resolve_device, to_device
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 RESULTS = REPO / "benchmarks" / "results"
 PAPER_REFERENCE = {"crrl_linear_nwucla": 83.8, "target_linear": 84.0}
 T1 = ["shear", "left_right_drop", "resample", "savgol", "cyclic_shift"]

@@ -46,7 +46,9 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from common import NWUCLA_ROOT as DEFAULT_ROOT
 from common import (
+    REPO,
     encoder_label,
     load_average,
     machine,
@@ -68,8 +70,6 @@ from skelssl.report import markdown_table, plot_confusion_matrix, plot_tsne
 from skelssl.runs import load_run, pretrain
 from skelssl.train import set_seed
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 CONFIGS = REPO / "configs" / "nwucla"
 RESULTS = "nwucla_crrl.json"
 STUDY_RESULTS = "nwucla_crrl_optimiser.json"
