@@ -345,7 +345,19 @@ def collect_summary_rows(out: Path) -> list[dict]:
             rows += [{**r, "source": r.get("source") or path.name} for r in payload["summary_rows"]]
         else:
             rows += derived_summary_rows(path, payload)
-    return rows
+    return without_repeats(rows)
+
+
+def without_repeats(rows: list[dict]) -> list[dict]:
+    """The rows less those that repeat an earlier row's measurement (every key but
+    ``source``): a baseline that two benchmarks report from the same runs is listed once."""
+    kept, seen = [], set()
+    for row in rows:
+        key = json.dumps({k: v for k, v in row.items() if k != "source"}, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept
 
 
 def _percent(mean, std) -> str:

@@ -70,6 +70,19 @@ def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readm
     assert "| method |" in (results / "nwucla_summary.md").read_text()
 
 
+def test_summary_lists_a_measurement_reported_by_two_files_once(nwucla, tmp_path):
+    results = tmp_path / "results"
+    fake_results(results)
+    repeated = json.loads((results / "nwucla_crrl.json").read_text())["summary_rows"][0]
+    other = {**repeated, "method": "random", "linear_mean": 50.0}
+    (results / "nwucla_crrl_again.json").write_text(
+        json.dumps({"summary_rows": [{**repeated, "source": "nwucla_crrl_again.json"}, other]})
+    )
+    rows = nwucla.collect_summary_rows(results)
+    assert [r["method"] for r in rows] == ["random", "byol", "random", "crrl", "random"]
+    assert rows[3]["source"] == "nwucla_crrl.json"  # the first file's row is kept
+
+
 def test_summary_without_readme_markers_is_refused(nwucla, tmp_path):
     results = tmp_path / "results"
     fake_results(results)
