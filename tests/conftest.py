@@ -40,6 +40,12 @@ def pku_root() -> Path:
     return _require(PKU_ROOT)
 
 
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A dataset cache of the test's own (``pytestmark = usefixtures("private_cache")``)."""
+    monkeypatch.setenv("SKELSSL_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _session_cache(tmp_path_factory):
     """Keep the dataset cache of the test run out of the user's ~/.cache."""

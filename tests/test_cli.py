@@ -11,24 +11,11 @@ import numpy as np
 import pytest
 
 from skelssl.cli import main
+from tiny import TINY_SYNTHETIC
 
-TINY = [
-    "data.synthetic.classes=6",
-    "data.synthetic.subjects=4",
-    "data.synthetic.takes=2",
-    "data.synthetic.cameras=2",
-    "data.split=xview",
-    "data.preprocess.view_normalize=false",
-    "data.preprocess.frames=16",
-    "encoder.name=gru",
-    "encoder.hidden_size=16",
-    "encoder.num_layers=1",
-]
+pytestmark = pytest.mark.usefixtures("private_cache")
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKELSSL_CACHE", str(tmp_path / "cache"))
+TINY = [*TINY_SYNTHETIC, "data.preprocess.view_normalize=false"]
 
 
 def _run_cli(*args: str, env_cache) -> subprocess.CompletedProcess:

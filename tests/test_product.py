@@ -14,26 +14,11 @@ import torch
 from skelssl.cli import main
 from skelssl.inference import merge_segments, segment_hits, temporal_iou, window_starts
 from skelssl.progress import LineStream
+from tiny import TINY_SYNTHETIC
 
-TINY = [
-    "data.synthetic.classes=6",
-    "data.synthetic.subjects=4",
-    "data.synthetic.takes=2",
-    "data.synthetic.cameras=2",
-    "data.split=xview",
-    "data.preprocess.frames=16",
-    "encoder.name=gru",
-    "encoder.hidden_size=16",
-    "encoder.num_layers=1",
-    "batch_size=16",
-    "epochs=1",
-    "train.log_every=1",
-]
+pytestmark = pytest.mark.usefixtures("private_cache")
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKELSSL_CACHE", str(tmp_path / "cache"))
+TINY = [*TINY_SYNTHETIC, "batch_size=16", "epochs=1", "train.log_every=1"]
 
 
 def fit_head(run_dir: Path) -> Path:
