@@ -85,30 +85,43 @@ def restore_rng(state: dict, generator: torch.Generator, device: torch.device) -
     generator.set_state(state["generator"])
 
 
-class DeferredSigint:
+class SigintScope:
+    """Inside the block, Ctrl-C (SIGINT) calls :meth:`on_sigint`; the previous handler is
+    restored when the block ends (outside the main thread this does nothing)."""
+
+    def __init__(self):
+        self._previous = None
+
+    def on_sigint(self, signum, frame) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self.on_sigint)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class DeferredSigint(SigintScope):
     """Hold Ctrl-C (SIGINT) back while a checkpoint is written and renamed.
 
     A Ctrl-C that arrives inside the block is delivered to the previous handler when
     the block ends, so the checkpoint on disk is always whole and matches the state
-    it was taken from (outside the main thread this does nothing).
+    it was taken from.
     """
 
     def __init__(self):
+        super().__init__()
         self.received = False
-        self._previous = None
 
-    def _hold(self, signum, frame) -> None:
+    def on_sigint(self, signum, frame) -> None:
         self.received = True
 
-    def __enter__(self) -> DeferredSigint:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._hold)
-        return self
-
     def __exit__(self, *exc) -> None:
-        if self._previous is None:
-            return
-        signal.signal(signal.SIGINT, self._previous)
+        super().__exit__(*exc)
         if self.received and exc[0] is None and callable(self._previous):
             self._previous(signal.SIGINT, None)  # Python's default raises KeyboardInterrupt
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +46,7 @@ from skelssl.checkpoint import (
     METRICS,
     MetricsLog,
     Progress,
+    SigintScope,
     capture_rng,
     keep_copy,
     kept_checkpoint_name,
@@ -163,27 +162,18 @@ class EpochSampler(Sampler[int]):
         return len(self.permutation) - self.start
 
 
-class StopRequest:
+class StopRequest(SigintScope):
     """Ctrl-C (SIGINT) sets ``requested``; the loop stops at the next step boundary so the
     checkpoint is consistent. A second Ctrl-C raises ``KeyboardInterrupt`` at once."""
 
     def __init__(self):
+        super().__init__()
         self.requested = False
-        self._previous = None
 
-    def _handle(self, signum, frame) -> None:
+    def on_sigint(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def to_device(batch, device: torch.device):
