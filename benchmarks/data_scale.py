@@ -27,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, write_json
+from common import REPO, machine, write_json
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 NTU_SAMPLES = REPO.parent / "shared" / "datasets" / "ntu-samples" / "nturgb+d_skeletons"
 GIB = 2**30

@@ -51,7 +51,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import encoder_label, machine, summary_row, utc_now, write_json, write_markdown
+from common import (
+    NWUCLA_ROOT,
+    REPO,
+    encoder_label,
+    machine,
+    summary_row,
+    utc_now,
+    write_json,
+    write_markdown,
+)
 from encoders import make_train_step
 from skelssl.config import RunConfig, load_config
 from skelssl.data.cache import load_dataset
@@ -65,8 +74,7 @@ from skelssl.runs import pretrain
 from skelssl.skeleton import get_layout
 from skelssl.typed import to_dict
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
+DEFAULT_ROOT = NWUCLA_ROOT
 DEFAULT_DATA = REPO / "gpu_data"
 PREPARED_LIMIT_BYTES = 48 * 2**20  # "well under 64 MiB" in all
 NATIVE_FRAMES = 400  # the longest NW-UCLA clip has 201 frames (the read-back check is exact)

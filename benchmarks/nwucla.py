@@ -37,7 +37,15 @@ from pathlib import Path
 
 import torch
 
-from common import encoder_label, machine, summary_row, write_json, write_markdown
+from common import (
+    NWUCLA_ROOT,
+    REPO,
+    encoder_label,
+    machine,
+    summary_row,
+    write_json,
+    write_markdown,
+)
 from skelssl.config import load_config
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.features import predict
@@ -51,8 +59,7 @@ from skelssl.runs import load_run, pretrain
 from skelssl.train import resolve_device
 from skelssl.typed import from_dict
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
+DEFAULT_ROOT = NWUCLA_ROOT
 CONFIGS = REPO / "configs" / "nwucla"
 PAPER_LINEAR = {"ms2l": 76.81, "crrl": 83.8}  # seed papers' NW-UCLA linear figures
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import machine, write_json
+from common import REPO, machine, write_json
 from skelssl.config import load_config
 from skelssl.data.readers.pku import parse_pku_labels, read_class_names
 from skelssl.evaluation.run import evaluate_run
@@ -50,7 +50,6 @@ from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
 from skelssl.saved_heads import head_path
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "pku-mmd-sample"
 RESULTS = REPO / "benchmarks" / "results"
 TRAIN_VIDEOS = ("0036", "0105")  # cross-subject training set
