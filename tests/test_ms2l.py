@@ -337,6 +337,18 @@ def test_strategies_train_and_leave_the_given_method_untouched(strategy):
     assert all(torch.equal(before[k], v) for k, v in method.state_dict().items())
 
 
+def test_monitor_scores_every_epoch_without_changing_the_training():
+    config = StrategyConfig(epochs=2, batch_size=6, track_self_loss=False)
+    plain = train_recognition("rand-s", tiny_method(), tiny_data(), tiny_data(6, seed=1), config)
+    watched = train_recognition(
+        "rand-s", tiny_method(), tiny_data(), tiny_data(6, seed=1), config,
+        monitor=tiny_data(6, seed=2),
+    )  # fmt: skip
+    assert len(watched["monitor_curve"]) == 2 and "monitor_curve" not in plain
+    assert all(0 <= v <= 100 for v in watched["monitor_curve"])
+    assert watched["cls_curve"] == plain["cls_curve"] and watched["top1"] == plain["top1"]
+
+
 def test_pretrain_strategy_freezes_the_encoder_and_the_classifier_is_a_gru():
     method = tiny_method()
     classifier = ActionClassifier(method.encoder, 3, "gru", hidden=5)

@@ -167,6 +167,7 @@ def train_recognition(
     seed: int = 0,
     device: str | torch.device | None = None,
     quiet: bool = True,
+    monitor: SkeletonData | None = None,
 ) -> dict:
     """Train C (and f where the strategy does) on ``train``; top-1/top-5 % on ``test``.
 
@@ -178,9 +179,12 @@ def train_recognition(
             left untouched.
         train, test: labelled splits; ``config.label_fraction`` of ``train`` is used.
         seed: label sample, initialisation, batch order and the augmentations of L_self.
+        monitor: a validation split (never the test split) scored after every epoch, to
+            choose the number of epochs; it does not change the training.
     Returns:
         ``{"protocol", "strategy", "top1", "top5", "n_train", "n_test", "label_fraction",
-        "epochs", "cls_curve", "self_curve", "theta_curve", "seconds"}`` (curves per epoch).
+        "epochs", "cls_curve", "self_curve", "theta_curve", "seconds"}`` (curves per epoch),
+        plus ``monitor_curve`` (top-1 % on ``monitor`` per epoch) when ``monitor`` is given.
     """
     config = config or StrategyConfig()
     config.validate()
@@ -206,6 +210,8 @@ def train_recognition(
     order = torch.Generator().manual_seed(seed)
     augment = torch.Generator(device=device).manual_seed(seed)
     curves = {"cls_curve": [], "self_curve": [], "theta_curve": []}
+    if monitor is not None:
+        curves["monitor_curve"] = []
     started = time.perf_counter()
     epochs_done = 0
     for epoch in range(config.epochs):
@@ -214,6 +220,8 @@ def train_recognition(
         )
         for key, value in sums.items():
             curves[key].append(value)
+        if monitor is not None:
+            curves["monitor_curve"].append(accuracy_on(classifier, monitor, device=device)["top1"])
         epochs_done += 1
         if not quiet:
             print(
