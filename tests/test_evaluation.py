@@ -259,6 +259,22 @@ def test_linear_probe_standardises_with_train_statistics():
     np.testing.assert_allclose(plain["loss_curve"], scaled["loss_curve"], rtol=1e-3)
 
 
+def test_linear_probe_on_raw_features_with_the_step_schedule():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 10)
+    features = rng.normal(size=(20, 3)) + labels[:, None] * 3.0
+    shifted = features * 1000.0 + 5000.0  # raw: the scale now changes the training
+    config = EvalConfig(
+        linear_epochs=30, batch_size=8, linear_standardise=False, linear_schedule="step"
+    )
+    plain = linear_probe_on_features(features, labels, features, labels, 2, config, device=CPU)
+    scaled = linear_probe_on_features(shifted, labels, shifted, labels, 2, config, device=CPU)
+    assert plain["top1"] == 100.0 and plain["loss_curve"][-1] < plain["loss_curve"][0]
+    assert not np.allclose(plain["loss_curve"], scaled["loss_curve"], rtol=1e-3)
+    with pytest.raises(SkelsslError, match="linear_schedule"):
+        EvalConfig(linear_schedule="linear").validate()
+
+
 def test_bad_config_is_a_user_error():
     data = separable_data(2, 2, seed=0)
     with pytest.raises(SkelsslError, match="knn_metric"):

@@ -44,6 +44,8 @@ from skelssl.evaluation.metrics import classification_accuracy, summarise_runs
 
 KNN_METRICS = ("cosine", "euclidean")
 FINETUNE_OPTIMIZERS = ("adam", "sgd")
+LINEAR_SCHEDULES = ("cosine", "step")
+STEP_EVERY, STEP_GAMMA, STEP_FLOOR = 100, 0.1, 0.01  # "step": MS²L Sec. 4.1, 0.01 -> 1e-4
 KNN_TEMPERATURE = 0.07  # InstDisc (Wu et al. 2018) Eq. (7): neighbour weight exp(s / 0.07)
 STANDARDISE_EPS = 1e-6
 
@@ -62,6 +64,8 @@ class EvalConfig:
     linear_epochs: int = 200  # on precomputed frozen features
     linear_lr: float = 0.01  # Adam on standardised features
     linear_weight_decay: float = 1e-4
+    linear_standardise: bool = True  # False: raw features (e.g. MS²L's reading, Sec. 4.2)
+    linear_schedule: str = "cosine"  # over epochs | "step": x0.1 every 100 steps to lr/100
     knn_k: int = 1  # k=1 cosine (CRRL, Predict & Cluster)
     knn_metric: str = "cosine"  # "cosine" | "euclidean"
     knn_weighted: bool = False  # weighted vote exp(sim / 0.07) (InstDisc uses k=20)
@@ -85,6 +89,11 @@ class EvalConfig:
         if self.knn_metric not in KNN_METRICS:
             raise SkelsslError(
                 f"evaluation.knn_metric must be one of {', '.join(KNN_METRICS)}, got {self.knn_metric!r}"
+            )
+        if self.linear_schedule not in LINEAR_SCHEDULES:
+            raise SkelsslError(
+                f"evaluation.linear_schedule must be one of {', '.join(LINEAR_SCHEDULES)}, "
+                f"got {self.linear_schedule!r}"
             )
         if self.finetune_optimizer not in FINETUNE_OPTIMIZERS:
             raise SkelsslError(
@@ -119,14 +128,26 @@ def _standardisation(train: Tensor) -> tuple[Tensor, Tensor]:
 def _train_linear(
     features: Tensor, labels: Tensor, num_classes: int, config: EvalConfig, seed: int, quiet: bool
 ) -> tuple[nn.Linear, list[float]]:
-    """Adam + cosine schedule on mini-batches for ``linear_epochs``; (head, loss per epoch)."""
+    """Adam on mini-batches for ``linear_epochs``; (head, loss per epoch).
+
+    ``linear_schedule``: "cosine" over the epochs, or "step": x0.1 every 100 steps down to
+    lr / 100 (MS²L Sec. 4.1: "declines from 0.01 to 0.0001 with 0.1 decay rate for every
+    100 iterations").
+    """
     with seeded(seed, features.device):
         head = nn.Linear(features.shape[1], num_classes).to(features.device)
     optimizer = torch.optim.Adam(
         head.parameters(), lr=config.linear_lr, weight_decay=config.linear_weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=max(1, config.linear_epochs)
+    per_step = config.linear_schedule == "step"
+    scheduler = (
+        torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: max(STEP_GAMMA ** (step // STEP_EVERY), STEP_FLOOR)
+        )
+        if per_step
+        else torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, config.linear_epochs)
+        )
     )
     order = torch.Generator().manual_seed(seed)
     curve = []
@@ -138,8 +159,11 @@ def _train_linear(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if per_step:
+                scheduler.step()
             total += loss.detach() * index.numel()
-        scheduler.step()
+        if not per_step:
+            scheduler.step()
         curve.append(total.item() / len(labels))
     return head, curve
 
@@ -158,7 +182,8 @@ def linear_probe_on_features(
     return_predictions: bool = False,
     keep_head: bool = False,
 ) -> dict:
-    """Linear classifier on standardised precomputed features; final epoch reported.
+    """Linear classifier on precomputed features, standardised unless
+    ``config.linear_standardise`` is False; final epoch reported.
 
     Shape: train_features (N, D), train_labels (N,), test_features (Q, D), test_labels (Q,).
     ``keep_head``: also return ``head`` = ``{weight (K, D), bias (K,), feature_mean (D,),
@@ -171,6 +196,8 @@ def linear_probe_on_features(
         train_features, train_labels, test_features, test_labels, device
     )
     mean, std = _standardisation(train_x)
+    if not config.linear_standardise:
+        mean, std = torch.zeros_like(mean), torch.ones_like(std)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     head, curve = _train_linear(train_x, train_y, num_classes, config, seed, quiet)
     with torch.no_grad():
