@@ -53,7 +53,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import machine, write_json, write_markdown
+from common import NWUCLA_ROOT as DEFAULT_ROOT
+from common import REPO, machine, write_json, write_markdown
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
@@ -63,8 +64,6 @@ from skelssl.methods import build_method
 from skelssl.report import markdown_table, plot_curves
 from skelssl.train import resolve_device, train
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 CONFIG = REPO / "configs" / "nwucla" / "ms2l.yaml"
 ENCODER = "gru-1x30"
 # Pre-trained rows: overrides of the config. Paper NW-UCLA numbers: Table 1 (linear) for
