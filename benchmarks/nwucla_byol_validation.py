@@ -45,41 +45,64 @@ DIAGNOSTICS = (
     "effective_rank", "effective_rank_target",
 )  # fmt: skip
 
+CAMERA = "{vary_angles: [beta], shear_magnitude: 0.5, crop_min_ratio: 0.6}"
+CONFIGS = {"byol": "configs/nwucla/byol.yaml", "simclr": "configs/nwucla/simclr.yaml"}
 VARIANTS = {
     "plain": ["params.bn_mode=plain"],
     "momentum": ["params.bn_mode=momentum"],
     "momentum-online": ["params.bn_mode=momentum-online"],
     "predictor-lr-x10": ["params.bn_mode=plain", "params.predictor_lr_scale=10"],
     "shear-0.5": ["params.bn_mode=plain", "params.shear_magnitude=0.5"],
+    # the factorial {BYOL loss, NT-Xent} x {Skeleton BYOL's views, SimCLR's virtual camera}:
+    # each recipe keeps its own optimiser; the camera settings are configs/nwucla/simclr.yaml's
+    "byol-camera": [
+        "params.bn_mode=plain",
+        "params.views=virtual-camera",
+        f"params.camera={CAMERA}",
+    ],
+    "simclr": ["method=simclr"],
+    "simclr-byol-views": ["method=simclr", "params.views=skeleton-byol"],
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
 }
 
 
-def validation_file(root: Path, path: Path) -> Path:
-    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does, split ``given`` =
-    view 1 (train) / view 2 (validation), written once to ``path``."""
+def validation_file(root: Path, path: Path, frames: int) -> Path:
+    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does at ``frames`` frames,
+    split ``given`` = view 1 (train) / view 2 (validation), written once to ``path``."""
     if path.exists():
         return path
-    config = load_config("byol", REPO / "configs/nwucla/byol.yaml", [f"data.root={root}"])
+    overrides = [f"data.root={root}", f"data.preprocess.frames={frames}"]
+    config = load_config("byol", REPO / "configs/nwucla/byol.yaml", overrides)
     train, _ = load_dataset(config.data, quiet=True).split("xview")
     given = np.asarray(train.views) == 1
     write_npz(dataclasses.replace(train, protocols={"given": given}), path)
     return path
 
 
+def variant_method(name: str) -> str:
+    """``random``, ``simclr`` or ``byol``: the method a variant runs."""
+    if name.startswith("random"):
+        return "random"
+    return "simclr" if "method=simclr" in VARIANTS[name] else "byol"
+
+
 def run_config(args, name: str, seed: int):
-    """The config of one (variant, seed): the NW-UCLA BYOL config on the validation file."""
-    method = "random" if name.startswith("random") else "byol"
-    overrides = [] if method == "random" else VARIANTS[name]
+    """The config of one (variant, seed): the NW-UCLA BYOL (or SimCLR) config on the
+    validation file; ``--base`` ``params.*`` overrides apply to the BYOL variants only."""
+    method = variant_method(name)
+    overrides = [o for o in VARIANTS[name] if not o.startswith("method=")]
+    overrides = [] if method == "random" else overrides
     data = [
         f"data.name={args.npz}", "data.split=given", "data.preprocess.view_normalize=false",
+        f"data.preprocess.frames={args.frames}",
         f"train.seed={seed}", f"train.epochs={args.epochs}", "train.log_every=5",
     ]  # fmt: skip
     base = [o for o in args.base if method == "byol" or not o.startswith("params.")]
     if method == "byol":
         base = ["params.multi_view=false", *base]
-    config = load_config("byol", REPO / "configs/nwucla/byol.yaml", [*data, *base, *overrides])
+    file = REPO / CONFIGS["simclr" if method == "simclr" else "byol"]
+    config = load_config(None, file, [*data, *base, *overrides])
     if method == "random":
         params = dict(o.split("=", 1) for o in VARIANTS[name][1:])
         config = dataclasses.replace(config, method="random", params=_random_params(params))
@@ -176,7 +199,10 @@ def write(payload: dict, out: Path, stem: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    parser.add_argument("--npz", type=Path, default=Path("/tmp/nwucla_byol_val.npz"))
+    parser.add_argument(
+        "--npz", type=Path, default=None, help="default /tmp/nwucla_byol_val_<frames>.npz"
+    )
+    parser.add_argument("--frames", type=int, default=32, help="frames per sequence")
     parser.add_argument("--variants", nargs="+", default=["plain", "momentum", "random"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
@@ -189,11 +215,13 @@ def main() -> None:
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"unknown variants {unknown} (known: {', '.join(VARIANTS)})")
-    validation_file(args.root, args.npz)
+    args.npz = args.npz or Path(f"/tmp/nwucla_byol_val_{args.frames}.npz")
+    validation_file(args.root, args.npz, args.frames)
     payload = {
         "command": "python benchmarks/nwucla_byol_validation.py "
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
         f"--variants {' '.join(args.variants)}"
+        + (f" --frames {args.frames}" if args.frames != 32 else "")
         + (f" --base {' '.join(args.base)}" if args.base else "")
         + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else ""),
         "machine": machine(), "reference": args.reference, "variants": {

@@ -55,6 +55,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,13 +69,16 @@ from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.diagnostics import effective_rank, mean_pairwise_cosine, shuffled_partner_loss
 from skelssl.errors import SkelsslError
 from skelssl.losses import byol_loss
+from skelssl.methods.simclr import SimCLRConfig, camera_view
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.batchnorm import batch_norms
 from skelssl.models.heads import mlp
 from skelssl.skeleton import Layout, get_layout
+from skelssl.typed import from_dict
 
 AUGMENTATIONS = ("shear", "left_right_drop", "resample", "savgol", "cyclic_shift")
 PIPELINES = ("asymmetric", "aggressive", "conservative")
+VIEWS = ("skeleton-byol", "virtual-camera")
 BN_MODES = ("plain", "momentum", "momentum-online", "sync")
 COLLAPSE_GRACE = 0.1  # progress before the collapse warning may fire (past the lr warm-up)
 COLLAPSE_COSINE = 0.9  # targets' mean cosine above this = pointing the same way
@@ -102,9 +106,27 @@ class BYOLConfig:
     savgol_window: int = 15
     savgol_order: int = 2
     savgol_p: float = 0.5
+    # "skeleton-byol" (T₁/T₂ above, the paper) | "virtual-camera": both views from SimCLR's
+    # virtual camera (skelssl.methods.simclr.camera_view) with the SimCLRConfig fields
+    # given in ``camera`` (e.g. {vary_angles: [beta], shear_magnitude: 0.5}); not the paper
+    views: str = "skeleton-byol"
+    camera: dict[str, Any] = field(default_factory=dict)
+
+    def camera_config(self) -> SimCLRConfig:
+        """The virtual camera's settings (``camera`` over SimCLRConfig's defaults)."""
+        camera = from_dict(SimCLRConfig, self.camera, "params.camera")
+        camera.validate()
+        return camera
 
     def validate(self) -> None:
         """Raise :class:`SkelsslError` naming the first bad field."""
+        if self.views not in VIEWS:
+            raise SkelsslError(
+                f"params.views must be one of {', '.join(VIEWS)}, got {self.views!r}"
+            )
+        if not isinstance(self.camera, dict):
+            raise SkelsslError(f"params.camera must be a mapping, got {self.camera!r}")
+        self.camera_config()
         if self.projection_dim < 1 or self.hidden_dim < 1:
             raise SkelsslError("params.projection_dim and params.hidden_dim must be >= 1")
         for name in ("base_target_momentum", "bn_momentum", "drop_p", "savgol_p"):
@@ -315,7 +337,9 @@ class BYOL(nn.Module):
         }[p.pipelines]
 
     def views(self, batch: dict) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """v₁ = t₁(s₁), v₂ = t₂(s₂) and their lengths; s₂ = s₁ without a second camera view."""
+        """v₁ = t₁(s₁), v₂ = t₂(s₂) and their lengths; s₂ = s₁ without a second camera view.
+
+        ``views="virtual-camera"``: t₁, t₂ are two draws of SimCLR's virtual camera instead."""
         x1 = batch["joints"]
         lengths1 = batch.get("lengths")
         if lengths1 is None:
@@ -323,6 +347,11 @@ class BYOL(nn.Module):
         x2 = batch.get("joints_other_view", x1)
         lengths2 = batch.get("lengths_other_view", lengths1)
         generator = batch.get("generator")
+        if self.params.views == "virtual-camera":
+            camera = self.params.camera_config()
+            v1, lengths1 = camera_view(x1, lengths1, self.layout, camera, generator)
+            v2, lengths2 = camera_view(x2, lengths2, self.layout, camera, generator)
+            return v1, lengths1, v2, lengths2
         first, second = self.pipelines()
         v1, lengths1 = augment(x1, lengths1, first, self.layout, self.params, generator)
         v2, lengths2 = augment(x2, lengths2, second, self.layout, self.params, generator)

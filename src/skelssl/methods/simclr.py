@@ -45,7 +45,9 @@ from skelssl.errors import SkelsslError
 from skelssl.losses import contrastive_accuracy, nt_xent
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.heads import mlp
-from skelssl.skeleton import get_layout
+from skelssl.skeleton import Layout, get_layout
+
+VIEWS = ("virtual-camera", "skeleton-byol")
 
 
 @dataclass
@@ -73,6 +75,8 @@ class SimCLRConfig:
     shear_magnitude: float = 0.0  # SkeletonCLR-style shear, factors in [-s, s]
     noise_std: float = 0.0  # i.i.d. Gaussian joint noise
     crop_min_ratio: float = 1.0  # temporal crop-and-resize to [ratio, 1] of each length; 1 = off
+    # "virtual-camera" (the paper) | "skeleton-byol": Skeleton BYOL's T₁/T₂ (a diagnostic)
+    views: str = "virtual-camera"
 
     def validate(self) -> None:
         """Raise :class:`SkelsslError` naming the first bad field."""
@@ -92,11 +96,52 @@ class SimCLRConfig:
             raise SkelsslError(
                 f"params.crop_min_ratio must be in (0, 1], got {self.crop_min_ratio}"
             )
+        if self.views not in VIEWS:
+            raise SkelsslError(
+                f"params.views must be one of {', '.join(VIEWS)}, got {self.views!r}"
+            )
         if self.shear_magnitude < 0 or self.noise_std < 0:
             raise SkelsslError(
                 f"params.shear_magnitude and noise_std must be >= 0, "
                 f"got {self.shear_magnitude}, {self.noise_std}"
             )
+
+
+def camera_view(
+    x: Tensor,
+    lengths: Tensor | None,
+    layout: Layout,
+    params: SimCLRConfig,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, Tensor | None]:
+    """One random view of a batch: virtual camera (Eqs. (1)-(2)), then the optional extras
+    of ``params`` (temporal crop-resize, shear, noise; not from the paper).
+
+    Shape: (N, T, M, V, 3) -> same, with the view's lengths (N,) (changed by the crop).
+    """
+    p = params
+    if p.crop_min_ratio < 1.0:  # not from the paper
+        x, lengths = temporal_crop_resize(
+            x, lengths, min_ratio=p.crop_min_ratio, max_ratio=1.0, generator=generator
+        )
+    view = virtual_camera(
+        x,
+        layout,
+        lengths=lengths,
+        angle_step=p.angle_step,
+        continuous=p.continuous_angles,
+        max_degrees=p.max_degrees,
+        vary=tuple(p.vary_angles),
+        max_distance=p.max_distance,
+        unit_distance=p.unit_distance,
+        per_frame=p.per_frame,
+        generator=generator,
+    )
+    if p.shear_magnitude > 0:  # not from the paper
+        view = shear(view, p.shear_magnitude, lengths=lengths, generator=generator)
+    if p.noise_std > 0:  # not from the paper
+        view = gaussian_noise(view, p.noise_std, lengths=lengths, generator=generator)
+    return view, lengths
 
 
 class SimCLR(nn.Module):
@@ -119,46 +164,38 @@ class SimCLR(nn.Module):
     def make_view(
         self, x: Tensor, lengths: Tensor | None, generator: torch.Generator | None
     ) -> tuple[Tensor, Tensor | None]:
-        """One random view of a batch: virtual camera (Eqs. (1)-(2)), then optional extras.
+        """One random virtual-camera view of a batch (:func:`camera_view`)."""
+        return camera_view(x, lengths, self.layout, self.params, generator)
 
-        Shape: (N, T, M, V, 3) -> same, with the view's lengths (N,) (changed by the crop).
-        """
-        p = self.params
-        if p.crop_min_ratio < 1.0:  # not from the paper
-            x, lengths = temporal_crop_resize(
-                x, lengths, min_ratio=p.crop_min_ratio, max_ratio=1.0, generator=generator
-            )
-        view = virtual_camera(
-            x,
-            self.layout,
-            lengths=lengths,
-            angle_step=p.angle_step,
-            continuous=p.continuous_angles,
-            max_degrees=p.max_degrees,
-            vary=tuple(p.vary_angles),
-            max_distance=p.max_distance,
-            unit_distance=p.unit_distance,
-            per_frame=p.per_frame,
-            generator=generator,
-        )
-        if p.shear_magnitude > 0:  # not from the paper
-            view = shear(view, p.shear_magnitude, lengths=lengths, generator=generator)
-        if p.noise_std > 0:  # not from the paper
-            view = gaussian_noise(view, p.noise_std, lengths=lengths, generator=generator)
-        return view, lengths
+    def views(self, batch: dict) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+        """Two views of ``batch["joints"]`` and their lengths: two virtual-camera views, or
+        (``views="skeleton-byol"``) Skeleton BYOL's T₁ and T₂ pipelines with BYOL's defaults
+        (:func:`skelssl.methods.byol.augment`) — the factorial of
+        ``benchmarks/results/nwucla_byol_diagnosis.md``."""
+        x, lengths = batch["joints"], batch.get("lengths")
+        generator = batch.get("generator")
+        if self.params.views == "virtual-camera":
+            view1, lengths1 = self.make_view(x, lengths, generator)
+            view2, lengths2 = self.make_view(x, lengths, generator)
+            return view1, lengths1, view2, lengths2
+        from skelssl.methods.byol import BYOLConfig, augment  # byol imports this module
+
+        byol = BYOLConfig()
+        if lengths is None:
+            lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
+        view1, lengths1 = augment(x, lengths, byol.aggressive, self.layout, byol, generator)
+        view2, lengths2 = augment(x, lengths, byol.conservative, self.layout, byol, generator)
+        return view1, lengths1, view2, lengths2
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         """NT-Xent between two virtual-camera views of ``batch["joints"]`` (N, T, M, V, 3).
 
         Returns ``{"loss": NT-Xent, "contrastive_accuracy": detached top-1 rate}``.
         """
-        x, lengths = batch["joints"], batch.get("lengths")
-        generator = batch.get("generator")
-        view1, lengths1 = self.make_view(x, lengths, generator)
-        view2, lengths2 = self.make_view(x, lengths, generator)
-        n = x.shape[0]
+        view1, lengths1, view2, lengths2 = self.views(batch)
+        n = view1.shape[0]
         # Shared encoder f and head g; one pass over both views (BN sees all 2N views).
-        both_lengths = None if lengths is None else torch.cat([lengths1, lengths2])
+        both_lengths = None if lengths1 is None else torch.cat([lengths1, lengths2])
         h = self.encoder(torch.cat([view1, view2]), both_lengths)  # (2N, D)
         z = self.projector(h)  # (2N, projection_dim)
         z1, z2 = z[:n], z[n:]
