@@ -20,6 +20,7 @@ from skelssl.evaluation import byol as byol_protocols
 from skelssl.losses import byol_loss, soft_target_distillation
 from skelssl.methods import METHODS, build_method
 from skelssl.methods.byol import BYOL, target_momentum
+from skelssl.methods.simclr import SimCLRConfig, camera_view
 from skelssl.models import EncoderConfig
 from skelssl.models.batchnorm import batch_norms
 from skelssl.skeleton import get_layout
@@ -287,6 +288,24 @@ def test_config_errors_name_the_field():
         tiny_method(pipelines="both")
     with pytest.raises(SkelsslError, match="aggressive"):
         tiny_method(aggressive=["flip"])
+    with pytest.raises(SkelsslError, match="params.views"):
+        tiny_method(views="camera")
+    with pytest.raises(SkelsslError, match="params.camera.tilt"):
+        tiny_method(views="virtual-camera", camera={"tilt": 1})
+
+
+def test_virtual_camera_views_are_simclrs_camera_with_the_given_settings():
+    joints, lengths = tiny_joints()
+    camera = {"vary_angles": ["beta"], "max_distance": 0}
+    method = tiny_method(views="virtual-camera", camera=camera)
+    v1, lengths1, v2, _ = method.views(
+        {"joints": joints, "lengths": lengths, "generator": torch.Generator().manual_seed(3)}
+    )
+    seeded = torch.Generator().manual_seed(3)
+    expected = camera_view(joints, lengths, LAYOUT, SimCLRConfig(**camera), seeded)[0]
+    assert torch.equal(v1, expected) and torch.equal(lengths1, lengths)
+    assert not torch.allclose(v1, v2)  # two draws of the camera
+    assert torch.allclose(v1[..., 1], v2[..., 1], atol=1e-5)  # β turns about y: y is kept
 
 
 # ---------------------------------------------------------------------------- protocols

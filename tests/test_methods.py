@@ -20,6 +20,8 @@ from skelssl.methods import (
     SupervisedConfig,
     build_method,
 )
+from skelssl.methods.byol import BYOL
+from skelssl.methods.byol import augment as byol_augment
 from skelssl.models import EncoderConfig
 from skelssl.skeleton import get_layout
 
@@ -136,6 +138,21 @@ def test_simclr_camera_off_only_centres_and_keeps_padding_zero():
     moving = simclr().make_view(x, lengths, torch.Generator().manual_seed(0))[0]
     assert not torch.allclose(moving, view)
     assert (moving[~valid.expand_as(moving)] == 0).all()
+
+
+def test_simclr_can_draw_skeleton_byols_views():
+    batch = {**tiny_batch(), "generator": torch.Generator().manual_seed(2)}
+    v1, lengths1, v2, lengths2 = simclr(views="skeleton-byol").views(batch)
+    expected = BYOL.Config()
+    seeded = torch.Generator().manual_seed(2)
+    x, lengths = batch["joints"], batch["lengths"]
+    layout = get_layout(SPEC.layout)
+    first = byol_augment(x, lengths, expected.aggressive, layout, expected, seeded)
+    second = byol_augment(x, lengths, expected.conservative, layout, expected, seeded)
+    assert torch.equal(v1, first[0]) and torch.equal(lengths2, second[1])
+    assert torch.equal(v2, second[0]) and torch.equal(lengths1, first[1])
+    with pytest.raises(SkelsslError, match="params.views"):
+        simclr(views="byol")
 
 
 def test_simclr_extra_augmentations_change_the_view():
