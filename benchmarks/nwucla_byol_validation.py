@@ -22,20 +22,25 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from common import machine, write_json
 from nwucla_byol import machine_line, three_digits
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.readers.arrays import write_npz
+from skelssl.data.types import DataSpec
 from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.methods import build_method
 from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
+from skelssl.train import set_seed
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
@@ -46,7 +51,10 @@ DIAGNOSTICS = (
 )  # fmt: skip
 
 CAMERA = "{vary_angles: [beta], shear_magnitude: 0.5, crop_min_ratio: 0.6}"
+LARS = ["train.optimizer=lars", "train.lr=1.0", "train.lr_scaling=linear",
+        "train.lars_eta=0.02", "train.weight_decay=1.0e-6"]  # fmt: skip
 CONFIGS = {"byol": "configs/nwucla/byol.yaml", "simclr": "configs/nwucla/simclr.yaml"}
+SUMMARY_COLUMNS = ("encoder_change", "target_cosine", "loss_true_partner", "loss_shuffled_partner")
 VARIANTS = {
     "plain": ["params.bn_mode=plain"],
     "momentum": ["params.bn_mode=momentum"],
@@ -60,6 +68,16 @@ VARIANTS = {
         "params.views=virtual-camera",
         f"params.camera={CAMERA}",
     ],
+    # BYOL's optimiser: SimCLR's LARS (configs/nwucla/simclr.yaml; BYOL Grill et al. Sec. 3.3
+    # also trains with LARS) or SGD at 10x the lr
+    "lars": ["params.bn_mode=plain", *LARS],
+    "byol-camera-lars": [
+        "params.bn_mode=plain",
+        "params.views=virtual-camera",
+        f"params.camera={CAMERA}",
+        *LARS,
+    ],  # fmt: skip
+    "sgd-lr1": ["params.bn_mode=plain", "train.lr=1.0"],
     "simclr": ["method=simclr"],
     "simclr-byol-views": ["method=simclr", "params.views=skeleton-byol"],
     "random": ["method=random", "params.bn_statistics=train"],
@@ -129,6 +147,20 @@ def last_diagnostics(run_dir: Path) -> dict:
     return {k: round(last[k], 4) for k in ("step", *DIAGNOSTICS) if k in last}
 
 
+def encoder_change(run, seed: int) -> float:
+    """‖θ_end − θ_0‖ / ‖θ_0‖ over the encoder's parameters: how far training moved the
+    encoder from its initialisation (rebuilt from the seed, as :func:`pretrain` does)."""
+    set_seed(seed)
+    spec = DataSpec.of(run.data)
+    initial = build_method(run.config.method, run.config.params, run.config.encoder, spec)
+    start = dict(initial.encoder.named_parameters())
+    end = dict(run.encoder.named_parameters())
+    with torch.no_grad():
+        moved = sum(float((end[k] - start[k]).square().sum()) for k in start)
+        size = sum(float(start[k].square().sum()) for k in start)
+    return math.sqrt(moved / size)
+
+
 def run_one(args, name: str, seed: int) -> dict:
     run_dir = Path(args.work) / f"{name}-s{seed}"
     if run_dir.exists():
@@ -144,7 +176,8 @@ def run_one(args, name: str, seed: int) -> dict:
     return {
         "variant": name, "seed": seed, "epochs": summary.get("epochs"),
         "minutes": round(minutes, 2), "probe_top1": round(probe["top1"], 2),
-        "knn_top1": round(nearest["top1"], 2), **last_diagnostics(run_dir),
+        "knn_top1": round(nearest["top1"], 2),
+        "encoder_change": round(encoder_change(run, seed), 4), **last_diagnostics(run_dir),
     }  # fmt: skip
 
 
@@ -163,7 +196,7 @@ def summarise(rows: list[dict], reference: str) -> list[dict]:
                       for s in sorted(seeds) if s in by_variant.get(reference, {})]  # fmt: skip
             if paired and name != reference:
                 entry[f"{key}_minus_{reference}"] = f"{np.mean(paired):+.1f} ± {np.std(paired):.1f}"
-        for key in ("target_cosine", "loss_true_partner", "loss_shuffled_partner"):
+        for key in SUMMARY_COLUMNS:
             values = [seeds[s][key] for s in seeds if key in seeds[s]]
             if values:
                 entry[key] = f"{np.mean(values):.3f}"  # 3 digits: the table rounds floats
@@ -176,8 +209,7 @@ def write(payload: dict, out: Path, stem: str) -> None:
     write_json(out / f"{stem}.json", payload)
     reference = payload["reference"]
     columns = ["variant", "seeds", "probe_top1", f"probe_top1_minus_{reference}", "knn_top1",
-               f"knn_top1_minus_{reference}", "target_cosine", "loss_true_partner",
-               "loss_shuffled_partner"]  # fmt: skip
+               f"knn_top1_minus_{reference}", *SUMMARY_COLUMNS]  # fmt: skip
     text = [
         "# Skeleton BYOL on a validation split (NW-UCLA view 1 -> view 2)\n",
         f"Command: `{payload['command']}`. Machine: {machine_line(payload['machine'])}.\n",
@@ -185,12 +217,22 @@ def write(payload: dict, out: Path, stem: str) -> None:
         "kNN (k=1, cosine) fitted on view 1, measured on view 2; final epoch; mean ± std "
         f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
         "last epoch, mean over its logged steps (true-partner loss per term vs shuffled "
-        "partners; targets' mean cosine between samples).\n",
+        "partners; targets' mean cosine between samples); `encoder_change` = ‖θ_end − θ_0‖ / "
+        "‖θ_0‖ of the encoder's parameters.\n",
         markdown_table(payload["summary"], columns),
         "\n## Runs\n",
         markdown_table(
             three_digits(payload["rows"]),
-            ["variant", "seed", "epochs", "minutes", "probe_top1", "knn_top1", *DIAGNOSTICS],
+            [
+                "variant",
+                "seed",
+                "epochs",
+                "minutes",
+                "probe_top1",
+                "knn_top1",
+                "encoder_change",
+                *DIAGNOSTICS,
+            ],  # fmt: skip
         ),  # fmt: skip
     ]
     (out / f"{stem}.md").write_text("\n".join(text) + "\n")
