@@ -51,33 +51,27 @@ DIAGNOSTICS = (
 )  # fmt: skip
 
 CAMERA = "{vary_angles: [beta], shear_magnitude: 0.5, crop_min_ratio: 0.6}"
+# the two optimisers, spelled out so that a variant means the same whatever byol.yaml says:
+# the paper's SGD (Sec. 4.2; byol.yaml's before LARS won here) and SimCLR's LARS
+# (configs/nwucla/simclr.yaml; BYOL, Grill et al. Sec. 3.3, also trains with LARS)
+SGD = ["train.optimizer=sgd", "train.lr=0.1", "train.lr_scaling=none", "train.weight_decay=1.0e-4"]
 LARS = ["train.optimizer=lars", "train.lr=1.0", "train.lr_scaling=linear",
         "train.lars_eta=0.02", "train.weight_decay=1.0e-6"]  # fmt: skip
+CAMERA_VIEWS = ["params.views=virtual-camera", f"params.camera={CAMERA}"]
 CONFIGS = {"byol": "configs/nwucla/byol.yaml", "simclr": "configs/nwucla/simclr.yaml"}
 SUMMARY_COLUMNS = ("encoder_change", "target_cosine", "loss_true_partner", "loss_shuffled_partner")
 VARIANTS = {
-    "plain": ["params.bn_mode=plain"],
-    "momentum": ["params.bn_mode=momentum"],
-    "momentum-online": ["params.bn_mode=momentum-online"],
-    "predictor-lr-x10": ["params.bn_mode=plain", "params.predictor_lr_scale=10"],
-    "shear-0.5": ["params.bn_mode=plain", "params.shear_magnitude=0.5"],
+    "plain": ["params.bn_mode=plain", *SGD],
+    "momentum": ["params.bn_mode=momentum", *SGD],
+    "momentum-online": ["params.bn_mode=momentum-online", *SGD],
+    "predictor-lr-x10": ["params.bn_mode=plain", "params.predictor_lr_scale=10", *SGD],
+    "shear-0.5": ["params.bn_mode=plain", "params.shear_magnitude=0.5", *SGD],
     # the factorial {BYOL loss, NT-Xent} x {Skeleton BYOL's views, SimCLR's virtual camera}:
     # each recipe keeps its own optimiser; the camera settings are configs/nwucla/simclr.yaml's
-    "byol-camera": [
-        "params.bn_mode=plain",
-        "params.views=virtual-camera",
-        f"params.camera={CAMERA}",
-    ],
-    # BYOL's optimiser: SimCLR's LARS (configs/nwucla/simclr.yaml; BYOL Grill et al. Sec. 3.3
-    # also trains with LARS) or SGD at 10x the lr
+    "byol-camera": ["params.bn_mode=plain", *CAMERA_VIEWS, *SGD],
     "lars": ["params.bn_mode=plain", *LARS],
-    "byol-camera-lars": [
-        "params.bn_mode=plain",
-        "params.views=virtual-camera",
-        f"params.camera={CAMERA}",
-        *LARS,
-    ],  # fmt: skip
-    "sgd-lr1": ["params.bn_mode=plain", "train.lr=1.0"],
+    "byol-camera-lars": ["params.bn_mode=plain", *CAMERA_VIEWS, *LARS],
+    "sgd-lr1": ["params.bn_mode=plain", *SGD, "train.lr=1.0"],
     "simclr": ["method=simclr"],
     "simclr-byol-views": ["method=simclr", "params.views=skeleton-byol"],
     "random": ["method=random", "params.bn_statistics=train"],

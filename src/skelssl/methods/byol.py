@@ -40,8 +40,10 @@ One training step, top to bottom:
    below the shuffled one or the targets' mean cosine stays above 0.9.
 
 Paper numbers we use: λ₀ = 0.99, shear factors in [−1, 1], left/right drop p = 0.5,
-resampling rate in [0.7, 1.3], SG order 2 / window 15 / p = 0.5, SGD momentum 0.9 weight
-decay 1e-4, warmup 1e-6 → base lr over 10 epochs then cosine (configs/nwucla/byol.yaml).
+resampling rate in [0.7, 1.3], SG order 2 / window 15 / p = 0.5, warmup 1e-6 → base lr over
+10 epochs then cosine. Not the paper's optimiser (SGD momentum 0.9, weight decay 1e-4): on
+NW-UCLA's validation split SGD barely moves a GRU encoder (lr 0.1) or diverges (lr 1.0),
+LARS learns (configs/nwucla/byol.yaml, benchmarks/results/nwucla_byol_diagnosis.md).
 
 Not found in what we could read, so our choices: projector / predictor sizes (BYOL's
 4096 → 256), the momentum-BN α = 0.9, the order of the augmentations in T₁. The shear
