@@ -50,7 +50,7 @@ DIAGNOSTICS = (
     "effective_rank", "effective_rank_target",
 )  # fmt: skip
 
-CAMERA = "{vary_angles: [beta], shear_magnitude: 0.5, crop_min_ratio: 0.6}"
+CAMERA = "{vary: [beta], shear_magnitude: 0.5, crop_min_ratio: 0.6}"
 # the two optimisers, spelled out so that a variant means the same whatever byol.yaml says:
 # the paper's SGD (Sec. 4.2; byol.yaml's before LARS won here) and SimCLR's LARS
 # (configs/nwucla/simclr.yaml; BYOL, Grill et al. Sec. 3.3, also trains with LARS)

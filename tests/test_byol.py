@@ -11,7 +11,14 @@ import pytest
 import torch
 from scipy.signal import savgol_filter as scipy_savgol
 
-from skelssl.augment import cyclic_shift, left_right_drop, resample, savgol_filter, shear
+from skelssl.augment import (
+    camera_view,
+    cyclic_shift,
+    left_right_drop,
+    resample,
+    savgol_filter,
+    shear,
+)
 from skelssl.data.sampling import MultiViewDataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.dist import ema_update
@@ -20,7 +27,6 @@ from skelssl.evaluation import byol as byol_protocols
 from skelssl.losses import byol_loss, soft_target_distillation
 from skelssl.methods import METHODS, build_method
 from skelssl.methods.byol import BYOL, target_momentum
-from skelssl.methods.simclr import SimCLRConfig, camera_view
 from skelssl.models import EncoderConfig
 from skelssl.models.batchnorm import batch_norms
 from skelssl.skeleton import get_layout
@@ -296,13 +302,13 @@ def test_config_errors_name_the_field():
 
 def test_virtual_camera_views_are_simclrs_camera_with_the_given_settings():
     joints, lengths = tiny_joints()
-    camera = {"vary_angles": ["beta"], "max_distance": 0}
+    camera = {"vary": ["beta"], "max_distance": 0}
     method = tiny_method(views="virtual-camera", camera=camera)
     v1, lengths1, v2, _ = method.views(
         {"joints": joints, "lengths": lengths, "generator": torch.Generator().manual_seed(3)}
     )
     seeded = torch.Generator().manual_seed(3)
-    expected = camera_view(joints, lengths, LAYOUT, SimCLRConfig(**camera), seeded)[0]
+    expected = camera_view(joints, LAYOUT, lengths=lengths, generator=seeded, **camera)[0]
     assert torch.equal(v1, expected) and torch.equal(lengths1, lengths)
     assert not torch.allclose(v1, v2)  # two draws of the camera
     assert torch.allclose(v1[..., 1], v2[..., 1], atol=1e-5)  # β turns about y: y is kept

@@ -421,6 +421,42 @@ def virtual_camera(
     return (rotated - camera_shift[:, None, None, None, :].to(x.dtype)) * valid
 
 
+CAMERA_VIEW_OPTIONS = (
+    "angle_step", "continuous", "max_degrees", "vary", "max_distance", "unit_distance",
+    "per_frame", "crop_min_ratio", "shear_magnitude", "noise_std",
+)  # fmt: skip
+
+
+def camera_view(
+    x: Tensor,
+    layout: Layout,
+    *,
+    lengths: Tensor | Sequence[int] | None = None,
+    crop_min_ratio: float = 1.0,
+    shear_magnitude: float = 0.0,
+    noise_std: float = 0.0,
+    generator: torch.Generator | None = None,
+    **camera,
+) -> tuple[Tensor, Tensor | Sequence[int] | None]:
+    """One view of the view/distance SimCLR (Gao, Yang, Du 2021): an optional temporal
+    crop-resize to [crop_min_ratio, 1] of each length, :func:`virtual_camera` (``camera``
+    are its keyword arguments), then optional shear and Gaussian noise (the extras are not
+    from that paper; 1 / 0 = off).
+
+    Shape: (N, T, M, V, 3) -> same, with the view's lengths (N,) (changed by the crop).
+    """
+    if crop_min_ratio < 1.0:
+        x, lengths = temporal_crop_resize(
+            x, lengths, min_ratio=crop_min_ratio, max_ratio=1.0, generator=generator
+        )
+    view = virtual_camera(x, layout, lengths=lengths, generator=generator, **camera)
+    if shear_magnitude > 0:
+        view = shear(view, shear_magnitude, lengths=lengths, generator=generator)
+    if noise_std > 0:
+        view = gaussian_noise(view, noise_std, lengths=lengths, generator=generator)
+    return view, lengths
+
+
 def _first_frame_centre(x: Tensor, valid: Tensor, center: int) -> Tensor:
     """Centre joint of body 0 in its first present frame: ``(N, 1, 1, 1, C)`` (zero if never)."""
     body0_present = valid[:, :, 0, 0, 0]  # (N, T)

@@ -65,18 +65,24 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from skelssl import dist
-from skelssl.augment import cyclic_shift, left_right_drop, resample, savgol_filter, shear
+from skelssl.augment import (
+    CAMERA_VIEW_OPTIONS,
+    camera_view,
+    cyclic_shift,
+    left_right_drop,
+    resample,
+    savgol_filter,
+    shear,
+)
 from skelssl.data.sampling import MultiViewDataset, TorchSkeletonDataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.diagnostics import effective_rank, mean_pairwise_cosine, shuffled_partner_loss
 from skelssl.errors import SkelsslError
 from skelssl.losses import byol_loss
-from skelssl.methods.simclr import SimCLRConfig, camera_view
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.batchnorm import batch_norms
 from skelssl.models.heads import mlp
 from skelssl.skeleton import Layout, get_layout
-from skelssl.typed import from_dict
 
 AUGMENTATIONS = ("shear", "left_right_drop", "resample", "savgol", "cyclic_shift")
 PIPELINES = ("asymmetric", "aggressive", "conservative")
@@ -108,17 +114,11 @@ class BYOLConfig:
     savgol_window: int = 15
     savgol_order: int = 2
     savgol_p: float = 0.5
-    # "skeleton-byol" (T₁/T₂ above, the paper) | "virtual-camera": both views from SimCLR's
-    # virtual camera (skelssl.methods.simclr.camera_view) with the SimCLRConfig fields
-    # given in ``camera`` (e.g. {vary_angles: [beta], shear_magnitude: 0.5}); not the paper
+    # "skeleton-byol" (T₁/T₂ above, the paper) | "virtual-camera": both views from the
+    # view/distance SimCLR's camera (skelssl.augment.camera_view), ``camera`` = its keyword
+    # arguments (e.g. {vary: [beta], shear_magnitude: 0.5}); not the paper
     views: str = "skeleton-byol"
     camera: dict[str, Any] = field(default_factory=dict)
-
-    def camera_config(self) -> SimCLRConfig:
-        """The virtual camera's settings (``camera`` over SimCLRConfig's defaults)."""
-        camera = from_dict(SimCLRConfig, self.camera, "params.camera")
-        camera.validate()
-        return camera
 
     def validate(self) -> None:
         """Raise :class:`SkelsslError` naming the first bad field."""
@@ -128,7 +128,11 @@ class BYOLConfig:
             )
         if not isinstance(self.camera, dict):
             raise SkelsslError(f"params.camera must be a mapping, got {self.camera!r}")
-        self.camera_config()
+        unknown = sorted(set(self.camera) - set(CAMERA_VIEW_OPTIONS))
+        if unknown:
+            raise SkelsslError(
+                f"unknown key params.camera.{unknown[0]} (known: {', '.join(CAMERA_VIEW_OPTIONS)})"
+            )
         if self.projection_dim < 1 or self.hidden_dim < 1:
             raise SkelsslError("params.projection_dim and params.hidden_dim must be >= 1")
         for name in ("base_target_momentum", "bn_momentum", "drop_p", "savgol_p"):
@@ -350,9 +354,9 @@ class BYOL(nn.Module):
         lengths2 = batch.get("lengths_other_view", lengths1)
         generator = batch.get("generator")
         if self.params.views == "virtual-camera":
-            camera = self.params.camera_config()
-            v1, lengths1 = camera_view(x1, lengths1, self.layout, camera, generator)
-            v2, lengths2 = camera_view(x2, lengths2, self.layout, camera, generator)
+            camera = {**self.params.camera, "generator": generator}
+            v1, lengths1 = camera_view(x1, self.layout, lengths=lengths1, **camera)
+            v2, lengths2 = camera_view(x2, self.layout, lengths=lengths2, **camera)
             return v1, lengths1, v2, lengths2
         first, second = self.pipelines()
         v1, lengths1 = augment(x1, lengths1, first, self.layout, self.params, generator)

@@ -33,19 +33,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from skelssl.augment import (
-    ANGLE_NAMES,
-    gaussian_noise,
-    shear,
-    temporal_crop_resize,
-    virtual_camera,
-)
+from skelssl.augment import ANGLE_NAMES, camera_view
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import contrastive_accuracy, nt_xent
+from skelssl.methods.byol import BYOLConfig
+from skelssl.methods.byol import augment as byol_augment
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.heads import mlp
-from skelssl.skeleton import Layout, get_layout
+from skelssl.skeleton import get_layout
 
 VIEWS = ("virtual-camera", "skeleton-byol")
 
@@ -107,43 +103,6 @@ class SimCLRConfig:
             )
 
 
-def camera_view(
-    x: Tensor,
-    lengths: Tensor | None,
-    layout: Layout,
-    params: SimCLRConfig,
-    generator: torch.Generator | None,
-) -> tuple[Tensor, Tensor | None]:
-    """One random view of a batch: virtual camera (Eqs. (1)-(2)), then the optional extras
-    of ``params`` (temporal crop-resize, shear, noise; not from the paper).
-
-    Shape: (N, T, M, V, 3) -> same, with the view's lengths (N,) (changed by the crop).
-    """
-    p = params
-    if p.crop_min_ratio < 1.0:  # not from the paper
-        x, lengths = temporal_crop_resize(
-            x, lengths, min_ratio=p.crop_min_ratio, max_ratio=1.0, generator=generator
-        )
-    view = virtual_camera(
-        x,
-        layout,
-        lengths=lengths,
-        angle_step=p.angle_step,
-        continuous=p.continuous_angles,
-        max_degrees=p.max_degrees,
-        vary=tuple(p.vary_angles),
-        max_distance=p.max_distance,
-        unit_distance=p.unit_distance,
-        per_frame=p.per_frame,
-        generator=generator,
-    )
-    if p.shear_magnitude > 0:  # not from the paper
-        view = shear(view, p.shear_magnitude, lengths=lengths, generator=generator)
-    if p.noise_std > 0:  # not from the paper
-        view = gaussian_noise(view, p.noise_std, lengths=lengths, generator=generator)
-    return view, lengths
-
-
 class SimCLR(nn.Module):
     """Encoder f + projection head g trained with NT-Xent on virtual-camera views."""
 
@@ -164,13 +123,33 @@ class SimCLR(nn.Module):
     def make_view(
         self, x: Tensor, lengths: Tensor | None, generator: torch.Generator | None
     ) -> tuple[Tensor, Tensor | None]:
-        """One random virtual-camera view of a batch (:func:`camera_view`)."""
-        return camera_view(x, lengths, self.layout, self.params, generator)
+        """One random view of a batch: virtual camera (Eqs. (1)-(2)), then the optional
+        extras (:func:`skelssl.augment.camera_view`).
+
+        Shape: (N, T, M, V, 3) -> same, with the view's lengths (N,) (changed by the crop).
+        """
+        p = self.params
+        return camera_view(
+            x,
+            self.layout,
+            lengths=lengths,
+            crop_min_ratio=p.crop_min_ratio,
+            shear_magnitude=p.shear_magnitude,
+            noise_std=p.noise_std,
+            angle_step=p.angle_step,
+            continuous=p.continuous_angles,
+            max_degrees=p.max_degrees,
+            vary=tuple(p.vary_angles),
+            max_distance=p.max_distance,
+            unit_distance=p.unit_distance,
+            per_frame=p.per_frame,
+            generator=generator,
+        )
 
     def views(self, batch: dict) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
         """Two views of ``batch["joints"]`` and their lengths: two virtual-camera views, or
         (``views="skeleton-byol"``) Skeleton BYOL's T₁ and T₂ pipelines with BYOL's defaults
-        (:func:`skelssl.methods.byol.augment`) — the factorial of
+        (:func:`skelssl.methods.byol.augment`), the factorial of
         ``benchmarks/results/nwucla_byol_diagnosis.md``."""
         x, lengths = batch["joints"], batch.get("lengths")
         generator = batch.get("generator")
@@ -178,13 +157,11 @@ class SimCLR(nn.Module):
             view1, lengths1 = self.make_view(x, lengths, generator)
             view2, lengths2 = self.make_view(x, lengths, generator)
             return view1, lengths1, view2, lengths2
-        from skelssl.methods.byol import BYOLConfig, augment  # byol imports this module
-
         byol = BYOLConfig()
         if lengths is None:
             lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
-        view1, lengths1 = augment(x, lengths, byol.aggressive, self.layout, byol, generator)
-        view2, lengths2 = augment(x, lengths, byol.conservative, self.layout, byol, generator)
+        view1, lengths1 = byol_augment(x, lengths, byol.aggressive, self.layout, byol, generator)
+        view2, lengths2 = byol_augment(x, lengths, byol.conservative, self.layout, byol, generator)
         return view1, lengths1, view2, lengths2
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
