@@ -59,10 +59,11 @@ from common import (
 )
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
+from skelssl.data.preprocess import body_presence, minmax_normalize
 from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.features import extract_features
-from skelssl.evaluation.generic import knn, linear_probe
+from skelssl.evaluation.generic import knn_on_features, linear_probe_on_features
 from skelssl.evaluation.metrics import confusion_matrix
 from skelssl.methods import build_method
 from skelssl.models import build_encoder, encoder_preset
@@ -73,6 +74,7 @@ from skelssl.train import set_seed
 CONFIGS = REPO / "configs" / "nwucla"
 RESULTS = "nwucla_crrl.json"
 STUDY_RESULTS = "nwucla_crrl_optimiser.json"
+PREPARATION_RESULTS = "nwucla_crrl_preparation.json"
 # row -> (variant, config file, teacher row or None); in training order (teachers first,
 # CML and CRRL before the ablations, so that a run cut short by its budget has the main rows)
 ROWS = {
@@ -119,6 +121,26 @@ OPTIMISERS = {
         "ser": ["train.optimizer=adam", "train.lr=0.001", "train.weight_decay=0"],
     },
 }  # fmt: skip
+# The arms of the preparation study (``--preparation-study``), each on top of the configs
+# (at most 50 frames, centred). "paper": Sec. IV-B for NW-UCLA, per-sequence min-max of each
+# axis to [-1, 1], each person separately, no view normalisation (the configs' preparation).
+# "view-norm": the view-normalising rotation Sec. IV-B gives for NTU and PKU-MMD only
+# (X along the shoulders, Y along the spine), no min-max. "view-norm+minmax": both, in the
+# order Sec. IV-B applies them to NTU.
+PREPARATIONS = {
+    "paper": ["data.preprocess.view_normalize=false", "data.preprocess.minmax=true"],
+    "view-norm": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=false"],
+    "view-norm+minmax": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=true"],
+    "minmax-coordinate": ["data.preprocess.view_normalize=false", "data.preprocess.minmax=false"],
+}
+# "minmax-coordinate": the other reading of Sec. IV-B's "each dimension ... normalized
+# individually": min and max of every joint's every axis over the frames (each person
+# separately), not of every axis over all joints. Not a config option (it is not the
+# configs' reading); the benchmark writes it into that arm's validation split.
+PER_COORDINATE = "minmax-coordinate"
+# phases of the preparation study run for every arm / only for these arms (CML + step 2 cost
+# three times SER, so they run for the paper and the best SER arm)
+PREPARATION_SER_ONLY = ("view-norm+minmax", PER_COORDINATE)
 PAPER_EPOCHS = {"crrl-cml.yaml": 100, "crrl-ser.yaml": 60, "crrl.yaml": 60}  # Sec. IV-B
 STUDY_PHASES = {"cml": "crrl-cml.yaml", "ser": "crrl-ser.yaml", "crrl": "crrl.yaml"}
 
@@ -145,16 +167,29 @@ def phase_config(file: str, overrides: list[str], args):
     return scale_schedule(config, args.epoch_scale)
 
 
-def train_phase(config, run_dir: Path, quiet: bool) -> tuple:
-    """Pre-train ``config`` into a fresh ``run_dir``; (encoder, data, config, info)."""
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    started = time.time()
-    summary = pretrain(config, run_dir, quiet=quiet)
+def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tuple:
+    """Pre-train ``config`` into a fresh ``run_dir``; (encoder, data, config, info). With
+    ``reuse``, a finished run already there with the same config is loaded instead."""
+    if reuse and finished_with(run_dir, config):
+        summary = json.loads((run_dir / "summary.json").read_text())
+        minutes, load = round(summary["wall_seconds"] / 60, 2), None
+    else:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        started = time.time()
+        summary = pretrain(config, run_dir, quiet=quiet)
+        minutes, load = round((time.time() - started) / 60, 2), load_average()
     run = load_run(run_dir, quiet=True)
-    info = {"epochs": summary.get("epochs"), "minutes": round((time.time() - started) / 60, 2),
-            "load_average": load_average()}  # fmt: skip
+    info = {"epochs": summary.get("epochs"), "minutes": minutes, "load_average": load}
     return run.encoder, run.data, run.config, info
+
+
+def finished_with(run_dir: Path, config) -> bool:
+    """True if ``run_dir`` holds a finished run (``summary.json``) of exactly ``config``."""
+    if not (run_dir / "summary.json").is_file():
+        return False
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    return saved == yaml.safe_load(yaml.safe_dump(to_dict(config)))
 
 
 def random_encoder(config, seed: int):
@@ -164,22 +199,40 @@ def random_encoder(config, seed: int):
     return build_encoder(config.encoder, DataSpec.of(data)), data
 
 
+def standardised(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both feature sets shifted and scaled by the training split's per-dimension mean and
+    std, as the linear probe sees them. Shape: (N, D), (Q, D) -> same."""
+    mean, std = train.mean(0, keepdims=True), np.maximum(train.std(0, keepdims=True), 1e-6)
+    return (train - mean) / std, (test - mean) / std
+
+
 def evaluate_encoder(encoder, data, config, figures: Path | None = None, name: str = "") -> dict:
-    """Linear probe + kNN (k=1 cosine) train split -> test split of the config's protocol;
-    confusion matrix and t-SNE PNGs into ``figures`` when given."""
+    """Linear probe + kNN (k=1 cosine) train split -> test split of the config's protocol,
+    on features extracted once (the pooled encoder output, the paper's "feature before the
+    MLP head", Sec. IV-B); ``knn_standardised_top1`` is a diagnosis (kNN on the features the
+    linear probe sees), not the paper's protocol. Confusion matrix and t-SNE PNGs into
+    ``figures`` when given."""
     train, test = data.split(config.data.split or "xview")
-    linear = linear_probe(
-        encoder, train, test, config.evaluation, quiet=True, return_predictions=True
+    evaluation = config.evaluation
+    train_x, test_x = (
+        extract_features(encoder, split, batch_size=evaluation.batch_size, quiet=True)
+        for split in (train, test)
     )
-    nearest = knn(encoder, train, test, config.evaluation, quiet=True)
+    linear = linear_probe_on_features(train_x, train.labels, test_x, test.labels,
+                                      train.num_classes, evaluation, return_predictions=True)  # fmt: skip
+    nearest = knn_on_features(train_x, train.labels, test_x, test.labels, train.num_classes,
+                              evaluation)  # fmt: skip
+    train_z, test_z = standardised(train_x, test_x)
+    nearest_standardised = knn_on_features(train_z, train.labels, test_z, test.labels,
+                                           train.num_classes, evaluation)  # fmt: skip
     if figures is not None:
         matrix = confusion_matrix(test.labels, linear["predictions"], test.num_classes)
         plot_confusion_matrix(matrix, test.class_names, figures / f"confusion_{name}.png",
                               title=f"{name.upper()} linear probe, NW-UCLA view 3")  # fmt: skip
-        features = extract_features(encoder, test, batch_size=config.evaluation.batch_size)
-        plot_tsne(features, test.labels, test.class_names, figures / f"tsne_{name}.png",
+        plot_tsne(test_x, test.labels, test.class_names, figures / f"tsne_{name}.png",
                   title=f"{name.upper()} features, NW-UCLA view 3")  # fmt: skip
     return {"linear_top1": linear["top1"], "knn_top1": nearest["top1"],
+            "knn_standardised_top1": nearest_standardised["top1"],
             "knn": f"k={nearest['k']} {nearest['metric']}", "n_train": linear["n_train"],
             "n_test": linear["n_test"]}  # fmt: skip
 
@@ -323,13 +376,26 @@ def summary_rows(payload: dict) -> list[dict]:
     return rows
 
 
+def preparation_note(payload: dict) -> str:
+    """How the clips were prepared, against Sec. IV-B's NW-UCLA preparation."""
+    preprocess = payload.get("preprocess", {})
+    if preprocess.get("view_normalize") and not preprocess.get("minmax"):
+        return ("input view-normalised without min-max instead of the paper's per-sequence "
+                "min-max and no view normalisation (chosen on view 1 -> view 2, "
+                "`nwucla_crrl_preparation.md`)")  # fmt: skip
+    if preprocess.get("minmax") and not preprocess.get("view_normalize"):
+        return "input prepared as the paper (min-max per sequence, no view normalisation)"
+    return f"input preparation {preprocess}"
+
+
 def cuts_from_the_paper(payload: dict) -> str:
     """What this run changed from the paper's (Sec. IV-B), for reading the gap to it."""
     epochs = ", ".join(f"{name} {payload['planned_epochs'][name]} of {PAPER_EPOCHS[ROWS[name][1]]}"
                        for name in payload["rows"] if name in ROWS)  # fmt: skip
     return (
         f"Differences to the paper's run: encoder {payload['encoder']} (paper gru-2x256); "
-        f"epochs {epochs or '-'} (schedule milestones scaled alike); Adam lr 1e-3 instead of "
+        f"epochs {epochs or '-'} (schedule milestones scaled alike); {preparation_note(payload)}; "
+        "Adam lr 1e-3 instead of "
         "SGD (chosen on view 1 -> view 2, `nwucla_crrl_optimiser.md`); linear probe = Adam on "
         "standardised frozen features, 200 epochs, final epoch (the paper: SGD on the raw "
         "features); kNN k=1 cosine on the raw features as the paper."
@@ -382,16 +448,35 @@ def write_benchmark(payload: dict, out: Path) -> None:
 # ---------------------------------------------------------------- the optimiser study
 
 
-def validation_split(args) -> Path:
-    """Views 1+2 as the paper's preprocessing prepares them, written as a ``given`` split:
-    train = view 1, test = view 2. Returns the ``.npz`` path (in the work folder)."""
-    config = phase_config("crrl-ser.yaml", [f"data.root={args.root}"], args)
+def validation_split(
+    args,
+    preparation: tuple[str, ...] = (),
+    name: str = "nwucla_view1_view2",
+    per_coordinate: bool = False,
+) -> Path:
+    """Views 1+2 prepared as the configs (with the ``preparation`` overrides) say, written as
+    a ``given`` split: train = view 1, test = view 2; ``per_coordinate``: then min-max per
+    coordinate (:func:`minmax_per_coordinate`). Returns the ``.npz`` path (in the work
+    folder)."""
+    config = phase_config("crrl-ser.yaml", [f"data.root={args.root}", *preparation], args)
     train, _ = load_dataset(config.data, quiet=True).split(config.data.split)
-    path = Path(args.work) / "nwucla_view1_view2.npz"
+    path = Path(args.work) / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     given = np.asarray(train.views) == 1
-    write_npz(dataclasses.replace(train, protocols={"given": given}), path)
+    joints = minmax_per_coordinate(np.asarray(train.joints)) if per_coordinate else train.joints
+    write_npz(dataclasses.replace(train, joints=joints, protocols={"given": given}), path)
     return path
+
+
+def minmax_per_coordinate(joints: np.ndarray) -> np.ndarray:
+    """Min-max to [-1, 1] of every joint's every axis over the frames where its person is
+    present, each person separately (the per-coordinate reading of Sec. IV-B), by
+    :func:`minmax_normalize` with the joints moved to a batch axis.
+    Shape: (N, T, M, V, C) -> same; padding stays zero."""
+    present = body_presence(joints)  # (N, T, M), before any joint is moved
+    moved = np.moveaxis(joints, 3, 1)[..., None, :]  # (N, V, T, M, 1, C)
+    scaled = minmax_normalize(moved, np.broadcast_to(present[:, None], moved.shape[:4]), True)
+    return np.moveaxis(scaled[..., 0, :], 1, 3)
 
 
 def run_study(args, payload: dict) -> None:
@@ -425,19 +510,20 @@ def run_study(args, payload: dict) -> None:
         write_study(payload, args.out)
 
 
-def paired_difference(arms: dict) -> dict:
-    """Adam − SGD per seed (linear and kNN), mean ± std, and the winner by mean linear."""
-    seeds = arms["sgd"]["per_seed"].keys()
+def paired_difference(arms: dict, better: str = "adam", worse: str = "sgd") -> dict:
+    """``better`` − ``worse`` per seed (linear and kNN), mean ± std, and the winner of the
+    two by mean linear."""
+    seeds = arms[worse]["per_seed"].keys()
     result = {
-        "winner": "adam" if arms["adam"]["linear_top1"] > arms["sgd"]["linear_top1"] else "sgd"
+        "winner": better if arms[better]["linear_top1"] > arms[worse]["linear_top1"] else worse
     }
     for metric in ("linear_top1", "knn_top1"):
-        differences = [arms["adam"]["per_seed"][s][metric] - arms["sgd"]["per_seed"][s][metric]
+        differences = [arms[better]["per_seed"][s][metric] - arms[worse]["per_seed"][s][metric]
                        for s in seeds]  # fmt: skip
         mean, std = mean_std(differences)
-        result[f"adam_minus_sgd_{metric}"] = round(mean, 2)
-        result[f"adam_minus_sgd_{metric}_std"] = round(std or 0.0, 2)
-        result[f"adam_better_{metric}_seeds"] = sum(d > 0 for d in differences)
+        result[f"{better}_minus_{worse}_{metric}"] = round(mean, 2)
+        result[f"{better}_minus_{worse}_{metric}_std"] = round(std or 0.0, 2)
+        result[f"{better}_better_{metric}_seeds"] = sum(d > 0 for d in differences)
     return result
 
 
@@ -477,6 +563,90 @@ def write_study(payload: dict, out: Path) -> None:
     write_markdown(out / "nwucla_crrl_optimiser.md", lines)
 
 
+# ---------------------------------------------------------------- the preparation study
+
+
+def run_preparation_study(args, payload: dict) -> None:
+    """The paper's NW-UCLA preparation against view normalisation on view 1 -> view 2,
+    paired over the seeds: SER for every arm of ``PREPARATIONS``, then CML and step 2 (taught
+    by the CML run of the same arm and seed) for the others. Each arm has its own validation
+    split, prepared with its settings (a ``.npz`` is loaded as prepared: no spatial step is
+    applied again)."""
+    splits = {arm: validation_split(args, tuple(preparation), f"nwucla_view1_view2_{arm}",
+                                    per_coordinate=arm == PER_COORDINATE)
+              for arm, preparation in PREPARATIONS.items()}  # fmt: skip
+    study: dict[str, dict] = {}
+    for phase in ("ser", "cml", "crrl"):
+        arms = {}
+        for arm, preparation in PREPARATIONS.items():
+            if phase != "ser" and arm in PREPARATION_SER_ONLY:
+                continue
+            runs = {}
+            for seed in args.seeds:
+                overrides = [f"data.name={splits[arm]}", "data.split=given", *preparation,
+                             f"params.variant={phase}", f"train.seed={seed}"]  # fmt: skip
+                if phase == "crrl":
+                    overrides.append(f"params.teacher={Path(args.work) / f'cml-{arm}-seed{seed}'}")
+                encoder, data_, config, info = train_phase(
+                    phase_config(STUDY_PHASES[phase], overrides, args),
+                    Path(args.work) / f"{phase}-{arm}-seed{seed}", args.quiet, args.reuse,
+                )  # fmt: skip
+                runs[seed] = {**info, **evaluate_encoder(encoder, data_, config)}
+                print(json.dumps({phase: {arm: {seed: runs[seed]}}}), flush=True)
+            settings = [
+                *preparation,
+                *(["+ per-coordinate min-max in the .npz"] if arm == PER_COORDINATE else []),
+            ]
+            arms[arm] = {**aggregate(runs), "per_seed": runs, "settings": settings,
+                         "epochs_planned": config.train.epochs}  # fmt: skip
+            arms[arm]["knn_standardised_top1"] = round(statistics.fmean(
+                r["knn_standardised_top1"] for r in runs.values()), 2)  # fmt: skip
+            differences = {other: paired_difference(arms, other, "paper")
+                           for other in arms if other != "paper"}  # fmt: skip
+            study[phase] = {"arms": arms, "versus_paper": differences}
+            payload["phases"] = study
+            write_preparation_study(payload, args.out)
+
+
+def write_preparation_study(payload: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / PREPARATION_RESULTS, payload)
+    rows = []
+    for phase, result in payload["phases"].items():
+        for arm, values in result["arms"].items():
+            rows.append({**values, "phase": phase, "arm": arm,
+                         "settings": " ".join(values["settings"]),
+                         "epochs": "/".join(map(str, values["epochs"]))})  # fmt: skip
+        for arm, difference in result["versus_paper"].items():
+            rows.append({"phase": phase, "arm": f"{arm} − paper (paired)",
+                         "linear_top1": difference[f"{arm}_minus_paper_linear_top1"],
+                         "linear_top1_std": difference[f"{arm}_minus_paper_linear_top1_std"],
+                         "knn_top1": difference[f"{arm}_minus_paper_knn_top1"],
+                         "knn_top1_std": difference[f"{arm}_minus_paper_knn_top1_std"],
+                         "settings": f"{arm} better on {difference[f'{arm}_better_linear_top1_seeds']}"
+                                     f" of {len(payload['seeds'])} seeds (linear)"})  # fmt: skip
+    table = markdown_table(
+        rows,
+        ["phase", "arm", "settings", "epochs", "pretrain_minutes", "linear_top1", "knn_top1", "knn_standardised_top1"],
+        ["phase", "preparation", "settings", "epochs", "min / run", "linear %", "kNN % (k=1, cosine)", "kNN % on standardised features (diagnosis)"],
+    )  # fmt: skip
+    lines = [
+        "# CRRL input preparation on a validation split of NW-UCLA's training views",
+        "",
+        "Pre-training and probes on view 1, accuracy on view 2 (view 3, the test view, is not "
+        f"read). Encoder {payload['encoder']}; Adam (the configs'); at most 50 frames; seeds "
+        f"{payload['seeds']} (mean ± std; the difference rows are paired by seed); schedules = "
+        f"the configs' × {payload['epoch_scale']}. Step 2 (crrl) is taught by the CML run of "
+        "the same preparation and seed. The last column is a diagnosis, not the paper's "
+        "protocol: kNN (k=1, cosine) on features standardised by the training split's mean "
+        "and std, as the linear probe sees them. Machine: " + str(payload["machine"]) + ".",
+        f"Command: `{payload['command']}`",
+        "",
+        table,
+    ]
+    write_markdown(out / "nwucla_crrl_preparation.md", lines)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -492,6 +662,10 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--optimiser-study", action="store_true",
                         help="SGD vs Adam per phase on view 1 -> view 2 (no test view)")  # fmt: skip
+    parser.add_argument("--preparation-study", action="store_true",
+                        help="the paper's min-max vs view normalisation on view 1 -> view 2")  # fmt: skip
+    parser.add_argument("--reuse", action="store_true",
+                        help="load finished runs of the same config in --work instead of training")  # fmt: skip
     parser.add_argument("--rewrite", action="store_true",
                         help="only rewrite nwucla_crrl.md and summary_rows from the JSON in --out")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny encoder, 1 epoch")
@@ -505,6 +679,7 @@ def parse_args() -> argparse.Namespace:
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
     args.rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     suffix = ("-optimiser" if args.optimiser_study else "") + ("-quick" if args.quick else "")
+    suffix += "-preparation" if args.preparation_study else ""
     args.work = args.work or os.environ.get("SKELSSL_BENCH_WORK", f"runs/bench-nwucla-crrl{suffix}")
     args.out = args.out or (
         Path(args.work) / "results" if args.quick else REPO / "benchmarks" / "results"
@@ -533,7 +708,10 @@ def main() -> None:
             f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
         )
     options = [f"--seeds {','.join(map(str, args.seeds))}", f"--epoch-scale {args.epoch_scale}"]
-    options += ["--optimiser-study"] if args.optimiser_study else [f"--rows {args.rows}"]
+    if args.optimiser_study or args.preparation_study:
+        options += ["--optimiser-study" if args.optimiser_study else "--preparation-study"]
+    else:
+        options += [f"--rows {args.rows}"]
     options += ["--quick"] if args.quick else []
     command = "python benchmarks/nwucla_crrl.py " + " ".join(options + list(args.overrides))
     config = phase_config("crrl-cml.yaml", [f"data.root={args.root}"], args)
@@ -544,6 +722,9 @@ def main() -> None:
     if args.optimiser_study:
         run_study(args, payload)
         print((args.out / "nwucla_crrl_optimiser.md").read_text())
+    elif args.preparation_study:
+        run_preparation_study(args, payload)
+        print((args.out / "nwucla_crrl_preparation.md").read_text())
     else:
         payload.update(rows={}, planned_epochs={}, complexity=complexity())
         run_benchmark(args, payload)
