@@ -378,12 +378,21 @@ def compare(row: dict, reference: dict, runs: dict, key: str) -> str:
 def summary_rows(table: dict[str, dict], frames: int) -> list[dict]:
     """The rows of the team's README table (HELPERS.md results contract)."""
     out = []
+    paper_probe = f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"
+    protocols = {
+        "linear_top1": "linear probe",
+        paper_probe: "the paper's linear probe (raw features, step lr, batch 32)",
+        "classifier_top1": "classifier C, end to end",
+    }
     for method, name, key in (
         ("ms2l", "ms2l", "linear_top1"),
         ("random", "random", "linear_top1"),
+        ("ms2l-paper-probe", "ms2l", paper_probe),
+        ("random-paper-probe", "random", paper_probe),
+        ("ms2l-rand-s", "rand-s", "classifier_top1"),
         ("ms2l-jointly", "jointly", "classifier_top1"),
     ):
-        if name not in table:
+        if name not in table or key not in table[name]:
             continue
         row = table[name]
         out.append({
@@ -400,7 +409,7 @@ def summary_rows(table: dict[str, dict], frames: int) -> list[dict]:
             "knn_std": row.get("knn_top1_std") if key == "linear_top1" else None,
             "paper_linear": PAPER.get(name),
             "paper_knn": None,
-            "protocol": "linear probe" if key == "linear_top1" else "classifier C, end to end",
+            "protocol": protocols[key],
             "source": "nwucla_ms2l.json",
         })  # fmt: skip
     return out
