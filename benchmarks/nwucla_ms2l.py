@@ -582,7 +582,7 @@ def write_test(results: dict, out: Path, command: str) -> None:
         "epochs, the best of 10/30/100 on view 1 -> view 2).",
         "",
         "Settings chosen on a validation split (view 1 -> view 2): "
-        "`nwucla_ms2l_validation.md`; the gap to the paper, row by row: `nwucla_ms2l_gap.md`.",
+        "`nwucla_ms2l_validation.md`, C's epochs `nwucla_ms2l_classifier_epochs.md`; the gap to the paper, row by row: `nwucla_ms2l_gap.md`.",
         "",
         *lines_extra,
     ]
