@@ -60,7 +60,7 @@ from skelssl.evaluation.generic import knn, linear_probe
 from skelssl.evaluation.metrics import classification_accuracy
 from skelssl.methods import build_method
 from skelssl.methods.supervised import RandomInitConfig
-from skelssl.models import build_encoder, encoder_preset
+from skelssl.models import build_encoder
 from skelssl.optim import build_optimizer
 from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
@@ -139,7 +139,8 @@ def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     if args.reuse and (run_dir / "summary.json").exists():
         print(f"[{name} seed {seed}] reusing the finished run in {run_dir}", flush=True)
         return run_dir, json.loads((run_dir / "summary.json").read_text())
-    config = base_config(args, [*args.set, *ABLATION[name], f"train.seed={seed}"])
+    row_overrides = args.teacher_set if name == "ours-0.5x" and args.teacher_set else ABLATION[name]
+    config = base_config(args, [*args.set, *row_overrides, f"train.seed={seed}"])
     if name in RANDOM_ROWS:
         config = dataclasses.replace(
             config, method="random", params=RandomInitConfig(bn_statistics=RANDOM_ROWS[name])
@@ -210,25 +211,52 @@ def semi_supervised_rows(run_dir: Path, protocol: ProtocolConfig, name: str) -> 
     ]  # fmt: skip
 
 
-def distillation_rows(teacher_dir: Path, protocol: ProtocolConfig, fraction: float) -> list[dict]:
-    """Table 5 layout: teacher 0.5× finetuned on ``fraction``; 0.25× student w/o and with KD."""
-    run = load_run(teacher_dir, quiet=True)
-    train, test = run.data.split(run.split)
-    rows = label_fraction_indices(train.labels, fraction, 0)
+def distillation_rows(
+    teacher_dir: Path,
+    student_dir: Path,
+    protocol: ProtocolConfig,
+    fraction: float,
+    samplings: int = 1,
+) -> list[dict]:
+    """Table 5 layout, one row per label sampling ``0 .. samplings-1`` (class-balanced
+    ``fraction`` of the training labels): the teacher (pre-trained ``teacher_dir``, the
+    paper's wider network) finetuned on the labelled rows; a randomly initialised student
+    of ``student_dir``'s shape trained on the labelled rows only (``scratch``) and by
+    Eq. (6) from the teacher on every training sample without labels (``with_kd``); and the
+    paper's "without KD" row (Table 5: the student-sized model pre-trained and finetuned on
+    the fraction, ``semi``), ``student_dir``'s pre-trained encoder finetuned on the same rows.
+    """
+    teacher_run, student_run = load_run(teacher_dir, quiet=True), load_run(student_dir, quiet=True)
+    train, test = teacher_run.data.split(teacher_run.split)
     device = resolve_device("auto")
-    teacher = finetune_classifier(run.encoder, train, rows, protocol, seed=0, device=device)
-    teacher_top1 = classification_accuracy(predict(teacher, test), test.labels)["top1"]
-    student_config = encoder_preset("stgcn-byol-0.25")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        student = build_encoder(student_config, DataSpec.of(run.data))
-    without = train_from_scratch(student, train, test, rows, protocol)
-    with_kd = distill(teacher, student, train, test, protocol)
-    return [
-        {"teacher": f"stgcn x{run.config.encoder.width}", "student": "stgcn x0.25",
-         "label_fraction": f"{fraction:.0%}", "teacher_top1": teacher_top1,
-         "student_without_kd_top1": without["top1"], "student_with_kd_top1": with_kd["top1"]}
-    ]  # fmt: skip
+    out = []
+    for sampling in range(samplings):
+        rows = label_fraction_indices(train.labels, fraction, sampling)
+        teacher = finetune_classifier(
+            teacher_run.encoder, train, rows, protocol, seed=sampling, device=device
+        )
+        semi = finetune_classifier(
+            student_run.encoder, train, rows, protocol, seed=sampling, device=device
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(sampling)
+            student = build_encoder(student_run.config.encoder, DataSpec.of(student_run.data))
+        scratch = train_from_scratch(student, train, test, rows, protocol, seed=sampling)
+        with_kd = distill(teacher, student, train, test, protocol, seed=sampling)
+        out.append({
+            "teacher": encoder_label(teacher_run.config.encoder),
+            "student": encoder_label(student_run.config.encoder),
+            "label_fraction": f"{fraction:.0%}", "sampling": sampling, "n_labelled": int(rows.size),
+            "teacher_top1": accuracy_of(teacher, test),
+            "student_semi_top1": accuracy_of(semi, test),
+            "student_without_kd_top1": scratch["top1"], "student_with_kd_top1": with_kd["top1"],
+        })  # fmt: skip
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def accuracy_of(model: torch.nn.Module, test) -> float:
+    return classification_accuracy(predict(model, test), test.labels)["top1"]
 
 
 def tsne_figure(run_dirs: dict[str, Path], path: Path, seed: int = 0) -> None:
@@ -351,9 +379,15 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
                      markdown_table(payload["semi_supervised"], ["run", "label_fraction",
                                     "n_labelled", "top1_mean_std", "samplings"])]  # fmt: skip
     if payload["distillation"]:
-        sections += ["\n## Distillation (Table 5 layout)\n",
+        sections += ["\n## Distillation (Table 5 layout, first seed's runs, one row per label sampling)\n",
+                     "`student_semi_top1` = the student-shaped `ours` encoder pre-trained and "
+                     "finetuned on the fraction (the paper's row without KD); "
+                     "`student_without_kd_top1` = the student from scratch on the labelled rows "
+                     "only; `student_with_kd_top1` = the student from scratch by Eq. (6) from the "
+                     "finetuned teacher on every training sample, labels unused.\n",
                      markdown_table(payload["distillation"], ["teacher", "student", "label_fraction",
-                                    "teacher_top1", "student_without_kd_top1", "student_with_kd_top1"])]  # fmt: skip
+                                    "sampling", "n_labelled", "teacher_top1", "student_semi_top1",
+                                    "student_without_kd_top1", "student_with_kd_top1"])]  # fmt: skip
         sections.append(f"\n![t-SNE]({stem}_tsne.png)\n")
     (out / f"{stem}.md").write_text("\n".join(sections) + "\n")
 
@@ -364,6 +398,19 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=40, help="pre-training epochs of each run")
     parser.add_argument("--teacher-epochs", type=int, default=80, help="of the 0.5x teacher")
+    parser.add_argument(
+        "--teacher-set",
+        nargs="*",
+        default=[],
+        help="overrides of the teacher row ours-0.5x instead of its ST-GCN 0.5x "
+        "(e.g. encoder.hidden_size=128 with a bi-GRU --set)",
+    )
+    parser.add_argument(
+        "--distill-samplings",
+        type=int,
+        default=1,
+        help="label samplings of the distillation rows (the paper: 5)",
+    )
     parser.add_argument("--rows", nargs="+", default=list(MAIN_ROWS), choices=list(ABLATION))
     parser.add_argument("--set", nargs="*", default=[], help="key=value overrides of every run")
     parser.add_argument("--extras", action="store_true",
@@ -391,6 +438,8 @@ def main() -> None:
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}",
         f"--rows {' '.join(args.rows)}", *([f"--set {' '.join(args.set)}"] if args.set else []),
         *([f"--extras --teacher-epochs {args.teacher_epochs}"] if args.extras else []),
+        *([f"--teacher-set {' '.join(args.teacher_set)}"] if args.teacher_set else []),
+        *([f"--distill-samplings {args.distill_samplings}"] if args.distill_samplings != 1 else []),
         f"--eval-epochs {args.eval_epochs}",
         *([f"--stem {args.stem}"] if args.stem != "nwucla_byol" else [])])  # fmt: skip
     started = time.time()
@@ -418,7 +467,11 @@ def main() -> None:
     if args.extras:
         payload["semi_supervised"] = semi_supervised_rows(first_runs["ours"], protocol, "ours")
         payload["distillation"] = distillation_rows(
-            first_runs["ours-0.5x"], protocol, 0.5 if args.quick else 0.1
+            first_runs["ours-0.5x"],
+            first_runs["ours"],
+            protocol,
+            0.5 if args.quick else 0.1,
+            args.distill_samplings,
         )
         tsne = {k: first_runs[k] for k in TSNE_RUNS if k in first_runs}
         tsne_figure(tsne, out / f"{stem}_tsne.png")
