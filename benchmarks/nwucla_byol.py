@@ -18,8 +18,9 @@ online and target features, targets' mean cosine between samples, true- vs
 shuffled-partner loss) over training.
 
 Optional (``--rows``): the Table 2 ablation rows and ``ours-0.5x``; (``--extras``) the
-semi-supervised rows, distillation (Table 5 layout, teacher ``ours-0.5x``) and the t-SNE
-of Fig. 3, on the first seed.
+semi-supervised rows and the t-SNE of Fig. 3 on the first seed, distillation (Table 5
+layout, teacher ``ours-0.5x``, ``--teacher-set`` to change its shape; the student has the
+``ours`` row's shape) on every seed for ``--distill-samplings`` label samplings.
 
 Results: ``benchmarks/results/nwucla_byol.{json,md}`` (``summary_rows`` per HELPERS.md).
 
@@ -255,6 +256,30 @@ def distillation_rows(
     return out
 
 
+def distillation_summary(rows: list[dict]) -> list[dict]:
+    """Mean ± std over every (seed, label sampling) of each distillation column, and of
+    the with-KD student minus each other column, paired by (seed, sampling)."""
+    columns = [
+        "teacher_top1",
+        "student_semi_top1",
+        "student_without_kd_top1",
+        "student_with_kd_top1",
+    ]
+    kd = np.array([r["student_with_kd_top1"] for r in rows])
+    out = []
+    for column in columns:
+        values = np.array([r[column] for r in rows])
+        spread = f" ± {values.std(ddof=1):.1f}" if values.size > 1 else ""
+        gap = kd - values
+        gap_spread = f" ± {gap.std(ddof=1):.1f}" if gap.size > 1 else ""
+        out.append({
+            "column": column, "n": int(values.size), "top1": f"{values.mean():.1f}{spread}",
+            "with_kd_minus_this": "-" if column == "student_with_kd_top1" else f"{gap.mean():+.1f}{gap_spread}",
+            "with_kd_above_in": "-" if column == "student_with_kd_top1" else f"{int((gap > 0).sum())}/{gap.size}",
+        })  # fmt: skip
+    return out
+
+
 def accuracy_of(model: torch.nn.Module, test) -> float:
     return classification_accuracy(predict(model, test), test.labels)["top1"]
 
@@ -379,15 +404,19 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
                      markdown_table(payload["semi_supervised"], ["run", "label_fraction",
                                     "n_labelled", "top1_mean_std", "samplings"])]  # fmt: skip
     if payload["distillation"]:
-        sections += ["\n## Distillation (Table 5 layout, first seed's runs, one row per label sampling)\n",
+        sections += ["\n## Distillation (Table 5 layout, every seed's runs, one row per seed and label sampling)\n",
                      "`student_semi_top1` = the student-shaped `ours` encoder pre-trained and "
                      "finetuned on the fraction (the paper's row without KD); "
                      "`student_without_kd_top1` = the student from scratch on the labelled rows "
                      "only; `student_with_kd_top1` = the student from scratch by Eq. (6) from the "
                      "finetuned teacher on every training sample, labels unused.\n",
                      markdown_table(payload["distillation"], ["teacher", "student", "label_fraction",
-                                    "sampling", "n_labelled", "teacher_top1", "student_semi_top1",
-                                    "student_without_kd_top1", "student_with_kd_top1"])]  # fmt: skip
+                                    "seed", "sampling", "n_labelled", "teacher_top1", "student_semi_top1",
+                                    "student_without_kd_top1", "student_with_kd_top1"]),
+                     "\nMean ± std over every (seed, label sampling); the with-KD student "
+                     "minus each column, paired:\n",
+                     markdown_table(payload.get("distillation_summary", []), ["column", "n", "top1",
+                                    "with_kd_minus_this", "with_kd_above_in"])]  # fmt: skip
         sections.append(f"\n![t-SNE]({stem}_tsne.png)\n")
     (out / f"{stem}.md").write_text("\n".join(sections) + "\n")
 
@@ -414,7 +443,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=list(MAIN_ROWS), choices=list(ABLATION))
     parser.add_argument("--set", nargs="*", default=[], help="key=value overrides of every run")
     parser.add_argument("--extras", action="store_true",
-                        help="semi-supervised, distillation (needs ours-0.5x) and t-SNE, first seed")  # fmt: skip
+                        help="semi-supervised and t-SNE (first seed), distillation (every seed; needs ours-0.5x)")  # fmt: skip
     parser.add_argument("--eval-epochs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="smoke test on tiny synthetic data")
     parser.add_argument(
@@ -450,7 +479,7 @@ def main() -> None:
         "rows": [], "summary_rows": [], "semi_supervised": [], "distillation": [],
         "protocol": dict(vars(protocol)), "paper_reference": PAPER_REFERENCE,
     }  # fmt: skip
-    rows, first_runs = payload["rows"], {}
+    rows, runs = payload["rows"], {}  # runs[name][seed] = run directory
 
     def save() -> None:  # after every row, so an interrupted benchmark keeps its rows
         payload["total_minutes"] = round((time.time() - started) / 60, 1)
@@ -460,19 +489,23 @@ def main() -> None:
     for seed in args.seeds:  # seed-major: an interrupted run still has complete seeds
         for name in args.rows:
             run_dir, summary = pretrain_run(name, seed, args)
-            first_runs.setdefault(name, run_dir)
+            runs.setdefault(name, {})[seed] = run_dir
             rows.append(evaluate_row(name, seed, run_dir, summary, protocol))
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "diagnostics"}), flush=True)
             save()
     if args.extras:
+        first_runs = {name: by_seed[args.seeds[0]] for name, by_seed in runs.items()}
         payload["semi_supervised"] = semi_supervised_rows(first_runs["ours"], protocol, "ours")
-        payload["distillation"] = distillation_rows(
-            first_runs["ours-0.5x"],
-            first_runs["ours"],
-            protocol,
-            0.5 if args.quick else 0.1,
-            args.distill_samplings,
-        )
+        for seed in args.seeds:  # every seed's teacher and student-sized encoder
+            payload["distillation"] += [
+                {"seed": seed, **row}
+                for row in distillation_rows(
+                    runs["ours-0.5x"][seed], runs["ours"][seed], protocol,
+                    0.5 if args.quick else 0.1, args.distill_samplings,
+                )
+            ]  # fmt: skip
+            payload["distillation_summary"] = distillation_summary(payload["distillation"])
+            save()
         tsne = {k: first_runs[k] for k in TSNE_RUNS if k in first_runs}
         tsne_figure(tsne, out / f"{stem}_tsne.png")
         save()
