@@ -113,7 +113,7 @@ def base_config(args, overrides: list[str]):
 def seconds_per_epoch(config, steps: int = 2) -> float:
     """Time ``steps`` training steps (after one warm-up step) and scale to one epoch."""
     data = load_dataset(config.data, quiet=True)
-    train, _ = data.split(config.data.split or next(iter(data.protocols)))
+    train, _ = data.split(config.data.split or next(iter(data.splits)))
     device = resolve_device(config.train.device)
     method = build_method("byol", config.params, config.encoder, DataSpec.of(data)).to(device)
     optimizer = build_optimizer(method, config.train)

@@ -88,7 +88,7 @@ def validation_file(root: Path, path: Path, frames: int) -> Path:
     config = load_config("byol", REPO / "configs/nwucla/byol.yaml", overrides)
     train, _ = load_dataset(config.data, quiet=True).split("xview")
     given = np.asarray(train.views) == 1
-    write_npz(dataclasses.replace(train, protocols={"given": given}), path)
+    write_npz(dataclasses.replace(train, splits={"given": given}), path)
     return path
 
 

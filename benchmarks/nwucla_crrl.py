@@ -466,7 +466,7 @@ def validation_split(
     path.parent.mkdir(parents=True, exist_ok=True)
     given = np.asarray(train.views) == 1
     joints = minmax_per_coordinate(np.asarray(train.joints)) if per_coordinate else train.joints
-    write_npz(dataclasses.replace(train, joints=joints, protocols={"given": given}), path)
+    write_npz(dataclasses.replace(train, joints=joints, splits={"given": given}), path)
     return path
 
 

@@ -34,7 +34,7 @@ def test_info_json_on_synthetic(capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["samples"] == 1440
     assert len(info["classes"]) == 16
-    assert set(info["protocols"]) == {"xsub", "xview"}
+    assert set(info["splits"]) == {"xsub", "xview"}
 
 
 # Large enough for a stable gap (8 classes, 288 training / 144 test sequences, ~15 s):

@@ -41,7 +41,7 @@ def hand_raw(skipped=()) -> RawDataset:
         class_names=["wave", "kick"],
         layout="kinect-v1-20",
         source="synthetic",
-        protocols={"xview": lambda s: s.view != 3, "xsub": lambda s: s.subject < 3},
+        splits={"xview": lambda s: s.view != 3, "xsub": lambda s: s.subject < 3},
         skipped=list(skipped),
     )
 
@@ -80,8 +80,8 @@ def test_cache_round_trip_is_memory_mapped(tmp_path, fake_reader):
     np.testing.assert_array_equal(np.asarray(second.joints), np.asarray(first.joints))
     np.testing.assert_array_equal(second.names, [f"s{i}" for i in range(6)])
     np.testing.assert_array_equal(second.performances, first.performances)
-    assert list(second.protocols) == ["xview", "xsub"]
-    np.testing.assert_array_equal(second.protocols["xsub"], [1, 1, 1, 0, 0, 0])
+    assert list(second.splits) == ["xview", "xsub"]
+    np.testing.assert_array_equal(second.splits["xsub"], [1, 1, 1, 0, 0, 0])
     assert second.class_names == ["wave", "kick"] and second.layout == "kinect-v1-20"
     directories = [p.name for p in tmp_path.iterdir()]
     assert len(directories) == 1 and directories[0].startswith("synthetic-")  # no temp left
@@ -217,7 +217,7 @@ def test_describe_counts(tmp_path, fake_reader):
     assert info["samples"] == 6 and info["shape"] == [6, 6, 1, 20, 3]
     assert info["classes"] == {"wave": 3, "kick": 3}
     assert info["lengths"] == {"min": 5, "median": 6.0, "max": 6}
-    assert info["protocols"]["xview"] == {"train": 4, "test": 2}
+    assert info["splits"]["xview"] == {"train": 4, "test": 2}
     assert info["bodies"]["samples_by_count"] == {1: 6}
     assert info["performances"] == 3 and info["subjects"] == 6
 
@@ -239,6 +239,6 @@ def test_nwucla_through_load_dataset(nwucla_root, tmp_path):
     config = DataConfig(name="nw-ucla", root=str(nwucla_root), cache_dir=str(tmp_path))
     data = load_dataset(config, quiet=True)
     assert data.joints.shape == (1484, 50, 1, 20, 3)
-    assert data.protocols["xview"].sum() == 1020
+    assert data.splits["xview"].sum() == 1020
     assert len(performance_groups(data)) == 433 + 70 + 45
     np.testing.assert_allclose(data.joints[:, 0, 0, 1], 0.0, atol=1e-5)  # centred on spine

@@ -47,7 +47,7 @@ def kinect_data(samples: int = 12, bodies: int = 1) -> SkeletonData:
         class_names=["a", "b"],
         layout="kinect-v1-20",
         source="tiny",
-        protocols={"given": index % 4 < 2},
+        splits={"given": index % 4 < 2},
     )
 
 
@@ -109,7 +109,7 @@ def test_knn_transfer_to_another_layout(run_dir, tmp_path):
     assert tuned["protocol"] == "finetune" and tuned["layout_mapping"] == "kinect-v1-20 -> ntu-25"
     with pytest.raises(SkelsslError, match="unknown evaluation protocol"):
         evaluate_run(run_dir, data={"name": str(path)}, protocol="magic", quiet=True)
-    with pytest.raises(SkelsslError, match="no protocol 'xset'"):
+    with pytest.raises(SkelsslError, match="no split 'xset'"):
         evaluate_run(run_dir, data={"name": str(path), "split": "xset"}, protocol="knn", quiet=True)
 
 

@@ -60,16 +60,16 @@ def test_every_cut_is_within_its_video(pku_root, pku_raw):
 
 def test_metadata_performance_and_protocols(pku_raw):
     assert len(pku_raw.class_names) == 51 and pku_raw.class_names[0] == "bow"
-    assert pku_raw.layout == "ntu-25" and list(pku_raw.protocols) == ["xsub", "xview"]
+    assert pku_raw.layout == "ntu-25" and list(pku_raw.splits) == ["xsub", "xview"]
     first = pku_raw.sequences[0]
     assert (first.name, first.performance, first.view) == ("0036-L_001", "0036_001", 1)
     cameras_of = {}
     for sequence in pku_raw.sequences:
         cameras_of.setdefault(sequence.performance, set()).add(sequence.view)
     assert all(views == {1, 2, 3} for views in cameras_of.values())
-    xsub = {s.name[:4] for s in pku_raw.sequences if pku_raw.protocols["xsub"](s)}
+    xsub = {s.name[:4] for s in pku_raw.sequences if pku_raw.splits["xsub"](s)}
     assert xsub == {"0036", "0105"}  # 0310 is a test video of the cross-subject split
-    xview_train_cameras = {s.view for s in pku_raw.sequences if pku_raw.protocols["xview"](s)}
+    xview_train_cameras = {s.view for s in pku_raw.sequences if pku_raw.splits["xview"](s)}
     assert xview_train_cameras == {1, 3}  # cross-view: L and R train, M tests
 
 
@@ -116,8 +116,8 @@ def test_part_two_with_its_own_splits_and_single_body(tmp_path):
         (2, 1, 25, 3),
     ]
     assert [s.label for s in raw.sequences] == [2, 40, 0]
-    assert list(raw.protocols) == ["xsub"] and len(raw.class_names) == 41
-    assert [raw.protocols["xsub"](s) for s in raw.sequences] == [True, True, False]
+    assert list(raw.splits) == ["xsub"] and len(raw.class_names) == 41
+    assert [raw.splits["xsub"](s) for s in raw.sequences] == [True, True, False]
     data = load_dataset(
         DataConfig(name="pku-mmd2", root=str(tmp_path / "data"), splits=str(splits),
                    cache_dir=str(tmp_path / "cache"), preprocess=PreprocessConfig(frames=8)),

@@ -214,7 +214,7 @@ def make_raw(lengths=(4, 9, 12), bodies=(1, 2, 1)) -> RawDataset:
         class_names=["a", "b"],
         layout=LAYOUT.name,
         source="hand",
-        protocols={"xview": lambda s: s.view == 1, "all": lambda s: True},
+        splits={"xview": lambda s: s.view == 1, "all": lambda s: True},
     )
 
 
@@ -227,8 +227,8 @@ def test_preprocess_shapes_lengths_and_protocols(temporal):
     assert data.joints.dtype == np.float32
     expected = [4, 8, 8] if temporal in ("crop", "at-most") else [8, 8, 8]
     np.testing.assert_array_equal(data.lengths, expected)
-    np.testing.assert_array_equal(data.protocols["xview"], [True, False, True])
-    assert list(data.protocols) == ["xview", "all"]
+    np.testing.assert_array_equal(data.splits["xview"], [True, False, True])
+    assert list(data.splits) == ["xview", "all"]
     assert np.all(data.joints[0, :, 1] == 0) and np.all(data.joints[2, :, 1] == 0)
     assert np.all(np.abs(data.joints) <= 1.0 + 1e-6)
     np.testing.assert_array_equal(data.performances, ["p0", "p0", "p1"])

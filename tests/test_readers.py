@@ -62,7 +62,7 @@ def test_nwucla_metadata_comes_from_file_names(nwucla_root):
 @pytest.mark.realdata
 def test_nwucla_xview_split_sizes(nwucla_root):
     data = _nwucla(nwucla_root)
-    is_train = data.protocols["xview"]
+    is_train = data.splits["xview"]
     train = [s for s in data.sequences if is_train(s)]
     assert len(train) == 1020
     assert len(data.sequences) - len(train) == 464
@@ -134,8 +134,8 @@ def test_ntu_metadata_labels_and_protocols(ntu_root):
     assert data.class_names[sample.label] == "rub two hands together"
     other_camera = next(s for s in data.sequences if s.name == "S001C003P008R002A058")
     assert other_camera.performance == "S001P008R002A058"
-    assert list(data.protocols) == ["xsub", "xview"]
-    xsub, xview = data.protocols["xsub"], data.protocols["xview"]
+    assert list(data.splits) == ["xsub", "xview"]
+    xsub, xview = data.splits["xsub"], data.splits["xview"]
     train_xsub = {s.name for s in data.sequences if xsub(s)}
     assert "S003C001P015R001A034" in train_xsub and "S002C001P003R001A003" not in train_xsub
     assert {s.view for s in data.sequences if xview(s)} == {2, 3}
@@ -148,9 +148,9 @@ def test_ntu120_names_and_cross_setup(ntu_root):
     assert len(NTU120_CLASS_NAMES) == 120 and data.class_names == NTU120_CLASS_NAMES
     assert NTU120_CLASS_NAMES[22] == "hand waving" and NTU120_CLASS_NAMES[1] == "eat meal/snack"
     assert NTU120_CLASS_NAMES[119].startswith("finger-guessing game")
-    xset = data.protocols["xset"]
+    xset = data.splits["xset"]
     assert {s.setup for s in data.sequences if xset(s)} == {2, 4}
-    assert not data.protocols["xsub"](next(s for s in data.sequences if s.subject == 20))
+    assert not data.splits["xsub"](next(s for s in data.sequences if s.subject == 20))
 
 
 def _copy(source: Path, directory: Path, name: str) -> None:
@@ -245,7 +245,7 @@ def _tiny_data(num_joints: int = 25, layout: str = "ntu-25") -> SkeletonData:
         class_names=["walk", "sit", "wave"],
         layout=layout,
         source="tiny",
-        protocols={"given": np.array([True, False, True]), "xsub": np.array([False, True, True])},
+        splits={"given": np.array([True, False, True]), "xsub": np.array([False, True, True])},
     )
 
 
@@ -264,9 +264,9 @@ def test_npz_round_trip_is_exact(tmp_path):
     ]
     assert back.class_names == data.class_names and back.layout == "ntu-25"
     assert back.source == str(path)
-    assert list(back.protocols) == ["given", "xsub"]
-    for name, mask in data.protocols.items():
-        np.testing.assert_array_equal(back.protocols[name], mask)
+    assert list(back.splits) == ["given", "xsub"]
+    for name, mask in data.splits.items():
+        np.testing.assert_array_equal(back.splits[name], mask)
     with np.load(path) as archive:  # "given" is stored as the split strings
         assert "split" in archive.files and "protocol_given" not in archive.files
 
@@ -281,7 +281,7 @@ def test_npz_defaults_for_missing_optional_fields(tmp_path):
     assert back.names.tolist() == ["sample000000", "sample000001", "sample000002"]
     assert back.performances.tolist() == back.names.tolist()
     assert back.class_names == ["class0", "class1", "class2"]
-    assert back.protocols == {}
+    assert back.splits == {}
 
 
 def test_npz_split_strings_become_the_given_protocol(tmp_path):
@@ -291,6 +291,6 @@ def test_npz_split_strings_become_the_given_protocol(tmp_path):
     np.savez(path, joints=data.joints, lengths=data.lengths, labels=data.labels, split=split)
     back = read_npz(path)
     assert back.layout == "ntu-25"
-    np.testing.assert_array_equal(back.protocol_mask("given"), [True, False, False])
+    np.testing.assert_array_equal(back.split_mask("given"), [True, False, False])
     train, test = back.split("given")
     assert len(train) == 1 and len(test) == 2

@@ -37,9 +37,9 @@ def assert_same_data(streamed, reference) -> None:
     np.testing.assert_array_equal(np.asarray(streamed.joints), reference.joints)
     for name in ("lengths", "labels", "subjects", "views", "setups", "performances", "names"):
         np.testing.assert_array_equal(getattr(streamed, name), getattr(reference, name))
-    assert list(streamed.protocols) == list(reference.protocols)
-    for name, mask in reference.protocols.items():
-        np.testing.assert_array_equal(streamed.protocols[name], mask)
+    assert list(streamed.splits) == list(reference.splits)
+    for name, mask in reference.splits.items():
+        np.testing.assert_array_equal(streamed.splits[name], mask)
 
 
 def test_streamed_synthetic_equals_in_memory_preprocessing(tmp_path):

@@ -70,7 +70,7 @@ def test_counts_metadata_and_protocols(default_dataset):
     assert len(data.sequences) == 16 * 10 * 3 * 3 == SyntheticConfig().num_sequences
     assert data.class_names == list(CLASS_NAMES) and len(CLASS_NAMES) == 16
     assert (data.layout, data.source) == ("ntu-25", "synthetic")
-    assert list(data.protocols) == ["xsub", "xview"]
+    assert list(data.splits) == ["xsub", "xview"]
     first = data.sequences[0]
     assert first.name == "synthetic_c01_s01_t1_v1"
     assert (first.label, first.subject, first.setup, first.view) == (0, 1, 1, 1)
@@ -81,8 +81,8 @@ def test_counts_metadata_and_protocols(default_dataset):
         performances.setdefault(sequence.performance, set()).add(sequence.view)
     assert len(performances) == 16 * 10 * 3
     assert all(views == {1, 2, 3} for views in performances.values())
-    xsub = data.protocols["xsub"]
-    xview = data.protocols["xview"]
+    xsub = data.splits["xsub"]
+    xview = data.splits["xview"]
     assert {s.subject for s in data.sequences if xsub(s)} == {1, 3, 5, 7, 9}
     assert {s.subject for s in data.sequences if not xsub(s)} == {2, 4, 6, 8, 10}
     assert {s.view for s in data.sequences if not xview(s)} == {3}
@@ -175,7 +175,7 @@ def test_mean_pose_classifier_is_above_chance_but_not_perfect(default_dataset):
         ]
     )
     labels = np.array([s.label for s in sequences])
-    is_train = np.array([default_dataset.protocols["xsub"](s) for s in sequences])
+    is_train = np.array([default_dataset.splits["xsub"](s) for s in sequences])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     model.fit(features[is_train], labels[is_train])
     accuracy = (model.predict(features[~is_train]) == labels[~is_train]).mean()
@@ -205,7 +205,7 @@ def _pair_accuracy(dataset, names, feature):
         [feature(s.joints[:, 0] - s.joints[:, 0, J["spine_mid"]][:, None]) for s in chosen]
     )
     labels = np.array([s.label for s in chosen])
-    is_train = np.array([dataset.protocols["xsub"](s) for s in chosen])
+    is_train = np.array([dataset.splits["xsub"](s) for s in chosen])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     model.fit(features[is_train], labels[is_train])
     return (model.predict(features[~is_train]) == labels[~is_train]).mean()

@@ -49,7 +49,7 @@ def embed(
         raise SkelsslError(f"unknown part {part!r} (known: {', '.join(PARTS)})")
     run = load_run(run_dir, checkpoint=checkpoint, quiet=quiet)
     dataset, split = _embedding_data(run, data, split, quiet)
-    is_train = dataset.protocol_mask(split) if split else np.ones(len(dataset), bool)
+    is_train = dataset.split_mask(split) if split else np.ones(len(dataset), bool)
     rows = {
         "train": np.flatnonzero(is_train),
         "test": np.flatnonzero(~is_train),
@@ -91,7 +91,7 @@ def _embedding_data(
     other = load_dataset(config, quiet=quiet)
     spec = DataSpec.of(run.data)
     other, _ = adapt_data(other, spec.layout, spec.bodies)
-    return other, default_split(other, config.split) if other.protocols else ""
+    return other, default_split(other, config.split) if other.splits else ""
 
 
 # ---------------------------------------------------------------------------- inputs

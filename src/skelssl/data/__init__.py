@@ -1,2 +1,2 @@
 """Skeleton data: readers for real formats, the synthetic generator, preprocessing,
-the on-disk cache, protocols, label fractions and multi-view grouping."""
+the on-disk cache, train/test splits, label fractions and multi-view grouping."""

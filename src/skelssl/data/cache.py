@@ -2,8 +2,8 @@
 
 :func:`load_dataset` turns a :class:`DataConfig` into :class:`SkeletonData`. The prepared
 arrays are cached as ``<cache_dir>/<source>-<hash>/``: ``joints.npy`` (opened memory-mapped,
-read-only), ``meta.npz`` (per-sample metadata and protocol masks) and ``meta.json`` (class
-names, layout, source, protocol order, skipped files). The hash covers everything the
+read-only), ``meta.npz`` (per-sample metadata and train/test split masks) and ``meta.json`` (class
+names, layout, source, split order, skipped files). The hash covers everything the
 arrays depend on, so a changed config or changed raw files give a new directory; a cache
 directory is written under a temporary name and renamed when complete.
 
@@ -89,7 +89,7 @@ def _checked(
         )
         _say(f"skipped {len(skipped)} bad files: {shown}{more}", quiet)
     if config.split is not None:
-        data.protocol_mask(config.split)
+        data.split_mask(config.split)
     return data
 
 
@@ -166,7 +166,7 @@ def write_cache(data: SkeletonData, directory: Path, *, skipped: list[str] = ())
     try:
         np.save(temporary / "joints.npy", np.ascontiguousarray(data.joints, dtype=np.float32))
         arrays = {name: np.asarray(getattr(data, name)) for name in _META_ARRAYS}
-        _write_meta(temporary, arrays, data.protocols, data, skipped)
+        _write_meta(temporary, arrays, data.splits, data, skipped)
         _publish(temporary, directory)
     finally:
         if temporary.exists():
@@ -174,23 +174,23 @@ def write_cache(data: SkeletonData, directory: Path, *, skipped: list[str] = ())
 
 
 def _write_meta(
-    directory: Path, arrays: dict, protocols: dict[str, np.ndarray], about, skipped: list[str]
+    directory: Path, arrays: dict, splits: dict[str, np.ndarray], about, skipped: list[str]
 ) -> None:
-    """``meta.npz`` (per-sample arrays, protocol masks) and ``meta.json`` of a cache.
+    """``meta.npz`` (per-sample arrays, split masks) and ``meta.json`` of a cache.
 
     ``about`` provides ``class_names``, ``layout`` and ``source``.
     """
     arrays = dict(arrays)
-    protocol_names = list(protocols)
-    for i, name in enumerate(protocol_names):
-        arrays[f"protocol_{i}"] = np.asarray(protocols[name], dtype=bool)
+    split_names = list(splits)
+    for i, name in enumerate(split_names):
+        arrays[f"protocol_{i}"] = np.asarray(splits[name], dtype=bool)
     np.savez(directory / "meta.npz", **arrays)
     meta = {
         "cache_version": CACHE_VERSION,
         "class_names": list(about.class_names),
         "layout": about.layout,
         "source": about.source,
-        "protocols": protocol_names,
+        "protocols": split_names,  # on-disk key, kept for existing caches
         "skipped": list(skipped),
     }
     (directory / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -260,7 +260,7 @@ def write_chunk(
     skipped: list[str],
     layout: Layout,
     config: PreprocessConfig,
-    protocols: dict[str, Callable[[Sequence], bool]],
+    splits: dict[str, Callable[[Sequence], bool]],
 ) -> int:
     """Preprocess ``sequences`` with ``max_bodies`` bodies and save them as one chunk file.
 
@@ -283,7 +283,7 @@ def write_chunk(
         "names": np.array([s.name for s in sequences], dtype=str),
         "skipped": np.array(skipped, dtype=str),
     }
-    for i, is_train in enumerate(protocols.values()):
+    for i, is_train in enumerate(splits.values()):
         arrays[f"protocol_{i}"] = np.array([bool(is_train(s)) for s in sequences], dtype=bool)
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "wb") as handle:
@@ -293,11 +293,11 @@ def write_chunk(
 
 
 def prepare_shard(
-    shard: Callable, path: Path, layout_name: str, config: PreprocessConfig, protocols: dict
+    shard: Callable, path: Path, layout_name: str, config: PreprocessConfig, splits: dict
 ) -> int:
     """Worker: read one shard (parse its raw files) and write it as a chunk file."""
     sequences, skipped = shard()
-    return write_chunk(path, sequences, skipped, get_layout(layout_name), config, protocols)
+    return write_chunk(path, sequences, skipped, get_layout(layout_name), config, splits)
 
 
 def _worker_count(workers: int | None, tasks: int) -> int:
@@ -322,13 +322,13 @@ def _prepare_shards(
         if workers == 1:
             for i in todo:
                 prepare_shard(source.shards[i], _chunk_path(partial_dir, i), layout.name,
-                              config, source.protocols)  # fmt: skip
+                              config, source.splits)  # fmt: skip
                 bar.update(1)
             return
         with ProcessPoolExecutor(max_workers=workers) as pool:
             pending = {
                 pool.submit(prepare_shard, source.shards[i], _chunk_path(partial_dir, i),
-                            layout.name, config, source.protocols): i
+                            layout.name, config, source.splits): i
                 for i in todo
             }  # fmt: skip
             try:
@@ -358,7 +358,7 @@ def _prepare_stream(
             path = _chunk_path(partial_dir, index)
             if not path.exists():
                 skipped = source.skipped if index == 0 else []
-                write_chunk(path, chunk, skipped, layout, config, source.protocols)
+                write_chunk(path, chunk, skipped, layout, config, source.splits)
             bar.update(len(chunk))
 
 
@@ -380,15 +380,15 @@ def _assemble(
     resident at a time.
     """
     meta = {name: [] for name in _CHUNK_META}
-    protocols = {name: [] for name in source.protocols}
+    splits = {name: [] for name in source.splits}
     skipped = list(source.skipped) if isinstance(source, ShardedSource) else []  # else in chunk 0
     channels = None
     for path in chunks:
         with np.load(path, allow_pickle=False) as chunk:
             for name in _CHUNK_META:
                 meta[name].append(chunk[name])
-            for i, name in enumerate(protocols):
-                protocols[name].append(chunk[f"protocol_{i}"])
+            for i, name in enumerate(splits):
+                splits[name].append(chunk[f"protocol_{i}"])
             skipped.extend(chunk["skipped"].tolist())
             if len(chunk["lengths"]):
                 channels = channels or int(chunk["joints"].shape[-1])
@@ -406,7 +406,7 @@ def _assemble(
         start = 0
         for path in tqdm(chunks, desc="writing cache", unit="chunk", disable=quiet, leave=False):
             start = _copy_chunk(path, joints_path, start, bodies, channels)
-        masks = {name: np.concatenate(parts) for name, parts in protocols.items()}
+        masks = {name: np.concatenate(parts) for name, parts in splits.items()}
         _write_meta(temporary, values, masks, source, skipped)
         _publish(temporary, directory)
     finally:
@@ -470,13 +470,13 @@ def read_cache(directory: Path) -> SkeletonData:
     joints = open_joints(directory / "joints.npy")
     with np.load(directory / "meta.npz", allow_pickle=False) as arrays:
         values = {name: arrays[name] for name in _META_ARRAYS}
-        protocols = {name: arrays[f"protocol_{i}"] for i, name in enumerate(meta["protocols"])}
+        splits = {name: arrays[f"protocol_{i}"] for i, name in enumerate(meta["protocols"])}
     data = SkeletonData(
         joints=joints,
         class_names=list(meta["class_names"]),
         layout=meta["layout"],
         source=meta["source"],
-        protocols=protocols,
+        splits=splits,
         **values,
     )
     data.validate()

@@ -286,7 +286,7 @@ def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False
     """Prepare a reader's :class:`RawDataset` as fixed-length :class:`SkeletonData`.
 
     Output joints have shape (N, frames, M, V, C) float32 with
-    ``M = min(max_bodies, largest body count in the dataset)``; protocol masks come from
+    ``M = min(max_bodies, largest body count in the dataset)``; split masks come from
     the reader's predicates.
     """
     config.validate()
@@ -310,7 +310,7 @@ def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False
         class_names=list(raw.class_names),
         layout=raw.layout,
         source=raw.source,
-        protocols=protocol_masks(raw),
+        splits=split_masks(raw),
     )
     data.validate()
     return data
@@ -353,11 +353,11 @@ def check_sequence_shape(joints: np.ndarray, layout: Layout, channels: int, name
         )
 
 
-def protocol_masks(raw: RawDataset) -> dict[str, np.ndarray]:
-    """Each protocol predicate evaluated on every sequence: name -> (N,) bool, True = train."""
+def split_masks(raw: RawDataset) -> dict[str, np.ndarray]:
+    """Each split predicate evaluated on every sequence: name -> (N,) bool, True = train."""
     return {
         name: np.array([bool(is_train(s)) for s in raw.sequences], dtype=bool)
-        for name, is_train in raw.protocols.items()
+        for name, is_train in raw.splits.items()
     }
 
 
@@ -394,5 +394,5 @@ def retime(data: SkeletonData, config: PreprocessConfig) -> SkeletonData:
         class_names=list(data.class_names),
         layout=data.layout,
         source=data.source,
-        protocols={name: np.asarray(mask, dtype=bool) for name, mask in data.protocols.items()},
+        splits={name: np.asarray(mask, dtype=bool) for name, mask in data.splits.items()},
     )

@@ -143,7 +143,7 @@ def _length_summary(lengths: np.ndarray) -> dict:
 
 
 def describe(data: SkeletonData, raw_lengths: np.ndarray | None = None) -> dict:
-    """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, protocols.
+    """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, splits.
 
     ``lengths`` are the valid frames after preprocessing (of ``frames`` = T);
     ``raw_lengths`` the frames as recorded (None when unknown, e.g. an ``.npz`` source).
@@ -181,8 +181,8 @@ def describe(data: SkeletonData, raw_lengths: np.ndarray | None = None) -> dict:
         },
         **known_ids,
         "performances": len(performance_groups(data)),
-        "protocols": {
+        "splits": {
             name: {"train": int(mask.sum()), "test": int((~mask).sum())}
-            for name, mask in data.protocols.items()
+            for name, mask in data.splits.items()
         },
     }

@@ -82,11 +82,11 @@ def data_tree(tree: dict) -> dict:
 def default_split(data: SkeletonData, split: str | None = None) -> str:
     """``split`` if given (checked), else the dataset's first train/test split."""
     if split is not None:
-        data.protocol_mask(split)
+        data.split_mask(split)
         return split
-    if not data.protocols:
-        raise SkelsslError(f"dataset {data.source} defines no train/test protocol")
-    return next(iter(data.protocols))
+    if not data.splits:
+        raise SkelsslError(f"dataset {data.source} defines no train/test split")
+    return next(iter(data.splits))
 
 
 def raw_path(config: DataConfig) -> Path | None:
@@ -169,13 +169,13 @@ class SequenceStream:
     class_names: list[str]
     layout: str
     source: str
-    protocols: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
+    splits: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, raw: RawDataset) -> SequenceStream:
         return cls(raw.sequences, len(raw.sequences), raw.class_names, raw.layout, raw.source,
-                   raw.protocols, list(raw.skipped))  # fmt: skip
+                   raw.splits, list(raw.skipped))  # fmt: skip
 
 
 def open_source(config: DataConfig, *, quiet: bool = False) -> ShardedSource | SequenceStream:
@@ -195,6 +195,6 @@ def open_source(config: DataConfig, *, quiet: bool = False) -> ShardedSource | S
             list(synthetic.CLASS_NAMES[: config.synthetic.classes]),
             NTU_25.name,
             "synthetic",
-            synthetic.protocols(config.synthetic),
+            synthetic.splits(config.synthetic),
         )
     return SequenceStream.of(read_raw(config, quiet=quiet))

@@ -812,7 +812,7 @@ def _is_train_xview(sequence: Sequence, *, test_view: int) -> bool:
     return sequence.view != test_view
 
 
-def protocols(config: SyntheticConfig) -> dict:
+def splits(config: SyntheticConfig) -> dict:
     """``xsub``: odd subjects train; ``xview``: all cameras but the last train (if >= 2)."""
     result = {"xsub": _is_train_xsub}
     if config.cameras >= 2:
@@ -840,5 +840,5 @@ def generate(config: SyntheticConfig, *, quiet: bool = False) -> RawDataset:
         class_names=list(CLASS_NAMES[: config.classes]),
         layout=NTU_25.name,
         source="synthetic",
-        protocols=protocols(config),
+        splits=splits(config),
     )

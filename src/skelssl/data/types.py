@@ -6,7 +6,7 @@
 :class:`SkeletonData`
     A whole dataset after preprocessing: fixed-length, zero-padded arrays
     ``joints (N, T, M, V, C)`` (possibly a read-only ``np.memmap``), per-sample metadata
-    arrays, class names, the layout and the named protocols (train/test masks computed
+    arrays, class names, the layout and the named splits (train/test masks computed
     from metadata alone).
 
 Metadata conventions: integers are ``-1`` where unknown; ``performance`` is a string that
@@ -46,7 +46,7 @@ class Sequence:
 class RawDataset:
     """What a reader returns: raw sequences plus what is needed to prepare them.
 
-    ``protocols`` maps a protocol name (``xview``, ``xsub``, ...) to a predicate on a
+    ``splits`` maps a split name (``xview``, ``xsub``, ...) to a predicate on a
     :class:`Sequence` that is True for training samples; the first one is the default.
     """
 
@@ -54,7 +54,7 @@ class RawDataset:
     class_names: list[str]
     layout: str
     source: str
-    protocols: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
+    splits: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # "file: problem" of skipped bad files
 
 
@@ -133,7 +133,7 @@ class SkeletonData:
         class_names: list of class names.
         layout: layout name (see :mod:`skelssl.skeleton`).
         source: dataset name it came from (``nw-ucla``, ``ntu60``, ``synthetic``, a path).
-        protocols: protocol name -> (N,) bool mask, True for training samples.
+        splits: split name -> (N,) bool mask, True for training samples.
     """
 
     joints: np.ndarray
@@ -147,7 +147,7 @@ class SkeletonData:
     class_names: list[str]
     layout: str
     source: str
-    protocols: dict[str, np.ndarray] = field(default_factory=dict)
+    splits: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -162,7 +162,7 @@ class SkeletonData:
         return tuple(self.joints.shape)
 
     def subset(self, index: np.ndarray) -> SkeletonData:
-        """The samples at ``index`` (int indices or a bool mask), protocols sliced too.
+        """The samples at ``index`` (int indices or a bool mask), splits sliced too.
 
         Joints that are memory-mapped stay on disk (a :class:`RowSubset`); the small
         metadata arrays are copied.
@@ -172,21 +172,19 @@ class SkeletonData:
             index = np.flatnonzero(index)
         values = {name: getattr(self, name)[index] for name in _PER_SAMPLE if name != "joints"}
         values["joints"] = _take_rows(self.joints, index)
-        protocols = {name: mask[index] for name, mask in self.protocols.items()}
-        return replace(self, **values, protocols=protocols)
+        splits = {name: mask[index] for name, mask in self.splits.items()}
+        return replace(self, **values, splits=splits)
 
-    def split(self, protocol: str) -> tuple[SkeletonData, SkeletonData]:
-        """(train, test) parts under a named protocol (e.g. ``xview``)."""
-        is_train = self.protocol_mask(protocol)
+    def split(self, name: str) -> tuple[SkeletonData, SkeletonData]:
+        """(train, test) parts under a named split (e.g. ``xview``)."""
+        is_train = self.split_mask(name)
         return self.subset(is_train), self.subset(~is_train)
 
-    def protocol_mask(self, protocol: str) -> np.ndarray:
-        if protocol not in self.protocols:
-            known = ", ".join(sorted(self.protocols)) or "none"
-            raise SkelsslError(
-                f"dataset {self.source} has no protocol {protocol!r} (known: {known})"
-            )
-        return self.protocols[protocol]
+    def split_mask(self, name: str) -> np.ndarray:
+        if name not in self.splits:
+            known = ", ".join(sorted(self.splits)) or "none"
+            raise SkelsslError(f"dataset {self.source} has no split {name!r} (known: {known})")
+        return self.splits[name]
 
     def validate(self) -> None:
         """Check shapes and label range; raise :class:`SkelsslError` naming the problem."""

@@ -15,11 +15,11 @@ key                 shape, type                 when absent
 ``performances``    (N,) str                    the names
 ``class_names``     (K,) str                    ``class0``, ``class1``, ... (K = max label + 1)
 ``layout``          () str                      from V: 25 -> ``ntu-25``, 20 -> ``kinect-v1-20``
-``split``           (N,) str "train"/"test"     no ``given`` protocol
-``protocol_<name>`` (N,) bool, True = train     (written for protocols other than ``given``)
+``split``           (N,) str "train"/"test"     no ``given`` split
+``protocol_<name>`` (N,) bool, True = train     (written for splits other than ``given``)
 ==================  ==========================  ===========================================
 
-``split`` becomes the protocol ``given``; the dataset's ``source`` is the file's path.
+``split`` becomes the split ``given``; the dataset's ``source`` is the file's path.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ INTEGER_KEYS = ("subjects", "views", "setups")
 STRING_KEYS = ("names", "performances")
 OPTIONAL_KEYS = (*INTEGER_KEYS, *STRING_KEYS, "class_names", "layout", "split")
 PROTOCOL_PREFIX = "protocol_"
-GIVEN_PROTOCOL = "given"
+GIVEN_SPLIT = "given"
 MAX_CLASSES = 100_000  # labels at or above this without class_names are taken as a mistake
 LAYOUT_BY_JOINT_COUNT = {layout.num_joints: name for name, layout in LAYOUTS.items()}
 
@@ -81,7 +81,7 @@ def read_npz(path: str | os.PathLike) -> SkeletonData:
         class_names=_class_names(arrays, labels, path),
         layout=_layout(arrays, num_joints, path),
         source=str(path),
-        protocols=_protocols(arrays, num_samples, path),
+        splits=_splits(arrays, num_samples, path),
     )
     data.validate()
     return data
@@ -90,7 +90,7 @@ def read_npz(path: str | os.PathLike) -> SkeletonData:
 def write_npz(data: SkeletonData, path: str | os.PathLike) -> None:
     """Write ``data`` in the array format; ``read_npz`` gives back equal arrays.
 
-    The protocol ``given`` is stored as ``split``; other protocols as ``protocol_<name>``.
+    The split ``given`` is stored as ``split``; other splits as ``protocol_<name>``.
     The file is written to a temporary name and then renamed, so it is never half-written.
     """
     data.validate()
@@ -104,9 +104,9 @@ def write_npz(data: SkeletonData, path: str | os.PathLike) -> None:
         "class_names": np.asarray(list(data.class_names), dtype=str),
         "layout": np.asarray(data.layout, dtype=str),
     }
-    for name, mask in data.protocols.items():
+    for name, mask in data.splits.items():
         mask = np.asarray(mask, dtype=bool)
-        if name == GIVEN_PROTOCOL:
+        if name == GIVEN_SPLIT:
             arrays["split"] = np.where(mask, "train", "test")
         else:
             arrays[PROTOCOL_PREFIX + name] = mask
@@ -269,8 +269,8 @@ def _layout(arrays: dict, num_joints: int, path: Path) -> str:
     return layout
 
 
-def _protocols(arrays: dict, count: int, path: Path) -> dict[str, np.ndarray]:
-    protocols = {}
+def _splits(arrays: dict, count: int, path: Path) -> dict[str, np.ndarray]:
+    splits = {}
     if "split" in arrays:
         split = _strings(arrays, "split", count, path)
         wrong = ~np.isin(split, ("train", "test"))
@@ -278,10 +278,10 @@ def _protocols(arrays: dict, count: int, path: Path) -> dict[str, np.ndarray]:
             raise SkelsslError(
                 f"split must be 'train' or 'test', got {split[np.flatnonzero(wrong)[0]]!r}", path
             )
-        protocols[GIVEN_PROTOCOL] = split == "train"
+        splits[GIVEN_SPLIT] = split == "train"
     for key in sorted(k for k in arrays if k.startswith(PROTOCOL_PREFIX)):
         mask = np.asarray(arrays[key])
         if mask.dtype != bool or mask.shape != (count,):
             raise SkelsslError(f"{key} must be a ({count},) bool array", path)
-        protocols[key.removeprefix(PROTOCOL_PREFIX)] = mask
-    return protocols
+        splits[key.removeprefix(PROTOCOL_PREFIX)] = mask
+    return splits

@@ -119,7 +119,7 @@ def is_even_setup(sequence: Sequence) -> bool:
     return sequence.setup % 2 == 0
 
 
-def protocols_for(variant: str) -> dict:
+def splits_for(variant: str) -> dict:
     """Named train predicates of a variant; the first one is the default."""
     if variant == "ntu60":
         return {
@@ -413,7 +413,7 @@ def _metadata(variant: str, skipped: list[str]) -> dict:
         "class_names": list(CLASS_NAMES_120[: VARIANTS[variant].num_actions]),
         "layout": LAYOUT,
         "source": variant,
-        "protocols": protocols_for(variant),
+        "splits": splits_for(variant),
         "skipped": skipped,
     }
 

@@ -75,7 +75,7 @@ def read_nwucla(
         class_names=list(CLASS_NAMES),
         layout=LAYOUT,
         source=SOURCE,
-        protocols={"xview": is_xview_train},
+        splits={"xview": is_xview_train},
         skipped=skipped,
     )
 

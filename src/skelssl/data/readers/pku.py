@@ -233,16 +233,16 @@ def video_pairs(root: Path) -> list[tuple[Path, Path]]:
     return [(skeleton_dir / name, label_dir / name) for name in names]
 
 
-def protocols_from(splits: Path) -> dict:
+def splits_from(splits: Path) -> dict:
     """``xsub`` / ``xview`` predicates from the split files present in ``splits``."""
-    protocols = {}
+    found = {}
     for name, file_name in SPLIT_FILES.items():
         if (splits / file_name).is_file():
             train, _ = read_split_file(splits / file_name)
-            protocols[name] = partial(is_video_in, videos=train)
-    if not protocols:
+            found[name] = partial(is_video_in, videos=train)
+    if not found:
         raise SkelsslError(f"no split file ({', '.join(SPLIT_FILES.values())}) found", splits)
-    return protocols
+    return found
 
 
 def pku_source(
@@ -267,12 +267,12 @@ def pku_source(
         raise SkelsslError("split folder not found", splits)
     num_classes = PARTS[variant].num_classes
     class_names = read_class_names(splits / ACTIONS_FILE, num_classes)
-    protocols = protocols_from(splits)
+    train_predicates = splits_from(splits)
     shards = [
         partial(read_videos, pairs, num_classes, skip_bad)
         for pairs in batches(video_pairs(root), VIDEOS_PER_SHARD)
     ]
-    return ShardedSource(shards, class_names, LAYOUT, variant, protocols)
+    return ShardedSource(shards, class_names, LAYOUT, variant, train_predicates)
 
 
 def read_pku(

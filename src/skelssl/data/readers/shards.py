@@ -1,7 +1,7 @@
 """A raw dataset described up front and read shard by shard, for streaming preparation.
 
 A reader of a large dataset (NTU-120: 114,480 files) returns a :class:`ShardedSource`
-instead of every sequence at once: the class names, layout and protocols now, and a list
+instead of every sequence at once: the class names, layout and splits now, and a list
 of picklable shard readers that a worker process calls to get a few sequences at a time.
 :func:`skelssl.data.cache.load_dataset` preprocesses each shard where it was read and
 writes it to disk, so neither the raw nor the prepared dataset is ever whole in memory.
@@ -23,7 +23,7 @@ class ShardedSource:
     """What a streaming reader returns (compare :class:`~skelssl.data.types.RawDataset`).
 
     ``shards`` are picklable callables (``functools.partial`` of module functions) so
-    they can run in worker processes; ``protocols`` are picklable predicates too.
+    they can run in worker processes; ``splits`` are picklable predicates too.
     ``skipped`` holds the problems found before reading (e.g. a bad file name).
     """
 
@@ -31,7 +31,7 @@ class ShardedSource:
     class_names: list[str]
     layout: str
     source: str
-    protocols: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
+    splits: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
     def read_all(self) -> RawDataset:
@@ -42,7 +42,7 @@ class ShardedSource:
             sequences.extend(shard_sequences)
             skipped.extend(shard_skipped)
         return RawDataset(
-            sequences, list(self.class_names), self.layout, self.source, dict(self.protocols),
+            sequences, list(self.class_names), self.layout, self.source, dict(self.splits),
             skipped,
         )  # fmt: skip
 
