@@ -1,7 +1,10 @@
-"""Shared test fixtures: where the real datasets are, and skipping when absent."""
+"""Shared test fixtures: where the real datasets are, and skipping when absent; the
+benchmark scripts imported as modules."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ NWUCLA_ROOT = SHARED_DATASETS / "nw-ucla" / "all_sqe"
 NTU_ROOT = SHARED_DATASETS / "ntu-samples" / "nturgb+d_skeletons"
 NTU_STATISTICS = SHARED_DATASETS / "ntu-samples" / "statistics"
 PKU_ROOT = SHARED_DATASETS / "pku-mmd-sample"
+BENCHMARKS = REPO / "benchmarks"
 
 
 def _require(path: Path) -> Path:
@@ -38,6 +42,20 @@ def ntu_statistics() -> Path:
 @pytest.fixture
 def pku_root() -> Path:
     return _require(PKU_ROOT)
+
+
+@pytest.fixture
+def import_benchmark(monkeypatch):
+    """``import_benchmark("nwucla")``: a fresh import of ``benchmarks/nwucla.py`` (and of the
+    ``common`` module it imports), with ``benchmarks/`` on ``sys.path`` for this test only."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+    def load(name: str):
+        for module in (name, "common"):
+            sys.modules.pop(module, None)
+        return importlib.import_module(name)
+
+    return load
 
 
 @pytest.fixture

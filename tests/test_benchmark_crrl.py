@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def crrl_benchmark(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    for name in ("nwucla_crrl", "common"):
-        sys.modules.pop(name, None)
-    import nwucla_crrl
-
-    return nwucla_crrl
+def crrl_benchmark(import_benchmark):
+    return import_benchmark("nwucla_crrl")
 
 
 def arm(linear: list[float], knn: list[float]) -> dict:

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def nwucla(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    for name in ("nwucla", "common"):
-        sys.modules.pop(name, None)
-    import nwucla
-
-    return nwucla
+def nwucla(import_benchmark):
+    return import_benchmark("nwucla")
 
 
 def fake_results(folder: Path) -> None:
