@@ -334,7 +334,10 @@ def run_benchmark(args, payload: dict) -> None:
             if teacher is not None:
                 overrides.append(f"params.teacher={run_dir_of(args, teacher, seed)}")
             encoder, data, config, info = train_phase(
-                phase_config(file, overrides, args), run_dir_of(args, row, seed), args.quiet
+                phase_config(file, overrides, args),
+                run_dir_of(args, row, seed),
+                args.quiet,
+                args.reuse,
             )
             if row in requested:
                 plot = figures if row in PLOTTED and position == 0 else None
