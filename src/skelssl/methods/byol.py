@@ -263,6 +263,42 @@ def augment(
     return x, lengths
 
 
+def pipelines(params: BYOLConfig) -> tuple[list[str], list[str]]:
+    """Augmentations of the first and second view: (T₁, T₂), (T₁, T₁) or (T₂, T₂)."""
+    return {
+        "asymmetric": (params.aggressive, params.conservative),
+        "aggressive": (params.aggressive, params.aggressive),
+        "conservative": (params.conservative, params.conservative),
+    }[params.pipelines]
+
+
+def two_views(
+    batch: dict, layout: Layout, params: BYOLConfig
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """v₁ = t₁(s₁), v₂ = t₂(s₂) and their lengths; s₂ = s₁ without a second camera view
+    (``batch["joints_other_view"]``), lengths = all frames when the batch has none.
+
+    ``params.views="virtual-camera"``: t₁, t₂ are two draws of SimCLR's virtual camera.
+    Shapes: joints (N, T, M, V, 3) -> two (N, T, M, V, 3) views, each with lengths (N,).
+    """
+    x1 = batch["joints"]
+    lengths1 = batch.get("lengths")
+    if lengths1 is None:
+        lengths1 = torch.full((x1.shape[0],), x1.shape[1], dtype=torch.long, device=x1.device)
+    x2 = batch.get("joints_other_view", x1)
+    lengths2 = batch.get("lengths_other_view", lengths1)
+    generator = batch.get("generator")
+    if params.views == "virtual-camera":
+        camera = {**params.camera, "generator": generator}
+        v1, lengths1 = camera_view(x1, layout, lengths=lengths1, **camera)
+        v2, lengths2 = camera_view(x2, layout, lengths=lengths2, **camera)
+        return v1, lengths1, v2, lengths2
+    first, second = pipelines(params)
+    v1, lengths1 = augment(x1, lengths1, first, layout, params, generator)
+    v2, lengths2 = augment(x2, lengths2, second, layout, params, generator)
+    return v1, lengths1, v2, lengths2
+
+
 # ---------------------------------------------------------------------------- the method
 
 
@@ -333,35 +369,9 @@ class BYOL(nn.Module):
             MultiViewDataset(data, seed) if self.params.multi_view else TorchSkeletonDataset(data)
         )
 
-    def pipelines(self) -> tuple[list[str], list[str]]:
-        """Augmentations of the first and second view: (T₁, T₂), (T₁, T₁) or (T₂, T₂)."""
-        p = self.params
-        return {
-            "asymmetric": (p.aggressive, p.conservative),
-            "aggressive": (p.aggressive, p.aggressive),
-            "conservative": (p.conservative, p.conservative),
-        }[p.pipelines]
-
     def views(self, batch: dict) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """v₁ = t₁(s₁), v₂ = t₂(s₂) and their lengths; s₂ = s₁ without a second camera view.
-
-        ``views="virtual-camera"``: t₁, t₂ are two draws of SimCLR's virtual camera instead."""
-        x1 = batch["joints"]
-        lengths1 = batch.get("lengths")
-        if lengths1 is None:
-            lengths1 = torch.full((x1.shape[0],), x1.shape[1], dtype=torch.long, device=x1.device)
-        x2 = batch.get("joints_other_view", x1)
-        lengths2 = batch.get("lengths_other_view", lengths1)
-        generator = batch.get("generator")
-        if self.params.views == "virtual-camera":
-            camera = {**self.params.camera, "generator": generator}
-            v1, lengths1 = camera_view(x1, self.layout, lengths=lengths1, **camera)
-            v2, lengths2 = camera_view(x2, self.layout, lengths=lengths2, **camera)
-            return v1, lengths1, v2, lengths2
-        first, second = self.pipelines()
-        v1, lengths1 = augment(x1, lengths1, first, self.layout, self.params, generator)
-        v2, lengths2 = augment(x2, lengths2, second, self.layout, self.params, generator)
-        return v1, lengths1, v2, lengths2
+        """v₁, v₂ and their lengths: :func:`two_views` with this method's params."""
+        return two_views(batch, self.layout, self.params)
 
     def online(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """f_θ(x) and q_θ(g_θ(f_θ(x))). Shape: (N, T, M, V, C) -> (N, D), (N, projection_dim)."""

@@ -38,7 +38,7 @@ from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import contrastive_accuracy, nt_xent
 from skelssl.methods.byol import BYOLConfig
-from skelssl.methods.byol import augment as byol_augment
+from skelssl.methods.byol import two_views as skeleton_byol_views
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.heads import mlp
 from skelssl.skeleton import get_layout
@@ -149,19 +149,14 @@ class SimCLR(nn.Module):
     def views(self, batch: dict) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
         """Two views of ``batch["joints"]`` and their lengths: two virtual-camera views, or
         (``views="skeleton-byol"``) Skeleton BYOL's T₁ and T₂ pipelines with BYOL's defaults
-        (:func:`skelssl.methods.byol.augment`), the factorial of
+        (:func:`skelssl.methods.byol.two_views`), the factorial of
         ``benchmarks/results/nwucla_byol_diagnosis.md``."""
+        if self.params.views == "skeleton-byol":
+            return skeleton_byol_views(batch, self.layout, BYOLConfig())
         x, lengths = batch["joints"], batch.get("lengths")
         generator = batch.get("generator")
-        if self.params.views == "virtual-camera":
-            view1, lengths1 = self.make_view(x, lengths, generator)
-            view2, lengths2 = self.make_view(x, lengths, generator)
-            return view1, lengths1, view2, lengths2
-        byol = BYOLConfig()
-        if lengths is None:
-            lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
-        view1, lengths1 = byol_augment(x, lengths, byol.aggressive, self.layout, byol, generator)
-        view2, lengths2 = byol_augment(x, lengths, byol.conservative, self.layout, byol, generator)
+        view1, lengths1 = self.make_view(x, lengths, generator)
+        view2, lengths2 = self.make_view(x, lengths, generator)
         return view1, lengths1, view2, lengths2
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
