@@ -9,6 +9,7 @@ README's results table is generated.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from skelssl.data.readers.arrays import write_npz
+from skelssl.data.types import SkeletonData
 
 REPO = Path(__file__).resolve().parents[1]
 NWUCLA_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"  # the default --root
@@ -146,3 +150,12 @@ def summary_row(
         "source": source,
     }
     return {**row, **extra}
+
+
+def write_view1_view2(train: SkeletonData, path: Path) -> Path:
+    """The validation split of NW-UCLA's training views, written as a ``given`` split to
+    ``path`` (.npz): view 1 = train, view 2 = validation. ``train`` is the xview training
+    part (views 1+2); view 3, the test view, is not in it. Returns ``path``."""
+    given = np.asarray(train.views) == 1
+    write_npz(dataclasses.replace(train, splits={"given": given}), path)
+    return path

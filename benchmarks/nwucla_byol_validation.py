@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import machine, write_json
+from common import NWUCLA_ROOT, REPO, machine, write_json, write_view1_view2
 from nwucla_byol import machine_line, three_digits
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
-from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.generic import knn, linear_probe
 from skelssl.methods import build_method
@@ -42,8 +41,7 @@ from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
 from skelssl.train import set_seed
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
+DEFAULT_ROOT = NWUCLA_ROOT
 RESULTS = REPO / "benchmarks" / "results"
 DIAGNOSTICS = (
     "loss_true_partner", "loss_shuffled_partner", "target_cosine",
@@ -87,9 +85,7 @@ def validation_file(root: Path, path: Path, frames: int) -> Path:
     overrides = [f"data.root={root}", f"data.preprocess.frames={frames}"]
     config = load_config("byol", REPO / "configs/nwucla/byol.yaml", overrides)
     train, _ = load_dataset(config.data, quiet=True).split("xview")
-    given = np.asarray(train.views) == 1
-    write_npz(dataclasses.replace(train, splits={"given": given}), path)
-    return path
+    return write_view1_view2(train, path)
 
 
 def variant_method(name: str) -> str:

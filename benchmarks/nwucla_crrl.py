@@ -56,14 +56,18 @@ from common import (
     summary_row,
     write_json,
     write_markdown,
+    write_view1_view2,
 )
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import body_presence, minmax_normalize
-from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.features import extract_features
-from skelssl.evaluation.generic import knn_on_features, linear_probe_on_features
+from skelssl.evaluation.generic import (
+    knn_on_features,
+    linear_probe_on_features,
+    standardisation,
+)
 from skelssl.evaluation.metrics import confusion_matrix
 from skelssl.methods import build_method
 from skelssl.models import build_encoder, encoder_preset
@@ -200,8 +204,8 @@ def random_encoder(config, seed: int):
 
 def standardised(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both feature sets shifted and scaled by the training split's per-dimension mean and
-    std, as the linear probe sees them. Shape: (N, D), (Q, D) -> same."""
-    mean, std = train.mean(0, keepdims=True), np.maximum(train.std(0, keepdims=True), 1e-6)
+    std (the linear probe's :func:`standardisation`). Shape: (N, D), (Q, D) -> same."""
+    mean, std = (t.numpy() for t in standardisation(torch.as_tensor(train)))
     return (train - mean) / std, (test - mean) / std
 
 
@@ -467,10 +471,9 @@ def validation_split(
     train, _ = load_dataset(config.data, quiet=True).split(config.data.split)
     path = Path(args.work) / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    given = np.asarray(train.views) == 1
-    joints = minmax_per_coordinate(np.asarray(train.joints)) if per_coordinate else train.joints
-    write_npz(dataclasses.replace(train, joints=joints, splits={"given": given}), path)
-    return path
+    if per_coordinate:
+        train = dataclasses.replace(train, joints=minmax_per_coordinate(np.asarray(train.joints)))
+    return write_view1_view2(train, path)
 
 
 def minmax_per_coordinate(joints: np.ndarray) -> np.ndarray:
@@ -604,8 +607,6 @@ def run_preparation_study(args, payload: dict) -> None:
             ]
             arms[arm] = {**aggregate(runs), "per_seed": runs, "settings": settings,
                          "epochs_planned": config.train.epochs}  # fmt: skip
-            arms[arm]["knn_standardised_top1"] = round(statistics.fmean(
-                r["knn_standardised_top1"] for r in runs.values()), 2)  # fmt: skip
             differences = {other: paired_difference(arms, other, "paper")
                            for other in arms if other != "paper"}  # fmt: skip
             study[phase] = {"arms": arms, "versus_paper": differences}

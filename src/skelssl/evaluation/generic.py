@@ -118,8 +118,9 @@ def _feature_tensors(
 
 
 # ---------------------------------------------------------------------------- linear probe
-def _standardisation(train: Tensor) -> tuple[Tensor, Tensor]:
-    """The training split's per-dimension mean and std (clamped), each (1, D)."""
+def standardisation(train: Tensor) -> tuple[Tensor, Tensor]:
+    """The training split's per-dimension mean and std (population, clamped), each (1, D):
+    what the linear probe subtracts and divides by. Shape: (N, D) -> (1, D), (1, D)."""
     mean = train.mean(0, keepdim=True)
     std = train.std(0, unbiased=False, keepdim=True).clamp_min(STANDARDISE_EPS)
     return mean, std
@@ -195,7 +196,7 @@ def linear_probe_on_features(
     train_x, train_y, test_x, test_y = _feature_tensors(
         train_features, train_labels, test_features, test_labels, device
     )
-    mean, std = _standardisation(train_x)
+    mean, std = standardisation(train_x)
     if not config.linear_standardise:
         mean, std = torch.zeros_like(mean), torch.ones_like(std)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
