@@ -56,9 +56,8 @@ from skelssl.evaluation.byol import (
     semi_supervised,
     train_from_scratch,
 )
-from skelssl.evaluation.features import extract_features, predict
+from skelssl.evaluation.features import accuracy_on, extract_features
 from skelssl.evaluation.generic import knn, linear_probe
-from skelssl.evaluation.metrics import classification_accuracy
 from skelssl.methods import build_method
 from skelssl.methods.supervised import RandomInitConfig
 from skelssl.models import build_encoder
@@ -248,8 +247,8 @@ def distillation_rows(
             "teacher": encoder_label(teacher_run.config.encoder),
             "student": encoder_label(student_run.config.encoder),
             "label_fraction": f"{fraction:.0%}", "sampling": sampling, "n_labelled": int(rows.size),
-            "teacher_top1": accuracy_of(teacher, test),
-            "student_semi_top1": accuracy_of(semi, test),
+            "teacher_top1": accuracy_on(teacher, test)["top1"],
+            "student_semi_top1": accuracy_on(semi, test)["top1"],
             "student_without_kd_top1": scratch["top1"], "student_with_kd_top1": with_kd["top1"],
         })  # fmt: skip
         print(json.dumps(out[-1]), flush=True)
@@ -278,10 +277,6 @@ def distillation_summary(rows: list[dict]) -> list[dict]:
             "with_kd_above_in": "-" if column == "student_with_kd_top1" else f"{int((gap > 0).sum())}/{gap.size}",
         })  # fmt: skip
     return out
-
-
-def accuracy_of(model: torch.nn.Module, test) -> float:
-    return classification_accuracy(predict(model, test), test.labels)["top1"]
 
 
 def tsne_figure(run_dirs: dict[str, Path], path: Path, seed: int = 0) -> None:
