@@ -55,6 +55,7 @@ import torch
 
 from common import NWUCLA_ROOT as DEFAULT_ROOT
 from common import REPO, machine, write_json, write_markdown
+from skelssl.checkpoint import load_weights
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
@@ -206,8 +207,7 @@ def last_epoch_metrics(run_dir: Path) -> dict:
 def pretrain(config, train_data, epochs: int, seed: int, run_dir: Path):
     """MS²L pre-trained for ``epochs`` epochs with ``seed``: (method, minutes, metrics)."""
     train_config = dataclasses.replace(config.train, epochs=epochs, seed=seed, time_budget=0)
-    torch.manual_seed(seed)
-    method = build_method("ms2l", config.params, config.encoder, DataSpec.of(train_data))
+    method = random_method(config, train_data, seed)
     started = time.time()
     run_config = dataclasses.replace(config, train=train_config)
     train(method, train_data, train_config, run_dir, quiet=True, config_dict=to_dict(run_config))
@@ -261,8 +261,7 @@ def complete_paper_probes(args, record, config_of, paper_epochs) -> dict:
     method = random_method(config, train_data, record["seed"])
     if record["row"] != "random" and record.get("epochs"):
         run_dir = Path(args.work) / record["kind"] / record["row"] / f"seed{record['seed']}"
-        state = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)["model"]
-        method.load_state_dict(state)
+        load_weights(method, run_dir / "last.pt")
     extra = paper_probes(method.encoder, train_data, test_data, config, record["seed"], missing)
     return {**record, **extra}
 
@@ -436,10 +435,7 @@ def run_test(args, records) -> dict:
     def pretrained(seed: int):  # the ms2l pre-training of this seed (from its run dir)
         config, train_data, _ = load_splits(args, [], validate=False)
         method = random_method(config, train_data, seed)
-        checkpoint = Path(args.work) / "test" / "ms2l" / f"seed{seed}" / "last.pt"
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
-        method.load_state_dict(state)
-        return method
+        return load_weights(method, Path(args.work) / "test" / "ms2l" / f"seed{seed}" / "last.pt")
 
     for row in rows:
         if row in STRATEGIES:
