@@ -22,6 +22,9 @@ Also written: parameter and FLOP counts of CML, SER and CRRL (Table XI's measure
 60-frame, two-body, 25-joint sequence; ``torch.utils.flop_counter.FlopCounterMode``,
 matrix multiplications, 1 multiply-add = 2 FLOPs), confusion matrices and t-SNE plots of
 the CML, SER and CRRL features on view 3 (Figs. 6, 8; first seed), and ``summary_rows``.
+Two further tables: every row minus SER, paired by seed (Table VIII's question), and the
+CRRL authors' linear evaluation with its final and its best test epoch, a diagnosis that
+reads view 3 after every epoch to measure the paper's selection (never used to choose).
 
     python benchmarks/nwucla_crrl.py                              # paper scale (GPU)
     python benchmarks/nwucla_crrl.py --epoch-scale 0.4 encoder.hidden_size=128   # CPU
@@ -66,6 +69,7 @@ from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import (
     knn_on_features,
     linear_probe_on_features,
+    linear_test_curve_diagnostic,
     standardisation,
 )
 from skelssl.evaluation.metrics import confusion_matrix
@@ -144,6 +148,11 @@ PREPARATIONS = {
 PER_COORDINATE = "minmax-coordinate"
 # arms that run SER only (CML + step 2 cost twice SER); the others run all three phases
 PREPARATION_SER_ONLY = (PER_COORDINATE,)
+# the columns of :func:`authors_probe` (a diagnosis reading the test view every epoch)
+DIAGNOSIS = ("authors_probe_final_top1", "authors_probe_best_test_epoch_top1",
+             "authors_probe_selection_lift", "authors_probe_best_test_epoch")  # fmt: skip
+DIAGNOSIS_HEADERS = ("authors' probe, final epoch %", "authors' probe, best test epoch %",
+                     "best − final (paired)", "best test epoch (of 85)")  # fmt: skip
 PAPER_EPOCHS = {"crrl-cml.yaml": 100, "crrl-ser.yaml": 60, "crrl.yaml": 60}  # Sec. IV-B
 STUDY_PHASES = {"cml": "crrl-cml.yaml", "ser": "crrl-ser.yaml", "crrl": "crrl.yaml"}
 
@@ -188,11 +197,24 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
 
 
 def finished_with(run_dir: Path, config) -> bool:
-    """True if ``run_dir`` holds a finished run (``summary.json``) of exactly ``config``."""
+    """True if ``run_dir`` holds a finished run (``summary.json``) whose pre-training is
+    ``config``'s (:func:`pretraining_settings` equal)."""
     if not (run_dir / "summary.json").is_file():
         return False
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    return saved == yaml.safe_load(yaml.safe_dump(to_dict(config)))
+    current = yaml.safe_load(yaml.safe_dump(to_dict(config)))
+    return pretraining_settings(saved) == pretraining_settings(current)
+
+
+def pretraining_settings(tree: dict) -> dict:
+    """A config tree without what cannot change a checkpoint: the ``evaluation`` section
+    (probe settings; a field added to it later must not make a finished run look
+    different) and the spelling of ``data.root`` (compared as a resolved path)."""
+    settings = {key: value for key, value in tree.items() if key != "evaluation"}
+    data = dict(settings.get("data") or {})
+    if data.get("root"):
+        data["root"] = str(Path(data["root"]).resolve())
+    return {**settings, "data": data}
 
 
 def random_encoder(config, seed: int):
@@ -209,12 +231,15 @@ def standardised(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return (train - mean) / std, (test - mean) / std
 
 
-def evaluate_encoder(encoder, data, config, figures: Path | None = None, name: str = "") -> dict:
+def evaluate_encoder(
+    encoder, data, config, figures: Path | None = None, name: str = "", test_curve: bool = False
+) -> dict:
     """Linear probe + kNN (k=1 cosine) train split -> test split of the config's protocol,
     on features extracted once (the pooled encoder output, the paper's "feature before the
     MLP head", Sec. IV-B); ``knn_standardised_top1`` is a diagnosis (kNN on the features the
     linear probe sees), not the paper's protocol. Confusion matrix and t-SNE PNGs into
-    ``figures`` when given."""
+    ``figures`` when given. ``test_curve``: also the authors' linear evaluation, a diagnosis
+    that reads the test split every epoch (:func:`authors_probe`)."""
     train, test = data.split(config.data.split or "xview")
     evaluation = config.evaluation
     train_x, test_x = (
@@ -228,6 +253,7 @@ def evaluate_encoder(encoder, data, config, figures: Path | None = None, name: s
     train_z, test_z = standardised(train_x, test_x)
     nearest_standardised = knn_on_features(train_z, train.labels, test_z, test.labels,
                                            train.num_classes, evaluation)  # fmt: skip
+    diagnosis = authors_probe(train_x, train, test_x, test) if test_curve else {}
     if figures is not None:
         matrix = confusion_matrix(test.labels, linear["predictions"], test.num_classes)
         plot_confusion_matrix(matrix, test.class_names, figures / f"confusion_{name}.png",
@@ -237,7 +263,24 @@ def evaluate_encoder(encoder, data, config, figures: Path | None = None, name: s
     return {"linear_top1": linear["top1"], "knn_top1": nearest["top1"],
             "knn_standardised_top1": nearest_standardised["top1"],
             "knn": f"k={nearest['k']} {nearest['metric']}", "n_train": linear["n_train"],
-            "n_test": linear["n_test"]}  # fmt: skip
+            "n_test": linear["n_test"], **diagnosis}  # fmt: skip
+
+
+def authors_probe(train_x: np.ndarray, train, test_x: np.ndarray, test) -> dict:
+    """DIAGNOSIS that reads the test view (view 3) after every epoch, never used to choose
+    anything: the CRRL authors' ``linear_eval`` (85 epochs, SGD lr 0.1 Nesterov, batch 16,
+    halved at 15/35/50/66/75, raw features; github.com/Picasso-Wang/CRRL), which reports the
+    best test epoch. Its final epoch, its best test epoch (the paper's protocol) and the lift
+    of the selection (best − final). Shape: train_x (N, D), test_x (Q, D)."""
+    result = linear_test_curve_diagnostic(
+        train_x, train.labels, test_x, test.labels, train.num_classes
+    )
+    return {
+        "authors_probe_final_top1": round(result["final_top1"], 2),
+        "authors_probe_best_test_epoch_top1": round(result["best_test_top1"], 2),
+        "authors_probe_best_test_epoch": result["best_test_epoch"],
+        "authors_probe_selection_lift": round(result["best_test_top1"] - result["final_top1"], 2),
+    }
 
 
 def aggregate(per_seed: dict[int, dict]) -> dict:
@@ -247,7 +290,8 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
     result = {"epochs": sorted({r.get("epochs", 0) for r in runs}), "seeds": list(per_seed),
               "pretrain_minutes": round(statistics.fmean(r.get("minutes", 0.0) for r in runs), 2)}  # fmt: skip
     metrics = ["linear_top1", "knn_top1"]
-    metrics += ["knn_standardised_top1"] if all("knn_standardised_top1" in r for r in runs) else []
+    optional = ["knn_standardised_top1", *DIAGNOSIS]
+    metrics += [metric for metric in optional if all(metric in r for r in runs)]
     for metric in metrics:
         mean, std = mean_std([r[metric] for r in runs])
         result[metric], result[f"{metric}_std"] = round(mean, 2), round(std or 0.0, 2)
@@ -328,7 +372,8 @@ def run_benchmark(args, payload: dict) -> None:
         config = phase_config("crrl-cml.yaml", root, args)
         for seed in args.seeds:
             encoder, data = random_encoder(config, seed)
-            per_seed["random"][seed] = {"epochs": 0, **evaluate_encoder(encoder, data, config)}
+            evaluation = evaluate_encoder(encoder, data, config, test_curve=True)
+            per_seed["random"][seed] = {"epochs": 0, **evaluation}
         payload["planned_epochs"]["random"] = 0
         save_rows(payload, per_seed, args.out)
     for row in order:
@@ -345,7 +390,8 @@ def run_benchmark(args, payload: dict) -> None:
             )
             if row in requested:
                 plot = figures if row in PLOTTED and position == 0 else None
-                per_seed[row][seed] = {**info, **evaluate_encoder(encoder, data, config, plot, row)}
+                evaluation = evaluate_encoder(encoder, data, config, plot, row, test_curve=True)
+                per_seed[row][seed] = {**info, **evaluation}
                 print(json.dumps({row: {seed: per_seed[row][seed]}}), flush=True)
             payload["planned_epochs"][row] = config.train.epochs
             save_rows(payload, per_seed, args.out)
@@ -411,6 +457,59 @@ def cuts_from_the_paper(payload: dict) -> str:
     )
 
 
+def versus_ser_section(payload: dict) -> list[str]:
+    """Each trained row minus SER, paired by seed (Table VIII's question: what fusing CML
+    into SER adds), beside the paper's difference (Markdown lines; none without SER)."""
+    rows = payload["rows"]
+    if "ser" not in rows:
+        return []
+    lines = []
+    for name, row in rows.items():
+        if name in ("ser", "random") or set(row["seeds"]) != set(rows["ser"]["seeds"]):
+            continue
+        difference = paired_difference(rows, name, "ser")
+        paper = PAPER.get(name, {}).get("linear")
+        lines.append({"row": name,
+                      "linear_top1": difference[f"{name}_minus_ser_linear_top1"],
+                      "linear_top1_std": difference[f"{name}_minus_ser_linear_top1_std"],
+                      "knn_top1": difference[f"{name}_minus_ser_knn_top1"],
+                      "knn_top1_std": difference[f"{name}_minus_ser_knn_top1_std"],
+                      "better": f"{difference[f'{name}_better_linear_top1_seeds']} of {len(row['seeds'])}",
+                      "paper": None if paper is None else round(paper - PAPER["ser"]["linear"], 1)})  # fmt: skip
+    if not lines:
+        return []
+    table = markdown_table(
+        lines, ["row", "linear_top1", "knn_top1", "better", "paper"],
+        ["row", "− SER, linear (paired)", "− SER, kNN (paired)", "linear better on seeds", "paper − SER, linear"],
+    )  # fmt: skip
+    return ["## Against SER, paired by seed (Table VIII: what fusion adds)", "", table, ""]
+
+
+def diagnosis_section(payload: dict) -> list[str]:
+    """The authors' linear evaluation beside our probe (Markdown lines; none without it)."""
+    rows = [{"row": name, **row, "paper_linear": PAPER.get(name, {}).get("linear")}
+            for name, row in payload["rows"].items() if all(m in row for m in DIAGNOSIS)]  # fmt: skip
+    if not rows:
+        return []
+    table = markdown_table(
+        rows, ["row", "linear_top1", "paper_linear", *DIAGNOSIS],
+        ["row", "our probe, final epoch %", "paper linear %", *DIAGNOSIS_HEADERS],
+    )  # fmt: skip
+    return [
+        "## The authors' linear evaluation: a diagnosis that reads view 3 every epoch",
+        "",
+        "The CRRL authors' `linear_eval` (github.com/Picasso-Wang/CRRL, src/main_evaluation.py): "
+        "85 epochs, SGD lr 0.1, Nesterov momentum 0.9, batch 16, lr ×0.5 at epochs 15, 35, "
+        "50, 66 and 75, no weight decay, raw features; it reports the best test-view accuracy "
+        "over the epochs. Here on the same frozen features as our probe, with its final epoch "
+        "and its best test epoch; best − final is the lift of choosing the epoch on the test "
+        "view. Nothing in this benchmark is chosen by these columns.",
+        "",
+        table,
+        "",
+    ]
+
+
 def write_benchmark(payload: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RESULTS, payload)
@@ -446,6 +545,8 @@ def write_benchmark(payload: dict, out: Path) -> None:
         "",
         flops_table,
         "",
+        *versus_ser_section(payload),
+        *diagnosis_section(payload),
         cuts_from_the_paper(payload),
         "",
         "Figures (first seed): "

@@ -45,3 +45,40 @@ def test_minmax_per_coordinate_scales_each_joint_over_its_frames_and_keeps_paddi
     joints[0, :3, 0, 1, 0] = [5, 5, 7]
     scaled = crrl_benchmark.minmax_per_coordinate(joints)[0, :, 0, :, 0]
     np.testing.assert_allclose(scaled, [[-1, -1], [0, -1], [1, 1], [0, 0]])
+
+
+def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchmark, tmp_path):
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    config = load_config("crrl", overrides=["data.root=some/dir", "train.epochs=3"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    saved = to_dict(config)
+    saved["data"]["root"] = str((tmp_path / "x" / ".." / "some" / "dir").resolve())
+    saved["evaluation"].pop("linear_schedule")  # a run saved before that field existed
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert not crrl_benchmark.finished_with(run_dir, config)  # no summary.json: unfinished
+    (run_dir / "summary.json").write_text("{}")
+    moved = load_config(
+        "crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}", "train.epochs=3"]
+    )
+    assert crrl_benchmark.finished_with(run_dir, moved)
+    other = load_config(
+        "crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}", "train.epochs=4"]
+    )
+    assert not crrl_benchmark.finished_with(run_dir, other)
+
+
+def test_versus_ser_pairs_each_row_by_seed_and_skips_random(crrl_benchmark):
+    rows = {
+        "random": {**arm([60, 61, 62], [50, 51, 52]), "seeds": [0, 1, 2]},
+        "ser": {**arm([70, 72, 74], [60, 60, 60]), "seeds": [0, 1, 2]},
+        "crrl": {**arm([71, 71, 77], [62, 58, 61]), "seeds": [0, 1, 2]},
+    }
+    lines = crrl_benchmark.versus_ser_section({"rows": rows})
+    table = "\n".join(lines)
+    assert "| crrl | 1.0 ± 2.0 | 0.3 ± 2.1 | 2 of 3 | 2.4 |" in table
+    assert "| random" not in table and "| ser" not in table
+    assert crrl_benchmark.versus_ser_section({"rows": {"crrl": rows["crrl"]}}) == []

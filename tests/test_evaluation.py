@@ -14,12 +14,14 @@ from skelssl.errors import SkelsslError
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import (
     EvalConfig,
+    authors_lr_factor,
     finetune,
     knn,
     knn_class_scores,
     knn_on_features,
     linear_probe,
     linear_probe_on_features,
+    linear_test_curve_diagnostic,
     supervised_baseline,
 )
 from skelssl.evaluation.metrics import classification_accuracy, confusion_matrix, effective_rank
@@ -273,6 +275,34 @@ def test_linear_probe_on_raw_features_with_the_step_schedule():
     assert not np.allclose(plain["loss_curve"], scaled["loss_curve"], rtol=1e-3)
     with pytest.raises(SkelsslError, match="linear_schedule"):
         EvalConfig(linear_schedule="linear").validate()
+
+
+def test_authors_schedule_halves_one_epoch_late():
+    milestones = (15, 35, 50, 66, 75)  # CRRL's linear_eval: x0.5 applied after epoch m + 1
+    factors = [authors_lr_factor(e, milestones, 0.5) for e in range(85)]
+    assert factors[:17] == [1.0] * 17 and factors[17] == 0.5
+    assert factors[36] == 0.5 and factors[37] == 0.25 and factors[84] == 0.5**5
+
+
+def test_linear_test_curve_diagnostic_records_every_epoch():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 12)
+    features = rng.normal(size=(36, 4)) + np.eye(3, 4)[labels] * 1.5
+    test_labels = np.repeat([0, 1, 2], 6)
+    test_features = rng.normal(size=(18, 4)) + np.eye(3, 4)[test_labels] * 1.5
+    result = linear_test_curve_diagnostic(
+        features, labels, test_features, test_labels, 3, epochs=12, milestones=(3, 6), device=CPU
+    )
+    curve = result["test_curve"]
+    assert len(curve) == 12 and result["final_top1"] == curve[-1]
+    assert result["best_test_top1"] == max(curve) >= result["final_top1"]
+    assert curve[result["best_test_epoch"] - 1] == max(curve)
+    assert result["best_test_top1"] > 100 / 3  # it learns something
+    again = linear_test_curve_diagnostic(
+        features, labels, test_features, test_labels, 3, epochs=12, milestones=(3, 6), device=CPU
+    )
+    assert again["test_curve"] == curve
+    json.dumps(result)
 
 
 def test_bad_config_is_a_user_error():

@@ -150,11 +150,35 @@ def _train_linear(
             optimizer, T_max=max(1, config.linear_epochs)
         )
     )
+    curve = _fit_linear(head, features, labels, optimizer, scheduler, per_step=per_step,
+                        epochs=config.linear_epochs, batch_size=config.batch_size, seed=seed,
+                        quiet=quiet)  # fmt: skip
+    return head, curve
+
+
+def _fit_linear(
+    head: nn.Linear,
+    features: Tensor,
+    labels: Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    *,
+    per_step: bool,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    quiet: bool,
+    after_epoch=None,
+) -> list[float]:
+    """Cross-entropy training of ``head`` on mini-batches (order drawn from ``seed``); the
+    scheduler steps after every batch (``per_step``) or every epoch; ``after_epoch(head)``
+    is called after each epoch. Returns the mean loss per epoch.
+    Shape: features (N, D), labels (N,)."""
     order = torch.Generator().manual_seed(seed)
     curve = []
-    for _ in tqdm(range(config.linear_epochs), desc="linear probe", disable=quiet, leave=False):
+    for _ in tqdm(range(epochs), desc="linear probe", disable=quiet, leave=False):
         total = torch.zeros((), device=features.device)
-        for index in epoch_batches(len(labels), config.batch_size, order, drop_singleton=False):
+        for index in epoch_batches(len(labels), batch_size, order, drop_singleton=False):
             index = index.to(features.device)
             loss = F.cross_entropy(head(features[index]), labels[index])
             optimizer.zero_grad(set_to_none=True)
@@ -166,7 +190,9 @@ def _train_linear(
         if not per_step:
             scheduler.step()
         curve.append(total.item() / len(labels))
-    return head, curve
+        if after_epoch is not None:
+            after_epoch(head)
+    return curve
 
 
 def linear_probe_on_features(
@@ -223,6 +249,83 @@ def linear_probe_on_features(
         result["head"] = {"weight": head.weight.detach().cpu(), "bias": head.bias.detach().cpu(),
                           "feature_mean": mean[0].cpu(), "feature_std": std[0].cpu()}  # fmt: skip
     return result
+
+
+# CRRL's authors' linear evaluation (github.com/Picasso-Wang/CRRL, src/main_evaluation.py
+# ``linear_eval`` and src/parse_args_for_evaluation.py): 85 epochs, batch 16, SGD lr 0.1,
+# Nesterov momentum 0.9, no weight decay, lr x0.5 at epochs 15, 35, 50, 66 and 75, on the raw
+# features; fc weight ~ N(0, 0.01), bias 0. It keeps the best test ("val") accuracy.
+CRRL_AUTHORS_LINEAR = {"epochs": 85, "lr": 0.1, "batch_size": 16,
+                       "milestones": (15, 35, 50, 66, 75), "gamma": 0.5}  # fmt: skip
+
+
+def authors_lr_factor(epoch: int, milestones, gamma: float) -> float:
+    """The lr factor of ``epoch`` (from 0) in CRRL's authors' schedule: after training epoch
+    e they set the lr to ``lr * gamma ** #(m < e)`` (src/tools/adjustLearningRate.py), so
+    epoch e trains at ``gamma ** #(m < e - 1)``: the halving at 15 first acts in epoch 17."""
+    return gamma ** sum(epoch - 1 > m for m in milestones)
+
+
+def linear_test_curve_diagnostic(
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    test_features: np.ndarray,
+    test_labels: np.ndarray,
+    num_classes: int,
+    *,
+    epochs: int = CRRL_AUTHORS_LINEAR["epochs"],
+    lr: float = CRRL_AUTHORS_LINEAR["lr"],
+    batch_size: int = CRRL_AUTHORS_LINEAR["batch_size"],
+    milestones: tuple[int, ...] = CRRL_AUTHORS_LINEAR["milestones"],
+    gamma: float = CRRL_AUTHORS_LINEAR["gamma"],
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> dict:
+    """DIAGNOSTIC, NOT A PROTOCOL: it reads the test split after every epoch. A linear
+    classifier on the raw features trained as CRRL's authors do (``CRRL_AUTHORS_LINEAR``:
+    SGD, Nesterov momentum 0.9, step halvings), with the test top-1 % recorded per epoch, to
+    measure how far the authors' "best test epoch" selection lifts a number above the
+    final epoch. Nothing here may choose anything.
+
+    The lr of each epoch is :func:`authors_lr_factor` × ``lr``.
+    Shape: train_features (N, D), train_labels (N,), test_features (Q, D), test_labels (Q,).
+    Returns ``final_top1``, ``best_test_top1``, ``best_test_epoch`` (1-based; the first
+    best, as their strict ``>``) and ``test_curve``.
+    """
+    device = resolve_device(device)
+    train_x, train_y, test_x, test_y = _feature_tensors(
+        train_features, train_labels, test_features, test_labels, device
+    )
+    with seeded(seed, device):
+        head = nn.Linear(train_x.shape[1], num_classes).to(device)
+        nn.init.normal_(head.weight, 0.0, 0.01)
+        nn.init.zeros_(head.bias)
+    optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=0.9, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda epoch: authors_lr_factor(epoch, milestones, gamma)
+    )
+    test_curve: list[float] = []
+
+    def score_test(trained: nn.Linear) -> None:
+        with torch.no_grad():
+            test_curve.append(classification_accuracy(trained(test_x), test_y)["top1"])
+
+    _fit_linear(head, train_x, train_y, optimizer, scheduler, per_step=False, epochs=epochs,
+                batch_size=batch_size, seed=seed, quiet=True, after_epoch=score_test)  # fmt: skip
+    best = int(np.argmax(test_curve)) if test_curve else 0
+    return {
+        "protocol": "linear-test-curve (diagnostic: reads the test split every epoch)",
+        "final_top1": test_curve[-1] if test_curve else 0.0,
+        "best_test_top1": test_curve[best] if test_curve else 0.0,
+        "best_test_epoch": best + 1 if test_curve else 0,
+        "test_curve": test_curve,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "milestones": list(milestones),
+        "gamma": gamma,
+        "seed": seed,
+    }
 
 
 def _frozen_features(encoder, train, test, config: EvalConfig, device, quiet: bool):
