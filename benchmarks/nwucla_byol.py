@@ -373,8 +373,8 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
         "`linear_top1` = the paper's protocol (SGD lr 30, ×0.1 at 60/80 %) on frozen features "
         "without augmentation. Diagnostics at the last logged step: loss per term with the "
         "true partner vs a shuffled one, targets' mean cosine between samples, effective rank "
-        "of online / target encoder features (of the feature width: 64 for ST-GCN 0.25×, "
-        "128 for the bi-GRU 1×64).\n",
+        "of online / target encoder features (out of the feature width: 64 for ST-GCN 0.25×, "
+        "2 × hidden size for a bi-GRU).\n",
         markdown_table(
             three_digits(rows),
             [
