@@ -285,9 +285,11 @@ def test_bad_params_raise_a_user_error(params):
 
 def test_registered_and_configs_load():
     assert METHODS["ms2l"] is MS2L
-    for folder in ("nwucla", "synthetic"):
+    # NW-UCLA stretches the paper's decay (every 100 iterations) to every 300, chosen on a
+    # validation split (configs/nwucla/ms2l.yaml)
+    for folder, step_every in (("nwucla", 300), ("synthetic", 100)):
         config = load_config("ms2l", CONFIGS / folder / "ms2l.yaml")
-        assert config.train.optimizer == "adam" and config.train.step_every == 100
+        assert config.train.optimizer == "adam" and config.train.step_every == step_every
         assert config.encoder.hidden_size == 30 and config.encoder.num_layers == 1
 
 
