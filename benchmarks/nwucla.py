@@ -152,39 +152,6 @@ def pretrain_step_speed(root: Path, encoder: list[str], batch_size: int, steps: 
     return round(batch_size * steps / (time.perf_counter() - started), 1)
 
 
-def paper_method_rows(out: Path) -> list[dict]:
-    """The main NW-UCLA rows of MS²L, CRRL and Skeleton BYOL from their benchmarks' JSON."""
-    rows = []
-
-    def load(name: str) -> dict | None:
-        path = out / name
-        return json.loads(path.read_text()) if path.exists() else None
-
-    if ms2l := load("nwucla_ms2l.json"):
-        row = next(r for r in ms2l["rows"] if r["row"] == "MS²L")
-        rows.append({"method": "ms2l", "encoder": "bi-GRU 1×30", **_scores(row), "paper": PAPER_LINEAR["ms2l"],
-                     "source": "nwucla_ms2l.md"})  # fmt: skip
-    if crrl := load("nwucla_crrl.json"):
-        row = crrl["rows"].get("crrl")
-        if row:
-            width = re.search(r"encoder.hidden_size=(\d+)", crrl["command"])
-            encoder = f"bi-GRU 2×{width.group(1) if width else 256}"
-            rows.append({"method": "crrl", "encoder": encoder, **_scores(row),
-                         "paper": PAPER_LINEAR["crrl"], "source": "nwucla_crrl.md"})  # fmt: skip
-    if byol := load("nwucla_byol.json"):
-        ours = [r for r in byol["rows"] if r["run"] in ("ours", "ours-long")]
-        row = max(ours, key=lambda r: r.get("pretrain_minutes") or 0, default=None)  # longest run
-        if row:
-            scores = {**_scores(row), "linear_top1": row["probe_top1"]}
-            rows.append({"method": "byol", "encoder": row.get("encoder", "ST-GCN 0.25×"), **scores, "paper": "none (target 84)",
-                         "source": "nwucla_byol.md"})  # fmt: skip
-    return rows
-
-
-def _scores(row: dict) -> dict:
-    return {key: row.get(key) for key in ("epochs", "pretrain_minutes", "linear_top1", "knn_top1")}
-
-
 def write_results(rows: dict, speed: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -205,32 +172,9 @@ def write_results(rows: dict, speed: dict, out: Path) -> None:
         "",
         table,
         "",
-        "Seed papers' main rows, from their own benchmarks (same linear probe and kNN; "
-        "the ablations, plots and paper protocols are in each source file):",
-        "",
-        markdown_table(
-            paper_method_rows(out),
-            [
-                "method",
-                "encoder",
-                "epochs",
-                "pretrain_minutes",
-                "linear_top1",
-                "knn_top1",
-                "paper",
-                "source",
-            ],
-            [
-                "method",
-                "encoder",
-                "epochs",
-                "pre-train min",
-                "linear top-1 %",
-                "kNN top-1 % (k=1, cosine)",
-                "paper linear %",
-                "source",
-            ],
-        ),  # fmt: skip
+        "The seed papers' rows (MS²L, CRRL, Skeleton BYOL, each beside its untrained encoder) "
+        "come from their own benchmarks: `nwucla_summary.md` (`python benchmarks/nwucla.py "
+        "--summary`) gathers every results file's `summary_rows`.",
         "",
     ]
     if speed:
