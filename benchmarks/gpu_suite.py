@@ -94,20 +94,22 @@ class Recipe:
     evaluate: bool = True
 
 
-BYOL_LARS = (  # configs/nwucla/byol.yaml's train section, chosen on view 1 -> view 2
-    "train.optimizer=lars",
-    "train.lr=1.0",
-    "train.lr_scaling=linear",
-    "train.lars_eta=0.02",
-    "train.weight_decay=1.0e-6",
-)
+OPTIMISER_KEYS = ("optimizer", "lr", "lr_scaling", "lars_eta", "momentum", "weight_decay")
+
+
+def optimiser_of(config_file: str) -> tuple[str, ...]:
+    """``train.<key>=<value>`` overrides that give a recipe the optimiser of another
+    ``configs/nwucla`` file (read from it, so the two cannot drift apart)."""
+    train = load_config(None, REPO / "configs" / "nwucla" / config_file).train
+    return tuple(f"train.{key}={getattr(train, key)}" for key in OPTIMISER_KEYS)
+
 
 RECIPES = (
     # Skeleton BYOL (Moliner et al. 2022) at paper scale: ST-GCN 1x on joints + bones,
     # 150-frame crop with repetition (configs/nwucla/byol-paper.yaml says what is ours),
     # with configs/nwucla/byol.yaml's optimiser: LARS instead of the paper's SGD, which
     # barely moves the encoder on NW-UCLA (benchmarks/results/nwucla_byol_diagnosis.md).
-    Recipe("byol", "byol-paper.yaml", BYOL_LARS, 140),
+    Recipe("byol", "byol-paper.yaml", optimiser_of("byol.yaml"), 140),
     # CRRL (Wang et al. 2022): step 1 (Contrastive Motion Learner), then step 2 distilling
     # it into the Sequence Reconstructor; 2-layer bi-GRU of 2x256 (the configs' encoder).
     Recipe("crrl-cml", "crrl-cml.yaml", (), 40, evaluate=False),
