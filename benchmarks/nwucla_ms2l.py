@@ -125,6 +125,12 @@ VARIANTS: dict[str, list[str]] = {
     # the step decay stretched 3x (x0.1 every 300 iterations) over 3x the iterations: 300
     # at 0.01, 300 at 1e-3, the rest at 1e-4 (a deviation: is the paper's schedule starving?)
     "step-300-3x": [*STRETCHED_SCHEDULE],
+    # longer at the high rates: x0.1 every 500 iterations over 5x the iterations (500 at
+    # 0.01, 500 at 1e-3, the rest at 1e-4), paired with step-300-3x
+    "step-500-5x": ["train.step_every=500", "EPOCHS*5"],
+    # what Eq. (3) adds under the adopted schedule: motion and jigsaw only, paired with
+    # step-300-3x (nwucla_ms2l_contrastive.md: its positives are matched before training)
+    "step-300-3x-no-contrastive": [*STRETCHED_SCHEDULE, "params.tasks=[motion,jigsaw]"],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict

@@ -1,0 +1,57 @@
+"""benchmarks/nwucla_ms2l_contrastive.py: the statistics of MS²L's contrastive diagnosis."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from skelssl.data.types import DataSpec
+from skelssl.methods import build_method
+from skelssl.models import EncoderConfig
+
+
+@pytest.fixture
+def diagnosis(import_benchmark):
+    return import_benchmark("nwucla_ms2l_contrastive")
+
+
+def test_identical_views_of_orthogonal_clips_sit_on_the_orthogonal_floor(diagnosis):
+    clips = torch.eye(4)  # four clips, orthogonal projections
+    views = clips.expand(3, 4, 4)  # M = 3 identical views of each
+    wrong = torch.roll(torch.arange(4), 1)
+    stats = diagnosis.batch_stats(views, 1.0, wrong)
+    assert stats["loss"] == pytest.approx(math.log(math.e + 3) - 1, abs=1e-5)
+    assert stats["loss"] == pytest.approx(stats["floor_orthogonal"], abs=1e-5)
+    assert stats["floor_actual"] == pytest.approx(stats["floor_orthogonal"], abs=1e-5)
+    assert stats["positive_cos"] == pytest.approx(1.0) and stats["top1"] == 1.0
+    assert stats["negative_cos"] == pytest.approx(0.0, abs=1e-6)
+    assert stats["loss_wrong_partner"] == pytest.approx(stats["loss"] + 1.0)  # cos 0, not 1
+
+
+def test_pair_stats_finds_each_clip_and_reports_long_clips_apart(diagnosis):
+    a = torch.eye(3)
+    b = torch.eye(3) + 0.1  # the same clips, a little off
+    stats = diagnosis.pair_stats(a, b, torch.tensor([False, True, False]))
+    assert stats["top1"] == 1.0
+    assert stats["same"] > stats["other"]
+    assert stats["same_long"] == pytest.approx(stats["same"])  # the three are alike
+    assert math.isnan(diagnosis.pair_stats(a, b, torch.zeros(3, dtype=torch.bool))["same_long"])
+
+
+def test_measure_sees_the_views_the_training_loss_sees(diagnosis):
+    spec = DataSpec(layout="kinect-v1-20", num_classes=3, frames=12, bodies=1, channels=3)
+    torch.manual_seed(0)
+    method = build_method(
+        "ms2l", {"observed_frames": 4}, EncoderConfig(name="gru", hidden_size=6), spec
+    )
+    generator = torch.Generator().manual_seed(0)
+    joints = torch.randn(8, 12, 1, 20, 3, generator=generator)
+    lengths = torch.tensor([12, 9, 12, 7, 5, 12, 3, 10])
+    joints[torch.arange(12)[None, :] >= lengths[:, None]] = 0.0
+    data = SimpleNamespace(joints=joints.numpy(), lengths=lengths.numpy())
+    stats = diagnosis.measure(method, data, batch_size=4, seed=0)  # raises if L_c differs
+    assert stats["chance"] == pytest.approx(math.log(4))
+    assert stats["floor_actual"] <= stats["loss"] + 1e-6
