@@ -131,6 +131,8 @@ VARIANTS: dict[str, list[str]] = {
     # what Eq. (3) adds under the adopted schedule: motion and jigsaw only, paired with
     # step-300-3x (nwucla_ms2l_contrastive.md: its positives are matched before training)
     "step-300-3x-no-contrastive": [*STRETCHED_SCHEDULE, "params.tasks=[motion,jigsaw]"],
+    # Eq. (3) with τ 0.1 under the adopted schedule (at τ 1 L_c sits on its floor)
+    "step-300-3x-tau-0.1": [*STRETCHED_SCHEDULE, "params.temperature=0.1"],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict
