@@ -492,27 +492,35 @@ def run_test(args, records) -> dict:
 
 def run_validation(args, records) -> dict:
     variants = [v for v in args.variants.split(",") if v]
-    unknown = set(variants) - set(VARIANTS)
+    unknown = {*variants, args.reference} - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
     base_name = f"base[{' '.join(args.base)}]" if args.base else "base[paper]"
+
+    def name_of(variant: str) -> str:
+        return base_name if variant == "paper" else f"{base_name} + {variant}"
+
     runs = {}
-    for variant in ["paper", *[v for v in variants if v != "paper"]]:
-        name = base_name if variant == "paper" else f"{base_name} + {variant}"
-        runs[name] = [
+    for variant in [args.reference, *[v for v in variants if v != args.reference]]:
+        runs[name_of(variant)] = [
             run_pretrain_row(args, records, "val", variant, VARIANTS[variant], seed, validate=True)
             for seed in args.seeds
         ]
     table = {name: summarise(name, items) for name, items in runs.items()}
-    reference = table[base_name]
-    for name, row in table.items():
-        if name != base_name:
+    reference = table[name_of(args.reference)]
+    for row in table.values():
+        if row is not reference:
             row["vs_base_linear"] = compare(row, reference, runs, "linear_top1")
             row["vs_base_knn"] = compare(row, reference, runs, "knn_top1")
             paper_key = f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"
             row["vs_base_paper_probe"] = compare(row, reference, runs, paper_key)
         row["paper_top1"] = None
-    return {"base": args.base, "table": list(table.values()), "runs": runs}
+    return {
+        "base": args.base,
+        "reference": reference["row"],
+        "table": list(table.values()),
+        "runs": runs,
+    }
 
 
 def run_epoch_choice(args, records) -> dict:
@@ -627,7 +635,8 @@ def write_validation(results: dict, out: Path, command: str, stem: str) -> None:
         "# MS²L hypotheses on a validation split (pre-train on view 1, evaluate on view 2)",
         "",
         f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
-        "Δ: paired difference to the base over the same seeds.",
+        f"Δ: paired difference to the first row, the base ({results.get('reference')}), "
+        "over the same seeds.",
         f"Command: `{command}`",
         "",
         table_text(results["table"], VALIDATION_COLUMNS),
@@ -673,6 +682,9 @@ def main() -> None:
     parser.add_argument("--moving-epochs", type=float, default=5.0, help="θ reaches 1 here")
     parser.add_argument("--validate", action="store_true", help="view 1 -> view 2 hypotheses")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--reference", default="paper", help="--validate: the variant the Δ columns pair with"
+    )
     parser.add_argument(
         "--curve", choices=STRATEGIES[:1], help="with --validate: choose C's epochs on view 2"
     )
