@@ -18,6 +18,12 @@ read): the paper's SGD against Adam for each phase (CML, SER, and step 2 taught 
 run of the winning optimiser), paired over the seeds. It writes
 ``nwucla_crrl_optimiser.{json,md}``; the configs take the winner.
 
+``--fusion-study`` (same split, the configs' preparation): why step 2 adds nothing over SER,
+by arms of the fusion step (``FUSION_ARMS``: the authors' teacher dropout, the paper's SGD
+for SER and step 2, a stronger distillation weight), each paired by seed against SER and
+the configs' step 2; ``--reuse --work`` of the preparation study reuses its SER, CML and
+step-2 runs. It writes ``nwucla_crrl_fusion_validation.{json,md}``.
+
 Also written: parameter and FLOP counts of CML, SER and CRRL (Table XI's measure: one
 60-frame, two-body, 25-joint sequence; ``torch.utils.flop_counter.FlopCounterMode``,
 matrix multiplications, 1 multiply-add = 2 FLOPs), confusion matrices and t-SNE plots of
@@ -61,10 +67,11 @@ from common import (
     write_markdown,
     write_view1_view2,
 )
-from skelssl.config import load_config, to_dict
+from skelssl.config import build_config, load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import body_presence, minmax_normalize
 from skelssl.data.types import DataSpec
+from skelssl.errors import SkelsslError
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import (
     knn_on_features,
@@ -148,6 +155,27 @@ PREPARATIONS = {
 PER_COORDINATE = "minmax-coordinate"
 # arms that run SER only (CML + step 2 cost twice SER); the others run all three phases
 PREPARATION_SER_ONLY = (PER_COORDINATE,)
+# The arms of the fusion study (``--fusion-study``): SER and step 2 on the validation split
+# of the configs' preparation ("view-norm+minmax"), arm -> (variant, overrides on the
+# configs). Step 2 is always taught by that split's CML run of the same seed (the configs,
+# Adam). "crrl-teacher-dropout": the authors' code leaves the frozen teacher in train mode
+# (its dropout on). "ser-sgd" / "crrl-sgd": Sec. IV-B's SGD for SER and step 2 (lr 0.04):
+# does fusion add under the paper's optimiser? "crrl-distill-1": lambda_d = 1 instead of the
+# paper's 0.1 (Eq. (8)), a diagnosis of the distillation's strength, not a candidate setting.
+CONFIGS_PREPARATION = "view-norm+minmax"
+FUSION_ARMS = {
+    "ser": ("ser", []),
+    "crrl": ("crrl", []),
+    "crrl-teacher-dropout": ("crrl", ["params.teacher_dropout=true"]),
+    "ser-sgd": ("ser", OPTIMISERS["sgd"]["ser"]),
+    "crrl-sgd": ("crrl", OPTIMISERS["sgd"]["ser"]),
+    "crrl-distill-1": ("crrl", ["params.distill_weight=1.0"]),
+}
+# each step-2 arm against the SER arm of the same optimiser (what fusion adds) and against
+# the configs' step 2
+FUSION_BASELINES = {"crrl": ("ser",), "crrl-teacher-dropout": ("ser", "crrl"),
+                    "crrl-sgd": ("ser-sgd", "crrl"), "crrl-distill-1": ("ser", "crrl")}  # fmt: skip
+FUSION_RESULTS = "nwucla_crrl_fusion_validation.json"
 # the columns of :func:`authors_probe` (a diagnosis reading the test view every epoch)
 DIAGNOSIS = ("authors_probe_final_top1", "authors_probe_best_test_epoch_top1",
              "authors_probe_selection_lift", "authors_probe_best_test_epoch")  # fmt: skip
@@ -198,12 +226,20 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
 
 def finished_with(run_dir: Path, config) -> bool:
     """True if ``run_dir`` holds a finished run (``summary.json``) whose pre-training is
-    ``config``'s (:func:`pretraining_settings` equal)."""
+    ``config``'s (:func:`pretraining_settings` equal; the saved config is read through
+    today's dataclasses, so a field added after the run compares as its default)."""
     if not (run_dir / "summary.json").is_file():
         return False
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    current = yaml.safe_load(yaml.safe_dump(to_dict(config)))
-    return pretraining_settings(saved) == pretraining_settings(current)
+    try:  # read through today's config: a field added since the run counts as its default
+        saved = canonical_tree(build_config(yaml.safe_load((run_dir / "config.yaml").read_text())))
+    except SkelsslError:  # a field the run had is gone: not the same pre-training
+        return False
+    return pretraining_settings(saved) == pretraining_settings(canonical_tree(config))
+
+
+def canonical_tree(config) -> dict:
+    """``config`` as the plain tree its ``config.yaml`` holds (YAML types)."""
+    return yaml.safe_load(yaml.safe_dump(to_dict(config)))
 
 
 def pretraining_settings(tree: dict) -> dict:
@@ -715,6 +751,18 @@ def run_preparation_study(args, payload: dict) -> None:
             write_preparation_study(payload, args.out)
 
 
+def difference_row(difference: dict, better: str, worse: str, seeds: int) -> dict:
+    """A table row of a :func:`paired_difference` result: ``better − worse (paired)``."""
+    key = f"{better}_minus_{worse}"
+    return {"arm": f"{better} − {worse} (paired)",
+            "linear_top1": difference[f"{key}_linear_top1"],
+            "linear_top1_std": difference[f"{key}_linear_top1_std"],
+            "knn_top1": difference[f"{key}_knn_top1"],
+            "knn_top1_std": difference[f"{key}_knn_top1_std"],
+            "settings": f"{better} better on {difference[f'{better}_better_linear_top1_seeds']}"
+                        f" of {seeds} seeds (linear)"}  # fmt: skip
+
+
 def write_preparation_study(payload: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / PREPARATION_RESULTS, payload)
@@ -725,13 +773,9 @@ def write_preparation_study(payload: dict, out: Path) -> None:
                          "settings": " ".join(values["settings"]),
                          "epochs": "/".join(map(str, values["epochs"]))})  # fmt: skip
         for arm, difference in result["versus_paper"].items():
-            rows.append({"phase": phase, "arm": f"{arm} − paper (paired)",
-                         "linear_top1": difference[f"{arm}_minus_paper_linear_top1"],
-                         "linear_top1_std": difference[f"{arm}_minus_paper_linear_top1_std"],
-                         "knn_top1": difference[f"{arm}_minus_paper_knn_top1"],
-                         "knn_top1_std": difference[f"{arm}_minus_paper_knn_top1_std"],
-                         "settings": f"{arm} better on {difference[f'{arm}_better_linear_top1_seeds']}"
-                                     f" of {len(payload['seeds'])} seeds (linear)"})  # fmt: skip
+            rows.append(
+                {"phase": phase, **difference_row(difference, arm, "paper", len(payload["seeds"]))}
+            )
     table = markdown_table(
         rows,
         ["phase", "arm", "settings", "epochs", "pretrain_minutes", "linear_top1", "knn_top1", "knn_standardised_top1"],
@@ -754,6 +798,82 @@ def write_preparation_study(payload: dict, out: Path) -> None:
     write_markdown(out / "nwucla_crrl_preparation.md", lines)
 
 
+# ---------------------------------------------------------------- the fusion study
+
+
+def fusion_run_dir(args, arm: str, seed: int) -> Path:
+    """``{variant}-view-norm+minmax[-{rest of the arm's name}]-seed{seed}`` in ``--work``: the
+    two baseline arms are the preparation study's runs of the configs' preparation (reused
+    with ``--reuse --work`` of that study)."""
+    variant = FUSION_ARMS[arm][0]
+    rest = arm[len(variant) + 1 :]
+    return (
+        Path(args.work) / f"{variant}-{CONFIGS_PREPARATION}{'-' + rest if rest else ''}-seed{seed}"
+    )
+
+
+def run_fusion_study(args, payload: dict) -> None:
+    """Every arm of ``FUSION_ARMS`` (``--fusion-arms``) on view 1 -> view 2 for every seed,
+    each step-2 arm paired by seed against its ``FUSION_BASELINES``; view 3 is not read."""
+    preparation = PREPARATIONS[CONFIGS_PREPARATION]
+    split = validation_split(args, tuple(preparation), f"nwucla_view1_view2_{CONFIGS_PREPARATION}")
+    data = [f"data.name={split}", "data.split=given", *preparation]
+    arms: dict[str, dict] = {}
+    for arm in args.fusion_arms:
+        variant, settings = FUSION_ARMS[arm]
+        runs = {}
+        for seed in args.seeds:
+            overrides = [*data, *settings, f"params.variant={variant}", f"train.seed={seed}"]
+            if variant == "crrl":
+                teacher = Path(args.work) / f"cml-{CONFIGS_PREPARATION}-seed{seed}"
+                train_phase(phase_config("crrl-cml.yaml", [*data, "params.variant=cml",
+                            f"train.seed={seed}"], args), teacher, args.quiet, reuse=True)  # fmt: skip
+                overrides.append(f"params.teacher={teacher}")
+            file = "crrl.yaml" if variant == "crrl" else "crrl-ser.yaml"
+            encoder, data_, config, info = train_phase(phase_config(file, overrides, args),
+                                                       fusion_run_dir(args, arm, seed), args.quiet, args.reuse)  # fmt: skip
+            runs[seed] = {**info, **evaluate_encoder(encoder, data_, config)}
+            print(json.dumps({arm: {seed: runs[seed]}}), flush=True)
+        arms[arm] = {**aggregate(runs), "per_seed": runs, "settings": settings,
+                     "variant": variant, "epochs_planned": config.train.epochs}  # fmt: skip
+        payload["arms"] = arms
+        payload["paired"] = {f"{arm} - {base}": paired_difference(arms, arm, base)
+                             for arm, bases in FUSION_BASELINES.items() if arm in arms
+                             for base in bases if base in arms}  # fmt: skip
+        write_fusion_study(payload, args.out)
+
+
+def write_fusion_study(payload: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / FUSION_RESULTS, payload)
+    rows = [{**arm, "arm": name, "settings": " ".join(arm["settings"]) or "the configs",
+             "epochs": "/".join(map(str, arm["epochs"]))}
+            for name, arm in payload["arms"].items()]  # fmt: skip
+    for pair, difference in payload["paired"].items():
+        rows.append(difference_row(difference, *pair.split(" - "), len(payload["seeds"])))
+    table = markdown_table(
+        rows,
+        ["arm", "settings", "epochs", "pretrain_minutes", "linear_top1", "knn_top1"],
+        ["arm", "settings", "epochs", "min / run", "linear %", "kNN % (k=1, cosine)"],
+    )  # fmt: skip
+    lines = [
+        "# CRRL's fusion step (INF) on a validation split of NW-UCLA's training views",
+        "",
+        "Pre-training and probes on view 1, accuracy on view 2 (view 3, the test view, is not "
+        f"read). The configs' preparation; encoder {payload['encoder']}; seeds "
+        f"{payload['seeds']} (mean ± std; the difference rows are paired by seed); schedules "
+        f"= the configs' × {payload['epoch_scale']}. Step 2 is taught by the CML run (the "
+        "configs, Adam) of the same seed on the same split. Arms: the configs' SER and step 2; "
+        "the teacher's dropout on as in the authors' code; SER and step 2 with Sec. IV-B's SGD "
+        "(lr 0.04, momentum 0.9, weight decay 1e-4); step 2 with lambda_d = 1 (a diagnosis; "
+        "the paper's is 0.1). Machine: " + str(payload["machine"]) + ".",
+        f"Command: `{payload['command']}`",
+        "",
+        table,
+    ]
+    write_markdown(out / "nwucla_crrl_fusion_validation.md", lines)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -771,6 +891,10 @@ def parse_args() -> argparse.Namespace:
                         help="SGD vs Adam per phase on view 1 -> view 2 (no test view)")  # fmt: skip
     parser.add_argument("--preparation-study", action="store_true",
                         help="the paper's min-max vs view normalisation on view 1 -> view 2")  # fmt: skip
+    parser.add_argument("--fusion-study", action="store_true",
+                        help="the fusion step's arms (FUSION_ARMS) on view 1 -> view 2")  # fmt: skip
+    parser.add_argument("--fusion-arms", default=",".join(FUSION_ARMS),
+                        help="comma list of FUSION_ARMS for --fusion-study")  # fmt: skip
     parser.add_argument("--reuse", action="store_true",
                         help="load finished runs of the same config in --work instead of training")  # fmt: skip
     parser.add_argument("--rewrite", action="store_true",
@@ -786,7 +910,11 @@ def parse_args() -> argparse.Namespace:
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
     args.rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     suffix = ("-optimiser" if args.optimiser_study else "") + ("-quick" if args.quick else "")
-    suffix += "-preparation" if args.preparation_study else ""
+    suffix += "-preparation" if args.preparation_study or args.fusion_study else ""
+    args.fusion_arms = [arm for arm in args.fusion_arms.split(",") if arm]
+    unknown = sorted(set(args.fusion_arms) - set(FUSION_ARMS))
+    if unknown:
+        raise SystemExit(f"unknown fusion arms {unknown} (known: {', '.join(FUSION_ARMS)})")
     args.work = args.work or os.environ.get("SKELSSL_BENCH_WORK", f"runs/bench-nwucla-crrl{suffix}")
     args.out = args.out or (
         Path(args.work) / "results" if args.quick else REPO / "benchmarks" / "results"
@@ -817,6 +945,8 @@ def main() -> None:
     options = [f"--seeds {','.join(map(str, args.seeds))}", f"--epoch-scale {args.epoch_scale}"]
     if args.optimiser_study or args.preparation_study:
         options += ["--optimiser-study" if args.optimiser_study else "--preparation-study"]
+    elif args.fusion_study:
+        options += ["--fusion-study", f"--fusion-arms {','.join(args.fusion_arms)}"]
     else:
         options += [f"--rows {args.rows}"]
     options += ["--quick"] if args.quick else []
@@ -832,6 +962,9 @@ def main() -> None:
     elif args.preparation_study:
         run_preparation_study(args, payload)
         print((args.out / "nwucla_crrl_preparation.md").read_text())
+    elif args.fusion_study:
+        run_fusion_study(args, payload)
+        print((args.out / "nwucla_crrl_fusion_validation.md").read_text())
     else:
         payload.update(rows={}, planned_epochs={}, complexity=complexity())
         run_benchmark(args, payload)

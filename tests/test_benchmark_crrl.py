@@ -58,6 +58,7 @@ def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchm
     saved = to_dict(config)
     saved["data"]["root"] = str((tmp_path / "x" / ".." / "some" / "dir").resolve())
     saved["evaluation"].pop("linear_schedule")  # a run saved before that field existed
+    saved["params"].pop("teacher_dropout")  # a pre-training field added later: its default
     (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
     assert not crrl_benchmark.finished_with(run_dir, config)  # no summary.json: unfinished
     (run_dir / "summary.json").write_text("{}")
@@ -69,6 +70,9 @@ def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchm
         "crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}", "train.epochs=4"]
     )
     assert not crrl_benchmark.finished_with(run_dir, other)
+    dropout = load_config("crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}",
+                                             "train.epochs=3", "params.teacher_dropout=true"])  # fmt: skip
+    assert not crrl_benchmark.finished_with(run_dir, dropout)
 
 
 def test_versus_ser_pairs_each_row_by_seed_and_skips_random(crrl_benchmark):
@@ -82,3 +86,16 @@ def test_versus_ser_pairs_each_row_by_seed_and_skips_random(crrl_benchmark):
     assert "| crrl | 1.0 ± 2.0 | 0.3 ± 2.1 | 2 of 3 | 2.4 |" in table
     assert "| random" not in table and "| ser" not in table
     assert crrl_benchmark.versus_ser_section({"rows": {"crrl": rows["crrl"]}}) == []
+
+
+def test_fusion_run_dirs_reuse_the_preparation_study_runs_of_the_configs(crrl_benchmark):
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(work="w")
+    run_dir = crrl_benchmark.fusion_run_dir
+    assert run_dir(args, "ser", 2).name == "ser-view-norm+minmax-seed2"  # the study's own run
+    assert run_dir(args, "crrl", 0).name == "crrl-view-norm+minmax-seed0"
+    assert run_dir(args, "crrl-sgd", 1).name == "crrl-view-norm+minmax-sgd-seed1"
+    assert run_dir(args, "crrl-teacher-dropout", 0).name.endswith("minmax-teacher-dropout-seed0")
+    for arm, bases in crrl_benchmark.FUSION_BASELINES.items():  # every pair names real arms
+        assert {arm, *bases} <= set(crrl_benchmark.FUSION_ARMS)

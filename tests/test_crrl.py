@@ -215,6 +215,16 @@ def test_crrl_teacher_is_the_cml_query_encoder_frozen_without_gradients(tmp_path
     assert all(p.grad is not None for p in student.distill_head.parameters())
 
 
+def test_teacher_dropout_keeps_the_frozen_teacher_in_train_mode_as_the_authors_code(tmp_path):
+    run = save_run(crrl(variant="cml"), tmp_path / "cml")
+    student = crrl(variant="crrl", teacher=str(run), teacher_dropout=True)
+    student.train()
+    assert student.teacher.training  # the authors' code: dropout between the teacher's layers
+    assert all(not p.requires_grad for p in student.teacher.parameters())
+    student.eval()
+    assert not student.teacher.training
+
+
 def test_pretrain_variants_initialise_the_encoder_from_the_teacher_run(tmp_path):
     ser = crrl(variant="ser")
     sgd_step(ser, tiny_batch())

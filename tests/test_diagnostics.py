@@ -52,3 +52,24 @@ def test_bn_statistics_are_the_cumulative_average_over_the_data():
     assert torch.allclose(encoder.norm.running_var, variance, atol=1e-5)
     assert torch.equal(encoder.linear.weight, weights)  # weights untouched
     assert not encoder.training and encoder.norm.momentum == 0.1  # mode and momentum restored
+
+
+def test_linear_cka_is_one_up_to_rotation_and_scale_and_small_for_unrelated():
+    from skelssl.diagnostics import linear_cka
+
+    generator = np.random.default_rng(0)
+    x = generator.normal(size=(200, 6))
+    rotation, _ = np.linalg.qr(generator.normal(size=(6, 6)))
+    assert linear_cka(x, 3.0 * x @ rotation) == pytest.approx(1.0)
+    assert linear_cka(x, generator.normal(size=(200, 6))) < 0.2
+
+
+def test_ridge_r2_is_one_for_a_linear_target_and_near_zero_for_noise():
+    from skelssl.diagnostics import ridge_r2
+
+    generator = np.random.default_rng(0)
+    x = generator.normal(size=(400, 5))
+    y = x @ generator.normal(size=(5, 3)) + 2.0
+    assert ridge_r2(x[:200], y[:200], x[200:], y[200:], alpha=1e-8) == pytest.approx(1.0, abs=1e-6)
+    noise = generator.normal(size=(400, 3))
+    assert ridge_r2(x[:200], noise[:200], x[200:], noise[200:]) < 0.1

@@ -11,6 +11,14 @@ effective rank reads its result back to the host).
   all samples point the same way.
 - :func:`shuffled_partner_loss` — a loss against partners taken from other samples:
   a learning method's loss with the true partner must be clearly lower.
+
+And two measures of how much one representation holds of another (a distillation's
+transfer, e.g. CRRL's INF step):
+
+- :func:`linear_cka` — linear centred kernel alignment (Kornblith et al. 2019): 1 for
+  representations equal up to rotation and scale, near 0 for unrelated ones.
+- :func:`ridge_r2` — the fraction of a target representation's variance that a ridge
+  regression from another predicts on held-out samples.
 """
 
 from __future__ import annotations
@@ -56,3 +64,39 @@ def shuffled_partner_loss(
     Shapes: prediction (N, D), target (N, D), N >= 2 -> what ``loss`` returns.
     """
     return loss(prediction.detach(), target.detach().roll(1, dims=0))
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA (Kornblith et al. 2019, Eq. (5)) of two representations of the same N
+    samples: ``||Yᵀ X||_F² / (||Xᵀ X||_F · ||Yᵀ Y||_F)`` on centred features, in [0, 1];
+    invariant to rotations and isotropic scaling of either. Shape: x (N, D1), y (N, D2)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    x, y = x - x.mean(0), y - y.mean(0)
+    denominator = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    return float(np.linalg.norm(y.T @ x) ** 2 / denominator) if denominator > 0 else 0.0
+
+
+def ridge_r2(
+    source_fit: np.ndarray,
+    target_fit: np.ndarray,
+    source_held_out: np.ndarray,
+    target_held_out: np.ndarray,
+    alpha: float = 1e-3,
+) -> float:
+    """Held-out R² of a ridge regression source -> target: ``1 − SSE / total variance`` of
+    the held-out targets, the regression fitted on standardised source features with
+    penalty ``alpha · N_fit``. 1: the target is a linear function of the source; 0: no
+    better than the target's mean. Shape: (N, D1), (N, D2), (M, D1), (M, D2)."""
+    source_fit, target_fit, source_held_out, target_held_out = (
+        np.asarray(a, dtype=np.float64)
+        for a in (source_fit, target_fit, source_held_out, target_held_out)
+    )
+    mean, std = source_fit.mean(0), source_fit.std(0) + 1e-8
+    design = (source_fit - mean) / std
+    target_mean = target_fit.mean(0)
+    gram = design.T @ design + alpha * len(design) * np.eye(design.shape[1])
+    weights = np.linalg.solve(gram, design.T @ (target_fit - target_mean))
+    predicted = ((source_held_out - mean) / std) @ weights + target_mean
+    total = ((target_held_out - target_held_out.mean(0)) ** 2).sum()
+    return float(1 - ((target_held_out - predicted) ** 2).sum() / total)

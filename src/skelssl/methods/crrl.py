@@ -52,9 +52,9 @@ MLP heads Linear-ReLU-Linear without BatchNorm, width 2H; the key encoder starts
 copy of the query encoder, the key MLP as an independent random MLP when it is never
 updated; λ_d = 0.1. Our choices: the momentum update runs after each optimiser step
 (MoCo runs it before computing keys; the same sequence of updates from step 2 on); the
-frozen teacher runs in eval mode (no dropout); the reading of VG/VGSR, the weights of
-the joint losses (1) and the Table IX augmentation strengths (the authors' teacher keeps
-its dropout on). Not the paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of
+frozen teacher runs in eval mode (no dropout; the authors' teacher keeps its dropout on:
+``teacher_dropout=true``); the reading of VG/VGSR, the weights of the joint losses (1) and
+the Table IX augmentation strengths. Not the paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of
 Sec. IV-B's SGD (lr 0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on
 a validation split of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``),
 and view-normalise the clips before the min-max (the coordinate translation Sec. IV-B gives
@@ -133,6 +133,10 @@ class CRRLConfig:
     shear_magnitude: float = 0.5  # Table IX shear (SkeletonCLR's value)
     rotation_degrees: float = 30.0  # Table IX rotation about each axis (our choice)
     distill_weight: float = 0.1  # λ_d, Eq. (8) (authors' code)
+    # the frozen teacher's inter-layer dropout while training: off (our choice; the paper
+    # only says its parameters are fixed) or on, as the authors' code leaves the teacher
+    # encoder in train mode (main_pretrain.py, main_teacher_student)
+    teacher_dropout: bool = False
     contrast_weight: float = 1.0  # weight of L_c in cml-ser-joint (our choice)
     velocity_weight: float = 1.0  # weight of the velocity generation loss in vgsr (our choice)
     decoder_layers: int = 2  # uni-GRU decoder layers
@@ -340,8 +344,8 @@ class CRRL(nn.Module):
 
     def train(self, mode: bool = True) -> CRRL:
         super().train(mode)
-        if self.recipe.teacher == "distill":
-            self.teacher.eval()  # frozen: no dropout either
+        if self.recipe.teacher == "distill" and not self.params.teacher_dropout:
+            self.teacher.eval()  # frozen: no dropout either (params.teacher_dropout: on)
         return self
 
     # -------------------------------------------------------------- losses
