@@ -217,9 +217,13 @@ def test_crrl_teacher_is_the_cml_query_encoder_frozen_without_gradients(tmp_path
 
 def test_teacher_dropout_keeps_the_frozen_teacher_in_train_mode_as_the_authors_code(tmp_path):
     run = save_run(crrl(variant="cml"), tmp_path / "cml")
+    assert not crrl(variant="crrl", teacher=str(run)).teacher.training  # built in eval mode
     student = crrl(variant="crrl", teacher=str(run), teacher_dropout=True)
+    assert student.teacher.training  # as built: the training loop never calls train()
+    twice = [student.teacher(tiny_batch()["joints"], LENGTHS) for _ in range(2)]
+    assert not torch.allclose(*twice)  # the authors' code: dropout between the teacher's layers
     student.train()
-    assert student.teacher.training  # the authors' code: dropout between the teacher's layers
+    assert student.teacher.training
     assert all(not p.requires_grad for p in student.teacher.parameters())
     student.eval()
     assert not student.teacher.training
