@@ -157,24 +157,30 @@ PER_COORDINATE = "minmax-coordinate"
 PREPARATION_SER_ONLY = (PER_COORDINATE,)
 # The arms of the fusion study (``--fusion-study``): SER and step 2 on the validation split
 # of the configs' preparation ("view-norm+minmax"), arm -> (variant, overrides on the
-# configs). Step 2 is always taught by that split's CML run of the same seed (the configs,
-# Adam). "crrl-teacher-dropout": the authors' code leaves the frozen teacher in train mode
-# (its dropout on). "ser-sgd" / "crrl-sgd": Sec. IV-B's SGD for SER and step 2 (lr 0.04):
-# does fusion add under the paper's optimiser? "crrl-distill-1": lambda_d = 1 instead of the
-# paper's 0.1 (Eq. (8)), a diagnosis of the distillation's strength, not a candidate setting.
+# configs); each step-2 arm names its teacher's mode, so the arms do not follow the configs.
+# Step 2 is always taught by that split's CML run of the same seed (the configs, Adam).
+# "crrl-teacher-eval": the frozen teacher in eval mode (the configs before this study; the
+# preparation study's step-2 runs). "crrl-teacher-dropout": its dropout on, as the authors'
+# code leaves the teacher in train mode (the configs since). "ser-sgd" / "crrl-sgd": Sec.
+# IV-B's SGD for SER and step 2 (lr 0.04): does fusion add under the paper's optimiser?
+# "crrl-distill-1": lambda_d = 1 instead of the paper's 0.1 (Eq. (8)), a diagnosis of the
+# distillation's strength, not a candidate setting.
 CONFIGS_PREPARATION = "view-norm+minmax"
+TEACHER_EVAL = ["params.teacher_dropout=false"]
 FUSION_ARMS = {
     "ser": ("ser", []),
-    "crrl": ("crrl", []),
+    "crrl-teacher-eval": ("crrl", TEACHER_EVAL),
     "crrl-teacher-dropout": ("crrl", ["params.teacher_dropout=true"]),
     "ser-sgd": ("ser", OPTIMISERS["sgd"]["ser"]),
-    "crrl-sgd": ("crrl", OPTIMISERS["sgd"]["ser"]),
-    "crrl-distill-1": ("crrl", ["params.distill_weight=1.0"]),
+    "crrl-sgd": ("crrl", [*OPTIMISERS["sgd"]["ser"], *TEACHER_EVAL]),
+    "crrl-distill-1": ("crrl", ["params.distill_weight=1.0", *TEACHER_EVAL]),
 }
 # each step-2 arm against the SER arm of the same optimiser (what fusion adds) and against
-# the configs' step 2
-FUSION_BASELINES = {"crrl": ("ser",), "crrl-teacher-dropout": ("ser", "crrl"),
-                    "crrl-sgd": ("ser-sgd", "crrl"), "crrl-distill-1": ("ser", "crrl")}  # fmt: skip
+# the eval-mode teacher's step 2
+FUSION_BASELINES = {"crrl-teacher-eval": ("ser",),
+                    "crrl-teacher-dropout": ("ser", "crrl-teacher-eval"),
+                    "crrl-sgd": ("ser-sgd", "crrl-teacher-eval"),
+                    "crrl-distill-1": ("ser", "crrl-teacher-eval")}  # fmt: skip
 FUSION_RESULTS = "nwucla_crrl_fusion_validation.json"
 # the columns of :func:`authors_probe` (a diagnosis reading the test view every epoch)
 DIAGNOSIS = ("authors_probe_final_top1", "authors_probe_best_test_epoch_top1",
@@ -802,11 +808,11 @@ def write_preparation_study(payload: dict, out: Path) -> None:
 
 
 def fusion_run_dir(args, arm: str, seed: int) -> Path:
-    """``{variant}-view-norm+minmax[-{rest of the arm's name}]-seed{seed}`` in ``--work``: the
-    two baseline arms are the preparation study's runs of the configs' preparation (reused
-    with ``--reuse --work`` of that study)."""
+    """``{variant}-view-norm+minmax[-{rest of the arm's name}]-seed{seed}`` in ``--work``; SER
+    and the eval-mode teacher's step 2 are the preparation study's runs of the configs'
+    preparation (reused with ``--reuse --work`` of that study)."""
     variant = FUSION_ARMS[arm][0]
-    rest = arm[len(variant) + 1 :]
+    rest = "" if arm == "crrl-teacher-eval" else arm[len(variant) + 1 :]
     return (
         Path(args.work) / f"{variant}-{CONFIGS_PREPARATION}{'-' + rest if rest else ''}-seed{seed}"
     )
@@ -863,10 +869,11 @@ def write_fusion_study(payload: dict, out: Path) -> None:
         f"read). The configs' preparation; encoder {payload['encoder']}; seeds "
         f"{payload['seeds']} (mean ± std; the difference rows are paired by seed); schedules "
         f"= the configs' × {payload['epoch_scale']}. Step 2 is taught by the CML run (the "
-        "configs, Adam) of the same seed on the same split. Arms: the configs' SER and step 2; "
-        "the teacher's dropout on as in the authors' code; SER and step 2 with Sec. IV-B's SGD "
-        "(lr 0.04, momentum 0.9, weight decay 1e-4); step 2 with lambda_d = 1 (a diagnosis; "
-        "the paper's is 0.1). Machine: " + str(payload["machine"]) + ".",
+        "configs, Adam) of the same seed on the same split. Arms: SER; step 2 with the frozen "
+        "teacher in eval mode (the configs before this study) and with its dropout on, as in "
+        "the authors' code (the configs since); SER and step 2 with Sec. IV-B's SGD (lr 0.04, "
+        "momentum 0.9, weight decay 1e-4); step 2 with lambda_d = 1 (a diagnosis; the paper's "
+        "is 0.1). Machine: " + str(payload["machine"]) + ".",
         f"Command: `{payload['command']}`",
         "",
         table,

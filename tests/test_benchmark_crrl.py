@@ -94,7 +94,7 @@ def test_fusion_run_dirs_reuse_the_preparation_study_runs_of_the_configs(crrl_be
     args = SimpleNamespace(work="w")
     run_dir = crrl_benchmark.fusion_run_dir
     assert run_dir(args, "ser", 2).name == "ser-view-norm+minmax-seed2"  # the study's own run
-    assert run_dir(args, "crrl", 0).name == "crrl-view-norm+minmax-seed0"
+    assert run_dir(args, "crrl-teacher-eval", 0).name == "crrl-view-norm+minmax-seed0"
     assert run_dir(args, "crrl-sgd", 1).name == "crrl-view-norm+minmax-sgd-seed1"
     assert run_dir(args, "crrl-teacher-dropout", 0).name.endswith("minmax-teacher-dropout-seed0")
     for arm, bases in crrl_benchmark.FUSION_BASELINES.items():  # every pair names real arms
