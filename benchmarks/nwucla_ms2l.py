@@ -644,24 +644,35 @@ def write_validation(results: dict, out: Path, command: str, stem: str) -> None:
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
-def write_epoch_choice(results: dict, out: Path, command: str) -> None:
+CURVE_STEM = "nwucla_ms2l_classifier_epochs"  # the curve that chose C's epochs (30)
+
+
+def write_epoch_choice(results: dict, out: Path, command: str, stem: str = CURVE_STEM) -> None:
+    """``{stem}.json`` and ``{stem}.md``: the curve on the grid and its best epoch count
+    (the choice of the test rows only under the default ``stem``; another stem is a
+    further measurement, e.g. a longer curve)."""
     payload = {"machine": machine(resolve_device("auto")), "command": command, **results}
-    write_json(out / "nwucla_ms2l_classifier_epochs.json", payload)
+    write_json(out / f"{stem}.json", payload)
     columns = [("epoch", "epoch"), ("text", "top-1 % on view 2"), ("vs_best", "vs the best")]
+    best = f"the best mean, **{results['chosen_epochs']} epochs**"
+    choice = (
+        f"Chosen: {best}, used for every strategy on the test split (same epochs, twice "
+        "the iterations on views 1+2)."
+        if stem == CURVE_STEM
+        else f"Best: {best} (a measurement; the test rows keep the choice of `{CURVE_STEM}.md`)."
+    )
     lines = [
         f"# Epochs of the classifier C, chosen on a validation split ({results['strategy']}: "
         "train on view 1, evaluate on view 2)",
         "",
         f"Machine: {payload['machine']}. Mean ± std over seeds "
         f"{[r['seed'] for r in results['runs']]} after each epoch on the grid; 'inside' "
-        "when it differs from the best by less than the sum of the two stds. Chosen: the "
-        f"best mean, **{results['chosen_epochs']} epochs**, used for every strategy on the "
-        "test split (same epochs, twice the iterations on views 1+2).",
+        f"when it differs from the best by less than the sum of the two stds. {choice}",
         f"Command: `{command}`",
         "",
         markdown_table(results["table"], [k for k, _ in columns], [t for _, t in columns]),
     ]
-    write_markdown(out / "nwucla_ms2l_classifier_epochs.md", lines)
+    write_markdown(out / f"{stem}.md", lines)
 
 
 def _epochs_and(values: list[float]) -> tuple[list[int], list[float]]:
@@ -689,7 +700,9 @@ def main() -> None:
         "--curve", choices=STRATEGIES[:1], help="with --validate: choose C's epochs on view 2"
     )
     parser.add_argument(
-        "--stem", default="nwucla_ms2l_validation", help="--validate: name of the results files"
+        "--stem",
+        help="--validate: name of the results files (default nwucla_ms2l_validation, "
+        f"with --curve {CURVE_STEM})",
     )
     parser.add_argument("--base", nargs="*", default=[], help="key=value under every run")
     parser.add_argument("--quick", action="store_true", help="smoke test: subsets, 1 epoch")
@@ -710,11 +723,13 @@ def main() -> None:
     records = Records(Path(args.work) / "records.jsonl", args.reuse)
     out = Path(args.work) if args.quick else args.out
     if args.validate and args.curve:
-        write_epoch_choice(run_epoch_choice(args, records), out, command)
-        print((out / "nwucla_ms2l_classifier_epochs.md").read_text())
+        stem = args.stem or CURVE_STEM
+        write_epoch_choice(run_epoch_choice(args, records), out, command, stem)
+        print((out / f"{stem}.md").read_text())
     elif args.validate:
-        write_validation(run_validation(args, records), out, command, args.stem)
-        print((out / f"{args.stem}.md").read_text())
+        stem = args.stem or "nwucla_ms2l_validation"
+        write_validation(run_validation(args, records), out, command, stem)
+        print((out / f"{stem}.md").read_text())
     else:
         write_test(run_test(args, records), out, command)
         print((out / "nwucla_ms2l.md").read_text())
