@@ -171,8 +171,9 @@ def summary_table(runs: dict[str, list[dict]]) -> list[dict]:
         for name, items in runs.items():
             values = [r[key] * (100.0 if key in PERCENT else 1.0) for r in items if key in r]
             if values:
-                mean, std = mean_std(values, 1 if key in PERCENT else 3)
-                row[name] = f"{mean} ± {std}"
+                digits = 1 if key in PERCENT else 3
+                mean, std = mean_std(values, digits)
+                row[name] = f"{mean:.{digits}f} ± {std:.{digits}f}"
         table.append(row)
     return table
 
@@ -221,9 +222,12 @@ def main() -> None:
             "",
             f"Machine: {payload['machine']}. Mean ± std over seeds {seeds} of the mean over "
             f"shuffled batches of {batch_size} view-1 clips (the untrained encoder of the "
-            f"same seeds beside the pre-trained ones); τ = {config.params.temperature}. The "
-            f"masked view shows all but the last frame of {100 * fully_observed:.0f} % of "
-            f"these clips (length <= {config.params.observed_frames + 1}).",
+            f"same seeds beside the pre-trained ones); τ and the observation rule as each "
+            f"run was trained (τ = {config.params.temperature:g} and the first "
+            f"min({config.params.observed_frames}, length - 1) frames observed unless the "
+            "column says otherwise; the untrained column has the config's). With that rule "
+            f"the masked view shows all but the last frame of {100 * fully_observed:.0f} % "
+            f"of these clips (length <= {config.params.observed_frames + 1}).",
             f"Command: `{command}`",
             "",
             markdown_table(table, columns, titles),
