@@ -24,7 +24,7 @@ the validation runs), features = the pooled encoder output (the representation):
 
 Each ``--set NAME STUDENT SER`` (patterns with ``{seed}``) becomes a table of
 ``benchmarks/results/nwucla_crrl/transfer.{json,md}``; sets already in the JSON and not
-named again are kept.
+named again are kept; with no ``--set`` only the Markdown is written again from the JSON.
 """
 
 from __future__ import annotations
@@ -152,14 +152,21 @@ def transfer(student_dir: Path, ser_dir: Path, seed: int) -> dict:
     }
 
 
+def cell(key: str, value: float, std: float | None = None) -> str:
+    """A table cell: percentages and losses with 1 decimal, fractions with 3."""
+    digits = 1 if key.startswith(("knn_", "distill_loss", "teacher_variance")) else 3
+    return f"{value:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
+
+
 def set_table(name: str, entry: dict) -> list[str]:
     """Markdown lines of one set: a row per seed and the mean ± std."""
     per_seed = entry["per_seed"]
-    rows = [{"seed": seed, **values} for seed, values in per_seed.items()]
+    rows = [{"seed": seed, **{key: cell(key, values[key]) for key in COLUMNS}}
+            for seed, values in per_seed.items()]  # fmt: skip
     mean_row = {"seed": "mean ± std"}
     for key in COLUMNS:
         mean, std = mean_std([values[key] for values in per_seed.values()])
-        mean_row[key], mean_row[f"{key}_std"] = round(mean, 3), round(std or 0.0, 3)
+        mean_row[key] = cell(key, mean, std or 0.0)
     table = markdown_table([*rows, mean_row], ["seed", *COLUMNS], ["seed", *COLUMNS.values()])
     return [f"## {name}", "", f"Student runs `{entry['student']}`, SER runs `{entry['ser']}`; "
             f"{entry['clips']} training clips; load average {entry['load_average']}.", "",
@@ -168,7 +175,7 @@ def set_table(name: str, entry: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", nargs=3, action="append", required=True,
+    parser.add_argument("--set", nargs=3, action="append", default=[],
                         metavar=("NAME", "STUDENT", "SER"), help="run-dir patterns with {seed}")  # fmt: skip
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", type=Path, default=OUT)
@@ -176,7 +183,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",") if s]
     path = args.out / "transfer.json"
     payload = json.loads(path.read_text()) if path.is_file() else {"sets": {}}
-    payload["machine"] = machine()
+    if args.set:  # without a set: only the Markdown again from the JSON
+        payload["machine"] = machine()
     for name, student, ser in args.set:
         per_seed = {}
         for seed in seeds:

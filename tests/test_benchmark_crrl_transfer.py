@@ -24,5 +24,7 @@ def test_set_table_has_a_row_per_seed_and_the_mean(transfer):
     entry = {"student": "s{seed}", "ser": "r{seed}", "clips": "10", "load_average": 1.0,
              "per_seed": {"0": values, "1": {**values, "distill_loss": 3.0}}}  # fmt: skip
     table = "\n".join(transfer.set_table("demo", entry))
-    assert "| mean ± std | 2.0 ± 1.4 |" in table
+    assert (
+        "| mean ± std | 2.0 ± 1.4 | 1.0 ± 0.0 | 1.000 ± 0.000 |" in table
+    )  # fractions: 3 decimals
     assert table.count("\n| 0 |") == 1 and table.count("\n| 1 |") == 1
