@@ -113,6 +113,17 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else None
 
 
+def mean_std_text(values, signed: bool = False) -> str:
+    """``values`` as ``"mean ± std"`` (sample std, ddof 1; one decimal), the mean with its
+    sign when ``signed`` (for paired differences); the mean alone for one value, ``"-"``
+    for none."""
+    mean, std = mean_std(list(values))
+    if mean is None:
+        return "-"
+    text = f"{mean:+.1f}" if signed else f"{mean:.1f}"
+    return text if std is None else f"{text} ± {std:.1f}"
+
+
 def summary_row(
     *,
     method: str,

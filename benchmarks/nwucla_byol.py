@@ -43,7 +43,16 @@ import torch
 from matplotlib.figure import Figure
 
 from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import REPO, device_name, encoder_label, machine, summary_row, write_json
+from common import (
+    REPO,
+    SUMMARY_KEYS,
+    device_name,
+    encoder_label,
+    machine,
+    mean_std_text,
+    summary_row,
+    write_json,
+)
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.sampling import label_fraction_indices
@@ -255,6 +264,10 @@ def distillation_rows(
     return out
 
 
+# Results-contract keys the main table leaves out: one device, no paper number for NW-UCLA.
+UNSHOWN_KEYS = ("device", "paper_linear", "paper_knn", "source")
+
+
 def distillation_summary(rows: list[dict]) -> list[dict]:
     """Mean ± std over every (seed, label sampling) of each distillation column, and of
     the with-KD student minus each other column, paired by (seed, sampling)."""
@@ -268,12 +281,10 @@ def distillation_summary(rows: list[dict]) -> list[dict]:
     out = []
     for column in columns:
         values = np.array([r[column] for r in rows])
-        spread = f" ± {values.std(ddof=1):.1f}" if values.size > 1 else ""
         gap = kd - values
-        gap_spread = f" ± {gap.std(ddof=1):.1f}" if gap.size > 1 else ""
         out.append({
-            "column": column, "n": int(values.size), "top1": f"{values.mean():.1f}{spread}",
-            "with_kd_minus_this": "-" if column == "student_with_kd_top1" else f"{gap.mean():+.1f}{gap_spread}",
+            "column": column, "n": int(values.size), "top1": mean_std_text(values),
+            "with_kd_minus_this": "-" if column == "student_with_kd_top1" else mean_std_text(gap, signed=True),
             "with_kd_above_in": "-" if column == "student_with_kd_top1" else f"{int((gap > 0).sum())}/{gap.size}",
         })  # fmt: skip
     return out
@@ -329,8 +340,7 @@ def paired_gap(rows: list[dict], name: str, reference: str, key: str = "probe_to
     """Mean ± std over seeds of ``name`` minus ``reference`` (paired by seed)."""
     by_seed = {r["seed"]: r[key] for r in rows if r["run"] == reference}
     gaps = [r[key] - by_seed[r["seed"]] for r in rows if r["run"] == name and r["seed"] in by_seed]
-    spread = f" ± {np.std(gaps, ddof=1):.1f}" if len(gaps) > 1 else ""
-    return f"{np.mean(gaps):+.1f}{spread}" if gaps else "-"
+    return mean_std_text(gaps, signed=True)
 
 
 def three_digits(rows: list[dict]) -> list[dict]:
@@ -361,20 +371,8 @@ def write_results(payload: dict, out: Path, stem: str) -> None:
         "`random-bn-init`: BN as initialised. The paper reports no NW-UCLA number; our "
         "target for this dataset is 84 % at paper scale (GPU suite).\n",
         markdown_table(
-            payload["summary_rows"],
-            [
-                "method",
-                "encoder",
-                "frames",
-                "seeds",
-                "epochs",
-                "minutes",
-                "linear_mean",
-                "linear_std",
-                "knn_mean",
-                "knn_std",
-            ],
-        ),  # fmt: skip
+            payload["summary_rows"], [key for key in SUMMARY_KEYS if key not in UNSHOWN_KEYS]
+        ),
         "\nPaired by seed, against `random` (BN statistics estimated):\n",
         markdown_table(gaps, ["row", "probe_minus_random", "knn_minus_random"]),
         "\n## Every run\n",
