@@ -441,6 +441,12 @@ def main() -> None:
         default=1,
         help="label samplings of the distillation rows (the paper: 5)",
     )
+    parser.add_argument(
+        "--distill-fraction",
+        type=float,
+        default=0.1,
+        help="label fraction of the distillation rows (Table 5: 0.01, 0.05, 0.1)",
+    )
     parser.add_argument("--rows", nargs="+", default=list(MAIN_ROWS), choices=list(ABLATION))
     parser.add_argument("--set", nargs="*", default=[], help="key=value overrides of every run")
     parser.add_argument("--extras", action="store_true",
@@ -470,6 +476,7 @@ def main() -> None:
         *([f"--extras --teacher-epochs {args.teacher_epochs}"] if args.extras else []),
         *([f"--teacher-set {' '.join(args.teacher_set)}"] if args.teacher_set else []),
         *([f"--distill-samplings {args.distill_samplings}"] if args.distill_samplings != 1 else []),
+        *([f"--distill-fraction {args.distill_fraction:g}"] if args.distill_fraction != 0.1 else []),
         f"--eval-epochs {args.eval_epochs}",
         *([f"--stem {args.stem}"] if args.stem != "nwucla_byol" else [])])  # fmt: skip
     started = time.time()
@@ -502,7 +509,7 @@ def main() -> None:
                 {"seed": seed, **row}
                 for row in distillation_rows(
                     runs["ours-0.5x"][seed], runs["ours"][seed], protocol,
-                    0.5 if args.quick else 0.1, args.distill_samplings,
+                    0.5 if args.quick else args.distill_fraction, args.distill_samplings,
                 )
             ]  # fmt: skip
             payload["distillation_summary"] = distillation_summary(payload["distillation"])
