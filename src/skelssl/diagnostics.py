@@ -85,18 +85,17 @@ def ridge_r2(
     alpha: float = 1e-3,
 ) -> float:
     """Held-out R² of a ridge regression source -> target: ``1 − SSE / total variance`` of
-    the held-out targets, the regression fitted on standardised source features with
-    penalty ``alpha · N_fit``. 1: the target is a linear function of the source; 0: no
-    better than the target's mean. Shape: (N, D1), (N, D2), (M, D1), (M, D2)."""
-    source_fit, target_fit, source_held_out, target_held_out = (
-        np.asarray(a, dtype=np.float64)
-        for a in (source_fit, target_fit, source_held_out, target_held_out)
-    )
-    mean, std = source_fit.mean(0), source_fit.std(0) + 1e-8
-    design = (source_fit - mean) / std
-    target_mean = target_fit.mean(0)
-    gram = design.T @ design + alpha * len(design) * np.eye(design.shape[1])
-    weights = np.linalg.solve(gram, design.T @ (target_fit - target_mean))
-    predicted = ((source_held_out - mean) / std) @ weights + target_mean
-    total = ((target_held_out - target_held_out.mean(0)) ** 2).sum()
-    return float(1 - ((target_held_out - predicted) ** 2).sum() / total)
+    the held-out targets (summed over target dimensions), the regression fitted on
+    standardised source features with penalty ``alpha · N_fit``. 1: the target is a linear
+    function of the source; 0: no better than the target's mean.
+    Shape: (N, D1), (N, D2), (M, D1), (M, D2)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    source_fit = np.asarray(source_fit, dtype=np.float64)
+    model = make_pipeline(StandardScaler(), Ridge(alpha=alpha * len(source_fit)))
+    model.fit(source_fit, np.asarray(target_fit, dtype=np.float64))
+    predicted = model.predict(np.asarray(source_held_out, dtype=np.float64))
+    return float(r2_score(target_held_out, predicted, multioutput="variance_weighted"))
