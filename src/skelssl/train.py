@@ -369,6 +369,7 @@ class Trainer:
     def run_epoch(self, stop: StopRequest, bar: tqdm, metrics: MetricsLog) -> None:
         """Train the rest of the current epoch; raises KeyboardInterrupt on a stop request."""
         epoch, start = self.progress.epoch, self.progress.step_in_epoch
+        self.model.train()  # whatever ran before (a resume, a probe): each method's train()
         self.sampler.set_epoch(epoch, start * self.local_batch)
         self.loader_generator.manual_seed((self.config.seed * 1_000_003 + epoch) * 4096 + self.rank)
         if callable(getattr(self.dataset, "set_epoch", None)):

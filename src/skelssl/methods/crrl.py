@@ -310,7 +310,7 @@ class CRRL(nn.Module):
         if self.recipe.teacher == "distill":
             self.teacher = freeze(load_run_encoder(params.teacher, spec))
             self.distill_head = two_layer_head(width, self.teacher.out_dim)  # g, Eq. (7)
-            self.train(self.training)  # the teacher's mode (the trainer never calls train())
+            self.train(self.training)  # the teacher's mode, also outside the trainer
 
     def _initialise_from(self, pretrained: nn.Module) -> None:
         try:
