@@ -647,13 +647,13 @@ def write_validation(results: dict, out: Path, command: str, stem: str) -> None:
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
-CURVE_STEM = "nwucla_ms2l_classifier_epochs"  # the curve to 30 epochs (the choice is the _60 one)
+CURVE_STEM = "nwucla_ms2l_classifier_epochs_60"  # the curve that chose C's epochs (60)
 
 
 def write_epoch_choice(results: dict, out: Path, command: str, stem: str = CURVE_STEM) -> None:
     """``{stem}.json`` and ``{stem}.md``: the curve on the grid and its best epoch count
     (the choice of the test rows only under the default ``stem``; another stem is a
-    further measurement, e.g. a longer curve)."""
+    further measurement, e.g. the earlier curve to 30 epochs)."""
     payload = {"machine": machine(resolve_device("auto")), "command": command, **results}
     write_json(out / f"{stem}.json", payload)
     columns = [("epoch", "epoch"), ("text", "top-1 % on view 2"), ("vs_best", "vs the best")]
@@ -662,7 +662,7 @@ def write_epoch_choice(results: dict, out: Path, command: str, stem: str = CURVE
         f"Chosen: {best}, used for every strategy on the test split (same epochs, twice "
         "the iterations on views 1+2)."
         if stem == CURVE_STEM
-        else f"Best: {best} (a measurement; the test rows keep the choice of `{CURVE_STEM}.md`)."
+        else f"Best: {best} (a measurement; the test rows use the choice of `{CURVE_STEM}.md`)."
     )
     lines = [
         f"# Epochs of the classifier C, chosen on a validation split ({results['strategy']}: "
