@@ -136,6 +136,19 @@ VARIANTS: dict[str, list[str]] = {
     "step-300-3x-no-contrastive": [*STRETCHED_SCHEDULE, "params.tasks=[motion,jigsaw]"],
     # Eq. (3) with τ 0.1 under the adopted schedule (at τ 1 L_c sits on its floor)
     "step-300-3x-tau-0.1": [*STRETCHED_SCHEDULE, "params.temperature=0.1"],
+    # each encoder input its own rotation (±30° per axis) then shear (±0.5), the
+    # CrosSCLR/SkeletonCLR pre-training augmentations, so Eq. (3)'s positives differ by a
+    # viewpoint (a deviation, paired with step-300-3x); "-light": ±15° and ±0.3
+    "step-300-3x-rotate": [
+        *STRETCHED_SCHEDULE,
+        "params.view_rotation=30",
+        "params.view_shear=0.5",
+    ],
+    "step-300-3x-rotate-light": [
+        *STRETCHED_SCHEDULE,
+        "params.view_rotation=15",
+        "params.view_shear=0.3",
+    ],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict

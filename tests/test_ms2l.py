@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from skelssl.config import load_config
 from skelssl.data.types import DataSpec, SkeletonData
@@ -206,6 +207,56 @@ def test_forward_backward_gives_every_parameter_a_gradient():
     assert torch.isfinite(out["loss"])
 
 
+def _encoder_inputs(method: MS2L, batch: dict) -> tuple[list[Tensor], dict]:
+    """The views ``method.loss`` encodes (in slot order) and the clip its motion loss reads."""
+    seen, target = [], {}
+    original_forward, original_motion = method.encoder.forward, method.motion_loss
+
+    def recording_forward(x, lengths=None, return_sequence=False):
+        seen.extend(x.reshape(-1, *batch["joints"].shape).unbind(0))
+        return original_forward(x, lengths, return_sequence)
+
+    def recording_motion(feature, x, lengths, info):
+        target["clip"] = x
+        return original_motion(feature, x, lengths, info)
+
+    method.encoder.forward, method.motion_loss = recording_forward, recording_motion
+    method.loss(batch)
+    return seen, target
+
+
+def _bone_lengths(x: Tensor) -> Tensor:
+    """Distances of every joint to joint 0 (rotation-invariant). (N,T,M,V,3) -> (N,T,M,V)."""
+    return (x - x[..., :1, :]).norm(dim=-1)
+
+
+def test_view_rotation_gives_each_input_its_own_rotation_and_the_motion_target_its_copy():
+    """The deviation: motion input, jigsaw input and the original view are each rotated
+    on their own (distances kept, coordinates changed, no two alike), and the motion loss
+    predicts the rotated clip its input was cut from."""
+    batch = tiny_batch()
+    x = batch["joints"]
+    method = tiny_method(view_rotation=30.0, noise_std=0.0, observed_frames=3)
+    (masked, shuffled, original), target = _encoder_inputs(method, batch)
+    assert not torch.allclose(original, x, atol=1e-3)
+    assert torch.allclose(_bone_lengths(original), _bone_lengths(x), atol=1e-5)
+    assert torch.allclose(_bone_lengths(target["clip"]), _bone_lengths(x), atol=1e-5)
+    assert torch.allclose(masked[:, :3], target["clip"][:, :3], atol=1e-6)  # cut from it
+    assert not torch.allclose(masked[:, :3], original[:, :3], atol=1e-3)
+    assert not torch.allclose(shuffled, original, atol=1e-3)
+    padded = torch.arange(x.shape[1])[None, :] >= batch["lengths"][:, None]
+    assert original[padded].abs().max() == 0  # padding stays zero
+
+
+def test_without_view_rotation_every_input_is_cut_from_the_batch_itself():
+    batch = tiny_batch()
+    (masked, _, original), target = _encoder_inputs(
+        tiny_method(noise_std=0.0, observed_frames=3), batch
+    )
+    assert torch.equal(original, batch["joints"]) and target["clip"] is batch["joints"]
+    assert torch.equal(masked[:, :3], batch["joints"][:, :3])
+
+
 def _loss_terms(method: MS2L, reference: MS2L) -> dict[str, float]:
     """Loss terms of ``method`` with the weights of ``reference`` where shapes agree."""
     own = method.state_dict()
@@ -276,6 +327,8 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"observation": "relative"},
         {"motion_reduction": "max"},
         {"projection_hidden": -1},
+        {"view_rotation": -5.0},
+        {"view_shear": -0.1},
     ],
 )
 def test_bad_params_raise_a_user_error(params):

@@ -47,6 +47,13 @@ error"), summed over the predicted frames. Knobs to test other readings, default
 paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``projection_hidden``
 (an MLP h_c as in the authors' code), ``temperature``; the feature f pools the GRU
 states by ``encoder.pooling`` (mean or last state).
+
+A deviation the paper does not have, off by default: ``view_rotation`` / ``view_shear``
+give every encoder input (each task's input and each contrastive view) its own random
+rotation then shear (:func:`skelssl.augment.rotate_then_shear`, the CrosSCLR/SkeletonCLR
+augmentations) before its transform; the motion target is taken from the same rotated
+copy. Without it Eq. (3)'s positives are matched by the untrained encoder
+(``benchmarks/results/nwucla_ms2l_contrastive.md``); with it they differ by a viewpoint.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from skelssl.augment import valid_mask
+from skelssl.augment import rotate_then_shear, valid_mask
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import mean_contrastive
@@ -94,6 +101,8 @@ class MS2LConfig:
     projection_dim: int = 60  # h_c output (single FC layer)
     projection_hidden: int = 0  # 0: h_c is one FC layer (Sec. 4.1) | > 0: FC-ReLU-FC
     temperature: float = 1.0  # τ of Eq. (3); the paper uses plain cosine similarity
+    view_rotation: float = 0.0  # degrees per axis, each input's own rotation (0: the paper)
+    view_shear: float = 0.0  # shear magnitude after it (0: the paper)
 
     def validate(self) -> None:
         """Raise :class:`SkelsslError` naming the first bad field."""
@@ -133,6 +142,11 @@ class MS2LConfig:
             raise SkelsslError(
                 f"params.jigsaw_segments must be in 2..{MAX_JIGSAW_SEGMENTS}, "
                 f"got {self.jigsaw_segments}"
+            )
+        if self.view_rotation < 0 or self.view_shear < 0:
+            raise SkelsslError(
+                f"params.view_rotation and view_shear must be >= 0, "
+                f"got {self.view_rotation}, {self.view_shear}"
             )
         if self.projection_dim < 1 or self.projection_hidden < 0 or self.temperature <= 0:
             raise SkelsslError(
@@ -367,11 +381,21 @@ class MS2L(nn.Module):
     def _generators(self, generator: torch.Generator | None, device) -> dict[str, torch.Generator]:
         """One generator per transform, seeded by four draws from ``generator``."""
         seeds = torch.randint(0, _SEED_RANGE, (4,), generator=generator, device=device).tolist()
-        names = ("masked-temporal", "masked-spatial", "shuffled-temporal", "shuffled-spatial")
+        names = ["masked-temporal", "masked-spatial", "shuffled-temporal", "shuffled-spatial"]
+        if self.augments:  # drawn after the four, so the runs without it keep their draws
+            seeds += torch.randint(
+                0, _SEED_RANGE, (1,), generator=generator, device=device
+            ).tolist()
+            names.append("viewpoint")
         return {
             name: torch.Generator(device=device).manual_seed(seed)
             for name, seed in zip(names, seeds)
         }
+
+    @property
+    def augments(self) -> bool:
+        """Whether every encoder input gets its own rotation and shear (the deviation)."""
+        return self.params.view_rotation > 0 or self.params.view_shear > 0
 
     def masked_input(
         self, x: Tensor, lengths: Tensor, mode: str, generator: torch.Generator
@@ -461,18 +485,37 @@ class MS2L(nn.Module):
             input_lengths.append(view_lengths)
             return len(inputs) - 1
 
+        sources: dict[str, Tensor] = {}
+
+        def source_of(key: str) -> Tensor:  # x, or the input ``key``'s own rotated copy
+            if key not in sources:
+                sources[key] = (
+                    rotate_then_shear(
+                        x,
+                        p.view_rotation,
+                        p.view_shear,
+                        lengths=lengths,
+                        generator=generators["viewpoint"],
+                    )
+                    if self.augments
+                    else x
+                )
+            return sources[key]
+
         masked: dict[str, tuple[Tensor, dict]] = {}
         shuffled: dict[str, tuple[Tensor, Tensor]] = {}
 
         def masked_of(mode: str) -> tuple[Tensor, dict]:
             if mode not in masked:
-                masked[mode] = self.masked_input(x, lengths, mode, generators[f"masked-{mode}"])
+                masked[mode] = self.masked_input(
+                    source_of("masked"), lengths, mode, generators[f"masked-{mode}"]
+                )
             return masked[mode]
 
         def shuffled_of(mode: str) -> tuple[Tensor, Tensor]:
             if mode not in shuffled:
                 shuffled[mode] = self.shuffled_input(
-                    x, lengths, mode, generators[f"shuffled-{mode}"]
+                    source_of("shuffled"), lengths, mode, generators[f"shuffled-{mode}"]
                 )
             return shuffled[mode]
 
@@ -485,7 +528,7 @@ class MS2L(nn.Module):
         view_slots = []
         if "contrastive" in tasks:
             view_slots = self._contrastive_slots(
-                x, lengths, masked_of, shuffled_of, generators, encode_later, slots
+                source_of, lengths, masked_of, shuffled_of, generators, encode_later, slots
             )
         features = self.encoder(torch.cat(inputs), torch.cat(input_lengths))
         features = features.reshape(len(inputs), n, -1)
@@ -495,7 +538,8 @@ class MS2L(nn.Module):
             view, info = masked_of(p.motion_mode)
             if p.motion_mode == "temporal":
                 info = {**info, "input_last": _last_observed(view, info["observed"])}
-            out["loss_motion"] = self.motion_loss(features[slots["motion"]], x, lengths, info)
+            target = source_of("masked")  # the clip the masked input was cut from
+            out["loss_motion"] = self.motion_loss(features[slots["motion"]], target, lengths, info)
         if "jigsaw" in tasks:
             labels = shuffled_of(p.jigsaw_mode)[1]
             logits = self.jigsaw_head(features[slots["jigsaw"]])
@@ -508,12 +552,14 @@ class MS2L(nn.Module):
         return {"loss": torch.stack(terms).sum(), **out}  # L_self = L_m + L_j + L_c
 
     def _contrastive_slots(
-        self, x, lengths, masked_of, shuffled_of, generators, encode_later, slots
+        self, source_of, lengths, masked_of, shuffled_of, generators, encode_later, slots
     ) -> list[int]:
         """Encoder slots of the M contrastive views; a task's input is reused as its view.
 
         The first "masked"/"shuffled" view of ``contrastive_mode`` is the (cached) input
         of that transform; repeated names draw further transforms from the same generator.
+        ``source_of(key)`` is the clip a view is made from (its own rotated copy when
+        ``view_rotation``/``view_shear`` are set, else the batch).
         """
         mode = self.params.contrastive_mode
         reuse = {
@@ -526,7 +572,7 @@ class MS2L(nn.Module):
             seen[name] = seen.get(name, 0) + 1
             if name == "original":
                 if "original" not in slots:
-                    slots["original"] = encode_later(x)
+                    slots["original"] = encode_later(source_of("original"))
                 result.append(slots["original"])
                 continue
             if seen[name] == 1:
@@ -535,9 +581,11 @@ class MS2L(nn.Module):
                     continue
                 made = masked_of(mode) if name == "masked" else shuffled_of(mode)
             elif name == "masked":
-                made = self.masked_input(x, lengths, mode, generators[f"masked-{mode}"])
+                source = source_of(f"masked-{seen[name]}")
+                made = self.masked_input(source, lengths, mode, generators[f"masked-{mode}"])
             else:
-                made = self.shuffled_input(x, lengths, mode, generators[f"shuffled-{mode}"])
+                source = source_of(f"shuffled-{seen[name]}")
+                made = self.shuffled_input(source, lengths, mode, generators[f"shuffled-{mode}"])
             view_lengths = made[1]["encoded_lengths"] if name == "masked" else lengths
             result.append(encode_later(made[0], view_lengths))
         return result
