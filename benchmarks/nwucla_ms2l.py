@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import REPO, machine, write_json, write_markdown
+from common import REPO, machine, mean_std, write_json, write_markdown
 from skelssl.checkpoint import load_weights
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
@@ -144,6 +144,13 @@ VARIANTS: dict[str, list[str]] = {
         "params.view_rotation=30",
         "params.view_shear=0.5",
     ],
+    # the same with τ 0.1: at τ 1 Eq. (3) sits near its floor whatever the views
+    "step-300-3x-rotate-tau-0.1": [
+        *STRETCHED_SCHEDULE,
+        "params.view_rotation=30",
+        "params.view_shear=0.5",
+        "params.temperature=0.1",
+    ],
     "step-300-3x-rotate-light": [
         *STRETCHED_SCHEDULE,
         "params.view_rotation=15",
@@ -166,12 +173,12 @@ def subset(data, count: int, seed: int):
     return data.subset(rows)
 
 
-def mean_std(values: list[float], digits: int = 1) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (ddof = 1; 0 for one value), rounded."""
-    if not values:
+def rounded_mean_std(values: list[float], digits: int = 1) -> tuple[float | None, float | None]:
+    """:func:`common.mean_std` rounded to ``digits``, the std 0 for one value."""
+    mean, std = mean_std(values)
+    if mean is None:
         return None, None
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return round(float(np.mean(values)), digits), round(std, digits)
+    return round(mean, digits), round(std or 0.0, digits)
 
 
 def expand_epochs(overrides: list[str], epochs: int) -> tuple[list[str], int]:
@@ -399,7 +406,7 @@ def summarise(name: str, runs: list[dict], metric_keys=("linear_top1", "knn_top1
         values = [r[key] * scale.get(key, 1.0) for r in runs if r.get(key) is not None]
         if values:
             places = digits.get(key, 1)
-            mean, std = mean_std(values, places)
+            mean, std = rounded_mean_std(values, places)
             row[key], row[f"{key}_std"] = mean, std
             row[f"{key}_text"] = f"{mean:.{places}f} ± {std:.{places}f}"
     row["paper_top1"] = PAPER.get(name)
@@ -414,7 +421,7 @@ def compare(row: dict, reference: dict, runs: dict, key: str) -> str:
     theirs = {r["seed"]: r[key] for r in runs[reference["row"]]}
     shared = sorted(set(mine) & set(theirs))
     diffs = [mine[s] - theirs[s] for s in shared]
-    mean, std = mean_std(diffs)
+    mean, std = rounded_mean_std(diffs)
     inside = abs(row[key] - reference[key]) <= row[f"{key}_std"] + reference[f"{key}_std"]
     verdict = "inside the spread" if inside else "outside the spread"
     return f"{mean:+.1f} ± {std:.1f} ({verdict})" if diffs else ""
@@ -547,7 +554,7 @@ def run_epoch_choice(args, records) -> dict:
     grid = sorted({*range(CURVE_GRID, curves.shape[1] + 1, CURVE_GRID), curves.shape[1]})
     rows = []
     for epoch in grid:
-        mean, std = mean_std(curves[:, epoch - 1].tolist())
+        mean, std = rounded_mean_std(curves[:, epoch - 1].tolist())
         rows.append({"epoch": epoch, "mean": mean, "std": std, "text": f"{mean:.1f} ± {std:.1f}"})
     best = max(rows, key=lambda row: row["mean"])
     for row in rows:

@@ -34,7 +34,14 @@ import torch
 import torch.nn.functional as F
 
 from common import NWUCLA_ROOT, REPO, machine, write_json, write_markdown
-from nwucla_ms2l import VARIANTS, expand_epochs, load_splits, mean_std, random_method, run_dir_of
+from nwucla_ms2l import (
+    VARIANTS,
+    expand_epochs,
+    load_splits,
+    random_method,
+    rounded_mean_std,
+    run_dir_of,
+)
 from skelssl.checkpoint import load_weights
 from skelssl.losses import mean_contrastive
 from skelssl.report import markdown_table
@@ -172,7 +179,7 @@ def summary_table(runs: dict[str, list[dict]]) -> list[dict]:
             values = [r[key] * (100.0 if key in PERCENT else 1.0) for r in items if key in r]
             if values:
                 digits = 1 if key in PERCENT else 3
-                mean, std = mean_std(values, digits)
+                mean, std = rounded_mean_std(values, digits)
                 row[name] = f"{mean:.{digits}f} ± {std:.{digits}f}"
         table.append(row)
     return table

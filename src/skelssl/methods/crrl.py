@@ -102,18 +102,18 @@ class Recipe:
     teacher: str = "none"
 
 
-VARIANTS: dict[str, Recipe] = {
-    "ser": Recipe(reconstruct=DIRECTIONS),  # Table VIII
-    "ser-forward": Recipe(reconstruct=("forward",)),  # Table VIII
-    "ser-reverse": Recipe(reconstruct=("reverse",)),  # Table VIII
-    "cml": Recipe(contrast=True),  # INF step 1
-    "cml-ser-joint": Recipe(reconstruct=DIRECTIONS, contrast=True),  # Table XIII
-    "cml-pretrain-ser": Recipe(reconstruct=DIRECTIONS, teacher="init"),  # Table XIII
-    "ser-pretrain-cml": Recipe(contrast=True, teacher="init"),  # Table XIII
-    "ser-distill-cml": Recipe(contrast=True, teacher="distill"),  # Table XIII
+VARIANTS: dict[str, Recipe] = {  # the paper's tables that report each
+    "ser": Recipe(reconstruct=DIRECTIONS),  # Tables VIII (a baseline) and X
+    "ser-forward": Recipe(reconstruct=("forward",)),  # Table X
+    "ser-reverse": Recipe(reconstruct=("reverse",)),  # Table X
+    "cml": Recipe(contrast=True),  # INF step 1; Table VIII (a baseline)
+    "cml-ser-joint": Recipe(reconstruct=DIRECTIONS, contrast=True),  # Table VIII
+    "cml-pretrain-ser": Recipe(reconstruct=DIRECTIONS, teacher="init"),  # Table VIII
+    "ser-pretrain-cml": Recipe(contrast=True, teacher="init"),  # Table VIII
+    "ser-distill-cml": Recipe(contrast=True, teacher="distill"),  # Table VIII
     "crrl": Recipe(reconstruct=DIRECTIONS, teacher="distill"),  # INF step 2, Eqs. (7)-(8)
-    "vg": Recipe(generate_velocity=DIRECTIONS),  # Table X
-    "vgsr": Recipe(reconstruct=DIRECTIONS, generate_velocity=DIRECTIONS),  # Table X
+    "vg": Recipe(generate_velocity=DIRECTIONS),  # Table XIII
+    "vgsr": Recipe(reconstruct=DIRECTIONS, generate_velocity=DIRECTIONS),  # Table XIII
 }
 
 
@@ -447,7 +447,7 @@ class CRRL(nn.Module):
             ).items():
                 parts[f"reconstruct_{direction}"] = value
                 total = total + value
-        if recipe.generate_velocity:  # Table X: generate v (Eq. (2)) instead of / besides x
+        if recipe.generate_velocity:  # Table XIII: generate v (Eq. (2)) instead of / besides x
             target = velocity(x, lengths).reshape(n, frames, -1)
             for direction, value in self.generation_loss(
                 self.velocity_decoder, states, target, lengths, recipe.generate_velocity
