@@ -151,6 +151,20 @@ VARIANTS: dict[str, list[str]] = {
         "params.view_shear=0.5",
         "params.temperature=0.1",
     ],
+    "step-300-3x-rotate-light-tau-0.1": [
+        *STRETCHED_SCHEDULE,
+        "params.view_rotation=15",
+        "params.view_shear=0.3",
+        "params.temperature=0.1",
+    ],
+    # the rotated views with τ 0.1 trained longer at the high rates (as step-500-5x)
+    "step-500-5x-rotate-tau-0.1": [
+        "train.step_every=500",
+        "EPOCHS*5",
+        "params.view_rotation=30",
+        "params.view_shear=0.5",
+        "params.temperature=0.1",
+    ],
     "step-300-3x-rotate-light": [
         *STRETCHED_SCHEDULE,
         "params.view_rotation=15",
