@@ -111,6 +111,9 @@ PAPER_PROBE_EPOCHS = 100  # best mean on view 2: 51.0 ± 0.9 (10: 50.5, 30: 50.9
 PAPER_SCHEDULE = ["train.step_every=100"]  # Adam 0.01 x0.1 every 100 iterations (Sec. 4.1)
 # configs/nwucla/ms2l.yaml's deviation: the decay every 300 iterations over 3x the iterations
 STRETCHED_SCHEDULE = ["train.step_every=300", "EPOCHS*3"]
+# params.view_rotation / view_shear of the augmented-view variants (a deviation, not adopted)
+ROTATION = ["params.view_rotation=30", "params.view_shear=0.5"]
+LIGHT_ROTATION = ["params.view_rotation=15", "params.view_shear=0.3"]
 VARIANTS: dict[str, list[str]] = {
     "paper": [*PAPER_SCHEDULE],
     "random": [],  # the untrained encoder of the base settings
@@ -136,39 +139,24 @@ VARIANTS: dict[str, list[str]] = {
     "step-300-3x-no-contrastive": [*STRETCHED_SCHEDULE, "params.tasks=[motion,jigsaw]"],
     # Eq. (3) with τ 0.1 under the adopted schedule (at τ 1 L_c sits on its floor)
     "step-300-3x-tau-0.1": [*STRETCHED_SCHEDULE, "params.temperature=0.1"],
-    # each encoder input its own rotation (±30° per axis) then shear (±0.5), the
-    # CrosSCLR/SkeletonCLR pre-training augmentations, so Eq. (3)'s positives differ by a
-    # viewpoint (a deviation, paired with step-300-3x); "-light": ±15° and ±0.3
-    "step-300-3x-rotate": [
-        *STRETCHED_SCHEDULE,
-        "params.view_rotation=30",
-        "params.view_shear=0.5",
-    ],
+    # each encoder input its own rotation then shear (ROTATION: ±30° per axis, ±0.5, the
+    # CrosSCLR/SkeletonCLR pre-training augmentations; LIGHT_ROTATION: ±15°, ±0.3), so Eq.
+    # (3)'s positives differ by a viewpoint (a deviation, paired with step-300-3x)
+    "step-300-3x-rotate": [*STRETCHED_SCHEDULE, *ROTATION],
+    "step-300-3x-rotate-light": [*STRETCHED_SCHEDULE, *LIGHT_ROTATION],
     # the same with τ 0.1: at τ 1 Eq. (3) sits near its floor whatever the views
-    "step-300-3x-rotate-tau-0.1": [
-        *STRETCHED_SCHEDULE,
-        "params.view_rotation=30",
-        "params.view_shear=0.5",
-        "params.temperature=0.1",
-    ],
+    "step-300-3x-rotate-tau-0.1": [*STRETCHED_SCHEDULE, *ROTATION, "params.temperature=0.1"],
     "step-300-3x-rotate-light-tau-0.1": [
         *STRETCHED_SCHEDULE,
-        "params.view_rotation=15",
-        "params.view_shear=0.3",
+        *LIGHT_ROTATION,
         "params.temperature=0.1",
     ],
     # the rotated views with τ 0.1 trained longer at the high rates (as step-500-5x)
     "step-500-5x-rotate-tau-0.1": [
         "train.step_every=500",
         "EPOCHS*5",
-        "params.view_rotation=30",
-        "params.view_shear=0.5",
+        *ROTATION,
         "params.temperature=0.1",
-    ],
-    "step-300-3x-rotate-light": [
-        *STRETCHED_SCHEDULE,
-        "params.view_rotation=15",
-        "params.view_shear=0.3",
     ],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
