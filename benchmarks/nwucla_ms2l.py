@@ -158,6 +158,9 @@ VARIANTS: dict[str, list[str]] = {
         *ROTATION,
         "params.temperature=0.1",
     ],
+    # h_j as the authors' code has it (FC 2048-BN-ReLU-FC) instead of Sec. 4.1's one FC layer,
+    # under the adopted schedule (a deviation, paired with step-300-3x)
+    "step-300-3x-jigsaw-mlp": [*STRETCHED_SCHEDULE, "params.jigsaw_hidden=2048"],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict

@@ -192,6 +192,16 @@ def test_projection_hidden_makes_an_mlp_head():
     assert torch.isfinite(method.loss(tiny_batch())["loss"])
 
 
+def test_jigsaw_hidden_makes_an_mlp_head_with_batch_norm():
+    method = tiny_method(jigsaw_hidden=16)
+    layers = [type(layer) for layer in method.jigsaw_head]
+    assert layers == [torch.nn.Linear, torch.nn.BatchNorm1d, torch.nn.ReLU, torch.nn.Linear]
+    assert method.jigsaw_head[-1].out_features == 6  # 3! orders
+    out = method.loss(tiny_batch())
+    out["loss"].backward()
+    assert method.jigsaw_head[0].weight.grad.abs().sum() > 0
+
+
 # ---------------------------------------------------------------------------- the method
 
 
@@ -327,6 +337,7 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"observation": "relative"},
         {"motion_reduction": "max"},
         {"projection_hidden": -1},
+        {"jigsaw_hidden": -1},
         {"view_rotation": -5.0},
         {"view_shear": -0.1},
     ],

@@ -100,6 +100,7 @@ class MS2LConfig:
     noise_std: float = 0.01  # Gaussian noise on the observed input (our choice)
     masked_parts: int = 1  # spatial motion prediction: body parts masked per sample
     jigsaw_segments: int = 3  # P; P! permutation classes
+    jigsaw_hidden: int = 0  # 0: h_j is one FC layer (Sec. 4.1) | > 0: FC-BN-ReLU-FC
     projection_dim: int = 60  # h_c output (single FC layer)
     projection_hidden: int = 0  # 0: h_c is one FC layer (Sec. 4.1) | > 0: FC-ReLU-FC
     temperature: float = 1.0  # τ of Eq. (3); the paper uses plain cosine similarity
@@ -145,6 +146,8 @@ class MS2LConfig:
                 f"params.jigsaw_segments must be in 2..{MAX_JIGSAW_SEGMENTS}, "
                 f"got {self.jigsaw_segments}"
             )
+        if self.jigsaw_hidden < 0:
+            raise SkelsslError(f"params.jigsaw_hidden must be >= 0, got {self.jigsaw_hidden}")
         if self.view_rotation < 0 or self.view_shear < 0:
             raise SkelsslError(
                 f"params.view_rotation and view_shear must be >= 0, "
@@ -370,13 +373,17 @@ class MS2L(nn.Module):
         self.register_buffer(
             "part_sources", spatial_jigsaw_sources(self.layout, part_orders), persistent=False
         )
-        if "jigsaw" in tasks:  # h_j: single FC layer to the P! (or 5!) orders
+        if "jigsaw" in tasks:  # h_j: single FC layer to the P! (or 5!) orders (Sec. 4.1)
             classes = (
                 len(self.temporal_orders)
                 if params.jigsaw_mode == "temporal"
                 else len(self.part_sources)
             )
-            self.jigsaw_head = nn.Linear(width, classes)
+            self.jigsaw_head = (  # the authors' code: FC-BN-ReLU-FC (a deviation when > 0)
+                nn.Linear(width, classes)
+                if params.jigsaw_hidden == 0
+                else mlp([width, params.jigsaw_hidden, classes], batch_norm=True)
+            )
 
     # ------------------------------------------------------------ inputs of the tasks
 
