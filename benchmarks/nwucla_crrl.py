@@ -87,7 +87,7 @@ from skelssl.runs import load_run, pretrain
 from skelssl.train import set_seed
 
 CONFIGS = REPO / "configs" / "nwucla"
-RESULTS = "nwucla_crrl.json"
+STEM = "nwucla_crrl"  # results files <stem>.{md,json}; only this stem draws the figures
 STUDY_RESULTS = "nwucla_crrl_optimiser.json"
 PREPARATION_RESULTS = "nwucla_crrl_preparation.json"
 # row -> (variant, config file, teacher row or None); in training order (teachers first,
@@ -408,7 +408,7 @@ def run_benchmark(args, payload: dict) -> None:
     short still holds all seeds of its first rows; results rewritten after each run."""
     requested, order = requested_rows(args)
     root = [f"data.root={args.root}"]
-    figures = args.out / "nwucla_crrl"
+    figures = args.out / "nwucla_crrl" if args.stem == STEM else None
     per_seed: dict[str, dict[int, dict]] = {row: {} for row in requested}
     if "random" in requested:
         config = phase_config("crrl-cml.yaml", root, args)
@@ -431,7 +431,7 @@ def run_benchmark(args, payload: dict) -> None:
                 args.reuse,
             )
             if row in requested:
-                plot = figures if row in PLOTTED and position == 0 else None
+                plot = figures if figures and row in PLOTTED and position == 0 else None
                 evaluation = evaluate_encoder(encoder, data, config, plot, row, test_curve=True)
                 per_seed[row][seed] = {**info, **evaluation}
                 print(json.dumps({row: {seed: per_seed[row][seed]}}), flush=True)
@@ -466,7 +466,7 @@ def summary_rows(payload: dict) -> list[dict]:
             encoder=payload["encoder"], frames=payload["frames"], seeds=row["seeds"],
             epochs=row["epochs"][0] if len(row["epochs"]) == 1 else row["epochs"], minutes=row["pretrain_minutes"], device=payload["machine"]["device"],
             linear=[r["linear_top1"] for r in runs], knn=[r["knn_top1"] for r in runs],
-            source=RESULTS, paper_linear=PAPER.get(name, {}).get("linear"),
+            source=f"{payload.get('stem', STEM)}.json", paper_linear=PAPER.get(name, {}).get("linear"),
             paper_knn=PAPER.get(name, {}).get("knn"),
         ))  # fmt: skip
     return rows
@@ -554,7 +554,8 @@ def diagnosis_section(payload: dict) -> list[str]:
 
 def write_benchmark(payload: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / RESULTS, payload)
+    stem = payload.get("stem", STEM)
+    write_json(out / f"{stem}.json", payload)
     rows = [{"row": name, **row, "paper_linear": PAPER.get(name, {}).get("linear"),
              "paper_knn": PAPER.get(name, {}).get("knn"),
              "epochs": "/".join(str(e) for e in row["epochs"]) + f" of {payload['planned_epochs'].get(name, 0)}"}
@@ -592,9 +593,11 @@ def write_benchmark(payload: dict, out: Path) -> None:
         cuts_from_the_paper(payload),
         "",
         "Figures (first seed): "
-        + ", ".join(f"nwucla_crrl/confusion_{r}.png, nwucla_crrl/tsne_{r}.png" for r in PLOTTED),
+        + ", ".join(f"nwucla_crrl/confusion_{r}.png, nwucla_crrl/tsne_{r}.png" for r in PLOTTED)
+        if stem == STEM
+        else f"Figures: none (only the stem {STEM} draws them).",
     ]
-    write_markdown(out / "nwucla_crrl.md", lines)
+    write_markdown(out / f"{stem}.md", lines)
 
 
 # ---------------------------------------------------------------- the optimiser study
@@ -909,6 +912,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny encoder, 1 epoch")
     parser.add_argument("--work", default=None, help="run directories (default runs/bench-nwucla-crrl[-quick])")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="results (default benchmarks/results)")  # fmt: skip
+    parser.add_argument("--stem", default=STEM,
+                        help=f"results file name <stem>.{{md,json}}; only {STEM} draws figures")  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides for every run")
     args = parser.parse_args()
@@ -929,9 +934,10 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def rewrite(out: Path) -> None:
+def rewrite(out: Path, stem: str) -> None:
     """Tables and ``summary_rows`` again from the per-seed runs of ``out``'s results JSON."""
-    payload = json.loads((out / RESULTS).read_text())
+    payload = json.loads((out / f"{stem}.json").read_text())
+    payload.setdefault("stem", stem)
     for row in payload["rows"].values():  # JSON keys are strings; seeds are ints
         row["per_seed"] = {int(seed): run for seed, run in row["per_seed"].items()}
         row.update(aggregate(row["per_seed"]))
@@ -942,8 +948,8 @@ def rewrite(out: Path) -> None:
 def main() -> None:
     args = parse_args()
     if args.rewrite:
-        rewrite(args.out)
-        print((args.out / "nwucla_crrl.md").read_text())
+        rewrite(args.out, args.stem)
+        print((args.out / f"{args.stem}.md").read_text())
         return
     if not args.root.exists():
         raise SystemExit(
@@ -956,6 +962,7 @@ def main() -> None:
         options += ["--fusion-study", f"--fusion-arms {','.join(args.fusion_arms)}"]
     else:
         options += [f"--rows {args.rows}"]
+        options += [f"--stem {args.stem}"] if args.stem != STEM else []
     options += ["--quick"] if args.quick else []
     command = "python benchmarks/nwucla_crrl.py " + " ".join(options + list(args.overrides))
     config = phase_config("crrl-cml.yaml", [f"data.root={args.root}"], args)
@@ -973,9 +980,9 @@ def main() -> None:
         run_fusion_study(args, payload)
         print((args.out / "nwucla_crrl_fusion_validation.md").read_text())
     else:
-        payload.update(rows={}, planned_epochs={}, complexity=complexity())
+        payload.update(rows={}, planned_epochs={}, complexity=complexity(), stem=args.stem)
         run_benchmark(args, payload)
-        print((args.out / "nwucla_crrl.md").read_text())
+        print((args.out / f"{args.stem}.md").read_text())
     print(f"REPRODUCE.md: {command}")
 
 

@@ -99,3 +99,13 @@ def test_fusion_run_dirs_reuse_the_preparation_study_runs_of_the_configs(crrl_be
     assert run_dir(args, "crrl-teacher-dropout", 0).name.endswith("minmax-teacher-dropout-seed0")
     for arm, bases in crrl_benchmark.FUSION_BASELINES.items():  # every pair names real arms
         assert {arm, *bases} <= set(crrl_benchmark.FUSION_ARMS)
+
+
+def test_rewrite_under_another_stem_names_its_files_and_draws_no_figures(crrl_benchmark, tmp_path):
+    source = crrl_benchmark.REPO / "benchmarks" / "results" / "nwucla_crrl.json"
+    (tmp_path / "other.json").write_text(source.read_text())
+    crrl_benchmark.rewrite(tmp_path, "other")
+    text = (tmp_path / "other.md").read_text()
+    assert "Figures: none (only the stem nwucla_crrl draws them)." in text
+    assert "| crrl |" in text
+    assert not (tmp_path / "nwucla_crrl.md").exists()
