@@ -2,12 +2,12 @@
 
 For the pre-trained MS²L encoders of a ``nwucla_ms2l.py --validate`` variant (view 1,
 ``WORK/val/VARIANT/seedS/last.pt``) and the untrained encoder of the same seed, every
-view-1 clip goes through the three contrastive views exactly as in training (original,
-temporally masked = the motion input encoded over its observed frames, temporally
-shuffled = the jigsaw input), in shuffled batches of the training batch size, and we
-record per batch:
+view-1 clip goes through the three contrastive views exactly as in training
+(``MS2L.contrastive_features``: original, temporally masked = the motion input encoded
+over its observed frames, temporally shuffled = the jigsaw input), in shuffled batches of
+the training batch size, and we record per batch:
 
-- ``L_c``: Eq. (3) as trained (checked equal to ``MS2L.loss``'s term on the same draws),
+- ``L_c``: Eq. (3) recomputed here (checked equal to ``MS2L.loss``'s term on the same draws),
   ``L_c`` with the partners permuted within the batch (what a view gets from a wrong
   partner), and the floor of Eq. (3) at τ: positives at cosine 1 and the negatives at
   the batch's own cosines (``floor_actual``) or all orthogonal (``floor_orthogonal``);
@@ -17,7 +17,7 @@ record per batch:
   (original, shuffled), the cosine of the two views of one sample vs two samples, and
   the top-1 retrieval of the original among the batch from the other view.
 
-    python benchmarks/nwucla_ms2l_contrastive.py --variant step-300-3x --seeds 0,1,2 \
+    python benchmarks/nwucla_ms2l_contrastive.py --variants step-300-3x --seeds 0,1,2 \
         --work /tmp/bench/ms2l
 """
 
@@ -45,23 +45,6 @@ from nwucla_ms2l import (
 from skelssl.checkpoint import load_weights
 from skelssl.losses import mean_contrastive
 from skelssl.report import markdown_table
-
-
-def contrastive_views(method, joints, lengths, generator):
-    """Encoder features of the M = 3 views of Eq. (3), as ``MS2L.loss`` makes them with the
-    paper's defaults (temporal transforms, views original/masked/shuffled).
-
-    Shape: joints (N, T, M, V, C), lengths (N,) -> (3, N, D) features.
-    """
-    draws = method._generators(generator, joints.device)
-    masked, info = method.masked_input(joints, lengths, "temporal", draws["masked-temporal"])
-    shuffled, _ = method.shuffled_input(joints, lengths, "temporal", draws["shuffled-temporal"])
-    features = [
-        method.encoder(joints, lengths),
-        method.encoder(masked, info["encoded_lengths"]),
-        method.encoder(shuffled, lengths),
-    ]
-    return torch.stack(features)
 
 
 def pair_stats(a, b, long_clips) -> dict:
@@ -118,7 +101,9 @@ def measure(method, data, batch_size: int, seed: int) -> dict:
         index = order[start : start + batch_size]
         x, lens = joints[index], lengths[index]
         state = generator.get_state()
-        features = contrastive_views(method, x, lens, generator)
+        features = method.contrastive_features(
+            {"joints": x, "lengths": lens, "generator": generator}
+        )
         stats = {}
         if hasattr(method, "projection_head"):  # a run with the contrastive task
             after = generator.get_state()

@@ -205,6 +205,18 @@ def test_jigsaw_hidden_makes_an_mlp_head_with_batch_norm():
 # ---------------------------------------------------------------------------- the method
 
 
+def test_contrastive_features_are_the_views_the_loss_contrasts():
+    method = tiny_method(view_rotation=20.0)
+    batch = tiny_batch()
+    loss = method.loss({**batch, "generator": torch.Generator().manual_seed(5)})
+    views = method.contrastive_features({**batch, "generator": torch.Generator().manual_seed(5)})
+    assert views.shape[0] == 3  # original, masked, shuffled
+    again = mean_contrastive(method.projection_head(views), method.params.temperature)
+    assert torch.allclose(again, loss["loss_contrastive"])
+    motion_only = tiny_method(tasks=["motion"]).contrastive_features(batch)
+    assert motion_only.shape == views.shape  # the views it would contrast
+
+
 def test_forward_backward_gives_every_parameter_a_gradient():
     method = tiny_method()
     out = method.loss(tiny_batch())

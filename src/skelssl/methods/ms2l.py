@@ -471,11 +471,14 @@ class MS2L(nn.Module):
             return (per_frame.sum(dim=1) / counted).mean()
         return per_frame.sum(dim=1).mean()  # Eq. (1): summed over predicted frames
 
-    def loss(self, batch: dict) -> dict[str, Tensor]:
-        """L_self = L_m + L_j + L_c over the enabled tasks of ``batch["joints"]`` (N,T,M,V,C).
+    def _encode(
+        self, batch: dict, views: bool = False
+    ) -> tuple[_TaskInputs, dict[str, int], list[int], Tensor]:
+        """Every enabled task's input of ``batch`` (and the contrastive views when
+        ``views``, whatever the tasks), encoded in one batched pass.
 
-        Returns ``loss`` and each enabled term (``loss_motion``, ``loss_jigsaw``,
-        ``loss_contrastive``) plus the detached ``jigsaw_accuracy``.
+        Returns the inputs, the encoder slot of each task ("motion", "jigsaw"), the slots
+        of the M contrastive views and the features, shape (K inputs, N, D).
         """
         x = batch["joints"]
         n, t = x.shape[:2]
@@ -487,71 +490,35 @@ class MS2L(nn.Module):
         )
         p, tasks = self.params, set(self.params.tasks)
         generators = self._generators(batch.get("generator"), x.device)
-        inputs: list[Tensor] = []  # what the encoder sees, in one batched pass
-        input_lengths: list[Tensor] = []  # the frames it reads of each
-
-        def encode_later(view: Tensor, view_lengths: Tensor = lengths) -> int:
-            inputs.append(view)
-            input_lengths.append(view_lengths)
-            return len(inputs) - 1
-
-        sources: dict[str, Tensor] = {}
-
-        def source_of(key: str) -> Tensor:  # x, or the input ``key``'s own rotated copy
-            if key not in sources:
-                sources[key] = (
-                    rotate_then_shear(
-                        x,
-                        p.view_rotation,
-                        p.view_shear,
-                        lengths=lengths,
-                        generator=generators["viewpoint"],
-                    )
-                    if self.augments
-                    else x
-                )
-            return sources[key]
-
-        masked: dict[str, tuple[Tensor, dict]] = {}
-        shuffled: dict[str, tuple[Tensor, Tensor]] = {}
-
-        def masked_of(mode: str) -> tuple[Tensor, dict]:
-            if mode not in masked:
-                masked[mode] = self.masked_input(
-                    source_of("masked"), lengths, mode, generators[f"masked-{mode}"]
-                )
-            return masked[mode]
-
-        def shuffled_of(mode: str) -> tuple[Tensor, Tensor]:
-            if mode not in shuffled:
-                shuffled[mode] = self.shuffled_input(
-                    source_of("shuffled"), lengths, mode, generators[f"shuffled-{mode}"]
-                )
-            return shuffled[mode]
-
+        inputs = _TaskInputs(self, x, lengths, generators)
         slots: dict[str, int] = {}
         if "motion" in tasks:
-            view, info = masked_of(p.motion_mode)
-            slots["motion"] = encode_later(view, info["encoded_lengths"])
+            view, info = inputs.masked(p.motion_mode)
+            slots["motion"] = inputs.add(view, info["encoded_lengths"])
         if "jigsaw" in tasks:
-            slots["jigsaw"] = encode_later(shuffled_of(p.jigsaw_mode)[0])
-        view_slots = []
-        if "contrastive" in tasks:
-            view_slots = self._contrastive_slots(
-                source_of, lengths, masked_of, shuffled_of, generators, encode_later, slots
-            )
-        features = self.encoder(torch.cat(inputs), torch.cat(input_lengths))
-        features = features.reshape(len(inputs), n, -1)
+            slots["jigsaw"] = inputs.add(inputs.shuffled(p.jigsaw_mode)[0])
+        contrastive = views or "contrastive" in tasks
+        view_slots = self._contrastive_slots(inputs, slots) if contrastive else []
+        return inputs, slots, view_slots, inputs.encode(self.encoder)
 
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """L_self = L_m + L_j + L_c over the enabled tasks of ``batch["joints"]`` (N,T,M,V,C).
+
+        Returns ``loss`` and each enabled term (``loss_motion``, ``loss_jigsaw``,
+        ``loss_contrastive``) plus the detached ``jigsaw_accuracy``.
+        """
+        p, tasks = self.params, set(self.params.tasks)
+        inputs, slots, view_slots, features = self._encode(batch)
         out: dict[str, Tensor] = {}
         if "motion" in tasks:
-            view, info = masked_of(p.motion_mode)
+            view, info = inputs.masked(p.motion_mode)
             if p.motion_mode == "temporal":
                 info = {**info, "input_last": _last_observed(view, info["observed"])}
-            target = source_of("masked")  # the clip the masked input was cut from
-            out["loss_motion"] = self.motion_loss(features[slots["motion"]], target, lengths, info)
+            target = inputs.source("masked")  # the clip the masked input was cut from
+            feature = features[slots["motion"]]
+            out["loss_motion"] = self.motion_loss(feature, target, inputs.lengths, info)
         if "jigsaw" in tasks:
-            labels = shuffled_of(p.jigsaw_mode)[1]
+            labels = inputs.shuffled(p.jigsaw_mode)[1]
             logits = self.jigsaw_head(features[slots["jigsaw"]])
             out["loss_jigsaw"] = F.cross_entropy(logits, labels)  # MS²L Eq. (2)
             out["jigsaw_accuracy"] = (logits.detach().argmax(1) == labels).float().mean()
@@ -561,15 +528,22 @@ class MS2L(nn.Module):
         terms = [out[f"loss_{task}"] for task in TASKS if task in tasks]
         return {"loss": torch.stack(terms).sum(), **out}  # L_self = L_m + L_j + L_c
 
-    def _contrastive_slots(
-        self, source_of, lengths, masked_of, shuffled_of, generators, encode_later, slots
-    ) -> list[int]:
+    def contrastive_features(self, batch: dict) -> Tensor:
+        """Encoder features of Eq. (3)'s M views, made as :meth:`loss` makes them (the same
+        draws of ``batch["generator"]``), in ``params.contrastive_views`` order; without the
+        contrastive task, the views it would contrast.
+
+        Shape: (M, N, D).
+        """
+        _, _, view_slots, features = self._encode(batch, views=True)
+        return features[view_slots]
+
+    def _contrastive_slots(self, inputs: _TaskInputs, slots: dict[str, int]) -> list[int]:
         """Encoder slots of the M contrastive views; a task's input is reused as its view.
 
         The first "masked"/"shuffled" view of ``contrastive_mode`` is the (cached) input
-        of that transform; repeated names draw further transforms from the same generator.
-        ``source_of(key)`` is the clip a view is made from (its own rotated copy when
-        ``view_rotation``/``view_shear`` are set, else the batch).
+        of that transform; repeated names draw further transforms from the same generator,
+        each from its own source clip (see :meth:`_TaskInputs.source`).
         """
         mode = self.params.contrastive_mode
         reuse = {
@@ -582,23 +556,86 @@ class MS2L(nn.Module):
             seen[name] = seen.get(name, 0) + 1
             if name == "original":
                 if "original" not in slots:
-                    slots["original"] = encode_later(source_of("original"))
+                    slots["original"] = inputs.add(inputs.source("original"))
                 result.append(slots["original"])
                 continue
             if seen[name] == 1:
                 if reuse[name] is not None:
                     result.append(reuse[name])
                     continue
-                made = masked_of(mode) if name == "masked" else shuffled_of(mode)
-            elif name == "masked":
-                source = source_of(f"masked-{seen[name]}")
-                made = self.masked_input(source, lengths, mode, generators[f"masked-{mode}"])
+                made = inputs.masked(mode) if name == "masked" else inputs.shuffled(mode)
             else:
-                source = source_of(f"shuffled-{seen[name]}")
-                made = self.shuffled_input(source, lengths, mode, generators[f"shuffled-{mode}"])
-            view_lengths = made[1]["encoded_lengths"] if name == "masked" else lengths
-            result.append(encode_later(made[0], view_lengths))
+                made = inputs.transform(name, mode, inputs.source(f"{name}-{seen[name]}"))
+            view_lengths = made[1]["encoded_lengths"] if name == "masked" else None
+            result.append(inputs.add(made[0], view_lengths))
         return result
+
+
+class _TaskInputs:
+    """The encoder inputs of one batch: each transform made once, from its own generator.
+
+    ``masked``/``shuffled`` cache the task input of each mode, so a contrastive view reuses
+    it; ``add`` queues a view for the single batched encoder pass (``encode``).
+    Shapes: x (N, T, M, V, C), lengths (N,).
+    """
+
+    def __init__(self, method: MS2L, x: Tensor, lengths: Tensor, generators: dict):
+        self.method, self.x, self.lengths, self.generators = method, x, lengths, generators
+        self.views: list[Tensor] = []
+        self.view_lengths: list[Tensor] = []
+        self._sources: dict[str, Tensor] = {}
+        self._masked: dict[str, tuple[Tensor, dict]] = {}
+        self._shuffled: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def source(self, key: str) -> Tensor:
+        """The clip the input ``key`` is made from: x, or its own rotated and sheared copy
+        when ``params.view_rotation``/``view_shear`` are set (drawn once per key)."""
+        if key not in self._sources:
+            p = self.method.params
+            self._sources[key] = (
+                rotate_then_shear(
+                    self.x,
+                    p.view_rotation,
+                    p.view_shear,
+                    lengths=self.lengths,
+                    generator=self.generators["viewpoint"],
+                )
+                if self.method.augments
+                else self.x
+            )
+        return self._sources[key]
+
+    def transform(self, name: str, mode: str, source: Tensor) -> tuple[Tensor, Tensor | dict]:
+        """A fresh masked or shuffled input of ``mode`` from ``source`` and its
+        transform's generator."""
+        generator = self.generators[f"{name}-{mode}"]
+        if name == "masked":
+            return self.method.masked_input(source, self.lengths, mode, generator)
+        return self.method.shuffled_input(source, self.lengths, mode, generator)
+
+    def masked(self, mode: str) -> tuple[Tensor, dict]:
+        """The motion-prediction input of ``mode`` (made once) and its info."""
+        if mode not in self._masked:
+            self._masked[mode] = self.transform("masked", mode, self.source("masked"))
+        return self._masked[mode]
+
+    def shuffled(self, mode: str) -> tuple[Tensor, Tensor]:
+        """The jigsaw input of ``mode`` (made once) and its labels (N,)."""
+        if mode not in self._shuffled:
+            self._shuffled[mode] = self.transform("shuffled", mode, self.source("shuffled"))
+        return self._shuffled[mode]
+
+    def add(self, view: Tensor, view_lengths: Tensor | None = None) -> int:
+        """Queue ``view`` (N, T, M, V, C) for encoding over ``view_lengths`` (default: the
+        clips' lengths); returns its slot."""
+        self.views.append(view)
+        self.view_lengths.append(self.lengths if view_lengths is None else view_lengths)
+        return len(self.views) - 1
+
+    def encode(self, encoder: nn.Module) -> Tensor:
+        """Every queued view in one encoder pass. Shape: (K views, N, D)."""
+        features = encoder(torch.cat(self.views), torch.cat(self.view_lengths))
+        return features.reshape(len(self.views), len(self.x), -1)
 
 
 def _last_observed(view: Tensor, observed: Tensor) -> Tensor:
