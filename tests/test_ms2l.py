@@ -192,6 +192,21 @@ def test_projection_hidden_makes_an_mlp_head():
     assert torch.isfinite(method.loss(tiny_batch())["loss"])
 
 
+def test_mixed_contrastive_mode_masks_one_way_and_shuffles_the_other():
+    """Table 8's "Spatial P + Temporal J": the masked view of "spatial", the shuffled of
+    "temporal" (each transform has its own generator, so the draws match)."""
+    batch = tiny_batch()
+
+    def views(mode: str) -> Tensor:
+        torch.manual_seed(0)
+        method = tiny_method(tasks=["contrastive"], contrastive_mode=mode)
+        return method.contrastive_features({**batch, "generator": torch.Generator().manual_seed(2)})
+
+    mixed, spatial, temporal = views("spatial-temporal"), views("spatial"), views("temporal")
+    assert torch.allclose(mixed[1], spatial[1]) and torch.allclose(mixed[2], temporal[2])
+    assert not torch.allclose(mixed[1], temporal[1])
+
+
 def test_jigsaw_hidden_makes_an_mlp_head_with_batch_norm():
     method = tiny_method(jigsaw_hidden=16)
     layers = [type(layer) for layer in method.jigsaw_head]
@@ -297,6 +312,7 @@ def _loss_terms(method: MS2L, reference: MS2L) -> dict[str, float]:
         ({"motion_mode": "spatial"}, {"loss_motion"}),
         ({"jigsaw_mode": "spatial"}, {"loss_jigsaw"}),
         ({"contrastive_mode": "spatial"}, {"loss_contrastive"}),
+        ({"contrastive_mode": "spatial-temporal"}, {"loss_contrastive"}),
         ({"noise_std": 0.5}, {"loss_motion", "loss_contrastive"}),  # noise is in the masked view
     ],
 )
@@ -350,6 +366,8 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"motion_reduction": "max"},
         {"projection_hidden": -1},
         {"jigsaw_hidden": -1},
+        {"contrastive_mode": "spatial-sideways"},
+        {"contrastive_mode": "temporal-spatial-temporal"},
         {"view_rotation": -5.0},
         {"view_shear": -0.1},
     ],

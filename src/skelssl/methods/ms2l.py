@@ -32,8 +32,9 @@ step, top to bottom:
 Ablation switches (Tables 7-8): ``tasks`` (any non-empty subset of the three),
 ``motion_mode="spatial"`` (mask ``masked_parts`` of the layout's five body parts in all
 frames and predict them), ``jigsaw_mode="spatial"`` (shuffle the five body parts: 5! =
-120 classes) and ``contrastive_mode`` (the masked/shuffled views made with the temporal
-or the spatial transforms).
+120 classes) and ``contrastive_mode`` (the transforms that make the masked and the
+shuffled views: "temporal" or "spatial" for both, or "<masked>-<shuffled>", e.g.
+"spatial-temporal" = Table 8's "Spatial P + Temporal J").
 
 Every random transform draws from its own generator, seeded from ``batch["generator"]``
 by a fixed number of draws, so a switch changes only the loss terms that use it.
@@ -91,7 +92,7 @@ class MS2LConfig:
     tasks: list[str] = field(default_factory=lambda: list(TASKS))  # L_self terms (Table 7)
     motion_mode: str = "temporal"  # "temporal": predict the future | "spatial": masked parts
     jigsaw_mode: str = "temporal"  # "temporal": P segments | "spatial": the five body parts
-    contrastive_mode: str = "temporal"  # transforms that make the masked/shuffled views
+    contrastive_mode: str = "temporal"  # masked/shuffled views' transforms (see the module)
     contrastive_views: list[str] = field(default_factory=lambda: list(VIEW_NAMES))  # M views
     observed_frames: int = 50  # frames seen by the motion predictor (of 200)
     predicted_frames: int = 150  # frames it predicts
@@ -114,11 +115,18 @@ class MS2LConfig:
             raise SkelsslError(
                 f"params.tasks must be distinct names from {', '.join(TASKS)}, got {self.tasks}"
             )
-        for name in ("motion_mode", "jigsaw_mode", "contrastive_mode"):
+        for name in ("motion_mode", "jigsaw_mode"):
             if getattr(self, name) not in MODES:
                 raise SkelsslError(
                     f"params.{name} must be temporal or spatial, got {getattr(self, name)!r}"
                 )
+        if not set(self.contrastive_mode.split("-")) <= set(MODES) or not (
+            1 <= len(self.contrastive_mode.split("-")) <= 2
+        ):
+            raise SkelsslError(
+                f"params.contrastive_mode must be temporal, spatial or <masked>-<shuffled> "
+                f"(e.g. spatial-temporal), got {self.contrastive_mode!r}"
+            )
         bad_views = sorted(set(self.contrastive_views) - set(VIEW_NAMES))
         if len(self.contrastive_views) < 2 or bad_views:
             raise SkelsslError(
@@ -159,6 +167,12 @@ class MS2LConfig:
                 f"temperature > 0, got {self.projection_dim}, {self.projection_hidden}, "
                 f"{self.temperature}"
             )
+
+    @property
+    def contrastive_modes(self) -> dict[str, str]:
+        """The transform mode of the masked and of the shuffled contrastive view."""
+        modes = self.contrastive_mode.split("-")
+        return {"masked": modes[0], "shuffled": modes[-1]}
 
 
 # ---------------------------------------------------------------------------- permutations
@@ -541,24 +555,26 @@ class MS2L(nn.Module):
     def _contrastive_slots(self, inputs: _TaskInputs, slots: dict[str, int]) -> list[int]:
         """Encoder slots of the M contrastive views; a task's input is reused as its view.
 
-        The first "masked"/"shuffled" view of ``contrastive_mode`` is the (cached) input
-        of that transform; repeated names draw further transforms from the same generator,
-        each from its own source clip (see :meth:`_TaskInputs.source`).
+        The first "masked"/"shuffled" view of its ``contrastive_mode`` is the (cached)
+        input of that transform; repeated names draw further transforms from the same
+        generator, each from its own source clip (see :meth:`_TaskInputs.source`).
         """
-        mode = self.params.contrastive_mode
+        p = self.params
+        modes = p.contrastive_modes
         reuse = {
-            "masked": slots.get("motion") if self.params.motion_mode == mode else None,
-            "shuffled": slots.get("jigsaw") if self.params.jigsaw_mode == mode else None,
+            "masked": slots.get("motion") if p.motion_mode == modes["masked"] else None,
+            "shuffled": slots.get("jigsaw") if p.jigsaw_mode == modes["shuffled"] else None,
         }
         seen: dict[str, int] = {}
         result = []
-        for name in self.params.contrastive_views:
+        for name in p.contrastive_views:
             seen[name] = seen.get(name, 0) + 1
             if name == "original":
                 if "original" not in slots:
                     slots["original"] = inputs.add(inputs.source("original"))
                 result.append(slots["original"])
                 continue
+            mode = modes[name]
             if seen[name] == 1:
                 if reuse[name] is not None:
                     result.append(reuse[name])
