@@ -171,6 +171,16 @@ VARIANTS: dict[str, list[str]] = {
     # h_j as the authors' code has it (FC 2048-BN-ReLU-FC) instead of Sec. 4.1's one FC layer,
     # under the adopted schedule (a deviation, paired with step-300-3x)
     "step-300-3x-jigsaw-mlp": [*STRETCHED_SCHEDULE, "params.jigsaw_hidden=2048"],
+    # spatial motion prediction (masked body parts, Table 8's row the paper rejects) in
+    # place of the temporal one, with the other two tasks and alone; temporal motion
+    # alone beside it (paired with step-300-3x)
+    "step-300-3x-spatial-motion": [*STRETCHED_SCHEDULE, "params.motion_mode=spatial"],
+    "step-300-3x-spatial-motion-only": [
+        *STRETCHED_SCHEDULE,
+        "params.tasks=[motion]",
+        "params.motion_mode=spatial",
+    ],
+    "step-300-3x-motion-only": [*STRETCHED_SCHEDULE, "params.tasks=[motion]"],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict
