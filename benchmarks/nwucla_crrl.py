@@ -431,7 +431,7 @@ def run_benchmark(args, payload: dict) -> None:
                 args.reuse,
             )
             if row in requested:
-                plot = figures if figures and row in PLOTTED and position == 0 else None
+                plot = figures if row in PLOTTED and position == 0 else None
                 evaluation = evaluate_encoder(encoder, data, config, plot, row, test_curve=True)
                 per_seed[row][seed] = {**info, **evaluation}
                 print(json.dumps({row: {seed: per_seed[row][seed]}}), flush=True)
@@ -937,7 +937,7 @@ def parse_args() -> argparse.Namespace:
 def rewrite(out: Path, stem: str) -> None:
     """Tables and ``summary_rows`` again from the per-seed runs of ``out``'s results JSON."""
     payload = json.loads((out / f"{stem}.json").read_text())
-    payload.setdefault("stem", stem)
+    payload["stem"] = stem  # --stem names the files, whatever the JSON was written as
     for row in payload["rows"].values():  # JSON keys are strings; seeds are ints
         row["per_seed"] = {int(seed): run for seed, run in row["per_seed"].items()}
         row.update(aggregate(row["per_seed"]))

@@ -120,9 +120,8 @@ class MS2LConfig:
                 raise SkelsslError(
                     f"params.{name} must be temporal or spatial, got {getattr(self, name)!r}"
                 )
-        if not set(self.contrastive_mode.split("-")) <= set(MODES) or not (
-            1 <= len(self.contrastive_mode.split("-")) <= 2
-        ):
+        contrastive_modes = self.contrastive_mode.split("-")
+        if not set(contrastive_modes) <= set(MODES) or len(contrastive_modes) > 2:
             raise SkelsslError(
                 f"params.contrastive_mode must be temporal, spatial or <masked>-<shuffled> "
                 f"(e.g. spatial-temporal), got {self.contrastive_mode!r}"
@@ -507,10 +506,10 @@ class MS2L(nn.Module):
         inputs = _TaskInputs(self, x, lengths, generators)
         slots: dict[str, int] = {}
         if "motion" in tasks:
-            view, info = inputs.masked(p.motion_mode)
+            view, info = inputs.made("masked", p.motion_mode)
             slots["motion"] = inputs.add(view, info["encoded_lengths"])
         if "jigsaw" in tasks:
-            slots["jigsaw"] = inputs.add(inputs.shuffled(p.jigsaw_mode)[0])
+            slots["jigsaw"] = inputs.add(inputs.made("shuffled", p.jigsaw_mode)[0])
         contrastive = views or "contrastive" in tasks
         view_slots = self._contrastive_slots(inputs, slots) if contrastive else []
         return inputs, slots, view_slots, inputs.encode(self.encoder)
@@ -525,14 +524,14 @@ class MS2L(nn.Module):
         inputs, slots, view_slots, features = self._encode(batch)
         out: dict[str, Tensor] = {}
         if "motion" in tasks:
-            view, info = inputs.masked(p.motion_mode)
+            view, info = inputs.made("masked", p.motion_mode)
             if p.motion_mode == "temporal":
                 info = {**info, "input_last": _last_observed(view, info["observed"])}
             target = inputs.source("masked")  # the clip the masked input was cut from
             feature = features[slots["motion"]]
             out["loss_motion"] = self.motion_loss(feature, target, inputs.lengths, info)
         if "jigsaw" in tasks:
-            labels = inputs.shuffled(p.jigsaw_mode)[1]
+            labels = inputs.made("shuffled", p.jigsaw_mode)[1]
             logits = self.jigsaw_head(features[slots["jigsaw"]])
             out["loss_jigsaw"] = F.cross_entropy(logits, labels)  # MS²L Eq. (2)
             out["jigsaw_accuracy"] = (logits.detach().argmax(1) == labels).float().mean()
@@ -579,7 +578,7 @@ class MS2L(nn.Module):
                 if reuse[name] is not None:
                     result.append(reuse[name])
                     continue
-                made = inputs.masked(mode) if name == "masked" else inputs.shuffled(mode)
+                made = inputs.made(name, mode)
             else:
                 made = inputs.transform(name, mode, inputs.source(f"{name}-{seen[name]}"))
             view_lengths = made[1]["encoded_lengths"] if name == "masked" else None
@@ -590,8 +589,8 @@ class MS2L(nn.Module):
 class _TaskInputs:
     """The encoder inputs of one batch: each transform made once, from its own generator.
 
-    ``masked``/``shuffled`` cache the task input of each mode, so a contrastive view reuses
-    it; ``add`` queues a view for the single batched encoder pass (``encode``).
+    ``made`` caches the task input of each transform and mode, so a contrastive view
+    reuses it; ``add`` queues a view for the single batched encoder pass (``encode``).
     Shapes: x (N, T, M, V, C), lengths (N,).
     """
 
@@ -600,8 +599,7 @@ class _TaskInputs:
         self.views: list[Tensor] = []
         self.view_lengths: list[Tensor] = []
         self._sources: dict[str, Tensor] = {}
-        self._masked: dict[str, tuple[Tensor, dict]] = {}
-        self._shuffled: dict[str, tuple[Tensor, Tensor]] = {}
+        self._made: dict[tuple[str, str], tuple[Tensor, Tensor | dict]] = {}
 
     def source(self, key: str) -> Tensor:
         """The clip the input ``key`` is made from: x, or its own rotated and sheared copy
@@ -629,17 +627,13 @@ class _TaskInputs:
             return self.method.masked_input(source, self.lengths, mode, generator)
         return self.method.shuffled_input(source, self.lengths, mode, generator)
 
-    def masked(self, mode: str) -> tuple[Tensor, dict]:
-        """The motion-prediction input of ``mode`` (made once) and its info."""
-        if mode not in self._masked:
-            self._masked[mode] = self.transform("masked", mode, self.source("masked"))
-        return self._masked[mode]
-
-    def shuffled(self, mode: str) -> tuple[Tensor, Tensor]:
-        """The jigsaw input of ``mode`` (made once) and its labels (N,)."""
-        if mode not in self._shuffled:
-            self._shuffled[mode] = self.transform("shuffled", mode, self.source("shuffled"))
-        return self._shuffled[mode]
+    def made(self, name: str, mode: str) -> tuple[Tensor, Tensor | dict]:
+        """The task input of transform ``name`` ("masked": the motion-prediction input and
+        its info; "shuffled": the jigsaw input and its labels (N,)) in ``mode``, made once
+        from the source ``name``."""
+        if (name, mode) not in self._made:
+            self._made[name, mode] = self.transform(name, mode, self.source(name))
+        return self._made[name, mode]
 
     def add(self, view: Tensor, view_lengths: Tensor | None = None) -> int:
         """Queue ``view`` (N, T, M, V, C) for encoding over ``view_lengths`` (default: the
