@@ -467,6 +467,8 @@ def summary_rows(table: dict[str, dict], frames: int) -> list[dict]:
         ("ms2l-paper-probe", "ms2l", paper_probe),
         ("random-paper-probe", "random", paper_probe),
         ("ms2l-rand-s", "rand-s", "classifier_top1"),
+        ("ms2l-finetune", "finetune", "classifier_top1"),
+        ("ms2l-moving", "moving", "classifier_top1"),
         ("ms2l-jointly", "jointly", "classifier_top1"),
     ):
         if name not in table or key not in table[name]:
