@@ -220,6 +220,11 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
         summary = json.loads((run_dir / "summary.json").read_text())
         minutes, load = round(summary["wall_seconds"] / 60, 2), None
     else:
+        if run_dir.is_symlink():  # a run linked in from another folder is never deleted here
+            raise SystemExit(
+                f"{run_dir} links to a run whose pre-training differs from this phase's config"
+                " (an override that reaches this phase?): not retraining over a linked run"
+            )
         if run_dir.exists():
             shutil.rmtree(run_dir)
         started = time.time()

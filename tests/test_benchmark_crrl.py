@@ -75,6 +75,21 @@ def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchm
     assert not crrl_benchmark.finished_with(run_dir, dropout)
 
 
+def test_train_phase_never_deletes_a_linked_run_it_cannot_reuse(crrl_benchmark, tmp_path):
+    from skelssl.config import load_config
+
+    linked = tmp_path / "elsewhere" / "cml"
+    linked.mkdir(parents=True)
+    (linked / "last.pt").write_bytes(b"weights")  # unfinished here: no summary.json
+    run_dir = tmp_path / "work" / "cml"
+    run_dir.parent.mkdir()
+    run_dir.symlink_to(linked)
+    config = load_config("crrl", overrides=["train.epochs=1"])
+    with pytest.raises(SystemExit, match="links to a run"):
+        crrl_benchmark.train_phase(config, run_dir, quiet=True, reuse=True)
+    assert (linked / "last.pt").read_bytes() == b"weights" and run_dir.is_symlink()
+
+
 def test_versus_ser_pairs_each_row_by_seed_and_skips_random(crrl_benchmark):
     rows = {
         "random": {**arm([60, 61, 62], [50, 51, 52]), "seeds": [0, 1, 2]},
