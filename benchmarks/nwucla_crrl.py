@@ -81,6 +81,7 @@ from skelssl.evaluation.generic import (
 )
 from skelssl.evaluation.metrics import confusion_matrix
 from skelssl.methods import build_method
+from skelssl.methods.crrl import VARIANTS, Recipe
 from skelssl.models import build_encoder, encoder_preset
 from skelssl.report import markdown_table, plot_confusion_matrix, plot_tsne
 from skelssl.runs import load_run, pretrain
@@ -253,15 +254,24 @@ def canonical_tree(config) -> dict:
     return yaml.safe_load(yaml.safe_dump(to_dict(config)))
 
 
+# params only a distilling variant reads (Eq. (8)): an override of them for step 2 reaches
+# the teacher phase too, and must not make its finished run look different
+DISTILLATION_PARAMS = ("distill_weight", "teacher_dropout")
+
+
 def pretraining_settings(tree: dict) -> dict:
     """A config tree without what cannot change a checkpoint: the ``evaluation`` section
     (probe settings; a field added to it later must not make a finished run look
-    different) and the spelling of ``data.root`` (compared as a resolved path)."""
+    different), the spelling of ``data.root`` (compared as a resolved path) and, for a
+    variant that does not distil, the :data:`DISTILLATION_PARAMS`."""
     settings = {key: value for key, value in tree.items() if key != "evaluation"}
     data = dict(settings.get("data") or {})
     if data.get("root"):
         data["root"] = str(Path(data["root"]).resolve())
-    return {**settings, "data": data}
+    params = dict(settings.get("params") or {})
+    if VARIANTS.get(params.get("variant"), Recipe()).teacher != "distill":
+        params = {k: v for k, v in params.items() if k not in DISTILLATION_PARAMS}
+    return {**settings, "data": data, "params": params}
 
 
 def random_encoder(config, seed: int):

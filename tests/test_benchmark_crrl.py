@@ -70,9 +70,31 @@ def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchm
         "crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}", "train.epochs=4"]
     )
     assert not crrl_benchmark.finished_with(run_dir, other)
-    dropout = load_config("crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}",
-                                             "train.epochs=3", "params.teacher_dropout=true"])  # fmt: skip
-    assert not crrl_benchmark.finished_with(run_dir, dropout)
+
+
+def test_finished_with_ignores_distillation_settings_only_for_variants_that_do_not_distil(
+    crrl_benchmark, tmp_path
+):
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    def finished(variant: str, extra: list[str]) -> bool:
+        teacher = ["params.teacher=t"] if variant == "crrl" else []
+        base = [f"params.variant={variant}", *teacher]
+        run_dir = tmp_path / variant
+        run_dir.mkdir(exist_ok=True)
+        saved = to_dict(load_config("crrl", overrides=base))
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
+        (run_dir / "summary.json").write_text("{}")
+        return crrl_benchmark.finished_with(run_dir, load_config("crrl", overrides=[*base, *extra]))
+
+    step2_only = ["params.distill_weight=0.01", "params.teacher_dropout=true"]
+    assert finished("cml", step2_only)  # the teacher phase never reads them
+    assert finished("ser", step2_only)
+    assert not finished("crrl", ["params.distill_weight=0.01"])  # step 2 does
+    assert not finished("crrl", ["params.teacher_dropout=true"])
+    assert not finished("cml", ["params.temperature=0.2"])  # other params still count
 
 
 def test_train_phase_never_deletes_a_linked_run_it_cannot_reuse(crrl_benchmark, tmp_path):
