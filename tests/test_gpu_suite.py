@@ -35,13 +35,25 @@ def test_gpu_suite_smoke_runs_every_step_on_cpu(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "gpu_suite.json").read_text())
     names = [row["recipe"] for row in report["recipes"]]
-    assert names == ["byol", "crrl-cml", "crrl", "ms2l", "simclr"]
+    assert names == [
+        "byol",
+        "crrl-cml",
+        "crrl",
+        "ms2l",
+        "ms2l-2x300",
+        "random-ms2l",
+        "random-2x300",
+        "simclr",
+    ]
     evaluated = [row for row in report["recipes"] if "linear" in row]
-    assert len(evaluated) == 4 and all(0 <= row["knn"] <= 100 for row in evaluated)
-    assert [row["method"] for row in report["summary_rows"]] == ["byol", "crrl", "ms2l", "simclr"]
+    assert len(evaluated) == 7 and all(0 <= row["knn"] <= 100 for row in evaluated)
+    methods = ["byol", "crrl", "ms2l", "ms2l", "random", "random", "simclr"]
+    assert [row["method"] for row in report["summary_rows"]] == methods
     assert report["encoders"][0]["sequences_per_second"] > 0
-    assert "| byol |" in (tmp_path / "gpu_suite.md").read_text()
-    assert "recipe" in done.stdout.splitlines()[-7]  # the closing table
+    text = (tmp_path / "gpu_suite.md").read_text()
+    assert "| byol |" in text and "- ms2l-2x300 − random-2x300: " in text  # the gap to random
+    assert [row["epochs"] for row in report["recipes"] if row["method"] == "random"] == [0, 0]
+    assert "recipe" in done.stdout.splitlines()[-10]  # the closing table
 
 
 def test_unknown_amp_dtype_is_a_config_error(tmp_path):
