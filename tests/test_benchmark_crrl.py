@@ -146,3 +146,17 @@ def test_rewrite_under_another_stem_names_its_files_and_draws_no_figures(crrl_be
     assert "Figures: none (only the stem nwucla_crrl draws them)." in text
     assert "| crrl |" in text
     assert not (tmp_path / "nwucla_crrl.md").exists()
+
+
+def test_side_by_side_features_weigh_both_learners_equally_under_cosine(import_benchmark):
+    concat = import_benchmark("nwucla_crrl_concat")
+    rng = np.random.default_rng(0)
+    first, second = rng.normal(size=(2, 5)) * [[1], [100]], rng.normal(size=(2, 3))
+    joint = concat.side_by_side(first, second)
+
+    def cosine(a, b):
+        return a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+
+    expected = (cosine(*first) + cosine(*second)) / 2  # the first's scale does not count
+    assert cosine(*joint) == pytest.approx(expected)
+    assert joint.shape == (2, 8)
