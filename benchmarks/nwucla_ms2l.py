@@ -187,7 +187,17 @@ VARIANTS: dict[str, list[str]] = {
     "observe-quarter": [*PAPER_SCHEDULE, "params.observation=ratio"],
     # the same under the adopted schedule (configs/nwucla/ms2l.yaml), paired with step-300-3x
     "step-300-3x-observe-quarter": [*STRETCHED_SCHEDULE, "params.observation=ratio"],
+    # the authors' GRU initialisation (encoder.gru_init=orthogonal: Xavier-uniform input,
+    # orthogonal recurrent weights, zero biases; their model.py) under the adopted schedule,
+    # beside the untrained encoder so initialised (a row named random-* is not trained)
+    "step-300-3x-authors-init": [*STRETCHED_SCHEDULE, "encoder.gru_init=orthogonal"],
+    "random-authors-init": ["encoder.gru_init=orthogonal"],
 }
+
+
+def untrained(row: str) -> bool:
+    """Rows that evaluate the encoder as initialised: ``random`` and ``random-*``."""
+    return row == "random" or row.startswith("random-")
 
 
 def subset(data, count: int, seed: int):
@@ -330,7 +340,7 @@ def complete_paper_probes(args, record, config_of, paper_epochs) -> dict:
         return record
     config, train_data, test_data = config_of()
     method = random_method(config, train_data, record["seed"])
-    if record["row"] != "random" and record.get("epochs"):
+    if not untrained(record["row"]) and record.get("epochs"):
         run_dir = run_dir_of(args, record["kind"], record["row"], record["seed"])
         load_weights(method, run_dir / "last.pt")
     extra = paper_probes(method.encoder, train_data, test_data, config, record["seed"], missing)
@@ -347,7 +357,7 @@ def run_dir_of(args, kind: str, row: str, seed: int) -> Path:
 def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dict:
     """One pre-trained (or random) row and seed, evaluated by the probe and kNN."""
     overrides, epochs = expand_epochs(overrides, args.pretrain_epochs)
-    key = Records.key(kind, row, [*args.base, *overrides], epochs * (row != "random"), seed)
+    key = Records.key(kind, row, [*args.base, *overrides], epochs * (not untrained(row)), seed)
     paper_epochs = PAPER_PROBE_GRID if validate else (PAPER_PROBE_EPOCHS,)
     if (record := records.get(key)) is not None:
         completed = complete_paper_probes(
@@ -355,7 +365,7 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
         )
         return record if completed is record else records.add(completed)
     config, train_data, test_data = load_splits(args, overrides, validate)
-    if row == "random":
+    if untrained(row):
         method, minutes, metrics, epochs = random_method(config, train_data, seed), 0.0, {}, 0
     else:
         run_dir = run_dir_of(args, kind, row, seed)

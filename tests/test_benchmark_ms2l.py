@@ -1,4 +1,4 @@
-"""benchmarks/nwucla_ms2l_contrastive.py: the statistics of MS²L's contrastive diagnosis."""
+"""benchmarks/nwucla_ms2l_contrastive.py's diagnosis statistics; nwucla_ms2l.py's rows."""
 
 from __future__ import annotations
 
@@ -55,3 +55,11 @@ def test_measure_sees_the_views_the_training_loss_sees(diagnosis):
     stats = diagnosis.measure(method, data, batch_size=4, seed=0)  # raises if L_c differs
     assert stats["chance"] == pytest.approx(math.log(4))
     assert stats["floor_actual"] <= stats["loss"] + 1e-6
+
+
+def test_random_rows_are_untrained_and_share_their_trained_rows_encoder(import_benchmark):
+    bench = import_benchmark("nwucla_ms2l")
+    assert bench.untrained("random") and bench.untrained("random-authors-init")
+    assert not bench.untrained("step-300-3x-authors-init") and not bench.untrained("paper")
+    trained = set(bench.VARIANTS["step-300-3x-authors-init"])
+    assert set(bench.VARIANTS["random-authors-init"]) == trained - set(bench.STRETCHED_SCHEDULE)

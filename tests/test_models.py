@@ -204,6 +204,7 @@ def test_stgcn_width_and_minimum_channels():
         EncoderConfig(name="gru", pooling="max"),
         EncoderConfig(name="gru", dropout=1.5),
         EncoderConfig(name="gru", use_bones=True),
+        EncoderConfig(name="gru", gru_init="kaiming"),
     ],
 )
 def test_bad_configs_are_user_errors(config):
@@ -331,3 +332,19 @@ def test_traced_encoder_keeps_masking_for_lengths_seen_only_later(preset):
     with torch.no_grad():
         traced = torch.jit.trace(encoder, (x, torch.tensor([8])), check_trace=False)
         torch.testing.assert_close(traced(x, torch.tensor([5])), encoder(x, torch.tensor([5])))
+
+
+def test_gru_orthogonal_init_is_the_ms2l_authors_and_the_default_stays_pytorchs():
+    spec = spec_for(20, 1)
+    config = EncoderConfig(name="gru", hidden_size=6, num_layers=2, bidirectional=True)
+    torch.manual_seed(0)
+    default = build_encoder(config, spec).gru
+    torch.manual_seed(0)
+    authors = build_encoder(replace(config, gru_init="orthogonal"), spec).gru
+    recurrent = authors.weight_hh_l1_reverse  # (3H, H): orthonormal columns
+    torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(6), atol=1e-5, rtol=0)
+    assert all(bias.abs().max() == 0 for name, bias in authors.named_parameters() if "bias" in name)
+    bound = math.sqrt(6 / sum(authors.weight_ih_l0.shape))  # Xavier-uniform
+    assert authors.weight_ih_l0.abs().max() <= bound
+    assert all(bias.abs().max() > 0 for name, bias in default.named_parameters() if "bias" in name)
+    assert default.weight_hh_l0.abs().max() <= 1 / math.sqrt(6)  # nn.GRU's own uniform

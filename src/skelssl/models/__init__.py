@@ -42,6 +42,9 @@ class EncoderConfig:
     bidirectional: bool = True
     dropout: float = 0.0  # GRU inter-layer dropout
     pooling: str = "mean"  # GRU: "mean" over valid frames | "last" (final states, both directions)
+    # GRU weights at the start: "pytorch" (nn.GRU's uniform ±1/sqrt(hidden)) | "orthogonal"
+    # (the MS²L authors' init_weights: Xavier-uniform input, orthogonal recurrent, zero bias)
+    gru_init: str = "pytorch"
     width: float = 1.0  # ST-GCN width multiplier (0.25 .. 2)
     use_bones: bool = False  # ST-GCN input = joints concatenated with bone vectors (2C channels)
     temporal_kernel: int = 9  # ST-GCN temporal kernel (odd)

@@ -25,6 +25,20 @@ if TYPE_CHECKING:
     from skelssl.models import EncoderConfig
 
 POOLINGS = ("mean", "last")
+GRU_INITS = ("pytorch", "orthogonal")
+
+
+def orthogonal_init(gru: nn.GRU) -> None:
+    """The MS²L authors' GRU initialisation (github.com/LanglandsLin/MS2L, ``model.py``,
+    ``init_weights``): Xavier-uniform input weights, orthogonal recurrent weights (each
+    stacked (3H, H) matrix, as there), zero biases."""
+    for name, parameter in gru.named_parameters():
+        if name.startswith("weight_ih"):
+            nn.init.xavier_uniform_(parameter)
+        elif name.startswith("weight_hh"):
+            nn.init.orthogonal_(parameter)
+        else:
+            nn.init.zeros_(parameter)
 
 
 def valid_lengths(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -68,6 +82,11 @@ class GRUEncoder(nn.Module):
             raise SkelsslError("use_bones is an ST-GCN option; the GRU reads joints only")
         if config.hidden_size < 1 or config.num_layers < 1:
             raise SkelsslError("GRU hidden_size and num_layers must be at least 1")
+        if config.gru_init not in GRU_INITS:
+            raise SkelsslError(
+                f"unknown GRU init {config.gru_init!r} (known: pytorch, orthogonal)",
+                "encoder.gru_init",
+            )
         self.bodies = spec.bodies
         self.joints = get_layout(spec.layout).num_joints
         self.channels = spec.channels
@@ -81,6 +100,8 @@ class GRUEncoder(nn.Module):
             bidirectional=config.bidirectional,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
+        if config.gru_init == "orthogonal":
+            orthogonal_init(self.gru)
         self.out_dim = config.hidden_size * self.directions
         self.seq_dim = self.out_dim
 
