@@ -507,11 +507,20 @@ def cuts_from_the_paper(payload: dict) -> str:
     return (
         f"Differences to the paper's run: encoder {payload['encoder']} (paper gru-2x256); "
         f"epochs {epochs or '-'} (schedule milestones scaled alike); {preparation_note(payload)}; "
-        "Adam lr 1e-3 instead of "
-        "SGD (chosen on view 1 -> view 2, `nwucla_crrl_optimiser.md`); linear probe = Adam on "
+        f"{optimiser_note(payload)}; linear probe = Adam on "
         "standardised frozen features, 200 epochs, final epoch (the paper: SGD on the raw "
         "features); kNN k=1 cosine on the raw features as the paper."
     )
+
+
+def optimiser_note(payload: dict) -> str:
+    """The pre-training optimiser (the configs' with the run's overrides) against Sec. IV-B's
+    SGD; a file written before the payload recorded it had the configs' Adam."""
+    optimiser = payload.get("optimizer", {"name": "adam", "lr": 0.001})
+    if optimiser["name"] == "sgd":
+        return f"SGD lr {optimiser['lr']:g}, Sec. IV-B's optimiser"
+    return (f"{optimiser['name'].capitalize()} lr {optimiser['lr']:g} instead of SGD (chosen "
+            "on view 1 -> view 2, `nwucla_crrl_optimiser.md`)")  # fmt: skip
 
 
 def versus_ser_section(payload: dict) -> list[str]:
@@ -984,7 +993,9 @@ def main() -> None:
     payload = {"machine": machine("cuda" if torch.cuda.is_available() else "cpu"), "command": command, "seeds": args.seeds,
                "epoch_scale": args.epoch_scale, "overrides": list(args.overrides),
                "encoder": encoder_label(config.encoder), "frames": config.data.preprocess.frames,
-               "preprocess": to_dict(config.data.preprocess), "summary_rows": []}  # fmt: skip
+               "preprocess": to_dict(config.data.preprocess),
+               "optimizer": {"name": config.train.optimizer, "lr": config.train.lr},
+               "summary_rows": []}  # fmt: skip
     if args.optimiser_study:
         run_study(args, payload)
         print((args.out / "nwucla_crrl_optimiser.md").read_text())

@@ -160,3 +160,11 @@ def test_side_by_side_features_weigh_both_learners_equally_under_cosine(import_b
     expected = (cosine(*first) + cosine(*second)) / 2  # the first's scale does not count
     assert cosine(*joint) == pytest.approx(expected)
     assert joint.shape == (2, 8)
+
+
+def test_the_differences_to_the_paper_name_the_run_s_optimiser(crrl_benchmark):
+    adam = crrl_benchmark.optimiser_note({"optimizer": {"name": "adam", "lr": 0.001}})
+    assert adam.startswith("Adam lr 0.001 instead of SGD")
+    assert crrl_benchmark.optimiser_note({}) == adam  # files from before the field
+    sgd = crrl_benchmark.optimiser_note({"optimizer": {"name": "sgd", "lr": 0.04}})
+    assert sgd == "SGD lr 0.04, Sec. IV-B's optimiser"
