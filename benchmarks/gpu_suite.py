@@ -19,9 +19,10 @@ Three modes:
     4. pre-trains each method's paper-scale NW-UCLA recipe (the method's
        ``configs/nwucla/*.yaml``; only data path, device, precision and time budget are
        overridden, plus the recipe's paper-scale knobs in :data:`RECIPES`) under a
-       per-method budget (sum 385 s; the untrained encoders
-       of :data:`RANDOM_PAIRS` are evaluated only), then evaluates linear and kNN (k=1, cosine) on the
-       test view 3 (cross-view: trained on views 1+2, nothing chosen on view 3);
+       per-method budget (sum 385 s; the untrained encoders of :data:`RANDOM_PAIRS` are
+       only evaluated), then evaluates linear and kNN (k=1, cosine) on the test view 3
+       (cross-view: trained on views 1+2, nothing chosen on view 3), and writes each
+       :data:`RANDOM_PAIRS` gap to the untrained encoder of the same shape;
     5. writes ``OUT/gpu_suite.json`` and ``OUT/gpu_suite.md`` and prints a short table.
 
 ``--smoke``
