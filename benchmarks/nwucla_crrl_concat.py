@@ -97,7 +97,8 @@ def set_table(name: str, entry: dict) -> list[str]:
             diffs = [v[f"{joint}_{probe}"] - v[f"{alone}_{probe}"] for v in per_seed.values()]
             mean, std = mean_std(diffs)
             higher = sum(d > 0 for d in diffs)
-            gains.append(f"- {joint} − {alone}, {probe}: {mean:+.1f} ± {std or 0.0:.1f} "
+            label = "kNN" if probe == "knn" else probe
+            gains.append(f"- {joint} − {alone}, {label}: {mean:+.1f} ± {std or 0.0:.1f} "
                          f"(higher on {higher} of {len(diffs)} seeds)")  # fmt: skip
     knn = [v["ser+cml_knn"] for v in per_seed.values()]
     return [f"## {name}", "",
@@ -132,7 +133,7 @@ def main() -> None:
                                  "command": f"python benchmarks/nwucla_crrl_concat.py --set {name} "
                                             f"'{step2}' '{ser}' --seeds {args.seeds}"}  # fmt: skip
         write_json(path, payload)
-    lines = ["# CRRL's two learners side by side: the ceiling of fusing them", "",
+    lines = ["# CRRL's two learners side by side: what an equal-weight fusion reaches", "",
              "Written by `benchmarks/nwucla_crrl_concat.py` (its docstring defines every "
              "column). A diagnosis on the test view (NW-UCLA view 3): nothing is chosen on "
              "it. Commands in REPRODUCE.md.", ""]  # fmt: skip
