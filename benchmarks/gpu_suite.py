@@ -591,7 +591,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="NW-UCLA all_sqe folder")
     parser.add_argument("--out", type=Path, default=Path("gpu_suite_out"))
     parser.add_argument(
-        "--budget-scale", type=float, default=1.0, help="multiply every recipe's budget (370 s)"
+        "--budget-scale", type=float, default=1.0, help="multiply every recipe's budget (385 s)"
     )
     return parser.parse_args()
 
