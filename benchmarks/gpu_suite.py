@@ -591,7 +591,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="NW-UCLA all_sqe folder")
     parser.add_argument("--out", type=Path, default=Path("gpu_suite_out"))
     parser.add_argument(
-        "--budget-scale", type=float, default=1.0, help="multiply every recipe's budget (385 s)"
+        "--budget-scale",
+        type=float,
+        default=1.0,
+        help=f"multiply every recipe's budget ({sum(r.budget_seconds for r in RECIPES):g} s in all)",
     )
     return parser.parse_args()
 
