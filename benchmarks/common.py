@@ -9,6 +9,7 @@ README's results table is generated.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -93,6 +94,48 @@ def write_markdown(path: Path, lines: list[str]) -> None:
     """``lines`` joined by newlines, with one trailing newline."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def run_pair_study(script: str, stem: str, description: str, labels: tuple[str, str],
+                   shared: str, measure, set_table, header: list[str], out: Path) -> None:  # fmt: skip
+    """The command line of a study that reads finished runs in pairs: each ``--set NAME A
+    B`` (run-dir patterns with ``{seed}``; ``labels`` name A and B, e.g. ``("STUDENT",
+    "SER")``) is measured per seed by ``measure(A, B, seed) -> dict`` into
+    ``OUT/<stem>.json`` (``script``: its file in ``benchmarks/``, for the recorded
+    command); the ``shared`` key of the seeds' dicts (the same for all) moves to
+    the set's entry. Sets already in the JSON and not named again are kept; with no
+    ``--set`` only ``OUT/<stem>.md`` is written again: ``header``, then each set's
+    ``set_table(name, entry)`` lines and its command."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--set", nargs=3, action="append", default=[],
+                        metavar=("NAME", *labels), help="run-dir patterns with {seed}")  # fmt: skip
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--out", type=Path, default=out)
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    path = args.out / f"{stem}.json"
+    payload = json.loads(path.read_text()) if path.is_file() else {"sets": {}}
+    if args.set:
+        payload["machine"] = machine()
+    keys = [label.lower() for label in labels]
+    command = " ".join(f"--set {n} {a} {b}" for n, a, b in args.set)
+    for name, first, second in args.set:
+        per_seed = {}
+        for seed in seeds:
+            per_seed[seed] = measure(
+                Path(first.format(seed=seed)), Path(second.format(seed=seed)), seed
+            )
+            print(json.dumps({name: {seed: per_seed[seed]}}), flush=True)
+        values = sorted({values.pop(shared) for values in per_seed.values()})
+        payload["sets"][name] = {keys[0]: first, keys[1]: second, "per_seed": per_seed,
+                                 shared: "/".join(map(str, values)), "load_average": load_average(),
+                                 "command": f"python benchmarks/{script} {command} --seeds {args.seeds}"}  # fmt: skip
+        write_json(path, payload)
+    lines = list(header)
+    for name, entry in payload["sets"].items():
+        lines += set_table(name, entry) + [f"Command: `{entry['command']}`", ""]
+    write_markdown(args.out / f"{stem}.md", lines)
+    print((args.out / f"{stem}.md").read_text())
 
 
 def encoder_label(encoder) -> str:

@@ -27,13 +27,11 @@ again are kept.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from common import REPO, load_average, machine, mean_std, write_json, write_markdown
+from common import REPO, mean_std, run_pair_study
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import knn_on_features, linear_probe_on_features
 from skelssl.report import markdown_table
@@ -109,38 +107,13 @@ def set_table(name: str, entry: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", nargs=3, action="append", default=[],
-                        metavar=("NAME", "STEP2", "SER"), help="run-dir patterns with {seed}")  # fmt: skip
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",") if s]
-    path = args.out / "concat.json"
-    payload = json.loads(path.read_text()) if path.is_file() else {"sets": {}}
-    if args.set:
-        payload["machine"] = machine()
-    for name, step2, ser in args.set:
-        per_seed = {}
-        for seed in seeds:
-            per_seed[seed] = concat_scores(
-                Path(step2.format(seed=seed)), Path(ser.format(seed=seed))
-            )
-            print(json.dumps({name: {seed: per_seed[seed]}}), flush=True)
-        knn = sorted({values.pop("knn") for values in per_seed.values()})
-        payload["sets"][name] = {"step2": step2, "ser": ser, "per_seed": per_seed,
-                                 "knn": "/".join(knn), "load_average": load_average(),
-                                 "command": f"python benchmarks/nwucla_crrl_concat.py --set {name} "
-                                            f"'{step2}' '{ser}' --seeds {args.seeds}"}  # fmt: skip
-        write_json(path, payload)
-    lines = ["# CRRL's two learners side by side: what an equal-weight fusion reaches", "",
-             "Written by `benchmarks/nwucla_crrl_concat.py` (its docstring defines every "
-             "column). A diagnosis on the test view (NW-UCLA view 3): nothing is chosen on "
-             "it. Commands in REPRODUCE.md.", ""]  # fmt: skip
-    for name, entry in payload["sets"].items():
-        lines += set_table(name, entry) + [f"Command: `{entry['command']}`", ""]
-    write_markdown(args.out / "concat.md", lines)
-    print((args.out / "concat.md").read_text())
+    header = ["# CRRL's two learners side by side: what an equal-weight fusion reaches", "",
+              "Written by `benchmarks/nwucla_crrl_concat.py` (its docstring defines every "
+              "column). A diagnosis on the test view (NW-UCLA view 3): nothing is chosen on "
+              "it. Commands in REPRODUCE.md.", ""]  # fmt: skip
+    run_pair_study("nwucla_crrl_concat.py", "concat", __doc__.split("\n")[0], ("STEP2", "SER"),
+                   "knn", lambda step2, ser, seed: concat_scores(step2, ser), set_table, header,
+                   OUT)  # fmt: skip
 
 
 if __name__ == "__main__":

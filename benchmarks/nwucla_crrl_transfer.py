@@ -29,16 +29,14 @@ named again are kept; with no ``--set`` only the Markdown is written again from 
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import REPO, load_average, machine, mean_std, write_json, write_markdown
+from common import REPO, mean_std, run_pair_study
 from skelssl.data.types import DataSpec
 from skelssl.diagnostics import linear_cka, ridge_r2
 from skelssl.evaluation.features import extract_features
@@ -174,39 +172,11 @@ def set_table(name: str, entry: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", nargs=3, action="append", default=[],
-                        metavar=("NAME", "STUDENT", "SER"), help="run-dir patterns with {seed}")  # fmt: skip
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",") if s]
-    path = args.out / "transfer.json"
-    payload = json.loads(path.read_text()) if path.is_file() else {"sets": {}}
-    if args.set:  # without a set: only the Markdown again from the JSON
-        payload["machine"] = machine()
-    for name, student, ser in args.set:
-        per_seed = {}
-        for seed in seeds:
-            per_seed[seed] = transfer(
-                Path(student.format(seed=seed)), Path(ser.format(seed=seed)), seed
-            )
-            print(json.dumps({name: {seed: per_seed[seed]}}), flush=True)
-        clips = sorted({values.pop("clips") for values in per_seed.values()})
-        payload["sets"][name] = {"student": student, "ser": ser, "per_seed": per_seed,
-                                 "clips": "/".join(map(str, clips)), "load_average": load_average()}  # fmt: skip
-        command = " ".join(f"--set {n} {s} {r}" for n, s, r in args.set)
-        payload["sets"][name]["command"] = (
-            f"python benchmarks/nwucla_crrl_transfer.py {command} --seeds {args.seeds}"
-        )
-        write_json(path, payload)
-    lines = ["# CRRL's fusion step: what the student takes from its teacher", "",
-             "Written by `benchmarks/nwucla_crrl_transfer.py` (its docstring defines every "
-             "column); training clips only, no test view. Commands in REPRODUCE.md.", ""]  # fmt: skip
-    for name, entry in payload["sets"].items():
-        lines += set_table(name, entry) + [f"Command: `{entry['command']}`", ""]
-    write_markdown(args.out / "transfer.md", lines)
-    print((args.out / "transfer.md").read_text())
+    header = ["# CRRL's fusion step: what the student takes from its teacher", "",
+              "Written by `benchmarks/nwucla_crrl_transfer.py` (its docstring defines every "
+              "column); training clips only, no test view. Commands in REPRODUCE.md.", ""]  # fmt: skip
+    run_pair_study("nwucla_crrl_transfer.py", "transfer", __doc__.split("\n")[0],
+                   ("STUDENT", "SER"), "clips", transfer, set_table, header, OUT)  # fmt: skip
 
 
 if __name__ == "__main__":
