@@ -192,6 +192,16 @@ VARIANTS: dict[str, list[str]] = {
     # beside the untrained encoder so initialised (a row named random-* is not trained)
     "step-300-3x-authors-init": [*STRETCHED_SCHEDULE, "encoder.gru_init=orthogonal"],
     "random-authors-init": ["encoder.gru_init=orthogonal"],
+    # the authors' optimiser (their procedure.py: Adam 1e-3, x0.1 halfway through training
+    # (StepLR 30 of 60 epochs), gradient norms clipped at 10) over the adopted schedule's 720
+    # iterations; run with their 2x300 encoder (--base AUTHORS_ENCODER) and at 1x30, where
+    # lr 0.01 makes the wide GRU's losses jump (jigsaw loss above chance's ln 6)
+    "authors-optim-3x": [
+        "train.lr=0.001",
+        "train.step_every=360",
+        "train.clip_grad=10",
+        "EPOCHS*3",
+    ],
 }
 
 

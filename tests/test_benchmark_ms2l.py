@@ -63,3 +63,14 @@ def test_random_rows_are_untrained_and_share_their_trained_rows_encoder(import_b
     assert not bench.untrained("step-300-3x-authors-init") and not bench.untrained("paper")
     trained = set(bench.VARIANTS["step-300-3x-authors-init"])
     assert set(bench.VARIANTS["random-authors-init"]) == trained - set(bench.STRETCHED_SCHEDULE)
+
+
+def test_every_validation_variant_is_a_valid_ms2l_config(import_benchmark):
+    """A misspelt override in VARIANTS would otherwise surface an hour into a run."""
+    bench = import_benchmark("nwucla_ms2l")
+    for name, overrides in bench.VARIANTS.items():
+        kept, epochs = bench.expand_epochs(overrides, 15)
+        bench.load_config("ms2l", bench.CONFIG, kept)  # raises on an unknown key
+        assert epochs >= 15 and not any(o.startswith("EPOCHS") for o in kept), name
+    authors = bench.load_config("ms2l", bench.CONFIG, bench.VARIANTS["authors-optim-3x"][:-1])
+    assert (authors.train.lr, authors.train.clip_grad) == (0.001, 10.0)
