@@ -194,8 +194,8 @@ VARIANTS: dict[str, list[str]] = {
     "random-authors-init": ["encoder.gru_init=orthogonal"],
     # the authors' optimiser (their procedure.py: Adam 1e-3, x0.1 halfway through training
     # (StepLR 30 of 60 epochs), gradient norms clipped at 10) over the adopted schedule's 720
-    # iterations; run with their 2x300 encoder (--base AUTHORS_ENCODER) and at 1x30, where
-    # lr 0.01 makes the wide GRU's losses jump (jigsaw loss above chance's ln 6)
+    # iterations, at 1x30 (nwucla_ms2l_validation_authors_optim.md); meant for their 2x300
+    # encoder too, whose losses jump under lr 0.01 (that arm was stopped for time)
     "authors-optim-3x": [
         "train.lr=0.001",
         "train.step_every=360",

@@ -72,5 +72,6 @@ def test_every_validation_variant_is_a_valid_ms2l_config(import_benchmark):
         kept, epochs = bench.expand_epochs(overrides, 15)
         bench.load_config("ms2l", bench.CONFIG, kept)  # raises on an unknown key
         assert epochs >= 15 and not any(o.startswith("EPOCHS") for o in kept), name
-    authors = bench.load_config("ms2l", bench.CONFIG, bench.VARIANTS["authors-optim-3x"][:-1])
-    assert (authors.train.lr, authors.train.clip_grad) == (0.001, 10.0)
+    kept, epochs = bench.expand_epochs(bench.VARIANTS["authors-optim-3x"], 15)
+    authors = bench.load_config("ms2l", bench.CONFIG, kept)
+    assert (authors.train.lr, authors.train.clip_grad, epochs) == (0.001, 10.0, 45)
