@@ -96,7 +96,7 @@ def write_markdown(path: Path, lines: list[str]) -> None:
     path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
-def run_pair_study(script: str, stem: str, description: str, labels: tuple[str, str],
+def run_pair_study(script: str, stem: str, *, description: str, labels: tuple[str, str],
                    shared: str, measure, set_table, header: list[str], out: Path) -> None:  # fmt: skip
     """The command line of a study that reads finished runs in pairs: each ``--set NAME A
     B`` (run-dir patterns with ``{seed}``; ``labels`` name A and B, e.g. ``("STUDENT",

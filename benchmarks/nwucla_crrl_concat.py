@@ -111,9 +111,10 @@ def main() -> None:
               "Written by `benchmarks/nwucla_crrl_concat.py` (its docstring defines every "
               "column). A diagnosis on the test view (NW-UCLA view 3): nothing is chosen on "
               "it. Commands in REPRODUCE.md.", ""]  # fmt: skip
-    run_pair_study("nwucla_crrl_concat.py", "concat", __doc__.split("\n")[0], ("STEP2", "SER"),
-                   "knn", lambda step2, ser, seed: concat_scores(step2, ser), set_table, header,
-                   OUT)  # fmt: skip
+    run_pair_study("nwucla_crrl_concat.py", "concat", description=__doc__.split("\n")[0],
+                   labels=("STEP2", "SER"), shared="knn",
+                   measure=lambda step2, ser, seed: concat_scores(step2, ser),
+                   set_table=set_table, header=header, out=OUT)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -175,8 +175,9 @@ def main() -> None:
     header = ["# CRRL's fusion step: what the student takes from its teacher", "",
               "Written by `benchmarks/nwucla_crrl_transfer.py` (its docstring defines every "
               "column); training clips only, no test view. Commands in REPRODUCE.md.", ""]  # fmt: skip
-    run_pair_study("nwucla_crrl_transfer.py", "transfer", __doc__.split("\n")[0],
-                   ("STUDENT", "SER"), "clips", transfer, set_table, header, OUT)  # fmt: skip
+    run_pair_study("nwucla_crrl_transfer.py", "transfer", description=__doc__.split("\n")[0],
+                   labels=("STUDENT", "SER"), shared="clips", measure=transfer,
+                   set_table=set_table, header=header, out=OUT)  # fmt: skip
 
 
 if __name__ == "__main__":
