@@ -90,7 +90,7 @@ from skelssl.train import set_seed
 CONFIGS = REPO / "configs" / "nwucla"
 STEM = "nwucla_crrl"  # results files <stem>.{md,json}; only this stem draws the figures
 STUDY_RESULTS = "nwucla_crrl_optimiser.json"
-PREPARATION_RESULTS = "nwucla_crrl_preparation.json"
+PREPARATION_STEM = "nwucla_crrl_preparation"
 # row -> (variant, config file, teacher row or None); in training order (teachers first,
 # CML and CRRL before the ablations, so that a run cut short by its budget has the main rows)
 ROWS = {
@@ -148,7 +148,16 @@ PREPARATIONS = {
     "view-norm": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=false"],
     "view-norm+minmax": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=true"],
     "minmax-coordinate": ["data.preprocess.view_normalize=false", "data.preprocess.minmax=false"],
-}
+    "pc": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=true",
+           "data.preprocess.view_axis=hips", "data.preprocess.temporal=at-most-stride"],
+}  # fmt: skip
+# "pc": the NW-UCLA preparation of Predict & Cluster's released notebook (Su et al., CVPR
+# 2020; github.com/shlizee/Predict-Cluster, ucla_demo.ipynb), the closest public pipeline to
+# CRRL's text (at most 50 frames, per-sequence min-max of each axis to [-1, 1]): its clips
+# come view-transformed ("new_xyz_transform_skel_*.json"; its NTU notebook rotates the first
+# frame's spine onto an axis and the hips orthogonal to it), and a clip longer than 50
+# frames keeps every floor(t / 50)-th frame from the first, the first 50 of them (its tail is
+# cut). Run only when named in --preparation-arms (not one of the study's default arms).
 # "minmax-coordinate": the other reading of Sec. IV-B's "each dimension ... normalized
 # individually": min and max of every joint's every axis over the frames (each person
 # separately), not of every axis over all joints. Not a config option (it is not the
@@ -156,6 +165,8 @@ PREPARATIONS = {
 PER_COORDINATE = "minmax-coordinate"
 # arms that run SER only (CML + step 2 cost twice SER); the others run all three phases
 PREPARATION_SER_ONLY = (PER_COORDINATE,)
+PREPARATION_DEFAULT_ARMS = ("paper", "view-norm", "view-norm+minmax", "minmax-coordinate")
+PREPARATION_PHASES = ("ser", "cml", "crrl")
 # The arms of the fusion study (``--fusion-study``): SER and step 2 on the validation split
 # of the configs' preparation ("view-norm+minmax"), arm -> (variant, overrides on the
 # configs); each step-2 arm names its teacher's mode, so the arms do not follow the configs.
@@ -746,17 +757,18 @@ def write_study(payload: dict, out: Path) -> None:
 
 def run_preparation_study(args, payload: dict) -> None:
     """The paper's NW-UCLA preparation against view normalisation on view 1 -> view 2,
-    paired over the seeds: SER for every arm of ``PREPARATIONS``, then CML and step 2 (taught
-    by the CML run of the same arm and seed) for the others. Each arm has its own validation
-    split, prepared with its settings (a ``.npz`` is loaded as prepared: no spatial step is
-    applied again)."""
+    paired over the seeds: SER for every arm of ``args.preparation_arms``, then CML and step 2
+    (taught by the CML run of the same arm and seed) for the others, as far as
+    ``args.preparation_phases`` goes. Each arm has its own validation split, prepared with its
+    settings (a ``.npz`` is loaded as prepared: no spatial step is applied again)."""
+    arms_run = {arm: PREPARATIONS[arm] for arm in args.preparation_arms}
     splits = {arm: validation_split(args, tuple(preparation), f"nwucla_view1_view2_{arm}",
                                     per_coordinate=arm == PER_COORDINATE)
-              for arm, preparation in PREPARATIONS.items()}  # fmt: skip
+              for arm, preparation in arms_run.items()}  # fmt: skip
     study: dict[str, dict] = {}
-    for phase in ("ser", "cml", "crrl"):
+    for phase in args.preparation_phases:
         arms = {}
-        for arm, preparation in PREPARATIONS.items():
+        for arm, preparation in arms_run.items():
             if phase != "ser" and arm in PREPARATION_SER_ONLY:
                 continue
             runs = {}
@@ -777,11 +789,17 @@ def run_preparation_study(args, payload: dict) -> None:
             ]
             arms[arm] = {**aggregate(runs), "per_seed": runs, "settings": settings,
                          "epochs_planned": config.train.epochs}  # fmt: skip
-            differences = {other: paired_difference(arms, other, "paper")
-                           for other in arms if other != "paper"}  # fmt: skip
-            study[phase] = {"arms": arms, "versus_paper": differences}
+            study[phase] = {"arms": arms, "versus": preparation_differences(arms)}
             payload["phases"] = study
-            write_preparation_study(payload, args.out)
+            write_preparation_study(payload, args.out, args.stem)
+
+
+def preparation_differences(arms: dict) -> dict[str, dict[str, dict]]:
+    """Every arm paired against the paper's preparation and against the configs', where those
+    arms ran: reference -> arm -> :func:`paired_difference`."""
+    return {reference: {arm: paired_difference(arms, arm, reference)
+                        for arm in arms if arm not in (reference, "paper")}
+            for reference in ("paper", CONFIGS_PREPARATION) if reference in arms}  # fmt: skip
 
 
 def difference_row(difference: dict, better: str, worse: str, seeds: int) -> dict:
@@ -796,19 +814,19 @@ def difference_row(difference: dict, better: str, worse: str, seeds: int) -> dic
                         f" of {seeds} seeds (linear)"}  # fmt: skip
 
 
-def write_preparation_study(payload: dict, out: Path) -> None:
+def write_preparation_study(payload: dict, out: Path, stem: str = PREPARATION_STEM) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / PREPARATION_RESULTS, payload)
+    write_json(out / f"{stem}.json", payload)
     rows = []
     for phase, result in payload["phases"].items():
         for arm, values in result["arms"].items():
             rows.append({**values, "phase": phase, "arm": arm,
                          "settings": " ".join(values["settings"]),
                          "epochs": "/".join(map(str, values["epochs"]))})  # fmt: skip
-        for arm, difference in result["versus_paper"].items():
-            rows.append(
-                {"phase": phase, **difference_row(difference, arm, "paper", len(payload["seeds"]))}
-            )
+        for reference, differences in result["versus"].items():
+            for arm, difference in differences.items():
+                row = difference_row(difference, arm, reference, len(payload["seeds"]))
+                rows.append({"phase": phase, **row})
     table = markdown_table(
         rows,
         ["phase", "arm", "settings", "epochs", "pretrain_minutes", "linear_top1", "knn_top1", "knn_standardised_top1"],
@@ -828,7 +846,7 @@ def write_preparation_study(payload: dict, out: Path) -> None:
         "",
         table,
     ]
-    write_markdown(out / "nwucla_crrl_preparation.md", lines)
+    write_markdown(out / f"{stem}.md", lines)
 
 
 # ---------------------------------------------------------------- the fusion study
@@ -925,6 +943,10 @@ def parse_args() -> argparse.Namespace:
                         help="SGD vs Adam per phase on view 1 -> view 2 (no test view)")  # fmt: skip
     parser.add_argument("--preparation-study", action="store_true",
                         help="the paper's min-max vs view normalisation on view 1 -> view 2")  # fmt: skip
+    parser.add_argument("--preparation-arms", default=",".join(PREPARATION_DEFAULT_ARMS),
+                        help=f"comma list of PREPARATIONS for --preparation-study (known: {', '.join(PREPARATIONS)})")  # fmt: skip
+    parser.add_argument("--preparation-phases", default=",".join(PREPARATION_PHASES),
+                        help="comma list of the phases --preparation-study runs (ser, cml, crrl)")  # fmt: skip
     parser.add_argument("--fusion-study", action="store_true",
                         help="the fusion step's arms (FUSION_ARMS) on view 1 -> view 2")  # fmt: skip
     parser.add_argument("--fusion-arms", default=",".join(FUSION_ARMS),
@@ -947,15 +969,27 @@ def parse_args() -> argparse.Namespace:
     args.rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     suffix = ("-optimiser" if args.optimiser_study else "") + ("-quick" if args.quick else "")
     suffix += "-preparation" if args.preparation_study or args.fusion_study else ""
-    args.fusion_arms = [arm for arm in args.fusion_arms.split(",") if arm]
-    unknown = sorted(set(args.fusion_arms) - set(FUSION_ARMS))
-    if unknown:
-        raise SystemExit(f"unknown fusion arms {unknown} (known: {', '.join(FUSION_ARMS)})")
+    args.fusion_arms = choices(args.fusion_arms, FUSION_ARMS, "fusion arms")
+    args.preparation_arms = choices(args.preparation_arms, PREPARATIONS, "preparation arms")
+    args.preparation_phases = choices(args.preparation_phases, PREPARATION_PHASES, "phases")
+    if "crrl" in args.preparation_phases and "cml" not in args.preparation_phases:
+        raise SystemExit("--preparation-phases: crrl needs its teacher, cml")
+    if args.preparation_study and args.stem == STEM:
+        args.stem = PREPARATION_STEM
     args.work = args.work or os.environ.get("SKELSSL_BENCH_WORK", f"runs/bench-nwucla-crrl{suffix}")
     args.out = args.out or (
         Path(args.work) / "results" if args.quick else REPO / "benchmarks" / "results"
     )
     return args
+
+
+def choices(text: str, known, what: str) -> list[str]:
+    """The comma list ``text``, each item one of ``known`` (else exit with the known ones)."""
+    items = [item for item in text.split(",") if item]
+    unknown = sorted(set(items) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown {what} {unknown} (known: {', '.join(known)})")
+    return items
 
 
 def rewrite(out: Path, stem: str) -> None:
@@ -980,8 +1014,15 @@ def main() -> None:
             f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
         )
     options = [f"--seeds {','.join(map(str, args.seeds))}", f"--epoch-scale {args.epoch_scale}"]
-    if args.optimiser_study or args.preparation_study:
-        options += ["--optimiser-study" if args.optimiser_study else "--preparation-study"]
+    if args.optimiser_study:
+        options += ["--optimiser-study"]
+    elif args.preparation_study:
+        options += ["--preparation-study"]
+        if args.preparation_arms != list(PREPARATION_DEFAULT_ARMS):
+            options += [f"--preparation-arms {','.join(args.preparation_arms)}"]
+        if args.preparation_phases != list(PREPARATION_PHASES):
+            options += [f"--preparation-phases {','.join(args.preparation_phases)}"]
+        options += [f"--stem {args.stem}"] if args.stem != PREPARATION_STEM else []
     elif args.fusion_study:
         options += ["--fusion-study", f"--fusion-arms {','.join(args.fusion_arms)}"]
     else:
@@ -1001,7 +1042,7 @@ def main() -> None:
         print((args.out / "nwucla_crrl_optimiser.md").read_text())
     elif args.preparation_study:
         run_preparation_study(args, payload)
-        print((args.out / "nwucla_crrl_preparation.md").read_text())
+        print((args.out / f"{args.stem}.md").read_text())
     elif args.fusion_study:
         run_fusion_study(args, payload)
         print((args.out / "nwucla_crrl_fusion_validation.md").read_text())

@@ -101,6 +101,19 @@ def test_at_most_keeps_short_clips_native_and_downsamples_long_ones():
     np.testing.assert_allclose(down, resample_frames(joints, 3))
 
 
+def test_at_most_stride_cuts_the_tail_by_an_integer_stride_and_pads_short_clips():
+    joints = np.arange(9 * 1 * 2 * 3, dtype=np.float32).reshape(9, 1, 2, 3) + 1
+    short, length = fix_length(joints, 12, "at-most-stride")
+    assert length == 9
+    np.testing.assert_array_equal(short[:9], joints)
+    assert not short[9:].any()
+    cut, length = fix_length(joints, 5, "at-most-stride")  # stride 9 // 5 = 1: first 5 frames
+    assert length == 5
+    np.testing.assert_array_equal(cut, joints[:5])
+    strided, _ = fix_length(joints, 4, "at-most-stride")  # stride 2: frames 0, 2, 4, 6
+    np.testing.assert_array_equal(strided, joints[[0, 2, 4, 6]])
+
+
 def test_repeat_tiles_short_and_crops_long():
     joints = random_sequence(frames=3)
     tiled, length = fix_length(joints, 7, "repeat")
@@ -158,6 +171,20 @@ def test_view_normalize_aligns_shoulders_and_spine_and_keeps_bone_lengths():
     assert spine[1] > 0
     np.testing.assert_allclose(spine[2], 0.0, atol=1e-5)
     np.testing.assert_allclose(bone_lengths(out), bone_lengths(joints), rtol=1e-4, atol=1e-5)
+
+
+def test_view_normalize_by_the_hips_makes_the_spine_exact_and_the_hips_orthogonal():
+    joints = center_on_joint(random_sequence(seed=4), LAYOUT.center)
+    out = view_normalize(joints, LAYOUT, axis="hips")
+    spine = out[0, 0, LAYOUT.spine_top] - out[0, 0, LAYOUT.spine_base]
+    hips = out[0, 0, LAYOUT.index("right_hip")] - out[0, 0, LAYOUT.index("left_hip")]
+    assert spine[1] > 0
+    np.testing.assert_allclose(spine[[0, 2]], 0.0, atol=1e-5)
+    assert hips[0] > 0
+    np.testing.assert_allclose(hips[2], 0.0, atol=1e-5)
+    np.testing.assert_allclose(bone_lengths(out), bone_lengths(joints), rtol=1e-4, atol=1e-5)
+    with pytest.raises(SkelsslError, match="view_axis"):
+        PreprocessConfig(view_axis="feet").validate()
 
 
 def test_view_normalize_batched_matches_single():

@@ -4,10 +4,15 @@ The steps, in the order :func:`preprocess` applies them:
 
 1. temporal: every sequence to ``frames`` frames (``resample`` / ``crop`` / ``repeat`` /
    ``at-most``: longer clips down-sampled to ``frames``, shorter ones kept at their native
-   frame rate and zero-padded, as CRRL Sec. IV-A and MS²L Sec. 4.1 describe);
+   frame rate and zero-padded, as CRRL Sec. IV-A and MS²L Sec. 4.1 describe;
+   ``at-most-stride``: the same, but a longer clip keeps every ⌊t / frames⌋-th frame from
+   the first and the first ``frames`` of those, so its tail may be cut: the down-sampling
+   of Predict & Cluster's NW-UCLA notebook, whose data CRRL's numbers may come from);
 2. bodies: keep ``M = min(max_bodies, largest body count in the dataset)`` bodies;
 3. centre: subtract the centre joint of the first frame where the reference body is present;
 4. view normalisation: rotate so X runs along the shoulders, Y along the spine (CRRL / NTU);
+   ``view_axis=hips``: Y exactly along the spine, X along the hips made orthogonal to it
+   (the transform of Predict & Cluster's view-invariant notebook);
 5. min-max: each axis to [-1, 1] over the valid frames (CRRL), per body when asked.
 
 Each step is a small NumPy function. The spatial steps take one sequence ``(T, M, V, C)``
@@ -27,7 +32,8 @@ from skelssl.data.types import RawDataset, Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import Layout, get_layout
 
-TEMPORAL_MODES = ("resample", "crop", "repeat", "at-most")
+TEMPORAL_MODES = ("resample", "crop", "repeat", "at-most", "at-most-stride")
+VIEW_AXES = ("shoulders", "hips")
 _CHUNK = 1024  # sequences per vectorised batch of the spatial steps
 
 
@@ -40,6 +46,7 @@ class PreprocessConfig:
     center: bool = True
     center_joint: str | None = None
     view_normalize: bool = True
+    view_axis: str = "shoulders"
     minmax: bool = False
     separate_bodies: bool = True
     max_bodies: int = 2
@@ -50,6 +57,9 @@ class PreprocessConfig:
         if self.temporal not in TEMPORAL_MODES:
             known = ", ".join(TEMPORAL_MODES)
             raise SkelsslError(f"unknown preprocess.temporal {self.temporal!r} (known: {known})")
+        if self.view_axis not in VIEW_AXES:
+            known = ", ".join(VIEW_AXES)
+            raise SkelsslError(f"unknown preprocess.view_axis {self.view_axis!r} (known: {known})")
         if self.max_bodies < 1:
             raise SkelsslError(f"preprocess.max_bodies must be >= 1, got {self.max_bodies}")
 
@@ -120,11 +130,23 @@ def at_most_frames(joints: np.ndarray, frames: int) -> np.ndarray:
     return crop_or_pad(joints, frames)
 
 
+def strided_frames(joints: np.ndarray, frames: int) -> np.ndarray:
+    """At most ``frames`` frames by an integer stride from the first frame, shorter clips padded.
+
+    A clip of ``t > frames`` frames keeps frames 0, s, 2s, ... with s = ⌊t / frames⌋, the first
+    ``frames`` of them: for ``frames < t < 2 frames`` that is the first ``frames`` frames,
+    the rest cut. Predict & Cluster's NW-UCLA notebook (``downsample_ucla``) does this.
+    Shape: (t, M, V, C) -> (frames, M, V, C).
+    """
+    step = max(1, joints.shape[0] // frames)
+    return crop_or_pad(joints[::step], frames)
+
+
 def fix_length(joints: np.ndarray, frames: int, mode: str) -> tuple[np.ndarray, int]:
     """Apply the temporal step ``mode`` (one of ``TEMPORAL_MODES``).
 
     Returns the (frames, M, V, C) sequence and its number of valid frames
-    (``min(t, frames)`` for ``crop`` and ``at-most``, else ``frames``).
+    (``min(t, frames)`` for ``crop`` and the ``at-most`` modes, else ``frames``).
     """
     length = joints.shape[0]
     if length == 0:
@@ -137,6 +159,8 @@ def fix_length(joints: np.ndarray, frames: int, mode: str) -> tuple[np.ndarray, 
         return repeat_to_length(joints, frames), frames
     if mode == "at-most":
         return at_most_frames(joints, frames), min(length, frames)
+    if mode == "at-most-stride":
+        return strided_frames(joints, frames), min(length, frames)
     known = ", ".join(TEMPORAL_MODES)
     raise SkelsslError(f"unknown temporal mode {mode!r} (known: {known})")
 
@@ -202,30 +226,43 @@ def center_on_joint(
     return np.where(present[..., None, None], centred, 0).astype(joints.dtype)
 
 
-def view_rotation(shoulder: np.ndarray, spine: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Rotation whose rows are the new axes X (shoulders), Y (spine ⟂ X), Z = X × Y.
+def view_rotation(
+    lateral: np.ndarray, spine: np.ndarray, exact: str = "lateral", eps: float = 1e-6
+) -> np.ndarray:
+    """Rotation whose rows are the new axes X (lateral), Y (spine), Z = X × Y.
 
-    ``shoulder`` is right_shoulder - left_shoulder, ``spine`` is spine_top - spine_base.
-    Where either vector is degenerate the identity is returned. Shape: (..., 3) -> (..., 3, 3).
+    ``lateral`` points from the body's left to its right (right_shoulder - left_shoulder),
+    ``spine`` upwards (spine_top - spine_base). ``exact="lateral"``: X along ``lateral``, Y
+    its spine made orthogonal to X (CRRL / NTU); ``exact="spine"``: Y along ``spine``, X the
+    lateral vector made orthogonal to Y (Predict & Cluster). Where either vector is
+    degenerate the identity is returned. Shape: (..., 3) -> (..., 3, 3).
     """
-    x_norm = np.linalg.norm(shoulder, axis=-1, keepdims=True)
-    x_axis = shoulder / np.maximum(x_norm, eps)
-    spine_orthogonal = spine - np.sum(spine * x_axis, axis=-1, keepdims=True) * x_axis
-    y_norm = np.linalg.norm(spine_orthogonal, axis=-1, keepdims=True)
-    y_axis = spine_orthogonal / np.maximum(y_norm, eps)
+    first, second = (lateral, spine) if exact == "lateral" else (spine, lateral)
+    first_norm = np.linalg.norm(first, axis=-1, keepdims=True)
+    first_axis = first / np.maximum(first_norm, eps)
+    second_orthogonal = second - np.sum(second * first_axis, axis=-1, keepdims=True) * first_axis
+    second_norm = np.linalg.norm(second_orthogonal, axis=-1, keepdims=True)
+    second_axis = second_orthogonal / np.maximum(second_norm, eps)
+    x_axis, y_axis = (first_axis, second_axis) if exact == "lateral" else (second_axis, first_axis)
     z_axis = np.cross(x_axis, y_axis)
     rotation = np.stack([x_axis, y_axis, z_axis], axis=-2)
-    degenerate = ((x_norm[..., 0] < eps) | (y_norm[..., 0] < eps))[..., None, None]
+    degenerate = ((first_norm[..., 0] < eps) | (second_norm[..., 0] < eps))[..., None, None]
     return np.where(degenerate, np.eye(3, dtype=rotation.dtype), rotation)
 
 
 def view_normalize(
-    joints: np.ndarray, layout: Layout, present: np.ndarray | None = None
+    joints: np.ndarray,
+    layout: Layout,
+    present: np.ndarray | None = None,
+    axis: str = "shoulders",
 ) -> np.ndarray:
     """Rotate every body by the rotation of the reference pose (CRRL / NTU view normalisation).
 
-    Afterwards the reference pose's shoulder vector is parallel to +X and its spine lies in
-    the XY-plane with a positive Y component. Rotation is about the origin, so centre first.
+    ``axis="shoulders"``: afterwards the reference pose's shoulder vector is parallel to +X
+    and its spine lies in the XY-plane with a positive Y component. ``axis="hips"``: its
+    spine is parallel to +Y and its hip vector lies in the XY-plane with a positive X
+    component (Predict & Cluster's transform: the spine exact, the hips made orthogonal to
+    it). Rotation is about the origin, so centre first.
     Shape: (..., T, M, V, 3) -> same; absent bodies stay zero.
     """
     if joints.shape[-1] != 3:
@@ -233,9 +270,13 @@ def view_normalize(
     present = body_presence(joints) if present is None else present
     frame, body = reference_frame_and_body(present)
     pose = _pose_at(joints, frame, body).astype(np.float64)  # (..., V, 3)
-    shoulder = pose[..., layout.right_shoulder, :] - pose[..., layout.left_shoulder, :]
+    if axis == "hips":
+        left, right, exact = layout.index("left_hip"), layout.index("right_hip"), "spine"
+    else:
+        left, right, exact = layout.left_shoulder, layout.right_shoulder, "lateral"
+    lateral = pose[..., right, :] - pose[..., left, :]
     spine = pose[..., layout.spine_top, :] - pose[..., layout.spine_base, :]
-    rotation = view_rotation(shoulder, spine).astype(joints.dtype)  # (..., 3, 3)
+    rotation = view_rotation(lateral, spine, exact).astype(joints.dtype)  # (..., 3, 3)
     # p' = R p for every joint; a linear map, so absent (all-zero) bodies stay zero.
     return joints @ np.swapaxes(rotation, -1, -2)[..., None, None, :, :]
 
@@ -273,7 +314,7 @@ def normalize_space(joints: np.ndarray, layout: Layout, config: PreprocessConfig
         joint = layout.center if config.center_joint is None else layout.index(config.center_joint)
         joints = center_on_joint(joints, joint, present)
     if config.view_normalize:
-        joints = view_normalize(joints, layout, present)
+        joints = view_normalize(joints, layout, present, config.view_axis)
     if config.minmax:
         joints = minmax_normalize(joints, present, config.separate_bodies)
     return joints
