@@ -166,7 +166,8 @@ PER_COORDINATE = "minmax-coordinate"
 # arms that run SER only (CML + step 2 cost twice SER); the others run all three phases
 PREPARATION_SER_ONLY = (PER_COORDINATE,)
 PREPARATION_DEFAULT_ARMS = ("paper", "view-norm", "view-norm+minmax", "minmax-coordinate")
-PREPARATION_PHASES = ("ser", "cml", "crrl")
+PREPARATION_PHASES = ("ser", "cml", "crrl")  # the study's default; "random" may be added
+PREPARATION_PHASE_CHOICES = ("random", *PREPARATION_PHASES)
 # The arms of the fusion study (``--fusion-study``): SER and step 2 on the validation split
 # of the configs' preparation ("view-norm+minmax"), arm -> (variant, overrides on the
 # configs); each step-2 arm names its teacher's mode, so the arms do not follow the configs.
@@ -777,10 +778,15 @@ def run_preparation_study(args, payload: dict) -> None:
                              f"params.variant={phase}", f"train.seed={seed}"]  # fmt: skip
                 if phase == "crrl":
                     overrides.append(f"params.teacher={Path(args.work) / f'cml-{arm}-seed{seed}'}")
-                encoder, data_, config, info = train_phase(
-                    phase_config(STUDY_PHASES[phase], overrides, args),
-                    Path(args.work) / f"{phase}-{arm}-seed{seed}", args.quiet, args.reuse,
-                )  # fmt: skip
+                if phase == "random":  # the untrained SER encoder of this preparation and seed
+                    config = phase_config(STUDY_PHASES["ser"], overrides, args)
+                    encoder, data_ = random_encoder(config, seed)
+                    info = {"epochs": 0, "minutes": 0.0, "load_average": None}
+                else:
+                    encoder, data_, config, info = train_phase(
+                        phase_config(STUDY_PHASES[phase], overrides, args),
+                        Path(args.work) / f"{phase}-{arm}-seed{seed}", args.quiet, args.reuse,
+                    )  # fmt: skip
                 runs[seed] = {**info, **evaluate_encoder(encoder, data_, config)}
                 print(json.dumps({phase: {arm: {seed: runs[seed]}}}), flush=True)
             settings = [
@@ -946,7 +952,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--preparation-arms", default=",".join(PREPARATION_DEFAULT_ARMS),
                         help=f"comma list of PREPARATIONS for --preparation-study (known: {', '.join(PREPARATIONS)})")  # fmt: skip
     parser.add_argument("--preparation-phases", default=",".join(PREPARATION_PHASES),
-                        help="comma list of the phases --preparation-study runs (ser, cml, crrl)")  # fmt: skip
+                        help="comma list of the phases --preparation-study runs (random, ser, cml, crrl)")  # fmt: skip
     parser.add_argument("--fusion-study", action="store_true",
                         help="the fusion step's arms (FUSION_ARMS) on view 1 -> view 2")  # fmt: skip
     parser.add_argument("--fusion-arms", default=",".join(FUSION_ARMS),
@@ -971,7 +977,7 @@ def parse_args() -> argparse.Namespace:
     suffix += "-preparation" if args.preparation_study or args.fusion_study else ""
     args.fusion_arms = choices(args.fusion_arms, FUSION_ARMS, "fusion arms")
     args.preparation_arms = choices(args.preparation_arms, PREPARATIONS, "preparation arms")
-    args.preparation_phases = choices(args.preparation_phases, PREPARATION_PHASES, "phases")
+    args.preparation_phases = choices(args.preparation_phases, PREPARATION_PHASE_CHOICES, "phases")
     if "crrl" in args.preparation_phases and "cml" not in args.preparation_phases:
         raise SystemExit("--preparation-phases: crrl needs its teacher, cml")
     if args.preparation_study and args.stem == STEM:
