@@ -150,6 +150,10 @@ PREPARATIONS = {
     "minmax-coordinate": ["data.preprocess.view_normalize=false", "data.preprocess.minmax=false"],
     "pc": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=true",
            "data.preprocess.view_axis=hips", "data.preprocess.temporal=at-most-stride"],
+    "pc-hips": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=true",
+                "data.preprocess.view_axis=hips"],
+    "pc-stride": ["data.preprocess.view_normalize=true", "data.preprocess.minmax=true",
+                  "data.preprocess.temporal=at-most-stride"],
 }  # fmt: skip
 # "pc": the NW-UCLA preparation of Predict & Cluster's released notebook (Su et al., CVPR
 # 2020; github.com/shlizee/Predict-Cluster, ucla_demo.ipynb), the closest public pipeline to
@@ -157,7 +161,8 @@ PREPARATIONS = {
 # come view-transformed ("new_xyz_transform_skel_*.json"; its NTU notebook rotates the first
 # frame's spine onto an axis and the hips orthogonal to it), and a clip longer than 50
 # frames keeps every floor(t / 50)-th frame from the first, the first 50 of them (its tail is
-# cut). Run only when named in --preparation-arms (not one of the study's default arms).
+# cut). "pc-hips" / "pc-stride": each of its two steps alone. Run only when named in
+# --preparation-arms (not among the study's default arms).
 # "minmax-coordinate": the other reading of Sec. IV-B's "each dimension ... normalized
 # individually": min and max of every joint's every axis over the frames (each person
 # separately), not of every axis over all joints. Not a config option (it is not the
