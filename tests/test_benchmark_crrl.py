@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,42 @@ def test_the_differences_to_the_paper_name_the_run_s_optimiser(crrl_benchmark):
     assert crrl_benchmark.optimiser_note({}) == adam  # files from before the field
     sgd = crrl_benchmark.optimiser_note({"optimizer": {"name": "sgd", "lr": 0.04}})
     assert sgd == "SGD lr 0.04, Sec. IV-B's optimiser"
+
+
+def test_preparation_differences_pair_against_the_paper_and_the_configs(crrl_benchmark):
+    arms = {
+        "view-norm+minmax": arm([60, 62, 64], [50, 50, 50]),
+        "pc": arm([61, 61, 66], [51, 52, 53]),
+    }
+    versus = crrl_benchmark.preparation_differences(arms)
+    assert list(versus) == ["view-norm+minmax"]  # no "paper" arm ran
+    assert versus["view-norm+minmax"]["pc"]["pc_minus_view-norm+minmax_knn_top1"] == 2.0
+    assert versus["view-norm+minmax"]["pc"]["pc_better_linear_top1_seeds"] == 2
+
+
+def test_best_test_epoch_and_final_per_seed(import_benchmark):
+    epochs = import_benchmark("nwucla_crrl_epochs")
+    runs = {0: {5: {"linear_top1": 70, "knn_top1": 72}, 60: {"linear_top1": 75, "knn_top1": 71}},
+            1: {5: {"linear_top1": 71, "knn_top1": 70}, 60: {"linear_top1": 74, "knn_top1": 73}}}  # fmt: skip
+    summary = epochs.summarise(runs)
+    assert summary["knn_top1"]["final"] == [71, 73]
+    assert summary["knn_top1"]["best_test_epoch"] == [72, 73]
+    assert summary["knn_top1"]["best_minus_final"] == [1, 0]
+    assert summary["knn_top1"]["best_epochs"] == [5, 60]
+
+
+def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
+    paired = import_benchmark("nwucla_crrl_paired")
+
+    def result(path, linear, knn):
+        runs = {
+            str(s): {"linear_top1": a, "knn_top1": b} for s, (a, b) in enumerate(zip(linear, knn))
+        }
+        path.write_text(json.dumps({"rows": {"ser": {"per_seed": runs}}}))
+        return path
+
+    a = result(tmp_path / "a.json", [80, 82, 84], [81, 81, 81])
+    b = result(tmp_path / "b.json", [79, 80, 80], [82, 80, 80])
+    (line,) = paired.paired_lines(a, b, [("ser", "ser")])
+    assert "linear_top1 82.0 ± 2.0 vs 79.7 ± 0.6: +2.3 ± 1.5 (A higher on 3 of 3)" in line
+    assert "(A higher on 2 of 3)" in line

@@ -1,0 +1,69 @@
+"""Two CRRL benchmark results paired by seed: ``A − B`` per row, linear and kNN.
+
+Reads two ``nwucla_crrl.py`` result JSONs (``rows -> row -> per_seed -> seed``) and prints,
+for every row both hold (or the ``--rows`` named; ``--as`` maps a row of A to a row of B),
+the mean ± std (ddof 1) of the per-seed differences over the seeds both ran, and on how many
+seeds A is higher. The gap accounting's paired numbers (``nwucla_crrl_gap.md``) come from it:
+
+    python benchmarks/nwucla_crrl_paired.py \\
+        benchmarks/results/nwucla_crrl/ser_width_256_full_pc_preparation.json \\
+        benchmarks/results/nwucla_crrl/ser_width_256_full.json --rows ser
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import mean_std_text
+
+METRICS = ("linear_top1", "knn_top1")
+
+
+def per_seed(path: Path) -> dict[str, dict[int, dict]]:
+    """Row -> seed -> that run's numbers, from a result JSON."""
+    rows = json.loads(path.read_text())["rows"]
+    return {
+        row: {int(s): run for s, run in value["per_seed"].items()} for row, value in rows.items()
+    }
+
+
+def paired_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> list[str]:
+    """One line per (row of ``first``, row of ``second``): both means and A − B paired."""
+    a, b = per_seed(first), per_seed(second)
+    lines = []
+    for row_a, row_b in pairs:
+        if row_a not in a or row_b not in b:
+            lines.append(f"{row_a} - {row_b}: not in both files")
+            continue
+        seeds = sorted(set(a[row_a]) & set(b[row_b]))
+        parts = []
+        for metric in METRICS:
+            values_a = [a[row_a][s][metric] for s in seeds]
+            differences = [a[row_a][s][metric] - b[row_b][s][metric] for s in seeds]
+            higher = sum(d > 0 for d in differences)
+            parts.append(f"{metric} {mean_std_text(values_a)} vs "
+                         f"{mean_std_text([b[row_b][s][metric] for s in seeds])}: "
+                         f"{mean_std_text(differences, signed=True)} (A higher on {higher} of "
+                         f"{len(seeds)})")  # fmt: skip
+        lines.append(f"{row_a} - {row_b}, seeds {seeds}: " + "; ".join(parts))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("first", type=Path, help="result JSON A")
+    parser.add_argument("second", type=Path, help="result JSON B")
+    parser.add_argument("--rows", default="", help="comma list of rows (default: all of A's)")
+    parser.add_argument("--as", dest="renames", default="",
+                        help="comma list ROW_A:ROW_B pairing differently named rows")  # fmt: skip
+    args = parser.parse_args()
+    rows = [r for r in args.rows.split(",") if r] or list(per_seed(args.first))
+    renames = dict(pair.split(":", 1) for pair in args.renames.split(",") if pair)
+    pairs = [(row, renames.get(row, row)) for row in rows]
+    print("\n".join(paired_lines(args.first, args.second, pairs)))
+
+
+if __name__ == "__main__":
+    main()
