@@ -7,7 +7,7 @@ The steps, in the order :func:`preprocess` applies them:
    frame rate and zero-padded, as CRRL Sec. IV-A and MS²L Sec. 4.1 describe;
    ``at-most-stride``: the same, but a longer clip keeps every ⌊t / frames⌋-th frame from
    the first and the first ``frames`` of those, so its tail may be cut: the down-sampling
-   of Predict & Cluster's NW-UCLA notebook, whose data CRRL's numbers may come from);
+   of Predict & Cluster's NW-UCLA notebook, the public pipeline closest to CRRL's text);
 2. bodies: keep ``M = min(max_bodies, largest body count in the dataset)`` bodies;
 3. centre: subtract the centre joint of the first frame where the reference body is present;
 4. view normalisation: rotate so X runs along the shoulders, Y along the spine (CRRL / NTU);
@@ -233,7 +233,7 @@ def view_rotation(
 
     ``lateral`` points from the body's left to its right (right_shoulder - left_shoulder),
     ``spine`` upwards (spine_top - spine_base). ``exact="lateral"``: X along ``lateral``, Y
-    its spine made orthogonal to X (CRRL / NTU); ``exact="spine"``: Y along ``spine``, X the
+    the spine made orthogonal to X (CRRL / NTU); ``exact="spine"``: Y along ``spine``, X the
     lateral vector made orthogonal to Y (Predict & Cluster). Where either vector is
     degenerate the identity is returned. Shape: (..., 3) -> (..., 3, 3).
     """
@@ -262,7 +262,9 @@ def view_normalize(
     and its spine lies in the XY-plane with a positive Y component. ``axis="hips"``: its
     spine is parallel to +Y and its hip vector lies in the XY-plane with a positive X
     component (Predict & Cluster's transform: the spine exact, the hips made orthogonal to
-    it). Rotation is about the origin, so centre first.
+    it; its spine vector runs from the hip centre to the spine joint, ours from
+    ``spine_base`` to ``spine_top``, the same direction up the torso). Rotation is about the
+    origin, so centre first.
     Shape: (..., T, M, V, 3) -> same; absent bodies stay zero.
     """
     if joints.shape[-1] != 3:
