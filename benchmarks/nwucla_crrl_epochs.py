@@ -13,7 +13,7 @@ of each probe (the selection P&C's notebook makes), and best − final paired by
 the test view at every epoch and is never used to choose anything.
 
     python benchmarks/nwucla_crrl_epochs.py '/tmp/crrl8/ser-epochs/seed{seed}/ser' \\
-        --seeds 0,1,2 --stem ser_width_256_full_epochs
+        --seeds 0,1,2 --stem ser_width_256_full_epochs --title "SER 2x256, full schedule"
 
 Results: ``benchmarks/results/nwucla_crrl/<stem>.{json,md,png}``.
 """
@@ -21,6 +21,7 @@ Results: ``benchmarks/results/nwucla_crrl/<stem>.{json,md,png}``.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -88,7 +89,8 @@ def plot(per_seed: dict[int, dict[int, dict]], path: Path, title: str) -> None:
         label = "linear probe" if probe == "linear_top1" else "kNN (k=1, cosine)"
         axes.plot(epochs, mean, marker="o", color=colour, label=label)
         axes.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2)
-        axes.axhline(PAPER[probe], color=colour, linestyle="--", linewidth=1)
+        axes.axhline(PAPER[probe], color=colour, linestyle="--", linewidth=1,
+                     label=f"paper's CRRL, {label.split(' (')[0]}")  # fmt: skip
     axes.set(xlabel="pre-training epoch", ylabel="top-1 on view 3 (%)", title=title)
     axes.legend(loc="lower right")
     figure.tight_layout()
@@ -99,7 +101,7 @@ def write(payload: dict, out: Path, stem: str) -> None:
     per_seed = {int(s): {int(e): v for e, v in runs.items()}
                 for s, runs in payload["per_seed"].items()}  # fmt: skip
     write_json(out / f"{stem}.json", payload)
-    plot(per_seed, out / f"{stem}.png", f"{payload['runs']} (seeds {payload['seeds']})")
+    plot(per_seed, out / f"{stem}.png", f"{payload['title']}, seeds {payload['seeds']}")
     rows = []
     for probe, values in payload["summary"].items():
         rows.append({"probe": "linear" if probe == "linear_top1" else "kNN (k=1, cosine)",
@@ -143,14 +145,21 @@ def main() -> None:
     parser.add_argument("runs", help="run directory pattern with {seed}")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--stem", required=True, help="results file name <stem>.{json,md,png}")
+    parser.add_argument("--title", default="", help="the figure's title (default: the stem)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--rewrite", action="store_true",
+                        help="only write the Markdown and figure again from <stem>.json")  # fmt: skip
     args = parser.parse_args()
+    if args.rewrite:
+        payload = json.loads((args.out / f"{args.stem}.json").read_text())
+        write({**payload, "title": args.title or payload["title"]}, args.out, args.stem)
+        return
     seeds = [int(s) for s in args.seeds.split(",") if s]
     per_seed = {seed: epoch_scores(Path(args.runs.format(seed=seed))) for seed in seeds}
     payload = {
-        "machine": machine(), "runs": args.runs, "seeds": seeds,
+        "machine": machine(), "runs": args.runs, "seeds": seeds, "title": args.title or args.stem,
         "command": f"python benchmarks/nwucla_crrl_epochs.py '{args.runs}' --seeds "
-                   f"{args.seeds} --stem {args.stem}",
+                   f"{args.seeds} --stem {args.stem}" + (f" --title '{args.title}'" if args.title else ""),
         "per_seed": per_seed, "summary": summarise(per_seed),
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
