@@ -850,7 +850,8 @@ def write_preparation_study(payload: dict, out: Path, stem: str = PREPARATION_ST
         f"read). Encoder {payload['encoder']}; Adam (the configs'); at most 50 frames; seeds "
         f"{payload['seeds']} (mean ± std; the difference rows are paired by seed); schedules = "
         f"the configs' × {payload['epoch_scale']}. Step 2 (crrl) is taught by the CML run of "
-        "the same preparation and seed. The last column is a diagnosis, not the paper's "
+        "the same preparation and seed; `random` is the untrained SER encoder of the arm and "
+        "seed. The last column is a diagnosis, not the paper's "
         "protocol: kNN (k=1, cosine) on features standardised by the training split's mean "
         "and std, as the linear probe sees them. Machine: " + str(payload["machine"]) + ".",
         f"Command: `{payload['command']}`",
