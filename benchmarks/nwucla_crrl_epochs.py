@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -38,23 +37,15 @@ PROBES = ("linear_top1", "knn_top1")
 PAPER = {"linear_top1": 83.8, "knn_top1": 86.4}  # CRRL on NW-UCLA, Tables V and VI
 
 
-def checkpoints(run_dir: Path) -> dict[int, str]:
-    """Epoch -> checkpoint file of a run: every ``epoch-NNNN.pt`` and ``last.pt`` (its final
-    epoch, read from the run)."""
-    kept = {int(m.group(1)): p.name for p in run_dir.glob("epoch-*.pt")
-            if (m := re.fullmatch(r"epoch-(\d+)\.pt", p.name))}  # fmt: skip
-    final = load_run(run_dir, quiet=True).epochs_done
-    return {**kept, final: "last.pt"}
-
-
 def epoch_scores(run_dir: Path) -> dict[int, dict]:
-    """Linear and kNN top-1 (%) at every checkpoint of :func:`checkpoints`."""
+    """Linear and kNN top-1 (%) at every kept checkpoint (``epoch-NNNN.pt``) and ``last.pt``,
+    keyed by the epoch each checkpoint records."""
     scores = {}
-    for epoch, name in sorted(checkpoints(run_dir).items()):
-        run = load_run(run_dir, checkpoint=name, quiet=True)
+    for checkpoint in [*sorted(run_dir.glob("epoch-*.pt")), run_dir / "last.pt"]:
+        run = load_run(run_dir, checkpoint=checkpoint.name, quiet=True)
         result = evaluate_encoder(run.encoder, run.data, run.config)
-        scores[epoch] = {probe: result[probe] for probe in PROBES}
-        print(f"{run_dir} epoch {epoch}: {scores[epoch]}", flush=True)
+        scores[run.epochs_done] = {probe: result[probe] for probe in PROBES}
+        print(f"{run_dir} epoch {run.epochs_done}: {scores[run.epochs_done]}", flush=True)
     return scores
 
 
@@ -142,7 +133,7 @@ def write(payload: dict, out: Path, stem: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs", help="run directory pattern with {seed}")
+    parser.add_argument("runs", nargs="?", help="run directory pattern with {seed}")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--stem", required=True, help="results file name <stem>.{json,md,png}")
     parser.add_argument("--title", default="", help="the figure's title (default: the stem)")
@@ -154,6 +145,8 @@ def main() -> None:
         payload = json.loads((args.out / f"{args.stem}.json").read_text())
         write({**payload, "title": args.title or payload["title"]}, args.out, args.stem)
         return
+    if not args.runs:
+        parser.error("give the run directory pattern (or --rewrite)")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     per_seed = {seed: epoch_scores(Path(args.runs.format(seed=seed))) for seed in seeds}
     payload = {
