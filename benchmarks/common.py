@@ -156,6 +156,12 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else None
 
 
+def paired_differences(mine: dict, theirs: dict) -> list[float]:
+    """``mine[seed] − theirs[seed]`` for every seed both hold, in seed order: the paired
+    difference every benchmark reports as mean ± std."""
+    return [mine[seed] - theirs[seed] for seed in sorted(set(mine) & set(theirs))]
+
+
 def mean_std_text(values, signed: bool = False) -> str:
     """``values`` as ``"mean ± std"`` (sample std, ddof 1; one decimal), the mean with its
     sign when ``signed`` (for paired differences); the mean alone for one value, ``"-"``

@@ -50,6 +50,7 @@ from common import (
     encoder_label,
     machine,
     mean_std_text,
+    paired_differences,
     summary_row,
     write_json,
 )
@@ -338,9 +339,11 @@ def summary_rows(rows: list[dict], device: str, source: str) -> list[dict]:
 
 def paired_gap(rows: list[dict], name: str, reference: str, key: str = "probe_top1") -> str:
     """Mean ± std over seeds of ``name`` minus ``reference`` (paired by seed)."""
-    by_seed = {r["seed"]: r[key] for r in rows if r["run"] == reference}
-    gaps = [r[key] - by_seed[r["seed"]] for r in rows if r["run"] == name and r["seed"] in by_seed]
-    return mean_std_text(gaps, signed=True)
+
+    def by_seed(run: str) -> dict:
+        return {r["seed"]: r[key] for r in rows if r["run"] == run}
+
+    return mean_std_text(paired_differences(by_seed(name), by_seed(reference)), signed=True)
 
 
 def three_digits(rows: list[dict]) -> list[dict]:

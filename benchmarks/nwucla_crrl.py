@@ -62,6 +62,7 @@ from common import (
     load_average,
     machine,
     mean_std,
+    paired_differences,
     summary_row,
     write_json,
     write_markdown,
@@ -708,13 +709,14 @@ def run_study(args, payload: dict) -> None:
 def paired_difference(arms: dict, better: str = "adam", worse: str = "sgd") -> dict:
     """``better`` − ``worse`` per seed (linear and kNN), mean ± std, and the winner of the
     two by mean linear."""
-    seeds = arms[worse]["per_seed"].keys()
     result = {
         "winner": better if arms[better]["linear_top1"] > arms[worse]["linear_top1"] else worse
     }
     for metric in ("linear_top1", "knn_top1"):
-        differences = [arms[better]["per_seed"][s][metric] - arms[worse]["per_seed"][s][metric]
-                       for s in seeds]  # fmt: skip
+        differences = paired_differences(
+            *({seed: run[metric] for seed, run in arms[arm]["per_seed"].items()}
+              for arm in (better, worse))
+        )  # fmt: skip
         mean, std = mean_std(differences)
         result[f"{better}_minus_{worse}_{metric}"] = round(mean, 2)
         result[f"{better}_minus_{worse}_{metric}_std"] = round(std or 0.0, 2)

@@ -6,27 +6,39 @@ the mean ± std (ddof 1) of the per-seed differences over the seeds both ran, an
 seeds A is higher. The gap accounting's paired numbers (``nwucla_crrl_gap.md``) come from it:
 
     python benchmarks/nwucla_crrl_paired.py \\
-        benchmarks/results/nwucla_crrl/ser_width_256_full_pc_preparation.json \\
+        benchmarks/results/nwucla_crrl/crrl_width_256_full_pc_preparation.json \\
         benchmarks/results/nwucla_crrl/ser_width_256_full.json --rows ser
+
+A file that is missing or not such a JSON stops it with a one-line error (exit code 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from common import mean_std_text
+from common import mean_std_text, paired_differences
 
 METRICS = ("linear_top1", "knn_top1")
 
 
+class ResultFileError(Exception):
+    """A result file that cannot be read as ``rows -> row -> per_seed -> seed``."""
+
+
 def per_seed(path: Path) -> dict[str, dict[int, dict]]:
     """Row -> seed -> that run's numbers, from a result JSON."""
-    rows = json.loads(path.read_text())["rows"]
-    return {
-        row: {int(s): run for s, run in value["per_seed"].items()} for row, value in rows.items()
-    }
+    try:
+        rows = json.loads(path.read_text())["rows"]
+        return {
+            row: {int(s): run for s, run in value["per_seed"].items()}
+            for row, value in rows.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        problem = error.strerror if isinstance(error, OSError) else f"not a result JSON ({error!r})"
+        raise ResultFileError(f"{path}: {problem}") from None
 
 
 def paired_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> list[str]:
@@ -40,11 +52,11 @@ def paired_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> lis
         seeds = sorted(set(a[row_a]) & set(b[row_b]))
         parts = []
         for metric in METRICS:
-            values_a = [a[row_a][s][metric] for s in seeds]
-            differences = [a[row_a][s][metric] - b[row_b][s][metric] for s in seeds]
+            mine, theirs = ({s: runs[s][metric] for s in seeds} for runs in (a[row_a], b[row_b]))
+            differences = paired_differences(mine, theirs)
             higher = sum(d > 0 for d in differences)
-            parts.append(f"{metric} {mean_std_text(values_a)} vs "
-                         f"{mean_std_text([b[row_b][s][metric] for s in seeds])}: "
+            parts.append(f"{metric} {mean_std_text(mine.values())} vs "
+                         f"{mean_std_text(theirs.values())}: "
                          f"{mean_std_text(differences, signed=True)} (A higher on {higher} of "
                          f"{len(seeds)})")  # fmt: skip
         lines.append(f"{row_a} - {row_b}, seeds {seeds}: " + "; ".join(parts))
@@ -59,10 +71,14 @@ def main() -> None:
     parser.add_argument("--as", dest="renames", default="",
                         help="comma list ROW_A:ROW_B pairing differently named rows")  # fmt: skip
     args = parser.parse_args()
-    rows = [r for r in args.rows.split(",") if r] or list(per_seed(args.first))
     renames = dict(pair.split(":", 1) for pair in args.renames.split(",") if pair)
-    pairs = [(row, renames.get(row, row)) for row in rows]
-    print("\n".join(paired_lines(args.first, args.second, pairs)))
+    try:
+        rows = [r for r in args.rows.split(",") if r] or list(per_seed(args.first))
+        pairs = [(row, renames.get(row, row)) for row in rows]
+        print("\n".join(paired_lines(args.first, args.second, pairs)))
+    except ResultFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

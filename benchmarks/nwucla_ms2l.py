@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import REPO, machine, mean_std, write_json, write_markdown
+from common import REPO, machine, mean_std, paired_differences, write_json, write_markdown
 from skelssl.checkpoint import load_weights
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
@@ -181,6 +181,18 @@ VARIANTS: dict[str, list[str]] = {
         "params.motion_mode=spatial",
     ],
     "step-300-3x-motion-only": [*STRETCHED_SCHEDULE, "params.tasks=[motion]"],
+    # h_m's target (params.motion_target) under the adopted schedule, paired with step-300-3x:
+    # the future frames themselves instead of offsets from the last observed frame (our
+    # reading), and every real frame of the clip (Sec. 3.2: h_m "generates sequences to
+    # reconstruct the whole input sequences"; the authors' code), summed as Eq. (1) and
+    # averaged over the frames
+    "step-300-3x-motion-future": [*STRETCHED_SCHEDULE, "params.motion_target=future"],
+    "step-300-3x-motion-whole": [*STRETCHED_SCHEDULE, "params.motion_target=whole"],
+    "step-300-3x-motion-whole-mean": [
+        *STRETCHED_SCHEDULE,
+        "params.motion_target=whole",
+        "params.motion_reduction=mean",
+    ],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict
@@ -464,8 +476,7 @@ def compare(row: dict, reference: dict, runs: dict, key: str) -> str:
         return ""
     mine = {r["seed"]: r[key] for r in runs[row["row"]]}
     theirs = {r["seed"]: r[key] for r in runs[reference["row"]]}
-    shared = sorted(set(mine) & set(theirs))
-    diffs = [mine[s] - theirs[s] for s in shared]
+    diffs = paired_differences(mine, theirs)
     mean, std = rounded_mean_std(diffs)
     inside = abs(row[key] - reference[key]) <= row[f"{key}_std"] + reference[f"{key}_std"]
     verdict = "inside the spread" if inside else "outside the spread"

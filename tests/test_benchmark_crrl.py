@@ -209,3 +209,12 @@ def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
     (line,) = paired.paired_lines(a, b, [("ser", "ser")])
     assert "linear_top1 82.0 ± 2.0 vs 79.7 ± 0.6: +2.3 ± 1.5 (A higher on 3 of 3)" in line
     assert "(A higher on 2 of 3)" in line
+
+
+def test_paired_rejects_a_missing_or_foreign_file_in_one_line(import_benchmark, tmp_path):
+    paired = import_benchmark("nwucla_crrl_paired")
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"rows": {"ser": {"linear": 80}}}))
+    for path in (tmp_path / "absent.json", foreign):
+        with pytest.raises(paired.ResultFileError, match=path.name):
+            paired.per_seed(path)

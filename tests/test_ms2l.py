@@ -185,6 +185,43 @@ def test_motion_reduction_mean_divides_the_sum_by_the_predicted_frames():
     assert averaged.item() > summed.item() / 9
 
 
+def _zero_decoder_loss(motion_target: str, batch: dict) -> float:
+    """L_m with h_m's output forced to zeros, so the loss is the targets' own size."""
+    method = tiny_method(tasks=["motion"], observed_frames=4, noise_std=0.0)
+    method.params.motion_target = motion_target
+    original = method.motion_head.forward
+
+    def zero_frames(feature, steps, anchor=None):
+        frames = original(feature, steps, None) * 0.0
+        return frames if anchor is None else frames + anchor[:, None, :]
+
+    method.motion_head.forward = zero_frames
+    return method.loss(batch)["loss_motion"].item()
+
+
+def _frame_mse_sum(frames: Tensor, lengths, first) -> float:
+    """Per-sample sum over frames [first, length) of the frame's mean squared coordinate,
+    averaged over samples (Eq. (1) with a zero prediction)."""
+    n, t = frames.shape[:2]
+    flat = frames.reshape(n, t, -1).pow(2).mean(dim=2)
+    return sum(flat[i, first[i] : lengths[i]].sum().item() for i in range(n)) / n
+
+
+def test_motion_targets_future_whole_and_offset():
+    """Target "future" is the future frames themselves, "whole" every real frame, and
+    "future-offset" the future minus the last observed frame."""
+    batch = tiny_batch()
+    x, lengths = batch["joints"], batch["lengths"]
+    observed = observed_counts(lengths, 4, 150, "absolute")
+    future = _zero_decoder_loss("future", batch)
+    whole = _zero_decoder_loss("whole", batch)
+    offset = _zero_decoder_loss("future-offset", batch)
+    assert future == pytest.approx(_frame_mse_sum(x, lengths, observed), rel=1e-5)
+    assert whole == pytest.approx(_frame_mse_sum(x, lengths, [0] * len(x)), rel=1e-5)
+    last = x[torch.arange(len(x)), observed - 1][:, None]  # (N, 1, M, V, C)
+    assert offset == pytest.approx(_frame_mse_sum(x - last, lengths, observed), rel=1e-5)
+
+
 def test_projection_hidden_makes_an_mlp_head():
     method = tiny_method(projection_hidden=16)
     assert isinstance(method.projection_head, torch.nn.Sequential)
@@ -364,6 +401,7 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"temperature": 0.0},
         {"observation": "relative"},
         {"motion_reduction": "max"},
+        {"motion_target": "past"},
         {"projection_hidden": -1},
         {"jigsaw_hidden": -1},
         {"contrastive_mode": "spatial-sideways"},

@@ -45,9 +45,11 @@ computed from it, and predicts offsets from the last observed frame; the contras
 temperature τ = 1 (the paper's cosine similarity without a temperature); Eq. (1)'s
 squared norm taken as the mean over a frame's coordinates (the paper says "mean square
 error"), summed over the predicted frames. Knobs to test other readings, defaults the
-paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``projection_hidden``
-(an MLP h_c as in the authors' code), ``temperature``; the feature f pools the GRU
-states by ``encoder.pooling`` (mean or last state).
+paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``motion_target``
+("future" regresses the future frames themselves; "whole" every real frame of the clip,
+Sec. 3.2's "reconstruct the whole input sequences", as the authors' code does),
+``projection_hidden`` (an MLP h_c as in the authors' code), ``temperature``; the feature
+f pools the GRU states by ``encoder.pooling`` (mean or last state).
 
 A deviation the paper does not have, off by default: ``view_rotation`` / ``view_shear``
 give every encoder input (each task's input and each contrastive view) its own random
@@ -80,6 +82,7 @@ TASKS = ("motion", "jigsaw", "contrastive")
 MODES = ("temporal", "spatial")
 VIEW_NAMES = ("original", "masked", "shuffled")
 OBSERVATIONS = ("absolute", "ratio")
+MOTION_TARGETS = ("future-offset", "future", "whole")
 REDUCTIONS = ("sum", "mean")
 MAX_JIGSAW_SEGMENTS = 6  # 6! = 720 classes
 _SEED_RANGE = 2**62
@@ -98,6 +101,11 @@ class MS2LConfig:
     predicted_frames: int = 150  # frames it predicts
     observation: str = "absolute"  # "absolute": first observed_frames real frames | "ratio"
     motion_reduction: str = "sum"  # Eq. (1): "sum" over predicted frames | "mean"
+    # temporal h_m's target: "future-offset" the future as offsets from the last observed
+    # frame (our reading) | "future" the future frames themselves | "whole" every real
+    # frame of the clip (Sec. 3.2: h_m "generates sequences to reconstruct the whole
+    # input sequences"; the authors' code)
+    motion_target: str = "future-offset"
     noise_std: float = 0.01  # Gaussian noise on the observed input (our choice)
     masked_parts: int = 1  # spatial motion prediction: body parts masked per sample
     jigsaw_segments: int = 3  # P; P! permutation classes
@@ -141,6 +149,11 @@ class MS2LConfig:
             raise SkelsslError(
                 f"params.observation must be absolute or ratio and motion_reduction sum or "
                 f"mean, got {self.observation!r}, {self.motion_reduction!r}"
+            )
+        if self.motion_target not in MOTION_TARGETS:
+            raise SkelsslError(
+                f"params.motion_target must be one of {', '.join(MOTION_TARGETS)}, "
+                f"got {self.motion_target!r}"
             )
         if self.noise_std < 0:
             raise SkelsslError(f"params.noise_std must be >= 0, got {self.noise_std}")
@@ -454,19 +467,30 @@ class MS2L(nn.Module):
     def motion_loss(self, feature: Tensor, x: Tensor, lengths: Tensor, info: dict) -> Tensor:
         """MS²L Eq. (1): squared error summed (or averaged) over the predicted frames.
 
+        Temporal mode: the frames after the observed ones (``motion_target`` "future-offset"
+        or "future") or every real frame of the clip ("whole").
+
         Mean over samples. Shape: feature (N, D), x (N, T, M, V, C) -> scalar.
         """
         p = self.params
         n, t = x.shape[:2]
         frames = x.reshape(n, t, -1)
-        if "observed" in info:  # temporal: predict the real frames after the observed ones
+        if "observed" in info and p.motion_target == "whole":  # every real frame
+            horizon = int(lengths.max())
+            steps = torch.arange(horizon, device=x.device)[None, :]
+            prediction = self.motion_head(feature, horizon)
+            target = frames[:, :horizon]
+            weight = (steps < lengths[:, None]).to(x.dtype)[..., None].expand_as(target)
+        elif "observed" in info:  # temporal: predict the real frames after the observed ones
             observed = info["observed"]
             future = predicted_counts(lengths, observed, p.predicted_frames, p.observation)
             horizon = int(future.clamp_min(1).max())
             steps = torch.arange(horizon, device=x.device)[None, :]
             target_index = (observed[:, None] + steps).clamp(max=t - 1)
-            # offsets from the last observed (noisy) input frame: what the model has seen
-            prediction = self.motion_head(feature, horizon, info["input_last"])
+            # "future-offset": offsets from the last observed (noisy) input frame, what the
+            # model has seen; "future": the frames themselves
+            anchor = info["input_last"] if p.motion_target == "future-offset" else None
+            prediction = self.motion_head(feature, horizon, anchor)
             target = _gather_frames(frames, target_index)
             weight = (steps < future[:, None]).to(x.dtype)[..., None]
             weight = weight.expand_as(target)
