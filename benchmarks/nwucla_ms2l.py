@@ -193,6 +193,10 @@ VARIANTS: dict[str, list[str]] = {
         "params.motion_target=whole",
         "params.motion_reduction=mean",
     ],
+    # the Gaussian noise on the motion input (Sec. 3.2 gives no magnitude; ours 0.01 data
+    # units, 1 cm of Kinect metres) at 5 and 10 times ours, paired with step-300-3x
+    "step-300-3x-noise-0.05": [*STRETCHED_SCHEDULE, "params.noise_std=0.05"],
+    "step-300-3x-noise-0.1": [*STRETCHED_SCHEDULE, "params.noise_std=0.1"],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict
