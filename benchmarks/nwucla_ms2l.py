@@ -197,6 +197,11 @@ VARIANTS: dict[str, list[str]] = {
     # units, 1 cm of Kinect metres) at 5 and 10 times ours, paired with step-300-3x
     "step-300-3x-noise-0.05": [*STRETCHED_SCHEDULE, "params.noise_std=0.05"],
     "step-300-3x-noise-0.1": [*STRETCHED_SCHEDULE, "params.noise_std=0.1"],
+    # spatial normalisation as CRRL has it (Sec. IV-B there: each clip min-max scaled to
+    # [-1, 1] per coordinate, after the view normalisation), beside the untrained encoder
+    # of that input, paired with step-300-3x
+    "step-300-3x-minmax": [*STRETCHED_SCHEDULE, "data.preprocess.minmax=true"],
+    "random-minmax": ["data.preprocess.minmax=true"],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict
