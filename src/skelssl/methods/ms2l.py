@@ -46,8 +46,10 @@ temperature τ = 1 (the paper's cosine similarity without a temperature); Eq. (1
 squared norm taken as the mean over a frame's coordinates (the paper says "mean square
 error"), summed over the predicted frames. Knobs to test other readings, defaults the
 paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``motion_target``
-("future" regresses the future frames themselves; "whole" every real frame of the clip,
-Sec. 3.2's "reconstruct the whole input sequences", as the authors' code does),
+(default "future-offset", the offsets above; "future" regresses the future frames
+themselves; "whole" every real frame of the clip, Sec. 3.2's "reconstruct the whole input
+sequences", as the authors' code does; neither wins on NW-UCLA's validation split,
+``nwucla_ms2l_validation_motion.md``),
 ``projection_hidden`` (an MLP h_c as in the authors' code), ``temperature``; the feature
 f pools the GRU states by ``encoder.pooling`` (mean or last state).
 
