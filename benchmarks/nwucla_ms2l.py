@@ -55,7 +55,15 @@ import numpy as np
 import torch
 
 from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import REPO, machine, mean_std, paired_differences, write_json, write_markdown
+from common import (
+    REPO,
+    load_average,
+    machine,
+    mean_std,
+    paired_differences,
+    write_json,
+    write_markdown,
+)
 from skelssl.checkpoint import load_weights
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
@@ -401,9 +409,24 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
     else:
         run_dir = run_dir_of(args, kind, row, seed)
         method, minutes, metrics = pretrain(config, train_data, epochs, seed, run_dir)
+    load = load_average() if minutes else None  # at the end of the pre-training
     result = probe(method.encoder, train_data, test_data, config, seed, paper_epochs)
     record = {"key": key, "kind": kind, "row": row, "overrides": overrides, "seed": seed}
-    return records.add({**record, "epochs": epochs, "minutes": minutes, **metrics, **result})
+    record = {**record, "epochs": epochs, "minutes": minutes, "load_average_1min": load}
+    return records.add({**record, **metrics, **result})
+
+
+def runs_load_text(runs: dict) -> str:
+    """The 1-minute load average at the end of the pre-training runs (records made since
+    it is recorded), as a sentence for a results file; ``""`` when no run has it."""
+    loads = [r["load_average_1min"] for items in runs.values() for r in items
+             if r.get("load_average_1min") is not None]  # fmt: skip
+    if not loads:
+        return ""
+    return (
+        f" Load average (1 min) at the end of the pre-training runs ({len(loads)} recorded): "
+        f"{min(loads):.1f}-{max(loads):.1f} (the machine line is the gathering run's)."
+    )
 
 
 def strategy_settings(args, config, strategy: str) -> StrategyConfig:
@@ -693,7 +716,7 @@ def write_test(results: dict, out: Path, command: str) -> None:
         "",
         f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
         f"kNN: {knn}. Δ: paired difference over seeds; 'inside the spread' when the "
-        "means differ by less than the sum of the two stds.",
+        f"means differ by less than the sum of the two stds.{runs_load_text(runs)}",
         f"Command: `{command}`",
         "",
         table_text(results["table"], TEST_COLUMNS),
@@ -728,7 +751,7 @@ def write_validation(results: dict, out: Path, command: str, stem: str) -> None:
         "",
         f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
         f"Δ: paired difference to the first row, the base ({results.get('reference')}), "
-        "over the same seeds.",
+        f"over the same seeds.{runs_load_text(results.get('runs', {}))}",
         f"Command: `{command}`",
         "",
         table_text(results["table"], VALIDATION_COLUMNS),

@@ -75,3 +75,13 @@ def test_every_validation_variant_is_a_valid_ms2l_config(import_benchmark):
     kept, epochs = bench.expand_epochs(bench.VARIANTS["authors-optim-3x"], 15)
     authors = bench.load_config("ms2l", bench.CONFIG, kept)
     assert (authors.train.lr, authors.train.clip_grad, epochs) == (0.001, 10.0, 45)
+
+
+def test_results_say_the_load_the_runs_trained_under(import_benchmark):
+    bench = import_benchmark("nwucla_ms2l")
+    runs = {
+        "a": [{"load_average_1min": 3.04}, {"load_average_1min": None}],
+        "b": [{"load_average_1min": 5.2}, {}],
+    }
+    assert "runs (2 recorded): 3.0-5.2" in bench.runs_load_text(runs)
+    assert bench.runs_load_text({"a": [{}]}) == ""
