@@ -201,6 +201,16 @@ VARIANTS: dict[str, list[str]] = {
         "params.motion_target=whole",
         "params.motion_reduction=mean",
     ],
+    # h_m as Sec. 4.1 sizes it, one FC layer, on every frame's encoder state (the motion
+    # input encoded over the whole clip, its future zeroed; params.motion_head=frame), on
+    # the future's offsets and on every real frame (as the authors' code rebuilds all
+    # frames from the per-frame states), paired with step-300-3x
+    "step-300-3x-motion-frame": [*STRETCHED_SCHEDULE, "params.motion_head=frame"],
+    "step-300-3x-motion-frame-whole": [
+        *STRETCHED_SCHEDULE,
+        "params.motion_head=frame",
+        "params.motion_target=whole",
+    ],
     # the Gaussian noise on the motion input (Sec. 3.2 gives no magnitude; ours 0.01 data
     # units, 1 cm of Kinect metres) at 5 and 10 times ours, paired with step-300-3x
     "step-300-3x-noise-0.05": [*STRETCHED_SCHEDULE, "params.noise_std=0.05"],

@@ -222,6 +222,33 @@ def test_motion_targets_future_whole_and_offset():
     assert offset == pytest.approx(_frame_mse_sum(x - last, lengths, observed), rel=1e-5)
 
 
+def test_frame_head_reads_each_future_frame_from_its_own_encoder_state():
+    """motion_head="frame" (Sec. 4.1's one FC layer): the motion input is encoded over the
+    whole clip (its future zeroed) and frame j is predicted from the state at frame j, so
+    the loss is that of the FC applied to those states; without noise nothing of the future
+    reaches the input."""
+    batch = tiny_batch()
+    method = tiny_method(tasks=["motion"], observed_frames=4, noise_std=0.0, motion_head="frame")
+    assert isinstance(method.motion_head, torch.nn.Linear)
+    x, lengths = batch["joints"], batch["lengths"]
+    observed = observed_counts(lengths, 4, 150, "absolute")
+    view = x * (torch.arange(x.shape[1])[None, :] < observed[:, None])[..., None, None, None]
+    _, states = method.encoder(view, lengths, return_sequence=True)
+    frames = method.motion_head(states)  # (N, T, F)
+    n, flat = len(x), x.reshape(len(x), x.shape[1], -1)
+    last = flat[torch.arange(n), observed - 1]
+    expected = 0.0
+    for i in range(n):
+        future = slice(int(observed[i]), int(lengths[i]))
+        error = (frames[i, future] + last[i] - flat[i, future]).pow(2).mean(dim=1)
+        expected += error.sum() / n
+    assert method.loss(batch)["loss_motion"].item() == pytest.approx(expected.item(), rel=1e-5)
+    every = tiny_method(motion_head="frame")  # with the other tasks, whatever the modes
+    for mode in ("temporal", "spatial"):
+        every.params.motion_mode = mode
+        assert torch.isfinite(every.loss(batch)["loss"])
+
+
 def test_projection_hidden_makes_an_mlp_head():
     method = tiny_method(projection_hidden=16)
     assert isinstance(method.projection_head, torch.nn.Sequential)
@@ -290,9 +317,9 @@ def _encoder_inputs(method: MS2L, batch: dict) -> tuple[list[Tensor], dict]:
         seen.extend(x.reshape(-1, *batch["joints"].shape).unbind(0))
         return original_forward(x, lengths, return_sequence)
 
-    def recording_motion(feature, x, lengths, info):
+    def recording_motion(feature, x, lengths, info, states=None):
         target["clip"] = x
-        return original_motion(feature, x, lengths, info)
+        return original_motion(feature, x, lengths, info, states)
 
     method.encoder.forward, method.motion_loss = recording_forward, recording_motion
     method.loss(batch)
@@ -402,6 +429,7 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"observation": "relative"},
         {"motion_reduction": "max"},
         {"motion_target": "past"},
+        {"motion_head": "mlp"},
         {"projection_hidden": -1},
         {"jigsaw_hidden": -1},
         {"contrastive_mode": "spatial-sideways"},

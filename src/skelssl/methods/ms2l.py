@@ -18,6 +18,10 @@ step, top to bottom:
    (for data resampled to another length) observes ``round(length · 50 / 200)`` frames
    and predicts the rest of the valid frames. The encoder reads only the observed
    frames ("the encoder f reads in parts of the input sequences", Sec. 3.2).
+   Sec. 4.1 sizes h_m as "1 FC layer", which a sequence cannot come from without states
+   per frame: ``motion_head="frame"`` reads that way (one FC layer on every frame's
+   encoder state, the input encoded over the whole clip with its future zeroed, as the
+   authors' code encodes it); the default is the Seq2Seq decoder of Sec. 3.2.
 2. Temporal jigsaw (Eq. (2)). The valid frames are cut into P = 3 equal segments, which
    are put in one of the P! = 6 orders; a single FC head h_j classifies the order
    (cross-entropy).
@@ -85,6 +89,7 @@ MODES = ("temporal", "spatial")
 VIEW_NAMES = ("original", "masked", "shuffled")
 OBSERVATIONS = ("absolute", "ratio")
 MOTION_TARGETS = ("future-offset", "future", "whole")
+MOTION_HEADS = ("decoder", "frame")
 REDUCTIONS = ("sum", "mean")
 MAX_JIGSAW_SEGMENTS = 6  # 6! = 720 classes
 _SEED_RANGE = 2**62
@@ -108,6 +113,10 @@ class MS2LConfig:
     # frame of the clip (Sec. 3.2: h_m "generates sequences to reconstruct the whole
     # input sequences"; the authors' code)
     motion_target: str = "future-offset"
+    # h_m: "decoder" a GRU decoder from the pooled feature (our reading of Sec. 3.2's
+    # Seq2Seq) | "frame" one FC layer on each frame's encoder state (Sec. 4.1: h_m is "1 FC
+    # layer"; the motion input is then encoded over the whole clip, its future zeroed)
+    motion_head: str = "decoder"
     noise_std: float = 0.01  # Gaussian noise on the observed input (our choice)
     masked_parts: int = 1  # spatial motion prediction: body parts masked per sample
     jigsaw_segments: int = 3  # P; P! permutation classes
@@ -151,6 +160,11 @@ class MS2LConfig:
             raise SkelsslError(
                 f"params.observation must be absolute or ratio and motion_reduction sum or "
                 f"mean, got {self.observation!r}, {self.motion_reduction!r}"
+            )
+        if self.motion_head not in MOTION_HEADS:
+            raise SkelsslError(
+                f"params.motion_head must be one of {', '.join(MOTION_HEADS)}, "
+                f"got {self.motion_head!r}"
             )
         if self.motion_target not in MOTION_TARGETS:
             raise SkelsslError(
@@ -387,7 +401,11 @@ class MS2L(nn.Module):
         self.frame_dim = spec.bodies * self.layout.num_joints * spec.channels
         tasks = set(params.tasks)
         if "motion" in tasks:  # h_m: GRU decoder (60 units for the paper's encoder) + FC
-            self.motion_head = MotionDecoder(width, width, self.frame_dim)
+            self.motion_head = (
+                MotionDecoder(width, width, self.frame_dim)
+                if params.motion_head == "decoder"
+                else nn.Linear(width, self.frame_dim)  # on every frame's state (Sec. 4.1)
+            )
         if "contrastive" in tasks:  # h_c: single FC layer, dimension 60 (Sec. 4.1)
             self.projection_head = (
                 nn.Linear(width, params.projection_dim)
@@ -445,7 +463,9 @@ class MS2L(nn.Module):
                 lengths, p.observed_frames, p.predicted_frames, p.observation
             )
             view = temporal_motion_input(x, lengths, observed, p.noise_std, generator)
-            return view, {"observed": observed, "encoded_lengths": observed}
+            # a per-frame h_m needs states for the future frames: the whole (zeroed) clip
+            encoded = observed if p.motion_head == "decoder" else lengths
+            return view, {"observed": observed, "encoded_lengths": encoded}
         joints = masked_joints(x.shape[0], self.layout, p.masked_parts, x.device, generator)
         view = spatial_motion_input(x, lengths, joints, p.noise_std, generator)
         return view, {"joints": joints, "encoded_lengths": lengths}
@@ -466,13 +486,21 @@ class MS2L(nn.Module):
 
     # ------------------------------------------------------------ losses
 
-    def motion_loss(self, feature: Tensor, x: Tensor, lengths: Tensor, info: dict) -> Tensor:
+    def motion_loss(
+        self,
+        feature: Tensor,
+        x: Tensor,
+        lengths: Tensor,
+        info: dict,
+        states: Tensor | None = None,
+    ) -> Tensor:
         """MS²L Eq. (1): squared error summed (or averaged) over the predicted frames.
 
         Temporal mode: the frames after the observed ones (``motion_target`` "future-offset"
         or "future") or every real frame of the clip ("whole").
 
-        Mean over samples. Shape: feature (N, D), x (N, T, M, V, C) -> scalar.
+        Mean over samples. Shape: feature (N, D), x (N, T, M, V, C), states (N, T, D) (the
+        motion input's per-frame encoder states, for ``motion_head="frame"``) -> scalar.
         """
         p = self.params
         n, t = x.shape[:2]
@@ -480,7 +508,7 @@ class MS2L(nn.Module):
         if "observed" in info and p.motion_target == "whole":  # every real frame
             horizon = int(lengths.max())
             steps = torch.arange(horizon, device=x.device)[None, :]
-            prediction = self.motion_head(feature, horizon)
+            prediction = self._predicted_frames(feature, states, steps.expand(n, -1))
             target = frames[:, :horizon]
             weight = (steps < lengths[:, None]).to(x.dtype)[..., None].expand_as(target)
         elif "observed" in info:  # temporal: predict the real frames after the observed ones
@@ -492,12 +520,13 @@ class MS2L(nn.Module):
             # "future-offset": offsets from the last observed (noisy) input frame, what the
             # model has seen; "future": the frames themselves
             anchor = info["input_last"] if p.motion_target == "future-offset" else None
-            prediction = self.motion_head(feature, horizon, anchor)
+            prediction = self._predicted_frames(feature, states, target_index, anchor)
             target = _gather_frames(frames, target_index)
             weight = (steps < future[:, None]).to(x.dtype)[..., None]
             weight = weight.expand_as(target)
         else:  # spatial: predict the masked joints in every valid frame
-            prediction = self.motion_head(feature, t)
+            every_frame = torch.arange(t, device=x.device)[None, :].expand(n, -1)
+            prediction = self._predicted_frames(feature, states, every_frame)
             target = frames
             in_length = torch.arange(t, device=x.device)[None, :] < lengths[:, None]
             joint_weight = info["joints"][:, None, None, :, None].expand(n, t, *x.shape[2:])
@@ -509,6 +538,17 @@ class MS2L(nn.Module):
             counted = (weight.sum(dim=2) > 0).sum(dim=1).clamp_min(1)
             return (per_frame.sum(dim=1) / counted).mean()
         return per_frame.sum(dim=1).mean()  # Eq. (1): summed over predicted frames
+
+    def _predicted_frames(
+        self, feature: Tensor, states: Tensor | None, index: Tensor, anchor: Tensor | None = None
+    ) -> Tensor:
+        """h_m's frames at ``index`` (N, S): decoded from the pooled ``feature`` (N, D) over
+        S steps, or read by one FC layer from the encoder ``states`` (N, T, D) at those
+        frames; plus ``anchor`` (N, F) when given. Shape: -> (N, S, F)."""
+        if self.params.motion_head == "decoder":
+            return self.motion_head(feature, index.shape[1], anchor)
+        frames = _gather_frames(self.motion_head(states), index)
+        return frames if anchor is None else frames + anchor[:, None, :]
 
     def _encode(
         self, batch: dict, views: bool = False
@@ -538,7 +578,8 @@ class MS2L(nn.Module):
             slots["jigsaw"] = inputs.add(inputs.made("shuffled", p.jigsaw_mode)[0])
         contrastive = views or "contrastive" in tasks
         view_slots = self._contrastive_slots(inputs, slots) if contrastive else []
-        return inputs, slots, view_slots, inputs.encode(self.encoder)
+        sequences = "motion" in tasks and p.motion_head == "frame"
+        return inputs, slots, view_slots, inputs.encode(self.encoder, sequences)
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         """L_self = L_m + L_j + L_c over the enabled tasks of ``batch["joints"]`` (N,T,M,V,C).
@@ -555,7 +596,8 @@ class MS2L(nn.Module):
                 info = {**info, "input_last": _last_observed(view, info["observed"])}
             target = inputs.source("masked")  # the clip the masked input was cut from
             feature = features[slots["motion"]]
-            out["loss_motion"] = self.motion_loss(feature, target, inputs.lengths, info)
+            states = None if inputs.states is None else inputs.states[slots["motion"]]
+            out["loss_motion"] = self.motion_loss(feature, target, inputs.lengths, info, states)
         if "jigsaw" in tasks:
             labels = inputs.made("shuffled", p.jigsaw_mode)[1]
             logits = self.jigsaw_head(features[slots["jigsaw"]])
@@ -626,6 +668,7 @@ class _TaskInputs:
         self.view_lengths: list[Tensor] = []
         self._sources: dict[str, Tensor] = {}
         self._made: dict[tuple[str, str], tuple[Tensor, Tensor | dict]] = {}
+        self.states: Tensor | None = None  # per-frame encoder states, when encode keeps them
 
     def source(self, key: str) -> Tensor:
         """The clip the input ``key`` is made from: x, or its own rotated and sheared copy
@@ -668,10 +711,16 @@ class _TaskInputs:
         self.view_lengths.append(self.lengths if view_lengths is None else view_lengths)
         return len(self.views) - 1
 
-    def encode(self, encoder: nn.Module) -> Tensor:
-        """Every queued view in one encoder pass. Shape: (K views, N, D)."""
-        features = encoder(torch.cat(self.views), torch.cat(self.view_lengths))
-        return features.reshape(len(self.views), len(self.x), -1)
+    def encode(self, encoder: nn.Module, sequences: bool = False) -> Tensor:
+        """Every queued view in one encoder pass. Shape: (K views, N, D); with
+        ``sequences`` the per-frame states are kept too, as ``states`` (K, N, T, D)."""
+        inputs, lengths = torch.cat(self.views), torch.cat(self.view_lengths)
+        k, n = len(self.views), len(self.x)
+        if not sequences:
+            return encoder(inputs, lengths).reshape(k, n, -1)
+        features, states = encoder(inputs, lengths, return_sequence=True)
+        self.states = states.reshape(k, n, *states.shape[1:])
+        return features.reshape(k, n, -1)
 
 
 def _last_observed(view: Tensor, observed: Tensor) -> Tensor:
