@@ -211,6 +211,9 @@ VARIANTS: dict[str, list[str]] = {
         "params.motion_head=frame",
         "params.motion_target=whole",
     ],
+    # the decoder fed nothing at its steps, f's feature only its initial state (Predict &
+    # Cluster's weakened decoder; params.decoder_input=zeros), paired with step-300-3x
+    "step-300-3x-decoder-zeros": [*STRETCHED_SCHEDULE, "params.decoder_input=zeros"],
     # the Gaussian noise on the motion input (Sec. 3.2 gives no magnitude; ours 0.01 data
     # units, 1 cm of Kinect metres) at 5 and 10 times ours, paired with step-300-3x
     "step-300-3x-noise-0.05": [*STRETCHED_SCHEDULE, "params.noise_std=0.05"],

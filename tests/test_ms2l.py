@@ -249,6 +249,19 @@ def test_frame_head_reads_each_future_frame_from_its_own_encoder_state():
         assert torch.isfinite(every.loss(batch)["loss"])
 
 
+def test_decoder_without_input_depends_on_the_feature_through_its_state_only():
+    method = tiny_method(tasks=["motion"], decoder_input="zeros")
+    feature = torch.randn(2, method.encoder.out_dim)
+    frames = method.motion_head(feature, 5)
+    decoder = method.motion_head
+    state = torch.tanh(decoder.initial_state(feature))[None]
+    states, _ = decoder.gru(torch.zeros(2, 5, feature.shape[1]), state)
+    assert torch.allclose(frames, decoder.to_frame(states))
+    fed = tiny_method(tasks=["motion"]).motion_head
+    fed.load_state_dict(decoder.state_dict())
+    assert not torch.allclose(fed(feature, 5), frames)
+
+
 def test_projection_hidden_makes_an_mlp_head():
     method = tiny_method(projection_hidden=16)
     assert isinstance(method.projection_head, torch.nn.Sequential)
@@ -430,6 +443,7 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"motion_reduction": "max"},
         {"motion_target": "past"},
         {"motion_head": "mlp"},
+        {"decoder_input": "noise"},
         {"projection_hidden": -1},
         {"jigsaw_hidden": -1},
         {"contrastive_mode": "spatial-sideways"},

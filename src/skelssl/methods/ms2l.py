@@ -90,6 +90,7 @@ VIEW_NAMES = ("original", "masked", "shuffled")
 OBSERVATIONS = ("absolute", "ratio")
 MOTION_TARGETS = ("future-offset", "future", "whole")
 MOTION_HEADS = ("decoder", "frame")
+DECODER_INPUTS = ("feature", "zeros")
 REDUCTIONS = ("sum", "mean")
 MAX_JIGSAW_SEGMENTS = 6  # 6! = 720 classes
 _SEED_RANGE = 2**62
@@ -117,6 +118,9 @@ class MS2LConfig:
     # Seq2Seq) | "frame" one FC layer on each frame's encoder state (Sec. 4.1: h_m is "1 FC
     # layer"; the motion input is then encoded over the whole clip, its future zeroed)
     motion_head: str = "decoder"
+    # the decoder's input at every step: "feature" f's feature (our choice) | "zeros" none,
+    # the feature only sets its initial state (Predict & Cluster's weakened decoder)
+    decoder_input: str = "feature"
     noise_std: float = 0.01  # Gaussian noise on the observed input (our choice)
     masked_parts: int = 1  # spatial motion prediction: body parts masked per sample
     jigsaw_segments: int = 3  # P; P! permutation classes
@@ -165,6 +169,11 @@ class MS2LConfig:
             raise SkelsslError(
                 f"params.motion_head must be one of {', '.join(MOTION_HEADS)}, "
                 f"got {self.motion_head!r}"
+            )
+        if self.decoder_input not in DECODER_INPUTS:
+            raise SkelsslError(
+                f"params.decoder_input must be one of {', '.join(DECODER_INPUTS)}, "
+                f"got {self.decoder_input!r}"
             )
         if self.motion_target not in MOTION_TARGETS:
             raise SkelsslError(
@@ -359,13 +368,15 @@ def spatial_motion_input(
 class MotionDecoder(nn.Module):
     """Motion prediction head h_m: a GRU decoder from the sequence feature to frames.
 
-    The feature sets the initial state and is the input of every step; a single FC layer
-    maps each state to a frame, added to ``anchor`` (the last observed frame) when given.
+    The feature sets the initial state and is the input of every step (zeros instead
+    when not ``feed_feature``); a single FC layer maps each state to a frame, added to
+    ``anchor`` (the last observed frame) when given.
     Shape: feature (N, D), anchor (N, F) -> (N, steps, F), F = M·V·C.
     """
 
-    def __init__(self, feature_dim: int, hidden_size: int, frame_dim: int):
+    def __init__(self, feature_dim: int, hidden_size: int, frame_dim: int, feed_feature=True):
         super().__init__()
+        self.feed_feature = feed_feature
         self.initial_state = nn.Linear(feature_dim, hidden_size)
         self.gru = nn.GRU(feature_dim, hidden_size, batch_first=True)
         self.to_frame = nn.Linear(hidden_size, frame_dim)
@@ -373,6 +384,8 @@ class MotionDecoder(nn.Module):
     def forward(self, feature: Tensor, steps: int, anchor: Tensor | None = None) -> Tensor:
         state = torch.tanh(self.initial_state(feature))[None]  # (1, N, H)
         inputs = feature[:, None, :].expand(-1, steps, -1).contiguous()
+        if not self.feed_feature:
+            inputs = torch.zeros_like(inputs)
         states, _ = self.gru(inputs, state)
         frames = self.to_frame(states)
         return frames if anchor is None else frames + anchor[:, None, :]
@@ -402,7 +415,7 @@ class MS2L(nn.Module):
         tasks = set(params.tasks)
         if "motion" in tasks:  # h_m: GRU decoder (60 units for the paper's encoder) + FC
             self.motion_head = (
-                MotionDecoder(width, width, self.frame_dim)
+                MotionDecoder(width, width, self.frame_dim, params.decoder_input == "feature")
                 if params.motion_head == "decoder"
                 else nn.Linear(width, self.frame_dim)  # on every frame's state (Sec. 4.1)
             )
