@@ -21,7 +21,9 @@ step, top to bottom:
    Sec. 4.1 sizes h_m as "1 FC layer", which a sequence cannot come from without states
    per frame: ``motion_head="frame"`` reads that way (one FC layer on every frame's
    encoder state, the input encoded over the whole clip with its future zeroed, as the
-   authors' code encodes it); the default is the Seq2Seq decoder of Sec. 3.2.
+   authors' code encodes it); the default is the Seq2Seq decoder of Sec. 3.2. On NW-UCLA's
+   validation split the per-frame head leaves the encoder at its untrained level
+   (``nwucla_ms2l_validation_motion.md``).
 2. Temporal jigsaw (Eq. (2)). The valid frames are cut into P = 3 equal segments, which
    are put in one of the P! = 6 orders; a single FC head h_j classifies the order
    (cross-entropy).
@@ -44,9 +46,10 @@ Every random transform draws from its own generator, seeded from ``batch["genera
 by a fixed number of draws, so a switch changes only the loss terms that use it.
 
 Not specified by the paper, our choices: the noise standard deviation (0.01 data units,
-1 cm for Kinect metres); the decoder reads f's feature at every step, starts from a state
-computed from it, and predicts offsets from the last observed frame; the contrastive
-temperature τ = 1 (the paper's cosine similarity without a temperature); Eq. (1)'s
+1 cm for Kinect metres); the decoder reads f's feature at every step (with
+``decoder_input="zeros"``, the feature only as the initial state, the encoder stays at its
+untrained level on validation), starts from a state computed from it, and predicts offsets
+from the last observed frame; the contrastive temperature τ = 1 (the paper's cosine similarity without a temperature); Eq. (1)'s
 squared norm taken as the mean over a frame's coordinates (the paper says "mean square
 error"), summed over the predicted frames. Knobs to test other readings, defaults the
 paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``motion_target``
@@ -374,7 +377,9 @@ class MotionDecoder(nn.Module):
     Shape: feature (N, D), anchor (N, F) -> (N, steps, F), F = M·V·C.
     """
 
-    def __init__(self, feature_dim: int, hidden_size: int, frame_dim: int, feed_feature=True):
+    def __init__(
+        self, feature_dim: int, hidden_size: int, frame_dim: int, feed_feature: bool = True
+    ):
         super().__init__()
         self.feed_feature = feed_feature
         self.initial_state = nn.Linear(feature_dim, hidden_size)
