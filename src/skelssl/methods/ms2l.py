@@ -51,12 +51,12 @@ Not specified by the paper, our choices: the noise standard deviation (0.01 data
 untrained level on validation), starts from a state computed from it, and predicts offsets
 from the last observed frame; the contrastive temperature τ = 1 (the paper's cosine
 similarity without a temperature); Eq. (1)'s squared norm taken as the mean over a
-frame's coordinates (the paper says "mean square error"), summed over the predicted frames. Knobs to test other readings, defaults the
-paper's: ``motion_reduction="mean"`` (mean over predicted frames), ``motion_target``
-(default "future-offset", the offsets above; "future" regresses the future frames
-themselves; "whole" every real frame of the clip, Sec. 3.2's "reconstruct the whole input
-sequences", as the authors' code does; neither wins on NW-UCLA's validation split,
-``nwucla_ms2l_validation_motion.md``),
+frame's coordinates (the paper says "mean square error"), summed over the predicted
+frames. Knobs to test other readings, defaults the paper's: ``motion_reduction="mean"``
+(mean over predicted frames), ``motion_target`` (default "future-offset", the offsets
+above; "future" regresses the future frames themselves; "whole" every real frame of the
+clip, Sec. 3.2's "reconstruct the whole input sequences", as the authors' code does;
+neither wins on NW-UCLA's validation split, ``nwucla_ms2l_validation_motion.md``),
 ``projection_hidden`` (an MLP h_c as in the authors' code), ``temperature``; the feature
 f pools the GRU states by ``encoder.pooling`` (mean or last state).
 
