@@ -712,11 +712,12 @@ def paired_difference(arms: dict, better: str = "adam", worse: str = "sgd") -> d
     result = {
         "winner": better if arms[better]["linear_top1"] > arms[worse]["linear_top1"] else worse
     }
+
+    def by_seed(arm: str, metric: str) -> dict:
+        return {seed: run[metric] for seed, run in arms[arm]["per_seed"].items()}
+
     for metric in ("linear_top1", "knn_top1"):
-        differences = paired_differences(
-            *({seed: run[metric] for seed, run in arms[arm]["per_seed"].items()}
-              for arm in (better, worse))
-        )  # fmt: skip
+        differences = paired_differences(by_seed(better, metric), by_seed(worse, metric))
         mean, std = mean_std(differences)
         result[f"{better}_minus_{worse}_{metric}"] = round(mean, 2)
         result[f"{better}_minus_{worse}_{metric}_std"] = round(std or 0.0, 2)

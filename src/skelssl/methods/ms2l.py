@@ -119,7 +119,8 @@ class MS2LConfig:
     motion_target: str = "future-offset"
     # h_m: "decoder" a GRU decoder from the pooled feature (our reading of Sec. 3.2's
     # Seq2Seq) | "frame" one FC layer on each frame's encoder state (Sec. 4.1: h_m is "1 FC
-    # layer"; the motion input is then encoded over the whole clip, its future zeroed)
+    # layer"; the motion input is then encoded over the whole clip, its future zeroed, and
+    # so is Eq. (3)'s masked view, which reuses that encoding)
     motion_head: str = "decoder"
     # the decoder's input at every step: "feature" f's feature (our choice) | "zeros" none,
     # the feature only sets its initial state (Predict & Cluster's weakened decoder)
