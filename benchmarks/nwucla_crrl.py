@@ -183,7 +183,9 @@ PREPARATION_PHASE_CHOICES = ("random", *PREPARATION_PHASES)
 # code leaves the teacher in train mode (the configs since). "ser-sgd" / "crrl-sgd": Sec.
 # IV-B's SGD for SER and step 2 (lr 0.04): does fusion add under the paper's optimiser?
 # "crrl-distill-1": lambda_d = 1 instead of the paper's 0.1 (Eq. (8)), a diagnosis of the
-# distillation's strength, not a candidate setting.
+# distillation's strength, not a candidate setting. "ser-decoder-256": SER whose decoder GRUs
+# have 256 hidden units and a linear readout, as Sec. IV-B's text says ("All GRUs have 256
+# hidden units"), against the configs' decoder of the authors' code (hidden = frame size).
 CONFIGS_PREPARATION = "view-norm+minmax"
 TEACHER_EVAL = ["params.teacher_dropout=false"]
 FUSION_ARMS = {
@@ -193,14 +195,28 @@ FUSION_ARMS = {
     "ser-sgd": ("ser", OPTIMISERS["sgd"]["ser"]),
     "crrl-sgd": ("crrl", [*OPTIMISERS["sgd"]["ser"], *TEACHER_EVAL]),
     "crrl-distill-1": ("crrl", ["params.distill_weight=1.0", *TEACHER_EVAL]),
+    "ser-decoder-256": ("ser", ["params.decoder_hidden=256"]),
+}
+FUSION_ARM_TEXT = {  # the results file's description of each arm
+    "ser": "SER (the configs)",
+    "crrl-teacher-eval": "step 2 with the frozen teacher in eval mode (the configs before "
+    "this study)",
+    "crrl-teacher-dropout": "step 2 with the teacher's dropout on, as in the authors' code "
+    "(the configs since)",
+    "ser-sgd": "SER with Sec. IV-B's SGD (lr 0.04, momentum 0.9, weight decay 1e-4)",
+    "crrl-sgd": "step 2 with Sec. IV-B's SGD",
+    "crrl-distill-1": "step 2 with lambda_d = 1 (a diagnosis; the paper's is 0.1)",
+    "ser-decoder-256": "SER whose decoder GRUs have 256 hidden units and a linear readout "
+    "(Sec. IV-B's text; the configs' decoder is the authors' code's, hidden = frame size)",
 }
 # each step-2 arm against the SER arm of the same optimiser (what fusion adds) and against
 # the eval-mode teacher's step 2
 FUSION_BASELINES = {"crrl-teacher-eval": ("ser",),
                     "crrl-teacher-dropout": ("ser", "crrl-teacher-eval"),
                     "crrl-sgd": ("ser-sgd", "crrl-teacher-eval"),
-                    "crrl-distill-1": ("ser", "crrl-teacher-eval")}  # fmt: skip
-FUSION_RESULTS = "nwucla_crrl_fusion_validation.json"
+                    "crrl-distill-1": ("ser", "crrl-teacher-eval"),
+                    "ser-decoder-256": ("ser",)}  # fmt: skip
+FUSION_STEM = "nwucla_crrl_fusion_validation"
 # the columns of :func:`authors_probe` (a diagnosis reading the test view every epoch)
 DIAGNOSIS = ("authors_probe_final_top1", "authors_probe_best_test_epoch_top1",
              "authors_probe_selection_lift", "authors_probe_best_test_epoch")  # fmt: skip
@@ -906,12 +922,12 @@ def run_fusion_study(args, payload: dict) -> None:
         payload["paired"] = {f"{arm} - {base}": paired_difference(arms, arm, base)
                              for arm, bases in FUSION_BASELINES.items() if arm in arms
                              for base in bases if base in arms}  # fmt: skip
-        write_fusion_study(payload, args.out)
+        write_fusion_study(payload, args.out, args.stem)
 
 
-def write_fusion_study(payload: dict, out: Path) -> None:
+def write_fusion_study(payload: dict, out: Path, stem: str = FUSION_STEM) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / FUSION_RESULTS, payload)
+    write_json(out / f"{stem}.json", payload)
     rows = [{**arm, "arm": name, "settings": " ".join(arm["settings"]) or "the configs",
              "epochs": "/".join(map(str, arm["epochs"]))}
             for name, arm in payload["arms"].items()]  # fmt: skip
@@ -929,16 +945,14 @@ def write_fusion_study(payload: dict, out: Path) -> None:
         f"read). The configs' preparation; encoder {payload['encoder']}; seeds "
         f"{payload['seeds']} (mean ± std; the difference rows are paired by seed); schedules "
         f"= the configs' × {payload['epoch_scale']}. Step 2 is taught by the CML run (the "
-        "configs, Adam) of the same seed on the same split. Arms: SER; step 2 with the frozen "
-        "teacher in eval mode (the configs before this study) and with its dropout on, as in "
-        "the authors' code (the configs since); SER and step 2 with Sec. IV-B's SGD (lr 0.04, "
-        "momentum 0.9, weight decay 1e-4); step 2 with lambda_d = 1 (a diagnosis; the paper's "
-        "is 0.1). Machine: " + str(payload["machine"]) + ".",
+        "configs, Adam) of the same seed on the same split. Arms: "
+        + "; ".join(f"`{arm}`, {FUSION_ARM_TEXT[arm]}" for arm in payload["arms"])
+        + ". Machine: " + str(payload["machine"]) + ".",
         f"Command: `{payload['command']}`",
         "",
         table,
     ]
-    write_markdown(out / "nwucla_crrl_fusion_validation.md", lines)
+    write_markdown(out / f"{stem}.md", lines)
 
 
 # ---------------------------------------------------------------- main
@@ -991,6 +1005,8 @@ def parse_args() -> argparse.Namespace:
         raise SystemExit("--preparation-phases: crrl needs its teacher, cml")
     if args.preparation_study and args.stem == STEM:
         args.stem = PREPARATION_STEM
+    if args.fusion_study and args.stem == STEM:
+        args.stem = FUSION_STEM
     args.work = args.work or os.environ.get("SKELSSL_BENCH_WORK", f"runs/bench-nwucla-crrl{suffix}")
     args.out = args.out or (
         Path(args.work) / "results" if args.quick else REPO / "benchmarks" / "results"
@@ -1040,6 +1056,7 @@ def main() -> None:
         options += [f"--stem {args.stem}"] if args.stem != PREPARATION_STEM else []
     elif args.fusion_study:
         options += ["--fusion-study", f"--fusion-arms {','.join(args.fusion_arms)}"]
+        options += [f"--stem {args.stem}"] if args.stem != FUSION_STEM else []
     else:
         options += [f"--rows {args.rows}"]
         options += [f"--stem {args.stem}"] if args.stem != STEM else []
@@ -1060,7 +1077,7 @@ def main() -> None:
         print((args.out / f"{args.stem}.md").read_text())
     elif args.fusion_study:
         run_fusion_study(args, payload)
-        print((args.out / "nwucla_crrl_fusion_validation.md").read_text())
+        print((args.out / f"{args.stem}.md").read_text())
     else:
         payload.update(rows={}, planned_epochs={}, complexity=complexity(), stem=args.stem)
         run_benchmark(args, payload)

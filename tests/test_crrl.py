@@ -357,6 +357,24 @@ def test_both_reconstruction_directions_in_one_decoder_call_equal_two_calls():
     assert torch.allclose(losses["reverse"], expected_reverse, atol=1e-6)
 
 
+def test_decoder_hidden_reads_the_papers_text_or_the_authors_code():
+    """``decoder_hidden=0``: the GRU's outputs are the frames (hidden = frame size, the
+    authors' code); ``decoder_hidden=H``: H units and a linear readout (Sec. IV-B's text)."""
+    frame_size = SPEC.bodies * 20 * SPEC.channels
+    code = crrl(variant="vgsr")
+    assert code.decoder.gru.hidden_size == frame_size
+    assert isinstance(code.decoder.readout, torch.nn.Identity)
+    text = crrl(variant="vgsr", decoder_hidden=16)
+    for decoder in (text.decoder, text.velocity_decoder):
+        assert decoder.gru.hidden_size == 16 and decoder.readout.out_features == frame_size
+        assert decoder(torch.zeros(3, 2 * TINY_GRU.hidden_size), 5).shape == (3, 5, frame_size)
+    out = text.loss(tiny_batch())
+    out["loss"].backward()
+    assert text.decoder.readout.weight.grad.abs().sum() > 0
+    with pytest.raises(SkelsslError, match="decoder_hidden"):
+        CRRLConfig(decoder_hidden=-1).validate()
+
+
 def test_nwucla_configs_use_the_papers_preprocessing_and_width():
     """Sec. IV-B for NW-UCLA: at most 50 frames, min-max per person; 2x256 bi-GRU, batch 32,
     CML 100 epochs, SER / step 2 60 epochs halved at 20 and 50. Plus the recorded deviation:

@@ -140,6 +140,10 @@ class CRRLConfig:
     contrast_weight: float = 1.0  # weight of L_c in cml-ser-joint (our choice)
     velocity_weight: float = 1.0  # weight of the velocity generation loss in vgsr (our choice)
     decoder_layers: int = 2  # uni-GRU decoder layers
+    # the decoder GRU's hidden units: 0 = the frame size, its outputs are the frames (the
+    # authors' code); H > 0 = H units and a linear readout to the frame (Sec. IV-B's text:
+    # "All GRUs have 256 hidden units"; the readout is our choice, the text names none)
+    decoder_hidden: int = 0
     decoder_dropout: float = 0.2  # decoder inter-layer dropout
 
     def validate(self) -> None:
@@ -175,6 +179,8 @@ class CRRLConfig:
                      "contrast_weight", "velocity_weight"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise SkelsslError(f"must be >= 0, got {getattr(self, name)}", f"params.{name}")
+        if self.decoder_hidden < 0:
+            raise SkelsslError(f"must be >= 0, got {self.decoder_hidden}", "params.decoder_hidden")
         if self.decoder_layers < 1 or not 0.0 <= self.decoder_dropout < 1.0:
             raise SkelsslError(
                 f"decoder_layers must be >= 1 and decoder_dropout in [0, 1), "
@@ -230,28 +236,33 @@ def last_valid(states: Tensor, lengths: Tensor) -> Tensor:
 
 
 class SequenceDecoder(nn.Module):
-    """SER decoder: a multi-layer uni-GRU whose hidden size is the frame size, fed with
-    one encoder state repeated over T steps; its outputs are the generated frames.
+    """SER decoder: a multi-layer uni-GRU fed with one encoder state repeated over T steps.
 
+    ``hidden_size`` 0 (the authors' code): the GRU's hidden size is the frame size and its
+    outputs are the generated frames. ``hidden_size`` H > 0 (Sec. IV-B's text, "All GRUs have
+    256 hidden units"): H hidden units, then a linear readout of each step to a frame.
     A causal (uni-directional) GRU's output at step t does not depend on later steps, so
     running it over all T steps and masking the loss equals running it over the valid
     frames only. Shape: state (N, D_in) -> frames (N, T, D_out).
     """
 
-    def __init__(self, input_size: int, frame_size: int, layers: int, dropout: float):
+    def __init__(
+        self, input_size: int, frame_size: int, layers: int, dropout: float, hidden_size: int = 0
+    ):
         super().__init__()
         self.gru = nn.GRU(
             input_size=input_size,
-            hidden_size=frame_size,
+            hidden_size=hidden_size or frame_size,
             num_layers=layers,
             batch_first=True,
             dropout=dropout if layers > 1 else 0.0,
         )
+        self.readout = nn.Linear(hidden_size, frame_size) if hidden_size else nn.Identity()
 
     def forward(self, state: Tensor, frames: int) -> Tensor:
         repeated = state[:, None, :].expand(-1, frames, -1).contiguous()
         output, _ = self.gru(repeated)
-        return output
+        return self.readout(output)
 
 
 def two_layer_head(width: int, out_dim: int | None = None) -> nn.Sequential:
@@ -298,19 +309,21 @@ class CRRL(nn.Module):
         width = self.encoder.out_dim
         frame_size = spec.bodies * get_layout(spec.layout).num_joints * spec.channels
         if self.recipe.reconstruct:
-            self.decoder = SequenceDecoder(
-                self.encoder.seq_dim, frame_size, params.decoder_layers, params.decoder_dropout
-            )
+            self.decoder = self._build_decoder(frame_size)
         if self.recipe.generate_velocity:
-            self.velocity_decoder = SequenceDecoder(
-                self.encoder.seq_dim, frame_size, params.decoder_layers, params.decoder_dropout
-            )
+            self.velocity_decoder = self._build_decoder(frame_size)
         if self.recipe.contrast:
             self._build_contrast(width)
         if self.recipe.teacher == "distill":
             self.teacher = freeze(load_run_encoder(params.teacher, spec))
             self.distill_head = two_layer_head(width, self.teacher.out_dim)  # g, Eq. (7)
             self.train(self.training)  # the teacher's mode, also outside the trainer
+
+    def _build_decoder(self, frame_size: int) -> SequenceDecoder:
+        p = self.params
+        return SequenceDecoder(
+            self.encoder.seq_dim, frame_size, p.decoder_layers, p.decoder_dropout, p.decoder_hidden
+        )
 
     def _initialise_from(self, pretrained: nn.Module) -> None:
         try:
