@@ -947,7 +947,7 @@ def write_fusion_study(payload: dict, out: Path, stem: str = FUSION_STEM) -> Non
         f"= the configs' × {payload['epoch_scale']}. Step 2 is taught by the CML run (the "
         "configs, Adam) of the same seed on the same split. Arms: "
         + "; ".join(f"`{arm}`, {FUSION_ARM_TEXT[arm]}" for arm in payload["arms"])
-        + ". Machine: " + str(payload["machine"]) + ".",
+        + f". Machine: {payload['machine']}.",
         f"Command: `{payload['command']}`",
         "",
         table,
