@@ -138,6 +138,27 @@ def test_fusion_run_dirs_reuse_the_preparation_study_runs_of_the_configs(crrl_be
     assert run_dir(args, "crrl-teacher-dropout", 0).name.endswith("minmax-teacher-dropout-seed0")
     for arm, bases in crrl_benchmark.FUSION_BASELINES.items():  # every pair names real arms
         assert {arm, *bases} <= set(crrl_benchmark.FUSION_ARMS)
+    assert set(crrl_benchmark.FUSION_ARM_TEXT) == set(crrl_benchmark.FUSION_ARMS)
+
+
+def test_fusion_study_writes_under_its_stem_and_describes_only_its_arms(crrl_benchmark, tmp_path):
+    arms = {
+        name: {**arm(linear, [60, 61, 62]), "settings": settings, "epochs": [60, 60, 60]}
+        for name, linear, settings in (
+            ("ser", [64, 65, 63], []),
+            ("ser-decoder-256", [66, 64, 66], ["params.decoder_hidden=256"]),
+        )
+    }
+    payload = {"encoder": "gru-2x256", "seeds": [0, 1, 2], "epoch_scale": 1.0, "machine": {},
+               "command": "c", "arms": arms,
+               "paired": {"ser-decoder-256 - ser": crrl_benchmark.paired_difference(
+                   arms, "ser-decoder-256", "ser")}}  # fmt: skip
+    crrl_benchmark.write_fusion_study(payload, tmp_path, "decoder")
+    text = (tmp_path / "decoder.md").read_text()
+    assert json.loads((tmp_path / "decoder.json").read_text())["arms"].keys() == arms.keys()
+    assert "`ser-decoder-256`, SER whose decoder GRUs have 256 hidden units" in text
+    assert "lambda_d = 1" not in text  # an arm that did not run is not described
+    assert "| ser-decoder-256 − ser (paired) | ser-decoder-256 better on 2 of 3 seeds" in text
 
 
 def test_rewrite_under_another_stem_names_its_files_and_draws_no_figures(crrl_benchmark, tmp_path):
