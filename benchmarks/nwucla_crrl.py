@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -296,12 +297,15 @@ DISTILLATION_PARAMS = ("distill_weight", "teacher_dropout")
 def pretraining_settings(tree: dict) -> dict:
     """A config tree without what cannot change a checkpoint: the ``evaluation`` section
     (probe settings; a field added to it later must not make a finished run look
-    different), the spelling of ``data.root`` (compared as a resolved path) and, for a
-    variant that does not distil, the :data:`DISTILLATION_PARAMS`."""
+    different), the spelling of ``data.root`` (compared as a resolved path), the folder of a
+    ``data.name`` file (compared by content: the same validation split written into another
+    work folder) and, for a variant that does not distil, the :data:`DISTILLATION_PARAMS`."""
     settings = {key: value for key, value in tree.items() if key != "evaluation"}
     data = dict(settings.get("data") or {})
     if data.get("root"):
         data["root"] = str(Path(data["root"]).resolve())
+    if data.get("name") and Path(data["name"]).is_file():
+        data["name"] = hashlib.sha256(Path(data["name"]).read_bytes()).hexdigest()
     params = dict(settings.get("params") or {})
     if VARIANTS.get(params.get("variant"), Recipe()).teacher != "distill":
         params = {k: v for k, v in params.items() if k not in DISTILLATION_PARAMS}

@@ -74,6 +74,28 @@ def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchm
     assert not crrl_benchmark.finished_with(run_dir, other)
 
 
+def test_finished_with_compares_a_split_file_by_content_not_folder(crrl_benchmark, tmp_path):
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    splits = {}
+    for folder, content in (("a", b"split"), ("b", b"split"), ("c", b"other")):
+        (tmp_path / folder).mkdir()
+        splits[folder] = tmp_path / folder / "view1_view2.npz"
+        splits[folder].write_bytes(content)
+
+    def config(folder: str):
+        return load_config("crrl", overrides=[f"data.name={splits[folder]}", "data.split=given"])
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config("a"))))
+    (run_dir / "summary.json").write_text("{}")
+    assert crrl_benchmark.finished_with(run_dir, config("b"))  # the same split, elsewhere
+    assert not crrl_benchmark.finished_with(run_dir, config("c"))  # another split
+
+
 def test_finished_with_ignores_distillation_settings_only_for_variants_that_do_not_distil(
     crrl_benchmark, tmp_path
 ):
