@@ -186,7 +186,8 @@ PREPARATION_PHASE_CHOICES = ("random", *PREPARATION_PHASES)
 # "crrl-distill-1": lambda_d = 1 instead of the paper's 0.1 (Eq. (8)), a diagnosis of the
 # distillation's strength, not a candidate setting. "ser-decoder-256": SER whose decoder GRUs
 # have 256 hidden units and a linear readout, as Sec. IV-B's text says ("All GRUs have 256
-# hidden units"), against the configs' decoder of the authors' code (hidden = frame size).
+# hidden units"), against "ser-decoder-frame", the authors' code's decoder (hidden = the
+# frame size, its outputs the frames; the configs' before this study).
 CONFIGS_PREPARATION = "view-norm+minmax"
 TEACHER_EVAL = ["params.teacher_dropout=false"]
 FUSION_ARMS = {
@@ -196,6 +197,7 @@ FUSION_ARMS = {
     "ser-sgd": ("ser", OPTIMISERS["sgd"]["ser"]),
     "crrl-sgd": ("crrl", [*OPTIMISERS["sgd"]["ser"], *TEACHER_EVAL]),
     "crrl-distill-1": ("crrl", ["params.distill_weight=1.0", *TEACHER_EVAL]),
+    "ser-decoder-frame": ("ser", ["params.decoder_hidden=0"]),
     "ser-decoder-256": ("ser", ["params.decoder_hidden=256"]),
 }
 FUSION_ARM_TEXT = {  # the results file's description of each arm
@@ -207,8 +209,10 @@ FUSION_ARM_TEXT = {  # the results file's description of each arm
     "ser-sgd": "SER with Sec. IV-B's SGD (lr 0.04, momentum 0.9, weight decay 1e-4)",
     "crrl-sgd": "step 2 with Sec. IV-B's SGD",
     "crrl-distill-1": "step 2 with lambda_d = 1 (a diagnosis; the paper's is 0.1)",
+    "ser-decoder-frame": "SER with the authors' code's decoder (GRU hidden size = the frame "
+    "size, its outputs the frames; the configs' before this study)",
     "ser-decoder-256": "SER whose decoder GRUs have 256 hidden units and a linear readout "
-    "(Sec. IV-B's text; the configs' decoder is the authors' code's, hidden = frame size)",
+    "(Sec. IV-B's text)",
 }
 # each step-2 arm against the SER arm of the same optimiser (what fusion adds) and against
 # the eval-mode teacher's step 2
@@ -216,7 +220,7 @@ FUSION_BASELINES = {"crrl-teacher-eval": ("ser",),
                     "crrl-teacher-dropout": ("ser", "crrl-teacher-eval"),
                     "crrl-sgd": ("ser-sgd", "crrl-teacher-eval"),
                     "crrl-distill-1": ("ser", "crrl-teacher-eval"),
-                    "ser-decoder-256": ("ser",)}  # fmt: skip
+                    "ser-decoder-256": ("ser-decoder-frame",)}  # fmt: skip
 FUSION_STEM = "nwucla_crrl_fusion_validation"
 # the columns of :func:`authors_probe` (a diagnosis reading the test view every epoch)
 DIAGNOSIS = ("authors_probe_final_top1", "authors_probe_best_test_epoch_top1",
@@ -943,7 +947,8 @@ def write_fusion_study(payload: dict, out: Path, stem: str = FUSION_STEM) -> Non
         ["arm", "settings", "epochs", "min / run", "linear %", "kNN % (k=1, cosine)"],
     )  # fmt: skip
     lines = [
-        "# CRRL's fusion step (INF) on a validation split of NW-UCLA's training views",
+        "# CRRL arms (SER and the fusion step, INF) on a validation split of NW-UCLA's training "
+        "views",
         "",
         "Pre-training and probes on view 1, accuracy on view 2 (view 3, the test view, is not "
         f"read). The configs' preparation; encoder {payload['encoder']}; seeds "

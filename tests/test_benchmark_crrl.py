@@ -167,20 +167,22 @@ def test_fusion_study_writes_under_its_stem_and_describes_only_its_arms(crrl_ben
     arms = {
         name: {**arm(linear, [60, 61, 62]), "settings": settings, "epochs": [60, 60, 60]}
         for name, linear, settings in (
-            ("ser", [64, 65, 63], []),
+            ("ser-decoder-frame", [64, 65, 63], ["params.decoder_hidden=0"]),
             ("ser-decoder-256", [66, 64, 66], ["params.decoder_hidden=256"]),
         )
     }
     payload = {"encoder": "gru-2x256", "seeds": [0, 1, 2], "epoch_scale": 1.0, "machine": {},
                "command": "c", "arms": arms,
-               "paired": {"ser-decoder-256 - ser": crrl_benchmark.paired_difference(
-                   arms, "ser-decoder-256", "ser")}}  # fmt: skip
+               "paired": {"ser-decoder-256 - ser-decoder-frame": crrl_benchmark.paired_difference(
+                   arms, "ser-decoder-256", "ser-decoder-frame")}}  # fmt: skip
     crrl_benchmark.write_fusion_study(payload, tmp_path, "decoder")
     text = (tmp_path / "decoder.md").read_text()
     assert json.loads((tmp_path / "decoder.json").read_text())["arms"].keys() == arms.keys()
     assert "`ser-decoder-256`, SER whose decoder GRUs have 256 hidden units" in text
     assert "lambda_d = 1" not in text  # an arm that did not run is not described
-    assert "| ser-decoder-256 − ser (paired) | ser-decoder-256 better on 2 of 3 seeds" in text
+    assert (
+        "| ser-decoder-256 − ser-decoder-frame (paired) | ser-decoder-256 better on 2 of 3" in text
+    )
 
 
 def test_rewrite_under_another_stem_names_its_files_and_draws_no_figures(crrl_benchmark, tmp_path):

@@ -388,3 +388,6 @@ def test_nwucla_configs_use_the_papers_preprocessing_and_width():
         assert (config.encoder.hidden_size, config.encoder.num_layers) == (256, 2)
         assert config.train.batch_size == 32 and config.train.epochs == planned
         assert config.train.milestones == [20, 50] and config.train.gamma == 0.5
+        # Sec. IV-B's "All GRUs have 256 hidden units", the decoder too (chosen on view 1 -> 2)
+        reconstructs = VARIANTS[config.params.variant].reconstruct
+        assert config.params.decoder_hidden == (256 if reconstructs else 0)

@@ -46,9 +46,12 @@ encoder initialises ours), ``ser-distill-cml`` (SER teaches CML), ``crrl``, ``vg
 the coordinate-coordinate contrast of Table IX. The method's ``encoder`` is always the
 variant's output encoder (SER encoder, or CML query encoder).
 
-From the paper and the authors' code (github.com/Picasso-Wang/CRRL): decoder hidden size
-= the frame size M·V·C (its GRU outputs are the coordinates, hence min-max to [-1, 1]);
-MLP heads Linear-ReLU-Linear without BatchNorm, width 2H; the key encoder starts as a
+From the paper and the authors' code (github.com/Picasso-Wang/CRRL): the decoder GRU's
+hidden size is the frame size M·V·C in the authors' code (its outputs are the coordinates,
+hence min-max to [-1, 1]; ``decoder_hidden=0``, the dataclass default) and 256 in Sec.
+IV-B's text ("All GRUs have 256 hidden units"; ``decoder_hidden=256`` with a linear readout,
+the NW-UCLA configs' choice on validation: SER +3.1 ± 0.9 kNN, +1.3 ± 1.4 linear,
+``benchmarks/results/nwucla_crrl_decoder_validation.md``); MLP heads Linear-ReLU-Linear without BatchNorm, width 2H; the key encoder starts as a
 copy of the query encoder, the key MLP as an independent random MLP when it is never
 updated; λ_d = 0.1. Our choices: the momentum update runs after each optimiser step
 (MoCo runs it before computing keys; the same sequence of updates from step 2 on); the
