@@ -51,14 +51,14 @@ hidden size is the frame size M·V·C in the authors' code (its outputs are the 
 hence min-max to [-1, 1]; ``decoder_hidden=0``, the dataclass default) and 256 in Sec.
 IV-B's text ("All GRUs have 256 hidden units"; ``decoder_hidden=256`` with a linear readout,
 the NW-UCLA configs' choice on validation: SER +3.1 ± 0.9 kNN, +1.3 ± 1.4 linear,
-``benchmarks/results/nwucla_crrl_decoder_validation.md``); MLP heads Linear-ReLU-Linear without BatchNorm, width 2H; the key encoder starts as a
-copy of the query encoder, the key MLP as an independent random MLP when it is never
-updated; λ_d = 0.1. Our choices: the momentum update runs after each optimiser step
-(MoCo runs it before computing keys; the same sequence of updates from step 2 on); the
-frozen teacher runs in eval mode (no dropout; the authors' teacher keeps its dropout on:
-``teacher_dropout=true``); the reading of VG/VGSR, the weights of the joint losses (1) and
-the Table IX augmentation strengths. Not the paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of
-Sec. IV-B's SGD (lr 0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on
+``benchmarks/results/nwucla_crrl_decoder_validation.md``); MLP heads Linear-ReLU-Linear
+without BatchNorm, width 2H; the key encoder starts as a copy of the query encoder, the key
+MLP as an independent random MLP when it is never updated; λ_d = 0.1. Our choices: the
+momentum update runs after each optimiser step (MoCo runs it before computing keys; the same
+sequence of updates from step 2 on); the frozen teacher runs in eval mode (no dropout; the
+authors' teacher keeps its dropout on: ``teacher_dropout=true``); the reading of VG/VGSR,
+the weights of the joint losses (1) and the Table IX augmentation strengths. Not the
+paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of Sec. IV-B's SGD (lr 0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on
 a validation split of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``),
 and view-normalise the clips before the min-max (the coordinate translation Sec. IV-B gives
 for NTU and PKU-MMD only; ``benchmarks/results/nwucla_crrl_preparation.md``).
