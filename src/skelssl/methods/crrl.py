@@ -58,9 +58,9 @@ momentum update runs after each optimiser step (MoCo runs it before computing ke
 sequence of updates from step 2 on); the frozen teacher runs in eval mode (no dropout; the
 authors' teacher keeps its dropout on: ``teacher_dropout=true``); the reading of VG/VGSR,
 the weights of the joint losses (1) and the Table IX augmentation strengths. Not the
-paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of Sec. IV-B's SGD (lr 0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on
-a validation split of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``),
-and view-normalise the clips before the min-max (the coordinate translation Sec. IV-B gives
+paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of Sec. IV-B's SGD (lr
+0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on a validation split
+of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``), and view-normalise the clips before the min-max (the coordinate translation Sec. IV-B gives
 for NTU and PKU-MMD only; ``benchmarks/results/nwucla_crrl_preparation.md``).
 """
 
