@@ -60,8 +60,9 @@ authors' teacher keeps its dropout on: ``teacher_dropout=true``); the reading of
 the weights of the joint losses (1) and the Table IX augmentation strengths. Not the
 paper's: the NW-UCLA configs train with Adam (lr 1e-3) instead of Sec. IV-B's SGD (lr
 0.01 / 0.04, momentum 0.9, weight decay 1e-4), chosen for each phase on a validation split
-of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``), and view-normalise the clips before the min-max (the coordinate translation Sec. IV-B gives
-for NTU and PKU-MMD only; ``benchmarks/results/nwucla_crrl_preparation.md``).
+of the training views (``benchmarks/results/nwucla_crrl_optimiser.md``), and view-normalise
+the clips before the min-max (the coordinate translation Sec. IV-B gives for NTU and PKU-MMD
+only; ``benchmarks/results/nwucla_crrl_preparation.md``).
 """
 
 from __future__ import annotations
