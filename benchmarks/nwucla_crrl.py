@@ -20,9 +20,10 @@ run of the winning optimiser), paired over the seeds. It writes
 
 ``--fusion-study`` (same split, the configs' preparation): why step 2 adds nothing over SER,
 by arms of the fusion step (``FUSION_ARMS``: the authors' teacher dropout, the paper's SGD
-for SER and step 2, a stronger distillation weight), each paired by seed against SER and
-the configs' step 2; ``--reuse --work`` of the preparation study reuses its SER, CML and
-step-2 runs. It writes ``nwucla_crrl_fusion_validation.{json,md}``.
+for SER and step 2, a stronger distillation weight; and SER's decoder as the paper's text
+or the authors' code has it), each paired by seed against its ``FUSION_BASELINES``;
+``--reuse --work`` of the preparation study reuses its SER, CML and step-2 runs. It writes
+``nwucla_crrl_fusion_validation.{json,md}`` (or ``--stem``).
 
 Also written: parameter and FLOP counts of CML, SER and CRRL (Table XI's measure: one
 60-frame, two-body, 25-joint sequence; ``torch.utils.flop_counter.FlopCounterMode``,
@@ -178,16 +179,8 @@ PREPARATION_PHASE_CHOICES = ("random", *PREPARATION_PHASES)
 # The arms of the fusion study (``--fusion-study``): SER and step 2 on the validation split
 # of the configs' preparation ("view-norm+minmax"), arm -> (variant, overrides on the
 # configs); each step-2 arm names its teacher's mode, so the arms do not follow the configs.
-# Step 2 is always taught by that split's CML run of the same seed (the configs, Adam).
-# "crrl-teacher-eval": the frozen teacher in eval mode (the configs before this study; the
-# preparation study's step-2 runs). "crrl-teacher-dropout": its dropout on, as the authors'
-# code leaves the teacher in train mode (the configs since). "ser-sgd" / "crrl-sgd": Sec.
-# IV-B's SGD for SER and step 2 (lr 0.04): does fusion add under the paper's optimiser?
-# "crrl-distill-1": lambda_d = 1 instead of the paper's 0.1 (Eq. (8)), a diagnosis of the
-# distillation's strength, not a candidate setting. "ser-decoder-256": SER whose decoder GRUs
-# have 256 hidden units and a linear readout, as Sec. IV-B's text says ("All GRUs have 256
-# hidden units"), against "ser-decoder-frame", the authors' code's decoder (hidden = the
-# frame size, its outputs the frames; the configs' before this study).
+# Step 2 is always taught by that split's CML run of the same seed (the configs, Adam). What
+# each arm is: FUSION_ARM_TEXT, which its results file prints.
 CONFIGS_PREPARATION = "view-norm+minmax"
 TEACHER_EVAL = ["params.teacher_dropout=false"]
 FUSION_ARMS = {
@@ -202,20 +195,24 @@ FUSION_ARMS = {
 }
 FUSION_ARM_TEXT = {  # the results file's description of each arm
     "ser": "SER (the configs)",
+    # the preparation study's step-2 runs
     "crrl-teacher-eval": "step 2 with the frozen teacher in eval mode (the configs before "
     "this study)",
     "crrl-teacher-dropout": "step 2 with the teacher's dropout on, as in the authors' code "
     "(the configs since)",
+    # does fusion add under the paper's optimiser?
     "ser-sgd": "SER with Sec. IV-B's SGD (lr 0.04, momentum 0.9, weight decay 1e-4)",
     "crrl-sgd": "step 2 with Sec. IV-B's SGD",
+    # Eq. (8)'s weight: a diagnosis of the distillation's strength, not a candidate setting
     "crrl-distill-1": "step 2 with lambda_d = 1 (a diagnosis; the paper's is 0.1)",
     "ser-decoder-frame": "SER with the authors' code's decoder (GRU hidden size = the frame "
     "size, its outputs the frames; the configs' before this study)",
+    # Sec. IV-B: "All GRUs have 256 hidden units"
     "ser-decoder-256": "SER whose decoder GRUs have 256 hidden units and a linear readout "
     "(Sec. IV-B's text)",
 }
 # each step-2 arm against the SER arm of the same optimiser (what fusion adds) and against
-# the eval-mode teacher's step 2
+# the eval-mode teacher's step 2; the text's decoder against the authors'
 FUSION_BASELINES = {"crrl-teacher-eval": ("ser",),
                     "crrl-teacher-dropout": ("ser", "crrl-teacher-eval"),
                     "crrl-sgd": ("ser-sgd", "crrl-teacher-eval"),
