@@ -252,10 +252,14 @@ def phase_config(file: str, overrides: list[str], args):
 
 def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tuple:
     """Pre-train ``config`` into a fresh ``run_dir``; (encoder, data, config, info). With
-    ``reuse``, a finished run already there with the same config is loaded instead."""
+    ``reuse``, a finished run already there with the same config is loaded instead, and an
+    unfinished one (``last.pt``, no ``summary.json``: a process stopped mid-run) resumes."""
     if reuse and finished_with(run_dir, config):
         summary = json.loads((run_dir / "summary.json").read_text())
         minutes, load = round(summary["wall_seconds"] / 60, 2), None
+    elif reuse and resumable_with(run_dir, config):
+        summary = pretrain(config, run_dir, resume=True, quiet=quiet)
+        minutes, load = round(summary["seconds"] / 60, 2), load_average()  # all calls' time
     else:
         if run_dir.is_symlink():  # a run linked in from another folder is never deleted here
             raise SystemExit(
@@ -273,10 +277,23 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
 
 
 def finished_with(run_dir: Path, config) -> bool:
-    """True if ``run_dir`` holds a finished run (``summary.json``) whose pre-training is
-    ``config``'s (:func:`pretraining_settings` equal; the saved config is read through
+    """True if ``run_dir`` holds a finished run (``summary.json``) of ``config``'s
+    pre-training (:func:`same_pretraining`)."""
+    return (run_dir / "summary.json").is_file() and same_pretraining(run_dir, config)
+
+
+def resumable_with(run_dir: Path, config) -> bool:
+    """True if ``run_dir`` holds an unfinished run (a ``last.pt``, no ``summary.json``) of
+    ``config``'s pre-training (:func:`same_pretraining`)."""
+    unfinished = (run_dir / "last.pt").is_file() and not (run_dir / "summary.json").exists()
+    return unfinished and same_pretraining(run_dir, config)
+
+
+def same_pretraining(run_dir: Path, config) -> bool:
+    """True if the run saved in ``run_dir`` (its ``config.yaml``) is ``config``'s
+    pre-training (:func:`pretraining_settings` equal; the saved config is read through
     today's dataclasses, so a field added after the run compares as its default)."""
-    if not (run_dir / "summary.json").is_file():
+    if not (run_dir / "config.yaml").is_file():
         return False
     try:  # read through today's config: a field added since the run counts as its default
         saved = canonical_tree(build_config(yaml.safe_load((run_dir / "config.yaml").read_text())))
@@ -987,7 +1004,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fusion-arms", default=",".join(FUSION_ARMS),
                         help="comma list of FUSION_ARMS for --fusion-study")  # fmt: skip
     parser.add_argument("--reuse", action="store_true",
-                        help="load finished runs of the same config in --work instead of training")  # fmt: skip
+                        help="load finished runs of the same config in --work instead of training; resume unfinished ones")  # fmt: skip
     parser.add_argument("--rewrite", action="store_true",
                         help="only rewrite nwucla_crrl.md and summary_rows from the JSON in --out")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny encoder, 1 epoch")

@@ -136,6 +136,39 @@ def test_train_phase_never_deletes_a_linked_run_it_cannot_reuse(crrl_benchmark, 
     assert (linked / "last.pt").read_bytes() == b"weights" and run_dir.is_symlink()
 
 
+def test_train_phase_resumes_an_unfinished_run_of_the_same_config(
+    crrl_benchmark, tmp_path, monkeypatch
+):
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    config = load_config("crrl", overrides=["train.epochs=3"])
+    run_dir = tmp_path / "cml"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config)))
+    (run_dir / "last.pt").write_bytes(b"weights")  # stopped mid-run: no summary.json
+    calls = []
+
+    def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
+        calls.append(resume)
+        return {"epochs": 3, "seconds": 120.0}
+
+    class Run:
+        encoder = data = config = None
+
+    monkeypatch.setattr(crrl_benchmark, "pretrain", fake_pretrain)
+    monkeypatch.setattr(crrl_benchmark, "load_run", lambda *args, **kwargs: Run())
+    info = crrl_benchmark.train_phase(config, run_dir, quiet=True, reuse=True)[3]
+    assert calls == [True] and info["minutes"] == 2.0  # resumed: all calls' time
+    assert (run_dir / "last.pt").read_bytes() == b"weights"  # not deleted
+    other = load_config("crrl", overrides=["train.epochs=4"])  # another pre-training
+    crrl_benchmark.train_phase(other, run_dir, quiet=True, reuse=True)
+    assert calls == [True, False] and not run_dir.exists()  # retrained from scratch
+    crrl_benchmark.train_phase(config, tmp_path / "new", quiet=True, reuse=False)
+    assert calls == [True, False, False]
+
+
 def test_versus_ser_pairs_each_row_by_seed_and_skips_random(crrl_benchmark):
     rows = {
         "random": {**arm([60, 61, 62], [50, 51, 52]), "seeds": [0, 1, 2]},
