@@ -20,8 +20,8 @@ run of the winning optimiser), paired over the seeds. It writes
 
 ``--fusion-study`` (same split, the configs' preparation): why step 2 adds nothing over SER,
 by arms of the fusion step (``FUSION_ARMS``: the authors' teacher dropout, the paper's SGD
-for SER and step 2, a stronger distillation weight; and SER's decoder as the paper's text
-or the authors' code has it), each paired by seed against its ``FUSION_BASELINES``;
+for SER and step 2, a stronger distillation weight; and the decoder of SER and of step 2 as
+the paper's text or the authors' code has it), each paired by seed against its ``FUSION_BASELINES``;
 ``--reuse --work`` of the preparation study reuses its SER, CML and step-2 runs. It writes
 ``nwucla_crrl_fusion_validation.{json,md}`` (or ``--stem``).
 
@@ -192,6 +192,8 @@ FUSION_ARMS = {
     "crrl-distill-1": ("crrl", ["params.distill_weight=1.0", *TEACHER_EVAL]),
     "ser-decoder-frame": ("ser", ["params.decoder_hidden=0"]),
     "ser-decoder-256": ("ser", ["params.decoder_hidden=256"]),
+    "crrl-decoder-frame": ("crrl", ["params.decoder_hidden=0"]),
+    "crrl-decoder-256": ("crrl", ["params.decoder_hidden=256"]),
 }
 FUSION_ARM_TEXT = {  # the results file's description of each arm
     "ser": "SER (the configs)",
@@ -210,6 +212,10 @@ FUSION_ARM_TEXT = {  # the results file's description of each arm
     # Sec. IV-B: "All GRUs have 256 hidden units"
     "ser-decoder-256": "SER whose decoder GRUs have 256 hidden units and a linear readout "
     "(Sec. IV-B's text)",
+    # step 2 took the text's decoder with SER, unvalidated on its own; on the test view (2
+    # seeds, a diagnosis) it lost the distillation's linear gain over SER
+    "crrl-decoder-frame": "step 2 with the authors' code's decoder",
+    "crrl-decoder-256": "step 2 with the decoder of Sec. IV-B's text (256 units, readout)",
 }
 # each step-2 arm against the SER arm of the same optimiser (what fusion adds) and against
 # the eval-mode teacher's step 2; the text's decoder against the authors'
@@ -217,7 +223,9 @@ FUSION_BASELINES = {"crrl-teacher-eval": ("ser",),
                     "crrl-teacher-dropout": ("ser", "crrl-teacher-eval"),
                     "crrl-sgd": ("ser-sgd", "crrl-teacher-eval"),
                     "crrl-distill-1": ("ser", "crrl-teacher-eval"),
-                    "ser-decoder-256": ("ser-decoder-frame",)}  # fmt: skip
+                    "ser-decoder-256": ("ser-decoder-frame",),
+                    "crrl-decoder-frame": ("ser-decoder-frame",),
+                    "crrl-decoder-256": ("ser-decoder-256", "crrl-decoder-frame")}  # fmt: skip
 FUSION_STEM = "nwucla_crrl_fusion_validation"
 # the columns of :func:`authors_probe` (a diagnosis reading the test view every epoch)
 DIAGNOSIS = ("authors_probe_final_top1", "authors_probe_best_test_epoch_top1",
