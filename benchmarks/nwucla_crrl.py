@@ -260,8 +260,13 @@ def phase_config(file: str, overrides: list[str], args):
 
 def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tuple:
     """Pre-train ``config`` into a fresh ``run_dir``; (encoder, data, config, info). With
-    ``reuse``, a finished run already there with the same config is loaded instead, and an
-    unfinished one (``last.pt``, no ``summary.json``: a process stopped mid-run) resumes."""
+    ``reuse``, a finished run already there with the same config is loaded instead, an
+    unfinished one (``last.pt``, no ``summary.json``: a process stopped mid-run) resumes, and
+    where ``run_dir`` is new, a finished run of the same config under another name beside it
+    (:func:`finished_twin`: an arm that equals the configs) is linked in instead of retrained."""
+    twin = finished_twin(run_dir, config) if reuse and not os.path.lexists(run_dir) else None
+    if twin is not None:
+        run_dir.symlink_to(twin.resolve(), target_is_directory=True)
     if reuse and finished_with(run_dir, config):
         summary = json.loads((run_dir / "summary.json").read_text())
         minutes, load = round(summary["wall_seconds"] / 60, 2), None
@@ -288,6 +293,14 @@ def finished_with(run_dir: Path, config) -> bool:
     """True if ``run_dir`` holds a finished run (``summary.json``) of ``config``'s
     pre-training (:func:`same_pretraining`)."""
     return (run_dir / "summary.json").is_file() and same_pretraining(run_dir, config)
+
+
+def finished_twin(run_dir: Path, config) -> Path | None:
+    """A finished run of ``config``'s pre-training in ``run_dir``'s folder under another
+    name (the first by name), or None: the fusion arms ``ser-decoder-256`` and
+    ``crrl-decoder-256`` are the configs' ``ser`` and ``crrl`` under longer names."""
+    siblings = sorted(run_dir.parent.iterdir()) if run_dir.parent.is_dir() else []
+    return next((s for s in siblings if s.is_dir() and finished_with(s, config)), None)
 
 
 def resumable_with(run_dir: Path, config) -> bool:
@@ -1012,7 +1025,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fusion-arms", default=",".join(FUSION_ARMS),
                         help="comma list of FUSION_ARMS for --fusion-study")  # fmt: skip
     parser.add_argument("--reuse", action="store_true",
-                        help="load finished runs of the same config in --work instead of training; resume unfinished ones")  # fmt: skip
+                        help="load finished runs of the same config in --work (linking one under another name in its folder) instead of training; resume unfinished ones")  # fmt: skip
     parser.add_argument("--rewrite", action="store_true",
                         help="only rewrite nwucla_crrl.md and summary_rows from the JSON in --out")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny encoder, 1 epoch")

@@ -169,6 +169,32 @@ def test_train_phase_resumes_an_unfinished_run_of_the_same_config(
     assert calls == [True, False, False]
 
 
+def test_train_phase_links_a_finished_twin_under_another_name_instead_of_retraining(
+    crrl_benchmark, tmp_path, monkeypatch
+):
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    config = load_config("crrl", overrides=["train.epochs=3"])
+    twin = tmp_path / "ser-seed0"  # the configs' arm, finished
+    twin.mkdir()
+    (twin / "config.yaml").write_text(yaml.safe_dump(to_dict(config)))
+    (twin / "summary.json").write_text(json.dumps({"epochs": 3, "wall_seconds": 60.0}))
+    calls = []
+    monkeypatch.setattr(crrl_benchmark, "pretrain", lambda *a, **k: calls.append(1) or {})
+    monkeypatch.setattr(crrl_benchmark, "load_run", lambda *a, **k: type("Run", (), {
+        "encoder": None, "data": None, "config": None}))  # fmt: skip
+    arm = tmp_path / "ser-decoder-256-seed0"
+    info = crrl_benchmark.train_phase(config, arm, quiet=True, reuse=True)[3]
+    assert calls == [] and arm.is_symlink() and arm.resolve() == twin.resolve()
+    assert info["minutes"] == 1.0  # the twin's own time
+    other = load_config("crrl", overrides=["train.epochs=4"])  # no twin: trained
+    crrl_benchmark.train_phase(other, tmp_path / "longer-seed0", quiet=True, reuse=True)
+    crrl_benchmark.train_phase(config, tmp_path / "fresh-seed0", quiet=True, reuse=False)
+    assert calls == [1, 1] and not (tmp_path / "fresh-seed0").is_symlink()
+
+
 def test_versus_ser_pairs_each_row_by_seed_and_skips_random(crrl_benchmark):
     rows = {
         "random": {**arm([60, 61, 62], [50, 51, 52]), "seeds": [0, 1, 2]},
