@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -19,9 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
+from skelssl.config import build_config, to_dict
 from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import SkeletonData
+from skelssl.errors import SkelsslError
 
 REPO = Path(__file__).resolve().parents[1]
 NWUCLA_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"  # the default --root
@@ -219,3 +223,47 @@ def write_view1_view2(train: SkeletonData, path: Path) -> Path:
     given = np.asarray(train.views) == 1
     write_npz(dataclasses.replace(train, splits={"given": given}), path)
     return path
+
+
+# ------------------------------------------------------------ reusing and resuming runs
+
+
+def same_run_config(run_dir: Path, config, adjust=lambda settings: settings) -> bool:
+    """True if the run saved in ``run_dir`` (its ``config.yaml``) has ``config``'s
+    pre-training: :func:`comparable_settings` equal after ``adjust`` (a benchmark's own
+    exceptions). The saved config is read through today's dataclasses, so a field added
+    after the run compares as its default; a field since removed makes it differ."""
+    if not (run_dir / "config.yaml").is_file():
+        return False
+    try:
+        saved = canonical_tree(build_config(yaml.safe_load((run_dir / "config.yaml").read_text())))
+    except SkelsslError:
+        return False
+    mine = canonical_tree(config)
+    return adjust(comparable_settings(saved)) == adjust(comparable_settings(mine))
+
+
+def canonical_tree(config) -> dict:
+    """``config`` as the plain tree its ``config.yaml`` holds (YAML types)."""
+    return yaml.safe_load(yaml.safe_dump(to_dict(config)))
+
+
+def comparable_settings(tree: dict) -> dict:
+    """A config tree without what cannot change a checkpoint: the ``evaluation`` section
+    (probe settings; a field added to it later must not make a finished run look
+    different), the spelling of ``data.root`` (compared as a resolved path) and the folder
+    of a ``data.name`` file (compared by content: the same split written elsewhere)."""
+    settings = {key: value for key, value in tree.items() if key != "evaluation"}
+    data = dict(settings.get("data") or {})
+    if data.get("root"):
+        data["root"] = str(Path(data["root"]).resolve())
+    if data.get("name") and Path(data["name"]).is_file():
+        data["name"] = hashlib.sha256(Path(data["name"]).read_bytes()).hexdigest()
+    return {**settings, "data": data}
+
+
+def resumable_with(run_dir: Path, config, adjust=lambda settings: settings) -> bool:
+    """True if ``run_dir`` holds an unfinished run (a ``last.pt``, no ``summary.json``: a
+    process stopped mid-run) of ``config``'s pre-training (:func:`same_run_config`)."""
+    unfinished = (run_dir / "last.pt").is_file() and not (run_dir / "summary.json").exists()
+    return unfinished and same_run_config(run_dir, config, adjust)

@@ -51,6 +51,7 @@ from common import (
     machine,
     mean_std_text,
     paired_differences,
+    resumable_with,
     summary_row,
     write_json,
 )
@@ -144,7 +145,9 @@ def seconds_per_epoch(config, steps: int = 2) -> float:
 
 def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     """Pre-train one row's configuration with ``seed`` for ``--epochs`` (the 0.5× teacher
-    ``--teacher-epochs``); the random rows train 0 epochs (BN statistics per their params)."""
+    ``--teacher-epochs``); the random rows train 0 epochs (BN statistics per their params).
+    With ``--reuse`` a finished run is kept and an unfinished one of the same config resumes
+    from its ``last.pt``."""
     run_dir = Path(args.work) / f"{name}-s{seed}"
     if args.reuse and (run_dir / "summary.json").exists():
         print(f"[{name} seed {seed}] reusing the finished run in {run_dir}", flush=True)
@@ -158,6 +161,9 @@ def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     epochs = {"ours-0.5x": args.teacher_epochs}.get(name, args.epochs)
     config.train.epochs = 1 if args.quick else epochs
     config.train.warmup_epochs = min(config.train.warmup_epochs, 0.1 * config.train.epochs)
+    if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run
+        print(f"[{name} seed {seed}] resuming the unfinished run in {run_dir}", flush=True)
+        return run_dir, pretrain(config, run_dir, resume=True, quiet=True)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     print(f"[{name} seed {seed}] {config.train.epochs} epochs", flush=True)
@@ -457,7 +463,9 @@ def main() -> None:
     parser.add_argument("--eval-epochs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="smoke test on tiny synthetic data")
     parser.add_argument(
-        "--reuse", action="store_true", help="keep finished runs in --work, evaluate them again"
+        "--reuse",
+        action="store_true",
+        help="keep finished runs in --work, evaluate them again; resume unfinished ones of the same config",
     )
     parser.add_argument("--work", default=str(REPO / "runs" / "bench-byol"))
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -65,16 +64,17 @@ from common import (
     machine,
     mean_std,
     paired_differences,
+    same_run_config,
     summary_row,
     write_json,
     write_markdown,
     write_view1_view2,
 )
-from skelssl.config import build_config, load_config, to_dict
+from common import resumable_with as common_resumable_with
+from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import body_presence, minmax_normalize
 from skelssl.data.types import DataSpec
-from skelssl.errors import SkelsslError
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import (
     knn_on_features,
@@ -304,28 +304,15 @@ def finished_twin(run_dir: Path, config) -> Path | None:
 
 
 def resumable_with(run_dir: Path, config) -> bool:
-    """True if ``run_dir`` holds an unfinished run (a ``last.pt``, no ``summary.json``) of
-    ``config``'s pre-training (:func:`same_pretraining`)."""
-    unfinished = (run_dir / "last.pt").is_file() and not (run_dir / "summary.json").exists()
-    return unfinished and same_pretraining(run_dir, config)
+    """:func:`common.resumable_with` under :func:`same_pretraining`'s exceptions."""
+    return common_resumable_with(run_dir, config, without_unread_distillation)
 
 
 def same_pretraining(run_dir: Path, config) -> bool:
-    """True if the run saved in ``run_dir`` (its ``config.yaml``) is ``config``'s
-    pre-training (:func:`pretraining_settings` equal; the saved config is read through
-    today's dataclasses, so a field added after the run compares as its default)."""
-    if not (run_dir / "config.yaml").is_file():
-        return False
-    try:  # read through today's config: a field added since the run counts as its default
-        saved = canonical_tree(build_config(yaml.safe_load((run_dir / "config.yaml").read_text())))
-    except SkelsslError:  # a field the run had is gone: not the same pre-training
-        return False
-    return pretraining_settings(saved) == pretraining_settings(canonical_tree(config))
-
-
-def canonical_tree(config) -> dict:
-    """``config`` as the plain tree its ``config.yaml`` holds (YAML types)."""
-    return yaml.safe_load(yaml.safe_dump(to_dict(config)))
+    """True if the run saved in ``run_dir`` is ``config``'s pre-training
+    (:func:`common.same_run_config`, less the :data:`DISTILLATION_PARAMS` of a variant that
+    does not distil)."""
+    return same_run_config(run_dir, config, without_unread_distillation)
 
 
 # params only a distilling variant reads (Eq. (8)): an override of them for step 2 reaches
@@ -333,22 +320,13 @@ def canonical_tree(config) -> dict:
 DISTILLATION_PARAMS = ("distill_weight", "teacher_dropout")
 
 
-def pretraining_settings(tree: dict) -> dict:
-    """A config tree without what cannot change a checkpoint: the ``evaluation`` section
-    (probe settings; a field added to it later must not make a finished run look
-    different), the spelling of ``data.root`` (compared as a resolved path), the folder of a
-    ``data.name`` file (compared by content: the same validation split written into another
-    work folder) and, for a variant that does not distil, the :data:`DISTILLATION_PARAMS`."""
-    settings = {key: value for key, value in tree.items() if key != "evaluation"}
-    data = dict(settings.get("data") or {})
-    if data.get("root"):
-        data["root"] = str(Path(data["root"]).resolve())
-    if data.get("name") and Path(data["name"]).is_file():
-        data["name"] = hashlib.sha256(Path(data["name"]).read_bytes()).hexdigest()
+def without_unread_distillation(settings: dict) -> dict:
+    """``settings`` (a comparable config tree) without the :data:`DISTILLATION_PARAMS`
+    where its variant does not distil."""
     params = dict(settings.get("params") or {})
     if VARIANTS.get(params.get("variant"), Recipe()).teacher != "distill":
         params = {k: v for k, v in params.items() if k not in DISTILLATION_PARAMS}
-    return {**settings, "data": data, "params": params}
+    return {**settings, "params": params}
 
 
 def random_encoder(config, seed: int):

@@ -1,0 +1,38 @@
+"""benchmarks/nwucla_byol.py: a run stopped mid-way resumes under ``--reuse``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def test_pretrain_run_resumes_an_unfinished_run_of_the_same_config_only(
+    import_benchmark, tmp_path, monkeypatch
+):
+    import yaml
+
+    from skelssl.config import to_dict
+
+    bench = import_benchmark("nwucla_byol")
+    calls = []
+
+    def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
+        calls.append(resume)
+        if not resume:  # what a run stopped mid-way leaves: its config and last.pt
+            run_dir.mkdir(parents=True)
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config)))
+            (run_dir / "last.pt").write_bytes(b"weights")
+        return {"epochs": config.train.epochs}
+
+    monkeypatch.setattr(bench, "pretrain", fake_pretrain)
+    args = argparse.Namespace(
+        work=str(tmp_path), reuse=True, quick=True, set=[], teacher_set=None, epochs=3,
+        teacher_epochs=2, root=None,
+    )  # fmt: skip
+    bench.pretrain_run("ours", 0, args)
+    bench.pretrain_run("ours", 0, args)  # the same config, unfinished: resumed
+    assert calls == [False, True]
+    args.set = ["train.batch_size=8"]  # another config: trained afresh over the unfinished run
+    bench.pretrain_run("ours", 0, args)
+    args.reuse = False  # without --reuse: always afresh
+    bench.pretrain_run("ours", 0, args)
+    assert calls == [False, True, False, False]
