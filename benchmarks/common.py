@@ -251,15 +251,19 @@ def canonical_tree(config) -> dict:
 def comparable_settings(tree: dict) -> dict:
     """A config tree without what cannot change a checkpoint: the ``evaluation`` section
     (probe settings; a field added to it later must not make a finished run look
-    different), the spelling of ``data.root`` (compared as a resolved path) and the folder
-    of a ``data.name`` file (compared by content: the same split written elsewhere)."""
+    different), the spelling of ``data.root`` and of a ``params.teacher`` run folder
+    (compared as resolved paths: a run linked into another work folder) and the folder of a
+    ``data.name`` file (compared by content: the same split written elsewhere)."""
     settings = {key: value for key, value in tree.items() if key != "evaluation"}
     data = dict(settings.get("data") or {})
     if data.get("root"):
         data["root"] = str(Path(data["root"]).resolve())
     if data.get("name") and Path(data["name"]).is_file():
         data["name"] = hashlib.sha256(Path(data["name"]).read_bytes()).hexdigest()
-    return {**settings, "data": data}
+    params = dict(settings.get("params") or {})
+    if isinstance(params.get("teacher"), str) and Path(params["teacher"]).is_dir():
+        params["teacher"] = str(Path(params["teacher"]).resolve())
+    return {**settings, "data": data, "params": params}
 
 
 def resumable_with(run_dir: Path, config, adjust=lambda settings: settings) -> bool:

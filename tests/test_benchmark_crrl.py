@@ -96,6 +96,29 @@ def test_finished_with_compares_a_split_file_by_content_not_folder(crrl_benchmar
     assert not crrl_benchmark.finished_with(run_dir, config("c"))  # another split
 
 
+def test_finished_with_compares_a_teacher_by_where_its_link_leads(crrl_benchmark, tmp_path):
+    import yaml
+
+    from skelssl.config import load_config, to_dict
+
+    for name in ("cml-a", "cml-b"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+    (tmp_path / "gathered").mkdir()
+    (tmp_path / "gathered" / "cml-a").symlink_to(tmp_path / "runs" / "cml-a")
+
+    def config(teacher):
+        return load_config("crrl", overrides=["params.variant=crrl", f"params.teacher={teacher}"])
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(to_dict(config(tmp_path / "runs" / "cml-a")))
+    )
+    (run_dir / "summary.json").write_text("{}")
+    assert crrl_benchmark.finished_with(run_dir, config(tmp_path / "gathered" / "cml-a"))
+    assert not crrl_benchmark.finished_with(run_dir, config(tmp_path / "runs" / "cml-b"))
+
+
 def test_finished_with_ignores_distillation_settings_only_for_variants_that_do_not_distil(
     crrl_benchmark, tmp_path
 ):
