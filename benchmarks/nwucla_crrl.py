@@ -64,13 +64,13 @@ from common import (
     machine,
     mean_std,
     paired_differences,
+    resumable_with,
     same_run_config,
     summary_row,
     write_json,
     write_markdown,
     write_view1_view2,
 )
-from common import resumable_with as common_resumable_with
 from skelssl.config import load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import body_presence, minmax_normalize
@@ -212,8 +212,8 @@ FUSION_ARM_TEXT = {  # the results file's description of each arm
     # Sec. IV-B: "All GRUs have 256 hidden units"
     "ser-decoder-256": "SER whose decoder GRUs have 256 hidden units and a linear readout "
     "(Sec. IV-B's text)",
-    # step 2 took the text's decoder with SER, unvalidated on its own; on the test view (2
-    # seeds, a diagnosis) it lost the distillation's linear gain over SER
+    # step 2 took the text's decoder with SER, unvalidated on its own; validated on its own
+    # (nwucla_crrl_decoder_validation_step2.md) it went back to the authors' decoder
     "crrl-decoder-frame": "step 2 with the authors' code's decoder",
     "crrl-decoder-256": "step 2 with the decoder of Sec. IV-B's text (256 units, readout)",
 }
@@ -270,7 +270,7 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
     if reuse and finished_with(run_dir, config):
         summary = json.loads((run_dir / "summary.json").read_text())
         minutes, load = round(summary["wall_seconds"] / 60, 2), None
-    elif reuse and resumable_with(run_dir, config):
+    elif reuse and resumable_with(run_dir, config, without_unread_distillation):
         summary = pretrain(config, run_dir, resume=True, quiet=quiet)
         minutes, load = round(summary["seconds"] / 60, 2), load_average()  # all calls' time
     else:
@@ -291,28 +291,18 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
 
 def finished_with(run_dir: Path, config) -> bool:
     """True if ``run_dir`` holds a finished run (``summary.json``) of ``config``'s
-    pre-training (:func:`same_pretraining`)."""
-    return (run_dir / "summary.json").is_file() and same_pretraining(run_dir, config)
+    pre-training (:func:`common.same_run_config`, less the :data:`DISTILLATION_PARAMS` of a
+    variant that does not distil)."""
+    finished = (run_dir / "summary.json").is_file()
+    return finished and same_run_config(run_dir, config, without_unread_distillation)
 
 
 def finished_twin(run_dir: Path, config) -> Path | None:
     """A finished run of ``config``'s pre-training in ``run_dir``'s folder under another
     name (the first by name), or None: the fusion arms ``ser-decoder-256`` and
-    ``crrl-decoder-256`` are the configs' ``ser`` and ``crrl`` under longer names."""
+    ``crrl-decoder-frame`` are the configs' ``ser`` and ``crrl`` under longer names."""
     siblings = sorted(run_dir.parent.iterdir()) if run_dir.parent.is_dir() else []
     return next((s for s in siblings if s.is_dir() and finished_with(s, config)), None)
-
-
-def resumable_with(run_dir: Path, config) -> bool:
-    """:func:`common.resumable_with` under :func:`same_pretraining`'s exceptions."""
-    return common_resumable_with(run_dir, config, without_unread_distillation)
-
-
-def same_pretraining(run_dir: Path, config) -> bool:
-    """True if the run saved in ``run_dir`` is ``config``'s pre-training
-    (:func:`common.same_run_config`, less the :data:`DISTILLATION_PARAMS` of a variant that
-    does not distil)."""
-    return same_run_config(run_dir, config, without_unread_distillation)
 
 
 # params only a distilling variant reads (Eq. (8)): an override of them for step 2 reaches
