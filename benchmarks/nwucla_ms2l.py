@@ -223,6 +223,16 @@ VARIANTS: dict[str, list[str]] = {
     # of that input, paired with step-300-3x
     "step-300-3x-minmax": [*STRETCHED_SCHEDULE, "data.preprocess.minmax=true"],
     "random-minmax": ["data.preprocess.minmax=true"],
+    # Eqs. (1)-(3) as written, paired with step-300-3x: Eq. (1)'s squared norm summed over a
+    # frame's 60 coordinates (params.frame_error=sum; ours averages them, the text's "MSE"),
+    # and with it Eq. (3) summed over each sample's M = 3 views (params.contrastive_reduction
+    # =sum; Eq. (2) has one term per sample): L_m weighs 60 times, L_c 3 times what ours do
+    "step-300-3x-frame-sum": [*STRETCHED_SCHEDULE, "params.frame_error=sum"],
+    "step-300-3x-eq-sums": [
+        *STRETCHED_SCHEDULE,
+        "params.frame_error=sum",
+        "params.contrastive_reduction=sum",
+    ],
     # the first round(length / 4) frames observed (the ratio rule) instead of min(50, length
     # - 1): on NW-UCLA 73 % of the training clips have <= 50 frames, so the paper's rule
     # leaves them one frame to predict

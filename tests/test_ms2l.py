@@ -185,6 +185,18 @@ def test_motion_reduction_mean_divides_the_sum_by_the_predicted_frames():
     assert averaged.item() > summed.item() / 9
 
 
+def test_equations_as_written_weigh_the_motion_term_by_the_coordinates_and_l_c_by_the_views():
+    """frame_error=sum is Eq. (1)'s squared norm (60 coordinates: 60x the mean);
+    contrastive_reduction=sum is Eq. (3) over each sample's M = 3 views (3x); L_j unchanged."""
+    ours = tiny_method(observed_frames=4).loss(tiny_batch())
+    written = tiny_method(observed_frames=4, frame_error="sum", contrastive_reduction="sum").loss(
+        tiny_batch()
+    )
+    assert torch.allclose(written["loss_motion"], 60 * ours["loss_motion"], rtol=1e-5)
+    assert torch.allclose(written["loss_contrastive"], 3 * ours["loss_contrastive"], rtol=1e-5)
+    assert torch.equal(written["loss_jigsaw"], ours["loss_jigsaw"])
+
+
 def _zero_decoder_loss(motion_target: str, batch: dict) -> float:
     """L_m with h_m's output forced to zeros, so the loss is the targets' own size."""
     method = tiny_method(tasks=["motion"], observed_frames=4, noise_std=0.0)
@@ -441,6 +453,8 @@ def test_more_contrastive_views_and_heads_only_for_enabled_tasks():
         {"temperature": 0.0},
         {"observation": "relative"},
         {"motion_reduction": "max"},
+        {"frame_error": "rms"},
+        {"contrastive_reduction": "max"},
         {"motion_target": "past"},
         {"motion_head": "mlp"},
         {"decoder_input": "noise"},

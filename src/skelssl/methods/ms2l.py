@@ -52,8 +52,13 @@ untrained level on validation), starts from a state computed from it, and predic
 from the last observed frame; the contrastive temperature τ = 1 (the paper's cosine
 similarity without a temperature); Eq. (1)'s squared norm taken as the mean over a
 frame's coordinates (the paper says "mean square error"), summed over the predicted
-frames. Knobs to test other readings, defaults the paper's: ``motion_reduction="mean"``
-(mean over predicted frames), ``motion_target`` (default "future-offset", the offsets
+frames; Eq. (3) averaged over its M·N anchors, like Eq. (2) over its N samples. Knobs to
+test other readings, defaults the paper's: ``motion_reduction="mean"`` (mean over
+predicted frames), ``frame_error="sum"`` and ``contrastive_reduction="sum"`` (Eqs. (1) and
+(3) as written: the squared norm summed over a frame's coordinates (60 on NW-UCLA), and Eq. (3) summed
+over each sample's M views where Eq. (2) has one term per sample; with the batch sum that
+the three equations share taken as a mean, this weighs L_m 60 and L_c 3 times as much as
+our reading does on NW-UCLA), ``motion_target`` (default "future-offset", the offsets
 above; "future" regresses the future frames themselves; "whole" every real frame of the
 clip, Sec. 3.2's "reconstruct the whole input sequences", as the authors' code does;
 neither wins on NW-UCLA's validation split, ``nwucla_ms2l_validation_motion.md``),
@@ -112,6 +117,12 @@ class MS2LConfig:
     predicted_frames: int = 150  # frames it predicts
     observation: str = "absolute"  # "absolute": first observed_frames real frames | "ratio"
     motion_reduction: str = "sum"  # Eq. (1): "sum" over predicted frames | "mean"
+    # a frame's squared error: "mean" over its coordinates (the text's "MSE", our reading)
+    # | "sum" (Eq. (1)'s ||x̂ - x||²₂ as written: 60 times the mean on NW-UCLA's 20 x 3)
+    frame_error: str = "mean"
+    # Eq. (3) per sample: "mean" over its M views (our reading) | "sum" over them, as the
+    # equation sums its M·N anchors where Eq. (2) sums N samples (M times the mean)
+    contrastive_reduction: str = "mean"
     # temporal h_m's target: "future-offset" the future as offsets from the last observed
     # frame (our reading) | "future" the future frames themselves | "whole" every real
     # frame of the clip (Sec. 3.2: h_m "generates sequences to reconstruct the whole
@@ -164,11 +175,15 @@ class MS2LConfig:
                 f"params.observed_frames and predicted_frames must be >= 1, "
                 f"got {self.observed_frames}, {self.predicted_frames}"
             )
-        if self.observation not in OBSERVATIONS or self.motion_reduction not in REDUCTIONS:
+        if self.observation not in OBSERVATIONS:
             raise SkelsslError(
-                f"params.observation must be absolute or ratio and motion_reduction sum or "
-                f"mean, got {self.observation!r}, {self.motion_reduction!r}"
+                f"params.observation must be absolute or ratio, got {self.observation!r}"
             )
+        for name in ("motion_reduction", "frame_error", "contrastive_reduction"):
+            if getattr(self, name) not in REDUCTIONS:
+                raise SkelsslError(
+                    f"params.{name} must be sum or mean, got {getattr(self, name)!r}"
+                )
         if self.motion_head not in MOTION_HEADS:
             raise SkelsslError(
                 f"params.motion_head must be one of {', '.join(MOTION_HEADS)}, "
@@ -552,7 +567,9 @@ class MS2L(nn.Module):
             weight = (in_length[:, :, None, None, None] & joint_weight).reshape(n, t, -1)
             weight = weight.to(x.dtype)
         squared = (prediction - target).pow(2) * weight
-        per_frame = squared.sum(dim=2) / weight.sum(dim=2).clamp_min(1)  # MSE of each frame
+        per_frame = squared.sum(dim=2)  # Eq. (1)'s ||x̂_t - x_t||²₂ of each frame
+        if p.frame_error == "mean":  # the text's "mean square error" over its coordinates
+            per_frame = per_frame / weight.sum(dim=2).clamp_min(1)
         if p.motion_reduction == "mean":  # a reading of "MSE" over the predicted frames
             counted = (weight.sum(dim=2) > 0).sum(dim=1).clamp_min(1)
             return (per_frame.sum(dim=1) / counted).mean()
@@ -624,7 +641,10 @@ class MS2L(nn.Module):
             out["jigsaw_accuracy"] = (logits.detach().argmax(1) == labels).float().mean()
         if "contrastive" in tasks:
             projections = self.projection_head(features[view_slots])  # (M, N, projection_dim)
-            out["loss_contrastive"] = mean_contrastive(projections, p.temperature)  # Eq. (3)
+            contrastive = mean_contrastive(projections, p.temperature)  # Eq. (3)
+            if p.contrastive_reduction == "sum":  # summed over each sample's M views
+                contrastive = contrastive * projections.shape[0]
+            out["loss_contrastive"] = contrastive
         terms = [out[f"loss_{task}"] for task in TASKS if task in tasks]
         return {"loss": torch.stack(terms).sum(), **out}  # L_self = L_m + L_j + L_c
 
