@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import yaml
 
+from skelssl.checkpoint import load_checkpoint
 from skelssl.config import build_config, to_dict
 from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import SkeletonData
@@ -229,18 +230,29 @@ def write_view1_view2(train: SkeletonData, path: Path) -> Path:
 
 
 def same_run_config(run_dir: Path, config, adjust=lambda settings: settings) -> bool:
-    """True if the run saved in ``run_dir`` (its ``config.yaml``) has ``config``'s
+    """True if the run saved in ``run_dir`` (:func:`saved_config`) has ``config``'s
     pre-training: :func:`comparable_settings` equal after ``adjust`` (a benchmark's own
     exceptions). The saved config is read through today's dataclasses, so a field added
     after the run compares as its default; a field since removed makes it differ."""
-    if not (run_dir / "config.yaml").is_file():
-        return False
     try:
-        saved = canonical_tree(build_config(yaml.safe_load((run_dir / "config.yaml").read_text())))
+        saved = canonical_tree(build_config(saved_config(run_dir)))
     except SkelsslError:
         return False
     mine = canonical_tree(config)
     return adjust(comparable_settings(saved)) == adjust(comparable_settings(mine))
+
+
+def saved_config(run_dir: Path) -> dict:
+    """The config tree a run saved: its ``config.yaml`` (a run of the CLI's ``pretrain``),
+    else the one its ``last.pt`` records (a run of :func:`skelssl.train.train` called
+    directly, as ``nwucla_ms2l.py`` does). Raises :class:`SkelsslError` when neither holds
+    one."""
+    if (run_dir / "config.yaml").is_file():
+        return yaml.safe_load((run_dir / "config.yaml").read_text())
+    config = load_checkpoint(run_dir / "last.pt", missing="no run here").get("config")
+    if not isinstance(config, dict):
+        raise SkelsslError("records no config", run_dir / "last.pt")
+    return config
 
 
 def canonical_tree(config) -> dict:

@@ -61,6 +61,7 @@ from common import (
     machine,
     mean_std,
     paired_differences,
+    resumable_with,
     write_json,
     write_markdown,
 )
@@ -347,13 +348,19 @@ def last_epoch_metrics(run_dir: Path) -> dict:
     return {k: round(v, 4) for k, v in (epochs[-1] if epochs else {}).items() if k in keep}
 
 
-def pretrain(config, train_data, epochs: int, seed: int, run_dir: Path):
-    """MS²L pre-trained for ``epochs`` epochs with ``seed``: (method, minutes, metrics)."""
+def pretrain(config, train_data, epochs: int, seed: int, run_dir: Path, reuse: bool = False):
+    """MS²L pre-trained for ``epochs`` epochs with ``seed``: (method, minutes, metrics).
+    With ``reuse`` a run of the same config left in ``run_dir`` by a stopped process resumes
+    from its ``last.pt`` (``minutes`` then counts this process's part only)."""
     train_config = dataclasses.replace(config.train, epochs=epochs, seed=seed, time_budget=0)
     method = random_method(config, train_data, seed)
     started = time.time()
     run_config = dataclasses.replace(config, train=train_config)
-    train(method, train_data, train_config, run_dir, quiet=True, config_dict=to_dict(run_config))
+    resume = reuse and resumable_with(run_dir, run_config)
+    train(
+        method, train_data, train_config, run_dir,
+        resume=resume, quiet=True, config_dict=to_dict(run_config),
+    )  # fmt: skip
     minutes = round((time.time() - started) / 60, 2)
     return method.cpu(), minutes, last_epoch_metrics(run_dir)
 
@@ -431,7 +438,7 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
         method, minutes, metrics, epochs = random_method(config, train_data, seed), 0.0, {}, 0
     else:
         run_dir = run_dir_of(args, kind, row, seed)
-        method, minutes, metrics = pretrain(config, train_data, epochs, seed, run_dir)
+        method, minutes, metrics = pretrain(config, train_data, epochs, seed, run_dir, args.reuse)
     load = load_average() if minutes else None  # at the end of the pre-training
     result = probe(method.encoder, train_data, test_data, config, seed, paper_epochs)
     record = {"key": key, "kind": kind, "row": row, "overrides": overrides, "seed": seed}
@@ -845,7 +852,11 @@ def main() -> None:
     )
     parser.add_argument("--base", nargs="*", default=[], help="key=value under every run")
     parser.add_argument("--quick", action="store_true", help="smoke test: subsets, 1 epoch")
-    parser.add_argument("--reuse", action="store_true", help="keep finished records")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep finished records; resume runs a stopped process left unfinished",
+    )
     parser.add_argument(
         "--work", default=os.environ.get("SKELSSL_BENCH_WORK", "runs/bench-nwucla-ms2l")
     )

@@ -85,3 +85,31 @@ def test_results_say_the_load_the_runs_trained_under(import_benchmark):
     }
     assert "runs (2 recorded): 3.0-5.2" in bench.runs_load_text(runs)
     assert bench.runs_load_text({"a": [{}]}) == ""
+
+
+def test_pretrain_resumes_a_stopped_run_of_the_same_config_only(
+    import_benchmark, tmp_path, monkeypatch
+):
+    """Under ``--reuse`` a run left in its folder (last.pt, no record) resumes when its
+    checkpoint's config is this run's; another config or no ``--reuse`` trains afresh."""
+    from test_ms2l import tiny_data
+
+    bench = import_benchmark("nwucla_ms2l")
+    overrides = ["encoder.hidden_size=6", "train.batch_size=6"]
+    config = bench.load_config("ms2l", bench.CONFIG, [*overrides, "params.observed_frames=4"])
+    data, run_dir = tiny_data(), tmp_path / "run"
+    bench.pretrain(config, data, 1, 0, run_dir, reuse=True)  # nothing there: trained afresh
+    assert (run_dir / "last.pt").is_file()
+    calls = []
+    real_train = bench.train
+
+    def recording_train(*args, resume=False, **kwargs):
+        calls.append(resume)
+        return real_train(*args, resume=resume, **kwargs)
+
+    monkeypatch.setattr(bench, "train", recording_train)
+    bench.pretrain(config, data, 1, 0, run_dir, reuse=True)  # its own run: resumed
+    bench.pretrain(config, data, 1, 0, run_dir, reuse=False)
+    other = bench.load_config("ms2l", bench.CONFIG, [*overrides, "params.observed_frames=5"])
+    bench.pretrain(other, data, 1, 0, run_dir, reuse=True)
+    assert calls == [True, False, False]
