@@ -52,6 +52,7 @@ from common import (
     mean_std_text,
     paired_differences,
     resumable_with,
+    same_run_config,
     summary_row,
     write_json,
 )
@@ -146,12 +147,9 @@ def seconds_per_epoch(config, steps: int = 2) -> float:
 def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     """Pre-train one row's configuration with ``seed`` for ``--epochs`` (the 0.5× teacher
     ``--teacher-epochs``); the random rows train 0 epochs (BN statistics per their params).
-    With ``--reuse`` a finished run is kept and an unfinished one of the same config resumes
-    from its ``last.pt``."""
+    With ``--reuse`` a finished run of the same config is kept and an unfinished one resumes
+    from its ``last.pt``; a run of another config is trained afresh."""
     run_dir = Path(args.work) / f"{name}-s{seed}"
-    if args.reuse and (run_dir / "summary.json").exists():
-        print(f"[{name} seed {seed}] reusing the finished run in {run_dir}", flush=True)
-        return run_dir, json.loads((run_dir / "summary.json").read_text())
     row_overrides = args.teacher_set if name == "ours-0.5x" and args.teacher_set else ABLATION[name]
     config = base_config(args, [*args.set, *row_overrides, f"train.seed={seed}"])
     if name in RANDOM_ROWS:
@@ -161,6 +159,10 @@ def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     epochs = {"ours-0.5x": args.teacher_epochs}.get(name, args.epochs)
     config.train.epochs = 1 if args.quick else epochs
     config.train.warmup_epochs = min(config.train.warmup_epochs, 0.1 * config.train.epochs)
+    finished = (run_dir / "summary.json").exists()
+    if args.reuse and finished and same_run_config(run_dir, config):
+        print(f"[{name} seed {seed}] reusing the finished run in {run_dir}", flush=True)
+        return run_dir, json.loads((run_dir / "summary.json").read_text())
     if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run
         print(f"[{name} seed {seed}] resuming the unfinished run in {run_dir}", flush=True)
         return run_dir, pretrain(config, run_dir, resume=True, quiet=True)

@@ -36,3 +36,36 @@ def test_pretrain_run_resumes_an_unfinished_run_of_the_same_config_only(
     args.reuse = False  # without --reuse: always afresh
     bench.pretrain_run("ours", 0, args)
     assert calls == [False, True, False, False]
+
+
+def test_pretrain_run_keeps_a_finished_run_of_the_same_config_only(
+    import_benchmark, tmp_path, monkeypatch
+):
+    import json
+
+    import yaml
+
+    from skelssl.config import to_dict
+
+    bench = import_benchmark("nwucla_byol")
+    calls = []
+
+    def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
+        calls.append(config.train.batch_size)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config)))
+        (run_dir / "last.pt").write_bytes(b"weights")
+        summary = {"batch_size": config.train.batch_size}
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+        return summary
+
+    monkeypatch.setattr(bench, "pretrain", fake_pretrain)
+    args = argparse.Namespace(
+        work=str(tmp_path), reuse=True, quick=True, set=["train.batch_size=8"],
+        teacher_set=None, epochs=3, teacher_epochs=2, root=None,
+    )  # fmt: skip
+    bench.pretrain_run("ours", 0, args)
+    assert bench.pretrain_run("ours", 0, args)[1] == {"batch_size": 8}  # kept
+    args.set = ["train.batch_size=16"]  # a finished run of another config: trained afresh
+    assert bench.pretrain_run("ours", 0, args)[1] == {"batch_size": 16}
+    assert calls == [8, 16]
