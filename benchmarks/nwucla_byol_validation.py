@@ -24,13 +24,20 @@ import dataclasses
 import json
 import math
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from common import NWUCLA_ROOT, REPO, machine, write_json, write_view1_view2
+from common import (
+    NWUCLA_ROOT,
+    REPO,
+    machine,
+    resumable_with,
+    same_run_config,
+    write_json,
+    write_view1_view2,
+)
 from nwucla_byol import machine_line, three_digits
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
@@ -151,14 +158,25 @@ def encoder_change(run, seed: int) -> float:
     return math.sqrt(moved / size)
 
 
-def run_one(args, name: str, seed: int) -> dict:
+def pretrain_one(args, name: str, seed: int) -> tuple[Path, dict]:
+    """Pre-train one (variant, seed) in ``--work``: (run folder, summary). With ``--reuse``
+    a finished run of the same config is kept and an unfinished one resumes from its
+    ``last.pt``; otherwise the folder is trained afresh."""
     run_dir = Path(args.work) / f"{name}-s{seed}"
+    config = run_config(args, name, seed)
+    finished = (run_dir / "summary.json").exists()
+    if args.reuse and finished and same_run_config(run_dir, config):
+        return run_dir, json.loads((run_dir / "summary.json").read_text())
+    if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run
+        return run_dir, pretrain(config, run_dir, resume=True, quiet=True)
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    config = run_config(args, name, seed)
-    started = time.time()
-    summary = pretrain(config, run_dir, quiet=True)
-    minutes = (time.time() - started) / 60
+    return run_dir, pretrain(config, run_dir, quiet=True)
+
+
+def run_one(args, name: str, seed: int) -> dict:
+    run_dir, summary = pretrain_one(args, name, seed)
+    minutes = summary["seconds"] / 60  # training time, over every resumed part
     run = load_run(run_dir, quiet=True)
     train, validation = run.data.split("given")
     probe = linear_probe(run.encoder, train, validation, run.config.evaluation, quiet=True)
@@ -243,6 +261,10 @@ def main() -> None:
     parser.add_argument("--stem", default="nwucla_byol_validation")
     parser.add_argument("--work", default=str(REPO / "runs" / "bench-byol-validation"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--reuse", action="store_true",
+        help="keep finished runs of the same config in --work; resume unfinished ones",
+    )  # fmt: skip
     args = parser.parse_args()
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
@@ -255,7 +277,8 @@ def main() -> None:
         f"--variants {' '.join(args.variants)}"
         + (f" --frames {args.frames}" if args.frames != 32 else "")
         + (f" --base {' '.join(args.base)}" if args.base else "")
-        + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else ""),
+        + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else "")
+        + (" --reuse" if args.reuse else ""),
         "machine": machine(), "reference": args.reference, "variants": {
             name: VARIANTS[name] for name in args.variants}, "base": args.base, "rows": [],
     }  # fmt: skip

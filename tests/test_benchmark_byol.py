@@ -69,3 +69,41 @@ def test_pretrain_run_keeps_a_finished_run_of_the_same_config_only(
     args.set = ["train.batch_size=16"]  # a finished run of another config: trained afresh
     assert bench.pretrain_run("ours", 0, args)[1] == {"batch_size": 16}
     assert calls == [8, 16]
+
+
+def test_validation_runs_are_kept_resumed_or_retrained_by_config(
+    import_benchmark, tmp_path, monkeypatch
+):
+    """nwucla_byol_validation.py --reuse: a finished run of the same config is kept, an
+    unfinished one resumed, another config's run trained afresh."""
+    import json
+
+    import yaml
+
+    from skelssl.config import to_dict
+
+    bench = import_benchmark("nwucla_byol_validation")
+    calls = []
+
+    def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
+        calls.append((config.train.epochs, resume))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config)))
+        (run_dir / "last.pt").write_bytes(b"weights")
+        summary = {"epochs": config.train.epochs, "seconds": 60.0}
+        if config.train.epochs != 3:  # the 3-epoch run "stops" before its summary
+            (run_dir / "summary.json").write_text(json.dumps(summary))
+        return summary
+
+    monkeypatch.setattr(bench, "pretrain", fake_pretrain)
+    args = argparse.Namespace(
+        work=str(tmp_path), reuse=True, npz=tmp_path / "val.npz", frames=32, base=[], epochs=2
+    )
+    bench.pretrain_one(args, "lars", 0)
+    bench.pretrain_one(args, "lars", 0)  # finished, same config: kept
+    args.epochs = 3
+    bench.pretrain_one(args, "lars", 0)  # another config: afresh (and left unfinished)
+    bench.pretrain_one(args, "lars", 0)  # unfinished, same config: resumed
+    args.reuse = False
+    bench.pretrain_one(args, "lars", 0)
+    assert calls == [(2, False), (3, False), (3, True), (3, False)]
