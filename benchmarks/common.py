@@ -278,6 +278,13 @@ def comparable_settings(tree: dict) -> dict:
     return {**settings, "data": data, "params": params}
 
 
+def finished_with(run_dir: Path, config, adjust=lambda settings: settings) -> bool:
+    """True if ``run_dir`` holds a finished run (a ``summary.json``) of ``config``'s
+    pre-training (:func:`same_run_config`, with ``adjust``)."""
+    finished = (run_dir / "summary.json").is_file()
+    return finished and same_run_config(run_dir, config, adjust)
+
+
 def resumable_with(run_dir: Path, config, adjust=lambda settings: settings) -> bool:
     """True if ``run_dir`` holds an unfinished run (a ``last.pt``, no ``summary.json``: a
     process stopped mid-run) of ``config``'s pre-training (:func:`same_run_config`)."""

@@ -48,11 +48,11 @@ from common import (
     SUMMARY_KEYS,
     device_name,
     encoder_label,
+    finished_with,
     machine,
     mean_std_text,
     paired_differences,
     resumable_with,
-    same_run_config,
     summary_row,
     write_json,
 )
@@ -159,8 +159,7 @@ def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     epochs = {"ours-0.5x": args.teacher_epochs}.get(name, args.epochs)
     config.train.epochs = 1 if args.quick else epochs
     config.train.warmup_epochs = min(config.train.warmup_epochs, 0.1 * config.train.epochs)
-    finished = (run_dir / "summary.json").exists()
-    if args.reuse and finished and same_run_config(run_dir, config):
+    if args.reuse and finished_with(run_dir, config):
         print(f"[{name} seed {seed}] reusing the finished run in {run_dir}", flush=True)
         return run_dir, json.loads((run_dir / "summary.json").read_text())
     if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run

@@ -32,9 +32,9 @@ import torch
 from common import (
     NWUCLA_ROOT,
     REPO,
+    finished_with,
     machine,
     resumable_with,
-    same_run_config,
     write_json,
     write_view1_view2,
 )
@@ -164,8 +164,7 @@ def pretrain_one(args, name: str, seed: int) -> tuple[Path, dict]:
     ``last.pt``; otherwise the folder is trained afresh."""
     run_dir = Path(args.work) / f"{name}-s{seed}"
     config = run_config(args, name, seed)
-    finished = (run_dir / "summary.json").exists()
-    if args.reuse and finished and same_run_config(run_dir, config):
+    if args.reuse and finished_with(run_dir, config):
         return run_dir, json.loads((run_dir / "summary.json").read_text())
     if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run
         return run_dir, pretrain(config, run_dir, resume=True, quiet=True)

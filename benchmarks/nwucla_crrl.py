@@ -60,12 +60,12 @@ from common import NWUCLA_ROOT as DEFAULT_ROOT
 from common import (
     REPO,
     encoder_label,
+    finished_with,
     load_average,
     machine,
     mean_std,
     paired_differences,
     resumable_with,
-    same_run_config,
     summary_row,
     write_json,
     write_markdown,
@@ -267,7 +267,7 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
     twin = finished_twin(run_dir, config) if reuse and not os.path.lexists(run_dir) else None
     if twin is not None:
         run_dir.symlink_to(twin.resolve(), target_is_directory=True)
-    if reuse and finished_with(run_dir, config):
+    if reuse and finished_with(run_dir, config, without_unread_distillation):
         summary = json.loads((run_dir / "summary.json").read_text())
         minutes, load = round(summary["wall_seconds"] / 60, 2), None
     elif reuse and resumable_with(run_dir, config, without_unread_distillation):
@@ -289,20 +289,15 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
     return run.encoder, run.data, run.config, info
 
 
-def finished_with(run_dir: Path, config) -> bool:
-    """True if ``run_dir`` holds a finished run (``summary.json``) of ``config``'s
-    pre-training (:func:`common.same_run_config`, less the :data:`DISTILLATION_PARAMS` of a
-    variant that does not distil)."""
-    finished = (run_dir / "summary.json").is_file()
-    return finished and same_run_config(run_dir, config, without_unread_distillation)
-
-
 def finished_twin(run_dir: Path, config) -> Path | None:
     """A finished run of ``config``'s pre-training in ``run_dir``'s folder under another
     name (the first by name), or None: the fusion arms ``ser-decoder-256`` and
     ``crrl-decoder-frame`` are the configs' ``ser`` and ``crrl`` under longer names."""
     siblings = sorted(run_dir.parent.iterdir()) if run_dir.parent.is_dir() else []
-    return next((s for s in siblings if s.is_dir() and finished_with(s, config)), None)
+    for sibling in siblings:
+        if sibling.is_dir() and finished_with(sibling, config, without_unread_distillation):
+            return sibling
+    return None
 
 
 # params only a distilling variant reads (Eq. (8)): an override of them for step 2 reaches

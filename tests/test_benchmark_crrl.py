@@ -134,7 +134,10 @@ def test_finished_with_ignores_distillation_settings_only_for_variants_that_do_n
         saved = to_dict(load_config("crrl", overrides=base))
         (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
         (run_dir / "summary.json").write_text("{}")
-        return crrl_benchmark.finished_with(run_dir, load_config("crrl", overrides=[*base, *extra]))
+        config = load_config("crrl", overrides=[*base, *extra])
+        return crrl_benchmark.finished_with(
+            run_dir, config, crrl_benchmark.without_unread_distillation
+        )
 
     step2_only = ["params.distill_weight=0.01", "params.teacher_dropout=true"]
     assert finished("cml", step2_only)  # the teacher phase never reads them
