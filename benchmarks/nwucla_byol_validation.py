@@ -276,8 +276,9 @@ def main() -> None:
         f"--variants {' '.join(args.variants)}"
         + (f" --frames {args.frames}" if args.frames != 32 else "")
         + (f" --base {' '.join(args.base)}" if args.base else "")
+        + (f" --reference {args.reference}" if args.reference != "plain" else "")
         + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else "")
-        + (" --reuse" if args.reuse else ""),
+        + (f" --work {args.work} --reuse" if args.reuse else ""),
         "machine": machine(), "reference": args.reference, "variants": {
             name: VARIANTS[name] for name in args.variants}, "base": args.base, "rows": [],
     }  # fmt: skip
