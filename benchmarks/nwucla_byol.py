@@ -4,7 +4,8 @@ Main rows (final epoch; nothing is selected on view 3), each over ``--seeds`` (m
 
 - ``ours`` (asymmetric T₁/T₂, multi-viewpoint sampling, plain target BN — see
   configs/nwucla/byol.yaml for every deviation from the paper and its evidence),
-  ST-GCN 0.25× with joints + bones (``stgcn-byol-0.25``), 32 frames, ``--epochs`` epochs.
+  with the config's encoder and input (the bi-GRU 2×128 on 50 frames; ``--set`` changes
+  them), ``--epochs`` epochs.
 - ``random``: the untrained encoder of the same shape and seed, BN statistics estimated
   on the training views (like for like: every trained encoder carries its data's
   statistics); ``random-bn-init``: the same weights with BN as initialised (BN does
