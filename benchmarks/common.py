@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -290,3 +291,31 @@ def resumable_with(run_dir: Path, config, adjust=lambda settings: settings) -> b
     process stopped mid-run) of ``config``'s pre-training (:func:`same_run_config`)."""
     unfinished = (run_dir / "last.pt").is_file() and not (run_dir / "summary.json").exists()
     return unfinished and same_run_config(run_dir, config, adjust)
+
+
+def pretrain_reusing(
+    config, run_dir: Path, reuse: bool, pretrain, adjust=lambda settings: settings,
+    quiet: bool = True, say=lambda text: None,
+) -> tuple[dict, str]:  # fmt: skip
+    """Pre-train ``config`` into ``run_dir`` with ``pretrain`` (:func:`skelssl.runs.pretrain`
+    or a stand-in); (summary, how). With ``reuse`` a finished run of the same config is kept
+    (how ``"kept"``: its ``summary.json``) and an unfinished one resumes from its ``last.pt``
+    (``"resumed"``); otherwise the folder is trained afresh (``"trained"``). Configs compare
+    by :func:`same_run_config` with ``adjust``; ``say`` hears which way a run goes before it
+    trains. A run linked in from another folder is never deleted: a link to a run of another
+    config stops the benchmark."""
+    if reuse and finished_with(run_dir, config, adjust):
+        say(f"reusing the finished run in {run_dir}")
+        return json.loads((run_dir / "summary.json").read_text()), "kept"
+    if reuse and resumable_with(run_dir, config, adjust):  # a process stopped mid-run
+        say(f"resuming the unfinished run in {run_dir}")
+        return pretrain(config, run_dir, resume=True, quiet=quiet), "resumed"
+    if run_dir.is_symlink():
+        raise SystemExit(
+            f"{run_dir} links to a run whose pre-training differs from this config"
+            " (an override that reaches this phase?): not retraining over a linked run"
+        )
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    say(f"{config.train.epochs} epochs")
+    return pretrain(config, run_dir, quiet=quiet), "trained"

@@ -35,7 +35,6 @@ import argparse
 import dataclasses
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -49,11 +48,10 @@ from common import (
     SUMMARY_KEYS,
     device_name,
     encoder_label,
-    finished_with,
     machine,
     mean_std_text,
     paired_differences,
-    resumable_with,
+    pretrain_reusing,
     summary_row,
     write_json,
 )
@@ -160,17 +158,11 @@ def pretrain_run(name: str, seed: int, args) -> tuple[Path, dict]:
     epochs = {"ours-0.5x": args.teacher_epochs}.get(name, args.epochs)
     config.train.epochs = 1 if args.quick else epochs
     config.train.warmup_epochs = min(config.train.warmup_epochs, 0.1 * config.train.epochs)
-    if args.reuse and finished_with(run_dir, config):
-        print(f"[{name} seed {seed}] reusing the finished run in {run_dir}", flush=True)
-        return run_dir, json.loads((run_dir / "summary.json").read_text())
-    if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run
-        print(f"[{name} seed {seed}] resuming the unfinished run in {run_dir}", flush=True)
-        return run_dir, pretrain(config, run_dir, resume=True, quiet=True)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    print(f"[{name} seed {seed}] {config.train.epochs} epochs", flush=True)
-    summary = pretrain(config, run_dir, quiet=True)
-    return run_dir, summary
+
+    def say(text: str) -> None:
+        print(f"[{name} seed {seed}] {text}", flush=True)
+
+    return run_dir, pretrain_reusing(config, run_dir, args.reuse, pretrain, say=say)[0]
 
 
 def diagnostics_history(run_dir: Path, points: int = 8) -> list[dict]:

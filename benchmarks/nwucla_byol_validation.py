@@ -23,7 +23,6 @@ import argparse
 import dataclasses
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +31,8 @@ import torch
 from common import (
     NWUCLA_ROOT,
     REPO,
-    finished_with,
     machine,
-    resumable_with,
+    pretrain_reusing,
     write_json,
     write_view1_view2,
 )
@@ -164,13 +162,7 @@ def pretrain_one(args, name: str, seed: int) -> tuple[Path, dict]:
     ``last.pt``; otherwise the folder is trained afresh."""
     run_dir = Path(args.work) / f"{name}-s{seed}"
     config = run_config(args, name, seed)
-    if args.reuse and finished_with(run_dir, config):
-        return run_dir, json.loads((run_dir / "summary.json").read_text())
-    if args.reuse and resumable_with(run_dir, config):  # a process stopped mid-run
-        return run_dir, pretrain(config, run_dir, resume=True, quiet=True)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    return run_dir, pretrain(config, run_dir, quiet=True)
+    return run_dir, pretrain_reusing(config, run_dir, args.reuse, pretrain)[0]
 
 
 def run_one(args, name: str, seed: int) -> dict:

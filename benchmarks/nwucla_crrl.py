@@ -45,7 +45,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -65,7 +64,7 @@ from common import (
     machine,
     mean_std,
     paired_differences,
-    resumable_with,
+    pretrain_reusing,
     summary_row,
     write_json,
     write_markdown,
@@ -267,22 +266,15 @@ def train_phase(config, run_dir: Path, quiet: bool, reuse: bool = False) -> tupl
     twin = finished_twin(run_dir, config) if reuse and not os.path.lexists(run_dir) else None
     if twin is not None:
         run_dir.symlink_to(twin.resolve(), target_is_directory=True)
-    if reuse and finished_with(run_dir, config, without_unread_distillation):
-        summary = json.loads((run_dir / "summary.json").read_text())
+    started = time.time()
+    summary, how = pretrain_reusing(
+        config, run_dir, reuse, pretrain, without_unread_distillation, quiet=quiet
+    )
+    if how == "kept":
         minutes, load = round(summary["wall_seconds"] / 60, 2), None
-    elif reuse and resumable_with(run_dir, config, without_unread_distillation):
-        summary = pretrain(config, run_dir, resume=True, quiet=quiet)
+    elif how == "resumed":
         minutes, load = round(summary["seconds"] / 60, 2), load_average()  # all calls' time
     else:
-        if run_dir.is_symlink():  # a run linked in from another folder is never deleted here
-            raise SystemExit(
-                f"{run_dir} links to a run whose pre-training differs from this phase's config"
-                " (an override that reaches this phase?): not retraining over a linked run"
-            )
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        started = time.time()
-        summary = pretrain(config, run_dir, quiet=quiet)
         minutes, load = round((time.time() - started) / 60, 2), load_average()
     run = load_run(run_dir, quiet=True)
     info = {"epochs": summary.get("epochs"), "minutes": minutes, "load_average": load}

@@ -107,3 +107,4 @@ def test_validation_runs_are_kept_resumed_or_retrained_by_config(
     args.reuse = False
     bench.pretrain_one(args, "lars", 0)
     assert calls == [(2, False), (3, False), (3, True), (3, False)]
+
