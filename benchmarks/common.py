@@ -266,8 +266,12 @@ def comparable_settings(tree: dict) -> dict:
     (probe settings; a field added to it later must not make a finished run look
     different), the spelling of ``data.root`` and of a ``params.teacher`` run folder
     (compared as resolved paths: a run linked into another work folder) and the folder of a
-    ``data.name`` file (compared by content: the same split written elsewhere)."""
+    ``data.name`` file (compared by content: the same split written elsewhere). The untrained
+    encoder (method ``random``) compares at 0 epochs, the count ``skelssl.runs.pretrain``
+    saves for it whatever it was asked."""
     settings = {key: value for key, value in tree.items() if key != "evaluation"}
+    if settings.get("method") == "random":
+        settings["train"] = {**(settings.get("train") or {}), "epochs": 0}
     data = dict(settings.get("data") or {})
     if data.get("root"):
         data["root"] = str(Path(data["root"]).resolve())

@@ -108,3 +108,14 @@ def test_validation_runs_are_kept_resumed_or_retrained_by_config(
     bench.pretrain_one(args, "lars", 0)
     assert calls == [(2, False), (3, False), (3, True), (3, False)]
 
+
+def test_an_untrained_row_compares_at_the_zero_epochs_its_run_saves(import_benchmark):
+    """skelssl.runs.pretrain saves a ``random`` run with train.epochs 0 whatever it was
+    asked, so a finished untrained row must still match its config under --reuse."""
+    compare = import_benchmark("common").comparable_settings
+    asked = {"method": "random", "train": {"epochs": 40, "seed": 1}}
+    saved = {"method": "random", "train": {"epochs": 0, "seed": 1}}
+    assert compare(asked) == compare(saved)
+    assert compare(asked) != compare({**saved, "train": {"epochs": 0, "seed": 2}})
+    trained = {"method": "byol", "train": {"epochs": 40, "seed": 1}}
+    assert compare(trained) != compare({**trained, "train": {"epochs": 0, "seed": 1}})
