@@ -6,8 +6,9 @@ overrides) for ``--minutes``, keeps its weights at epochs 0, 1, 2, 4, 8, … and
 (``train.keep_epochs``), and evaluates every kept checkpoint on view 3: the project's
 linear probe (Adam on standardised frozen features), kNN (k=1, cosine) and the effective
 rank of the training-set features (:func:`skelssl.diagnostics.effective_rank`; D = 64 for
-the ST-GCN 0.25× that was the config's encoder when it ran, 256 for today's bi-GRU 2×128). The epoch count is set from a timed step so that the cosine schedules of
-lr and λ complete within the budget. Nothing is selected on view 3: every kept epoch is
+the ST-GCN 0.25× that was the config's encoder when it ran, 256 for today's bi-GRU 2×128).
+The epoch count is set from a timed step so that the cosine schedules of lr and λ complete
+within the budget. Nothing is selected on view 3: every kept epoch is
 reported.
 
 Results: ``benchmarks/results/nwucla_byol_dynamics.{json,md,png}``.

@@ -55,10 +55,11 @@ frame's coordinates (the paper says "mean square error"), summed over the predic
 frames; Eq. (3) averaged over its M·N anchors, like Eq. (2) over its N samples. Knobs to
 test other readings, defaults the paper's: ``motion_reduction="mean"`` (mean over
 predicted frames), ``frame_error="sum"`` and ``contrastive_reduction="sum"`` (Eqs. (1) and
-(3) as written: the squared norm summed over a frame's coordinates (60 on NW-UCLA), and Eq. (3) summed
-over each sample's M views where Eq. (2) has one term per sample; with the batch sum that
-the three equations share taken as a mean, this weighs L_m 60 and L_c 3 times as much as
-our reading does on NW-UCLA), ``motion_target`` (default "future-offset", the offsets
+(3) as written: the squared norm summed over a frame's coordinates (60 on NW-UCLA), and
+Eq. (3) summed over each sample's M views where Eq. (2) has one term per sample; with the
+batch sum that the three equations share taken as a mean, this weighs L_m 60 and L_c 3
+times as much as our reading does on NW-UCLA; both lose on NW-UCLA's validation split,
+``nwucla_ms2l_validation_equations.md``), ``motion_target`` (default "future-offset", the offsets
 above; "future" regresses the future frames themselves; "whole" every real frame of the
 clip, Sec. 3.2's "reconstruct the whole input sequences", as the authors' code does;
 neither wins on NW-UCLA's validation split, ``nwucla_ms2l_validation_motion.md``),
