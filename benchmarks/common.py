@@ -28,6 +28,7 @@ from skelssl.config import build_config, to_dict
 from skelssl.data.readers.arrays import write_npz
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.models import ENCODER_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 NWUCLA_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"  # the default --root
@@ -227,6 +228,17 @@ def write_view1_view2(train: SkeletonData, path: Path) -> Path:
     return path
 
 
+def write_held_out_subjects(train: SkeletonData, path: Path, held_out: list[int]) -> Path:
+    """A validation split of NW-UCLA's training views that keeps both cameras, written as a
+    ``given`` split to ``path`` (.npz): views 1+2 of the subjects not in ``held_out`` =
+    train, views 1+2 of ``held_out`` = validation. Unlike :func:`write_view1_view2` a
+    training performance keeps its second camera (what multi-viewpoint sampling pairs); the
+    validation measures new people, not a new camera. Returns ``path``."""
+    given = ~np.isin(np.asarray(train.subjects), held_out)
+    write_npz(dataclasses.replace(train, splits={"given": given}), path)
+    return path
+
+
 # ------------------------------------------------------------ reusing and resuming runs
 
 
@@ -264,7 +276,8 @@ def canonical_tree(config) -> dict:
 def comparable_settings(tree: dict) -> dict:
     """A config tree without what cannot change a checkpoint: the ``evaluation`` section
     (probe settings; a field added to it later must not make a finished run look
-    different), the spelling of ``data.root`` and of a ``params.teacher`` run folder
+    different), the encoder fields its encoder does not read (:func:`fields_read`), the
+    spelling of ``data.root`` and of a ``params.teacher`` run folder
     (compared as resolved paths: a run linked into another work folder) and the folder of a
     ``data.name`` file (compared by content: the same split written elsewhere). The untrained
     encoder (method ``random``) compares at 0 epochs, the count ``skelssl.runs.pretrain``
@@ -280,7 +293,18 @@ def comparable_settings(tree: dict) -> dict:
     params = dict(settings.get("params") or {})
     if isinstance(params.get("teacher"), str) and Path(params["teacher"]).is_dir():
         params["teacher"] = str(Path(params["teacher"]).resolve())
-    return {**settings, "data": data, "params": params}
+    return {**settings, "data": data, "params": params, "encoder": fields_read(settings)}
+
+
+def fields_read(settings: dict) -> dict:
+    """The ``encoder`` section without the fields its encoder does not read
+    (:data:`skelssl.models.ENCODER_FIELDS`): a GRU run is the same run whatever its
+    ``width`` says. An encoder name not listed there keeps every field."""
+    encoder = dict(settings.get("encoder") or {})
+    read = ENCODER_FIELDS.get(encoder.get("name"))
+    if read is None:
+        return encoder
+    return {key: value for key, value in encoder.items() if key == "name" or key in read}
 
 
 def finished_with(run_dir: Path, config, adjust=lambda settings: settings) -> bool:

@@ -11,7 +11,10 @@ initialised (``random-bn-init``). Each run's last collapse diagnostics (logged e
 
 Multi-viewpoint sampling has nothing to pair on view 1 alone (one camera), so these
 runs use ``params.multi_view=false``: they test the loss, the BN and the optimiser, not
-the sampling.
+the sampling. ``--split subject`` tests the sampling: pre-train and fit on views 1+2 of
+the subjects not in ``--held-out-subjects`` (each performance keeps both cameras), measure
+on views 1+2 of the held-out subjects (new people, not a new camera); the variants keep the
+config's ``params.multi_view`` unless they set it.
 
     python benchmarks/nwucla_byol_validation.py --seeds 0 1 2 --epochs 30 \\
         --variants plain momentum momentum-online
@@ -33,6 +36,7 @@ from common import (
     REPO,
     machine,
     pretrain_reusing,
+    write_held_out_subjects,
     write_json,
     write_view1_view2,
 )
@@ -62,6 +66,9 @@ LARS = ["train.optimizer=lars", "train.lr=1.0", "train.lr_scaling=linear",
         "train.lars_eta=0.02", "train.weight_decay=1.0e-6"]  # fmt: skip
 CAMERA_VIEWS = ["params.views=virtual-camera", f"params.camera={CAMERA}"]
 CONFIGS = {"byol": "configs/nwucla/byol.yaml", "simclr": "configs/nwucla/simclr.yaml"}
+SPLIT_TITLES = {"view": "view 1 -> view 2", "subject": "views 1+2, held-out subjects"}
+SPLIT_TRAIN = {"view": "view 1", "subject": "views 1+2 of the other subjects"}
+SPLIT_MEASURED = {"view": "view 2", "subject": "views 1+2 of the held-out subjects"}
 SUMMARY_COLUMNS = ("encoder_change", "target_cosine", "loss_true_partner", "loss_shuffled_partner")
 VARIANTS = {
     "plain": ["params.bn_mode=plain", *SGD],
@@ -77,20 +84,38 @@ VARIANTS = {
     "sgd-lr1": ["params.bn_mode=plain", *SGD, "train.lr=1.0"],
     "simclr": ["method=simclr"],
     "simclr-byol-views": ["method=simclr", "params.views=skeleton-byol"],
+    # the sampling (--split subject): byol.yaml as it is (multi-viewpoint sampling, one item
+    # per performance) against one item per sequence, two augmentations of one camera;
+    # `single-view-steps` matches the multi-view run's optimiser steps and warm-up (in steps)
+    # on the subject split's 381 performances / 723 sequences at batch 128 (drop_last: 2 and
+    # 5 steps an epoch): its --epochs is 2/5 of theirs, set by `epochs_of`
+    "multi-view": [],
+    "single-view": ["params.multi_view=false"],
+    "single-view-steps": ["params.multi_view=false", "train.warmup_epochs=4"],
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
 }
 
 
-def validation_file(root: Path, path: Path, frames: int) -> Path:
-    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does at ``frames`` frames,
-    split ``given`` = view 1 (train) / view 2 (validation), written once to ``path``."""
-    if path.exists():
-        return path
-    overrides = [f"data.root={root}", f"data.preprocess.frames={frames}"]
+def validation_file(args) -> Path:
+    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does at ``args.frames``
+    frames, split ``given`` = view 1 (train) / view 2 (validation), or with ``--split
+    subject`` = the other subjects / ``args.held_out_subjects``, written once to
+    ``args.npz``."""
+    if args.npz.exists():
+        return args.npz
+    overrides = [f"data.root={args.root}", f"data.preprocess.frames={args.frames}"]
     config = load_config("byol", REPO / "configs/nwucla/byol.yaml", overrides)
     train, _ = load_dataset(config.data, quiet=True).split("xview")
-    return write_view1_view2(train, path)
+    if args.split == "subject":
+        return write_held_out_subjects(train, args.npz, args.held_out_subjects)
+    return write_view1_view2(train, args.npz)
+
+
+def epochs_of(args, name: str) -> int:
+    """The pre-training epochs of a variant: ``--epochs``; 2/5 of it for ``single-view-steps``
+    (the same optimiser steps as ``multi-view``, see VARIANTS)."""
+    return round(args.epochs * 2 / 5) if name == "single-view-steps" else args.epochs
 
 
 def variant_method(name: str) -> str:
@@ -109,10 +134,10 @@ def run_config(args, name: str, seed: int):
     data = [
         f"data.name={args.npz}", "data.split=given", "data.preprocess.view_normalize=false",
         f"data.preprocess.frames={args.frames}",
-        f"train.seed={seed}", f"train.epochs={args.epochs}", "train.log_every=5",
+        f"train.seed={seed}", f"train.epochs={epochs_of(args, name)}", "train.log_every=5",
     ]  # fmt: skip
     base = [o for o in args.base if method == "byol" or not o.startswith("params.")]
-    if method == "byol":
+    if method == "byol" and args.split == "view":
         base = ["params.multi_view=false", *base]
     file = REPO / CONFIGS["simclr" if method == "simclr" else "byol"]
     config = load_config(None, file, [*data, *base, *overrides])
@@ -209,11 +234,13 @@ def write(payload: dict, out: Path, stem: str) -> None:
     reference = payload["reference"]
     columns = ["variant", "seeds", "probe_top1", f"probe_top1_minus_{reference}", "knn_top1",
                f"knn_top1_minus_{reference}", *SUMMARY_COLUMNS]  # fmt: skip
+    split = payload.get("split", "view")
     text = [
-        "# Skeleton BYOL on a validation split (NW-UCLA view 1 -> view 2)\n",
+        f"# Skeleton BYOL on a validation split (NW-UCLA {SPLIT_TITLES[split]})\n",
         f"Command: `{payload['command']}`. Machine: {machine_line(payload['machine'])}.\n",
-        "Pre-training on view 1 without labels, probe (Adam, standardised features) and "
-        "kNN (k=1, cosine) fitted on view 1, measured on view 2; final epoch; mean ± std "
+        f"Pre-training on {SPLIT_TRAIN[split]} without labels, probe (Adam, standardised "
+        f"features) and kNN (k=1, cosine) fitted there, measured on {SPLIT_MEASURED[split]}; "
+        "final epoch; mean ± std "
         f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
         "last epoch, mean over its logged steps (true-partner loss per term vs shuffled "
         "partners; targets' mean cosine between samples); `encoder_change` = ‖θ_end − θ_0‖ / "
@@ -244,6 +271,11 @@ def main() -> None:
         "--npz", type=Path, default=None, help="default /tmp/nwucla_byol_val_<frames>.npz"
     )
     parser.add_argument("--frames", type=int, default=32, help="frames per sequence")
+    parser.add_argument(
+        "--split", choices=["view", "subject"], default="view",
+        help="view: view 1 -> view 2; subject: views 1+2, --held-out-subjects measured",
+    )  # fmt: skip
+    parser.add_argument("--held-out-subjects", nargs="+", type=int, default=[8, 9, 10])
     parser.add_argument("--variants", nargs="+", default=["plain", "momentum", "random"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
@@ -260,18 +292,24 @@ def main() -> None:
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"unknown variants {unknown} (known: {', '.join(VARIANTS)})")
-    args.npz = args.npz or Path(f"/tmp/nwucla_byol_val_{args.frames}.npz")
-    validation_file(args.root, args.npz, args.frames)
+    subjects = "_".join(map(str, args.held_out_subjects))
+    suffix = f"subjects_{subjects}_" if args.split == "subject" else ""
+    args.npz = args.npz or Path(f"/tmp/nwucla_byol_val_{suffix}{args.frames}.npz")
+    validation_file(args)
     payload = {
         "command": "python benchmarks/nwucla_byol_validation.py "
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
         f"--variants {' '.join(args.variants)}"
         + (f" --frames {args.frames}" if args.frames != 32 else "")
+        + (f" --split subject --held-out-subjects {subjects.replace('_', ' ')}"
+           if args.split == "subject" else "")  # fmt: skip
         + (f" --base {' '.join(args.base)}" if args.base else "")
         + (f" --reference {args.reference}" if args.reference != "plain" else "")
         + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else "")
         + (f" --work {args.work} --reuse" if args.reuse else ""),
-        "machine": machine(), "reference": args.reference, "variants": {
+        "machine": machine(), "reference": args.reference, "split": args.split,
+        "held_out_subjects": args.held_out_subjects if args.split == "subject" else None,
+        "variants": {
             name: VARIANTS[name] for name in args.variants}, "base": args.base, "rows": [],
     }  # fmt: skip
     for seed in args.seeds:  # seed-major: an interrupted run still has complete pairs

@@ -97,7 +97,13 @@ def test_validation_runs_are_kept_resumed_or_retrained_by_config(
 
     monkeypatch.setattr(bench, "pretrain", fake_pretrain)
     args = argparse.Namespace(
-        work=str(tmp_path), reuse=True, npz=tmp_path / "val.npz", frames=32, base=[], epochs=2
+        work=str(tmp_path),
+        reuse=True,
+        npz=tmp_path / "val.npz",
+        frames=32,
+        base=[],
+        epochs=2,
+        split="view",
     )
     bench.pretrain_one(args, "lars", 0)
     bench.pretrain_one(args, "lars", 0)  # finished, same config: kept
@@ -119,3 +125,47 @@ def test_an_untrained_row_compares_at_the_zero_epochs_its_run_saves(import_bench
     assert compare(asked) != compare({**saved, "train": {"epochs": 0, "seed": 2}})
     trained = {"method": "byol", "train": {"epochs": 40, "seed": 1}}
     assert compare(trained) != compare({**trained, "train": {"epochs": 0, "seed": 1}})
+
+
+def test_encoder_fields_the_encoder_does_not_read_do_not_make_another_run(import_benchmark):
+    """A GRU run whose config records an ST-GCN ``width`` (a preset's leftover) is the
+    same run as one without it; a field the GRU reads still makes another run."""
+    compare = import_benchmark("common").comparable_settings
+    gru = {"method": "byol", "encoder": {"name": "gru", "hidden_size": 128, "width": 1.0}}
+    assert compare(gru) == compare({**gru, "encoder": {**gru["encoder"], "width": 0.25}})
+    assert compare(gru) != compare({**gru, "encoder": {**gru["encoder"], "hidden_size": 64}})
+    stgcn = {"method": "byol", "encoder": {"name": "stgcn", "width": 0.25, "dropout": 0.2}}
+    assert compare(stgcn) == compare({**stgcn, "encoder": {**stgcn["encoder"], "dropout": 0.0}})
+
+
+def test_the_subject_split_keeps_both_cameras_and_the_sampling(import_benchmark, tmp_path):
+    """``--split subject``: the held-out subjects' sequences (every camera) are the
+    validation part, a training performance keeps both its cameras, and the variants keep
+    the config's multi-viewpoint sampling unless they set it."""
+    import numpy as np
+
+    from skelssl.data.readers.arrays import read_npz
+    from skelssl.data.types import SkeletonData
+
+    bench = import_benchmark("nwucla_byol_validation")
+    n = 24
+    subjects, views = np.arange(n) // 4 + 1, np.arange(n) % 2 + 1
+    data = SkeletonData(
+        joints=np.ones((n, 10, 1, 20, 3), np.float32), lengths=np.full(n, 10),
+        labels=np.arange(n) % 3, subjects=subjects, views=views, setups=np.zeros(n, int),
+        performances=np.array([f"p{i // 2}" for i in range(n)]),
+        names=np.array([f"s{i}" for i in range(n)]), class_names=["a", "b", "c"],
+        layout="kinect-v1-20", source="tiny",
+    )  # fmt: skip
+    written = read_npz(bench.write_held_out_subjects(data, tmp_path / "s.npz", [5, 6]))
+    train = written.splits["given"]
+    assert not train[np.isin(subjects, [5, 6])].any() and train[subjects <= 4].all()
+    assert set(views[train]) == {1, 2}
+    args = argparse.Namespace(npz=tmp_path / "s.npz", frames=10, epochs=200, base=[])
+    args.split = "subject"
+    multi = bench.run_config(args, "multi-view", 0)
+    single = bench.run_config(args, "single-view-steps", 0)
+    assert multi.params.multi_view and multi.train.epochs == 200
+    assert not single.params.multi_view and single.train.epochs == 80
+    args.split = "view"
+    assert not bench.run_config(args, "multi-view", 0).params.multi_view

@@ -34,7 +34,8 @@ from skelssl.models.stgcn import STGCN
 
 @dataclass
 class EncoderConfig:
-    """Which encoder and its size. GRU fields and ST-GCN fields are ignored by the other."""
+    """Which encoder and its size. GRU fields and ST-GCN fields are ignored by the other
+    (:data:`ENCODER_FIELDS` names the fields each reads)."""
 
     name: str = "gru"  # "gru" | "stgcn"
     hidden_size: int = 256  # GRU units per direction
@@ -51,6 +52,13 @@ class EncoderConfig:
 
 
 ENCODERS: dict[str, type[nn.Module]] = {"gru": GRUEncoder, "stgcn": STGCN}
+# the EncoderConfig fields each encoder reads (the GRU reads use_bones to refuse it); a
+# field not named here for an encoder cannot change that encoder's weights
+ENCODER_FIELDS: dict[str, tuple[str, ...]] = {
+    "gru": ("hidden_size", "num_layers", "bidirectional", "dropout", "pooling", "gru_init",
+            "use_bones"),
+    "stgcn": ("width", "use_bones", "temporal_kernel"),
+}  # fmt: skip
 
 _STGCN = EncoderConfig(name="stgcn")
 ENCODER_PRESETS: dict[str, EncoderConfig] = {
@@ -93,6 +101,7 @@ def build_encoder(config: EncoderConfig, spec: DataSpec) -> nn.Module:
 
 __all__ = [
     "ENCODERS",
+    "ENCODER_FIELDS",
     "ENCODER_PRESETS",
     "STGCN",
     "EncoderConfig",
