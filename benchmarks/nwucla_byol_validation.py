@@ -66,9 +66,18 @@ LARS = ["train.optimizer=lars", "train.lr=1.0", "train.lr_scaling=linear",
         "train.lars_eta=0.02", "train.weight_decay=1.0e-6"]  # fmt: skip
 CAMERA_VIEWS = ["params.views=virtual-camera", f"params.camera={CAMERA}"]
 CONFIGS = {"byol": "configs/nwucla/byol.yaml", "simclr": "configs/nwucla/simclr.yaml"}
-SPLIT_TITLES = {"view": "view 1 -> view 2", "subject": "views 1+2, held-out subjects"}
-SPLIT_TRAIN = {"view": "view 1", "subject": "views 1+2 of the other subjects"}
-SPLIT_MEASURED = {"view": "view 2", "subject": "views 1+2 of the held-out subjects"}
+SPLIT_TITLES = {
+    "view": "view 1 -> view 2", "subject": "views 1+2, held-out subjects",
+    "subject-cross-view": "views 1+2 pre-training, held-out subjects, view 1 -> view 2",
+}  # fmt: skip
+SPLIT_TRAIN = {
+    "view": "view 1", "subject": "views 1+2 of the other subjects",
+    "subject-cross-view": "views 1+2 of the other subjects (the readout: their view 1)",
+}  # fmt: skip
+SPLIT_MEASURED = {
+    "view": "view 2", "subject": "views 1+2 of the held-out subjects",
+    "subject-cross-view": "view 2 of the held-out subjects",
+}  # fmt: skip
 SUMMARY_COLUMNS = ("encoder_change", "target_cosine", "loss_true_partner", "loss_shuffled_partner")
 VARIANTS = {
     "plain": ["params.bn_mode=plain", *SGD],
@@ -190,11 +199,22 @@ def pretrain_one(args, name: str, seed: int) -> tuple[Path, dict]:
     return run_dir, pretrain_reusing(config, run_dir, args.reuse, pretrain)[0]
 
 
+def readout_parts(data, readout: str):
+    """(fit, measured) parts of the ``given`` split; ``cross-view`` keeps view 1 of the
+    fit part and view 2 of the measured one (on the subject split: a new camera *and* new
+    people, though pre-training saw view 2 of the other subjects)."""
+    train, validation = data.split("given")
+    if readout == "cross-view":
+        train = train.subset(np.flatnonzero(np.asarray(train.views) == 1))
+        validation = validation.subset(np.flatnonzero(np.asarray(validation.views) == 2))
+    return train, validation
+
+
 def run_one(args, name: str, seed: int) -> dict:
     run_dir, summary = pretrain_one(args, name, seed)
     minutes = summary["seconds"] / 60  # training time, over every resumed part
     run = load_run(run_dir, quiet=True)
-    train, validation = run.data.split("given")
+    train, validation = readout_parts(run.data, args.readout)
     probe = linear_probe(run.encoder, train, validation, run.config.evaluation, quiet=True)
     nearest = knn(run.encoder, train, validation, run.config.evaluation, quiet=True)
     return {
@@ -235,6 +255,8 @@ def write(payload: dict, out: Path, stem: str) -> None:
     columns = ["variant", "seeds", "probe_top1", f"probe_top1_minus_{reference}", "knn_top1",
                f"knn_top1_minus_{reference}", *SUMMARY_COLUMNS]  # fmt: skip
     split = payload.get("split", "view")
+    if payload.get("readout") == "cross-view":
+        split = "subject-cross-view"
     text = [
         f"# Skeleton BYOL on a validation split (NW-UCLA {SPLIT_TITLES[split]})\n",
         f"Command: `{payload['command']}`. Machine: {machine_line(payload['machine'])}.\n",
@@ -276,6 +298,11 @@ def main() -> None:
         help="view: view 1 -> view 2; subject: views 1+2, --held-out-subjects measured",
     )  # fmt: skip
     parser.add_argument("--held-out-subjects", nargs="+", type=int, default=[8, 9, 10])
+    parser.add_argument(
+        "--readout", choices=["same", "cross-view"], default="same",
+        help="cross-view (with --split subject): probe and kNN fitted on view 1 of the "
+        "training subjects, measured on view 2 of the held-out ones",
+    )  # fmt: skip
     parser.add_argument("--variants", nargs="+", default=["plain", "momentum", "random"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
@@ -289,6 +316,8 @@ def main() -> None:
         help="keep finished runs of the same config in --work; resume unfinished ones",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.readout == "cross-view" and args.split != "subject":
+        raise SystemExit("--readout cross-view needs --split subject")
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"unknown variants {unknown} (known: {', '.join(VARIANTS)})")
@@ -303,11 +332,13 @@ def main() -> None:
         + (f" --frames {args.frames}" if args.frames != 32 else "")
         + (f" --split subject --held-out-subjects {subjects.replace('_', ' ')}"
            if args.split == "subject" else "")  # fmt: skip
+        + (" --readout cross-view" if args.readout == "cross-view" else "")
         + (f" --base {' '.join(args.base)}" if args.base else "")
         + (f" --reference {args.reference}" if args.reference != "plain" else "")
         + (f" --stem {args.stem}" if args.stem != "nwucla_byol_validation" else "")
         + (f" --work {args.work} --reuse" if args.reuse else ""),
         "machine": machine(), "reference": args.reference, "split": args.split,
+        "readout": args.readout,
         "held_out_subjects": args.held_out_subjects if args.split == "subject" else None,
         "variants": {
             name: VARIANTS[name] for name in args.variants}, "base": args.base, "rows": [],

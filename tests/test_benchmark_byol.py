@@ -104,6 +104,7 @@ def test_validation_runs_are_kept_resumed_or_retrained_by_config(
         base=[],
         epochs=2,
         split="view",
+        readout="same",
     )
     bench.pretrain_one(args, "lars", 0)
     bench.pretrain_one(args, "lars", 0)  # finished, same config: kept
@@ -169,3 +170,6 @@ def test_the_subject_split_keeps_both_cameras_and_the_sampling(import_benchmark,
     assert not single.params.multi_view and single.train.epochs == 80
     args.split = "view"
     assert not bench.run_config(args, "multi-view", 0).params.multi_view
+    fit, measured = bench.readout_parts(written, "cross-view")
+    assert set(fit.views) == {1} and set(measured.views) == {2}
+    assert set(fit.subjects) <= {1, 2, 3, 4} and set(measured.subjects) == {5, 6}
