@@ -13,8 +13,9 @@ Multi-viewpoint sampling has nothing to pair on view 1 alone (one camera), so th
 runs use ``params.multi_view=false``: they test the loss, the BN and the optimiser, not
 the sampling. ``--split subject`` tests the sampling: pre-train and fit on views 1+2 of
 the subjects not in ``--held-out-subjects`` (each performance keeps both cameras), measure
-on views 1+2 of the held-out subjects (new people, not a new camera); the variants keep the
-config's ``params.multi_view`` unless they set it.
+on views 1+2 of the held-out subjects (new people, not a new camera), or with ``--readout
+cross-view`` fit on view 1 of the others and measure on view 2 of the held-out ones; the
+variants keep the config's ``params.multi_view`` unless they set it.
 
     python benchmarks/nwucla_byol_validation.py --seeds 0 1 2 --epochs 30 \\
         --variants plain momentum momentum-online
@@ -95,12 +96,12 @@ VARIANTS = {
     "simclr-byol-views": ["method=simclr", "params.views=skeleton-byol"],
     # the sampling (--split subject): byol.yaml as it is (multi-viewpoint sampling, one item
     # per performance) against one item per sequence, two augmentations of one camera;
-    # `single-view-steps` matches the multi-view run's optimiser steps and warm-up (in steps)
-    # on the subject split's 381 performances / 723 sequences at batch 128 (drop_last: 2 and
-    # 5 steps an epoch): its --epochs is 2/5 of theirs, set by `epochs_of`
+    # `single-view-steps` matches the multi-view run's optimiser steps, warm-up included
+    # (`matched_epochs`: on subjects 1-7, 381 performances / 723 sequences at batch 128, 2 and
+    # 5 steps an epoch with drop_last, so 2/5 of the epochs)
     "multi-view": [],
     "single-view": ["params.multi_view=false"],
-    "single-view-steps": ["params.multi_view=false", "train.warmup_epochs=4"],
+    "single-view-steps": ["params.multi_view=false"],
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
 }
@@ -121,10 +122,19 @@ def validation_file(args) -> Path:
     return write_view1_view2(train, args.npz)
 
 
-def epochs_of(args, name: str) -> int:
-    """The pre-training epochs of a variant: ``--epochs``; 2/5 of it for ``single-view-steps``
-    (the same optimiser steps as ``multi-view``, see VARIANTS)."""
-    return round(args.epochs * 2 / 5) if name == "single-view-steps" else args.epochs
+def matched_epochs(npz: Path, train) -> list[str]:
+    """Overrides giving one item per sequence the optimiser steps (and warm-up steps) that
+    ``train`` (a TrainConfig) gives one item per performance on the training part of
+    ``npz``: epochs scaled by (performances // batch) / (sequences // batch), drop_last."""
+    with np.load(npz) as arrays:
+        training = arrays["split"] == "train"
+        performances = len(set(arrays["performances"][training]))
+    sequences = int(training.sum())
+    if sequences < train.batch_size:
+        raise SystemExit(f"{npz}: {sequences} training sequences, fewer than a batch")
+    ratio = (performances // train.batch_size) / (sequences // train.batch_size)
+    return [f"train.epochs={round(train.epochs * ratio)}",
+            f"train.warmup_epochs={train.warmup_epochs * ratio:g}"]  # fmt: skip
 
 
 def variant_method(name: str) -> str:
@@ -143,13 +153,16 @@ def run_config(args, name: str, seed: int):
     data = [
         f"data.name={args.npz}", "data.split=given", "data.preprocess.view_normalize=false",
         f"data.preprocess.frames={args.frames}",
-        f"train.seed={seed}", f"train.epochs={epochs_of(args, name)}", "train.log_every=5",
+        f"train.seed={seed}", f"train.epochs={args.epochs}", "train.log_every=5",
     ]  # fmt: skip
     base = [o for o in args.base if method == "byol" or not o.startswith("params.")]
     if method == "byol" and args.split == "view":
         base = ["params.multi_view=false", *base]
     file = REPO / CONFIGS["simclr" if method == "simclr" else "byol"]
     config = load_config(None, file, [*data, *base, *overrides])
+    if name == "single-view-steps":
+        steps = matched_epochs(args.npz, config.train)
+        config = load_config(None, file, [*data, *base, *overrides, *steps])
     if method == "random":
         params = dict(o.split("=", 1) for o in VARIANTS[name][1:])
         config = dataclasses.replace(config, method="random", params=_random_params(params))
@@ -290,7 +303,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument(
-        "--npz", type=Path, default=None, help="default /tmp/nwucla_byol_val_<frames>.npz"
+        "--npz",
+        type=Path,
+        default=None,
+        help="default /tmp/nwucla_byol_val_[subjects_<held-out>_]<frames>.npz",
     )
     parser.add_argument("--frames", type=int, default=32, help="frames per sequence")
     parser.add_argument(
@@ -317,10 +333,10 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     if args.readout == "cross-view" and args.split != "subject":
-        raise SystemExit("--readout cross-view needs --split subject")
+        parser.error("--readout cross-view needs --split subject")
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
-        raise SystemExit(f"unknown variants {unknown} (known: {', '.join(VARIANTS)})")
+        parser.error(f"unknown variants {unknown} (known: {', '.join(VARIANTS)})")
     subjects = "_".join(map(str, args.held_out_subjects))
     suffix = f"subjects_{subjects}_" if args.split == "subject" else ""
     args.npz = args.npz or Path(f"/tmp/nwucla_byol_val_{suffix}{args.frames}.npz")

@@ -162,12 +162,14 @@ def test_the_subject_split_keeps_both_cameras_and_the_sampling(import_benchmark,
     train = written.splits["given"]
     assert not train[np.isin(subjects, [5, 6])].any() and train[subjects <= 4].all()
     assert set(views[train]) == {1, 2}
-    args = argparse.Namespace(npz=tmp_path / "s.npz", frames=10, epochs=200, base=[])
-    args.split = "subject"
+    # 16 training sequences of 8 performances at batch 4: 2 steps an epoch against 4
+    args = argparse.Namespace(npz=tmp_path / "s.npz", frames=10, epochs=200)
+    args.base, args.split = ["train.batch_size=4", "train.warmup_epochs=10"], "subject"
     multi = bench.run_config(args, "multi-view", 0)
     single = bench.run_config(args, "single-view-steps", 0)
     assert multi.params.multi_view and multi.train.epochs == 200
-    assert not single.params.multi_view and single.train.epochs == 80
+    assert not single.params.multi_view
+    assert (single.train.epochs, single.train.warmup_epochs) == (100, 5)
     args.split = "view"
     assert not bench.run_config(args, "multi-view", 0).params.multi_view
     fit, measured = bench.readout_parts(written, "cross-view")
