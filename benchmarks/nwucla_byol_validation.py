@@ -102,6 +102,7 @@ VARIANTS = {
     "multi-view": [],
     "single-view": ["params.multi_view=false"],
     "single-view-steps": ["params.multi_view=false"],
+    "multi-view-shear-0.5": ["params.shear_magnitude=0.5"],  # the paper's [-1, 1] halved
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
 }
