@@ -103,6 +103,7 @@ VARIANTS = {
     "single-view": ["params.multi_view=false"],
     "single-view-steps": ["params.multi_view=false"],
     "multi-view-shear-0.5": ["params.shear_magnitude=0.5"],  # the paper's [-1, 1] halved
+    "multi-view-aggressive": ["params.pipelines=aggressive"],  # T1 on both views (Table 2)
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
 }
