@@ -223,9 +223,7 @@ def write_view1_view2(train: SkeletonData, path: Path) -> Path:
     """The validation split of NW-UCLA's training views, written as a ``given`` split to
     ``path`` (.npz): view 1 = train, view 2 = validation. ``train`` is the xview training
     part (views 1+2); view 3, the test view, is not in it. Returns ``path``."""
-    given = np.asarray(train.views) == 1
-    write_npz(dataclasses.replace(train, splits={"given": given}), path)
-    return path
+    return write_given(train, np.asarray(train.views) == 1, path)
 
 
 def write_held_out_subjects(train: SkeletonData, path: Path, held_out: list[int]) -> Path:
@@ -234,8 +232,13 @@ def write_held_out_subjects(train: SkeletonData, path: Path, held_out: list[int]
     train, views 1+2 of ``held_out`` = validation. Unlike :func:`write_view1_view2` a
     training performance keeps its second camera (what multi-viewpoint sampling pairs); the
     validation measures new people, not a new camera. Returns ``path``."""
-    given = ~np.isin(np.asarray(train.subjects), held_out)
-    write_npz(dataclasses.replace(train, splits={"given": given}), path)
+    return write_given(train, ~np.isin(np.asarray(train.subjects), held_out), path)
+
+
+def write_given(data: SkeletonData, train_mask: np.ndarray, path: Path) -> Path:
+    """``data`` written to ``path`` (.npz) with one split, ``given``: ``train_mask`` (N,)
+    bool, True = train. Returns ``path``."""
+    write_npz(dataclasses.replace(data, splits={"given": train_mask}), path)
     return path
 
 

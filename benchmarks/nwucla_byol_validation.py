@@ -44,6 +44,8 @@ from common import (
 from nwucla_byol import machine_line, three_digits
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
+from skelssl.data.readers.arrays import read_npz
+from skelssl.data.sampling import performance_groups
 from skelssl.data.types import DataSpec
 from skelssl.evaluation.generic import knn, linear_probe
 from skelssl.methods import build_method
@@ -127,11 +129,10 @@ def validation_file(args) -> Path:
 def matched_epochs(npz: Path, train) -> list[str]:
     """Overrides giving one item per sequence the optimiser steps (and warm-up steps) that
     ``train`` (a TrainConfig) gives one item per performance on the training part of
-    ``npz``: epochs scaled by (performances // batch) / (sequences // batch), drop_last."""
-    with np.load(npz) as arrays:
-        training = arrays["split"] == "train"
-        performances = len(set(arrays["performances"][training]))
-    sequences = int(training.sum())
+    ``npz``: epochs scaled by (performances // batch) / (sequences // batch), drop_last;
+    performances counted as multi-viewpoint sampling counts its items."""
+    training, _ = read_npz(npz).split("given")
+    performances, sequences = len(performance_groups(training)), len(training)
     if sequences < train.batch_size:
         raise SystemExit(f"{npz}: {sequences} training sequences, fewer than a batch")
     ratio = (performances // train.batch_size) / (sequences // train.batch_size)
