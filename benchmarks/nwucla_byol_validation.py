@@ -69,17 +69,14 @@ LARS = ["train.optimizer=lars", "train.lr=1.0", "train.lr_scaling=linear",
         "train.lars_eta=0.02", "train.weight_decay=1.0e-6"]  # fmt: skip
 CAMERA_VIEWS = ["params.views=virtual-camera", f"params.camera={CAMERA}"]
 CONFIGS = {"byol": "configs/nwucla/byol.yaml", "simclr": "configs/nwucla/simclr.yaml"}
-SPLIT_TITLES = {
-    "view": "view 1 -> view 2", "subject": "views 1+2, held-out subjects",
-    "subject-cross-view": "views 1+2 pre-training, held-out subjects, view 1 -> view 2",
-}  # fmt: skip
-SPLIT_TRAIN = {
-    "view": "view 1", "subject": "views 1+2 of the other subjects",
-    "subject-cross-view": "views 1+2 of the other subjects (the readout: their view 1)",
-}  # fmt: skip
-SPLIT_MEASURED = {
-    "view": "view 2", "subject": "views 1+2 of the held-out subjects",
-    "subject-cross-view": "view 2 of the held-out subjects",
+# per split (and the subject split read out across cameras): title, fit part, measured part
+SPLITS = {
+    "view": ("view 1 -> view 2", "view 1", "view 2"),
+    "subject": ("views 1+2, held-out subjects", "views 1+2 of the other subjects",
+                "views 1+2 of the held-out subjects"),
+    "subject-cross-view": ("views 1+2 pre-training, held-out subjects, view 1 -> view 2",
+                           "views 1+2 of the other subjects (the readout: their view 1)",
+                           "view 2 of the held-out subjects"),
 }  # fmt: skip
 SUMMARY_COLUMNS = ("encoder_change", "target_cosine", "loss_true_partner", "loss_shuffled_partner")
 VARIANTS = {
@@ -132,18 +129,19 @@ def validation_file(args) -> Path:
     return write_view1_view2(train, args.npz)
 
 
-def matched_epochs(npz: Path, train) -> list[str]:
-    """Overrides giving one item per sequence the optimiser steps (and warm-up steps) that
-    ``train`` (a TrainConfig) gives one item per performance on the training part of
-    ``npz``: epochs scaled by (performances // batch) / (sequences // batch), drop_last;
-    performances counted as multi-viewpoint sampling counts its items."""
+def matched_epochs(npz: Path, train):
+    """``train`` (a TrainConfig) with the epochs (and warm-up epochs) that give one item per
+    sequence the optimiser steps that ``train`` gives one item per performance on the
+    training part of ``npz``: scaled by (performances // batch) / (sequences // batch),
+    drop_last; performances counted as multi-viewpoint sampling counts its items."""
     training, _ = read_npz(npz).split("given")
     performances, sequences = len(performance_groups(training)), len(training)
     if sequences < train.batch_size:
         raise SystemExit(f"{npz}: {sequences} training sequences, fewer than a batch")
     ratio = (performances // train.batch_size) / (sequences // train.batch_size)
-    return [f"train.epochs={round(train.epochs * ratio)}",
-            f"train.warmup_epochs={train.warmup_epochs * ratio:g}"]  # fmt: skip
+    return dataclasses.replace(
+        train, epochs=round(train.epochs * ratio), warmup_epochs=train.warmup_epochs * ratio
+    )
 
 
 def variant_method(name: str) -> str:
@@ -170,8 +168,7 @@ def run_config(args, name: str, seed: int):
     file = REPO / CONFIGS["simclr" if method == "simclr" else "byol"]
     config = load_config(None, file, [*data, *base, *overrides])
     if name == "single-view-steps":
-        steps = matched_epochs(args.npz, config.train)
-        config = load_config(None, file, [*data, *base, *overrides, *steps])
+        config = dataclasses.replace(config, train=matched_epochs(args.npz, config.train))
     if method == "random":
         params = dict(o.split("=", 1) for o in VARIANTS[name][1:])
         config = dataclasses.replace(config, method="random", params=_random_params(params))
@@ -279,11 +276,12 @@ def write(payload: dict, out: Path, stem: str) -> None:
     split = payload.get("split", "view")
     if payload.get("readout") == "cross-view":
         split = "subject-cross-view"
+    title, fitted, measured = SPLITS[split]
     text = [
-        f"# Skeleton BYOL on a validation split (NW-UCLA {SPLIT_TITLES[split]})\n",
+        f"# Skeleton BYOL on a validation split (NW-UCLA {title})\n",
         f"Command: `{payload['command']}`. Machine: {machine_line(payload['machine'])}.\n",
-        f"Pre-training on {SPLIT_TRAIN[split]} without labels, probe (Adam, standardised "
-        f"features) and kNN (k=1, cosine) fitted there, measured on {SPLIT_MEASURED[split]}; "
+        f"Pre-training on {fitted} without labels, probe (Adam, standardised "
+        f"features) and kNN (k=1, cosine) fitted there, measured on {measured}; "
         "final epoch; mean ± std "
         f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
         "last epoch, mean over its logged steps (true-partner loss per term vs shuffled "
