@@ -401,18 +401,34 @@ def paper_probes(encoder, train_data, test_data, config, seed: int, paper_epochs
     return out
 
 
-def complete_paper_probes(args, record, config_of, paper_epochs) -> dict:
-    """A reused record with the paper's probe added where it lacks an epoch count of
-    ``paper_epochs`` (the encoder rebuilt from its seed or read from its run's last.pt)."""
+def frozen_classifier(args, method, train_data, test_data, config, seed: int) -> dict:
+    """``{"frozen_c_top1": top-1 %}``: the classifier C (Sec. 4.1: a 1-layer GRU of 60 units
+    and an MLP) trained on ``method``'s frozen encoder, as our ``pretrain`` strategy trains it.
+    Sec. 3.3 describes the unsupervised setting so ("we train the action classifier
+    independently by optimizing the cross-entropy loss with the encoder fixed"), where
+    Sec. 4.2 calls the same classifier linear: the other reading of Table 1's protocol."""
+    settings = strategy_settings(args, config, "pretrain")
+    result = train_recognition("pretrain", method, train_data, test_data, settings, seed=seed)
+    return {"frozen_c_top1": round(result["top1"], 2)}
+
+
+def complete_record(args, record, config_of, paper_epochs) -> dict:
+    """A reused record with what this invocation measures and it lacks: the paper's probe
+    for each missing epoch count of ``paper_epochs``, and C on the frozen encoder with
+    ``--frozen-c`` (the method rebuilt from its seed or read from its run's last.pt)."""
     missing = [e for e in paper_epochs if f"paper_probe_top1@{e}" not in record]
-    if not missing:
+    wants_c = args.frozen_c and "frozen_c_top1" not in record
+    if not missing and not wants_c:
         return record
     config, train_data, test_data = config_of()
-    method = random_method(config, train_data, record["seed"])
+    seed = record["seed"]
+    method = random_method(config, train_data, seed)
     if not untrained(record["row"]) and record.get("epochs"):
-        run_dir = run_dir_of(args, record["kind"], record["row"], record["seed"])
+        run_dir = run_dir_of(args, record["kind"], record["row"], seed)
         load_weights(method, run_dir / "last.pt")
-    extra = paper_probes(method.encoder, train_data, test_data, config, record["seed"], missing)
+    extra = paper_probes(method.encoder, train_data, test_data, config, seed, missing)
+    if wants_c:
+        extra |= frozen_classifier(args, method, train_data, test_data, config, seed)
     return {**record, **extra}
 
 
@@ -429,7 +445,7 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
     key = Records.key(kind, row, [*args.base, *overrides], epochs * (not untrained(row)), seed)
     paper_epochs = PAPER_PROBE_GRID if validate else (PAPER_PROBE_EPOCHS,)
     if (record := records.get(key)) is not None:
-        completed = complete_paper_probes(
+        completed = complete_record(
             args, record, lambda: load_splits(args, overrides, validate), paper_epochs
         )
         return record if completed is record else records.add(completed)
@@ -441,6 +457,8 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
         method, minutes, metrics = pretrain(config, train_data, epochs, seed, run_dir, args.reuse)
     load = load_average() if minutes else None  # at the end of the pre-training
     result = probe(method.encoder, train_data, test_data, config, seed, paper_epochs)
+    if args.frozen_c:
+        result |= frozen_classifier(args, method, train_data, test_data, config, seed)
     record = {"key": key, "kind": kind, "row": row, "overrides": overrides, "seed": seed}
     record = {**record, "epochs": epochs, "minutes": minutes, "load_average_1min": load}
     return records.add({**record, **metrics, **result})
@@ -521,7 +539,8 @@ def summarise(name: str, runs: list[dict], metric_keys=("linear_top1", "knn_top1
     scale = {"jigsaw_accuracy": 100.0}  # logged as a fraction, shown in %
     digits = {"loss_contrastive": 2}
     probes = sorted({k for r in runs for k in r if k.startswith("paper_probe_top1@")})
-    for key in (*metric_keys, *probes, "classifier_top1", "jigsaw_accuracy", "loss_contrastive"):
+    keys = (*metric_keys, *probes, "frozen_c_top1", "classifier_top1")
+    for key in (*keys, "jigsaw_accuracy", "loss_contrastive"):
         values = [r[key] * scale.get(key, 1.0) for r in runs if r.get(key) is not None]
         if values:
             places = digits.get(key, 1)
@@ -624,6 +643,7 @@ def run_test(args, records) -> dict:
             if "random" in table and name != "random":
                 paper_key = f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"
                 row["vs_random_paper_probe"] = compare(row, table["random"], runs, paper_key)
+                row["vs_random_frozen_c"] = compare(row, table["random"], runs, "frozen_c_top1")
     config = load_config("ms2l", CONFIG, [f"data.root={args.root}", *args.base])
     return {
         "table": list(table.values()),
@@ -657,6 +677,7 @@ def run_validation(args, records) -> dict:
             row["vs_base_knn"] = compare(row, reference, runs, "knn_top1")
             paper_key = f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"
             row["vs_base_paper_probe"] = compare(row, reference, runs, paper_key)
+            row["vs_base_frozen_c"] = compare(row, reference, runs, "frozen_c_top1")
         row["paper_top1"] = None
     return {
         "base": args.base,
@@ -697,6 +718,8 @@ TEST_COLUMNS = [
     ("classifier_top1_text", "classifier C top-1 %"),
     ("vs_random", "linear Δ vs random (paired)"),
     ("vs_random_paper_probe", "paper's probe Δ vs random (paired)"),
+    ("frozen_c_top1_text", "C on the frozen encoder top-1 %"),
+    ("vs_random_frozen_c", "C on the frozen encoder Δ vs random (paired)"),
     ("vs_ms2l", "linear Δ vs ms2l (paired)"),
     ("vs_rand_s", "C Δ vs rand-s (paired)"),
     ("paper_top1", "paper top-1 %"),
@@ -712,6 +735,8 @@ VALIDATION_COLUMNS = [
     ("vs_base_knn", "kNN Δ vs base (paired)"),
     *[(f"paper_probe_top1@{e}_text", f"paper's probe, {e} ep. (view 2)") for e in PAPER_PROBE_GRID],
     ("vs_base_paper_probe", f"paper's probe, {PAPER_PROBE_EPOCHS} ep., Δ vs base (paired)"),
+    ("frozen_c_top1_text", "C on the frozen encoder (view 2)"),
+    ("vs_base_frozen_c", "C on the frozen encoder, Δ vs base (paired)"),
     ("jigsaw_accuracy_text", "jigsaw acc. % (last epoch; chance 16.7)"),
     ("loss_contrastive_text", "L_c (last epoch)"),
 ]
@@ -723,7 +748,7 @@ def table_text(rows: list[dict], columns) -> str:
     return markdown_table(rows, keys, titles)
 
 
-def write_test(results: dict, out: Path, command: str) -> None:
+def write_test(results: dict, out: Path, command: str, stem: str = "nwucla_ms2l") -> None:
     out.mkdir(parents=True, exist_ok=True)
     runs = results["runs"]
     lines_extra = []
@@ -739,7 +764,7 @@ def write_test(results: dict, out: Path, command: str) -> None:
         )
         lines_extra = [f"Figure 4 (L_self, Pretrain-then-finetune vs Moving): `{figure.name}`"]
     payload = {"machine": machine(resolve_device("auto")), "command": command, **results}
-    write_json(out / "nwucla_ms2l.json", payload)
+    write_json(out / f"{stem}.json", payload)
     knn = next((r[0]["knn"] for r in runs.values() if r and "knn" in r[0]), "")
     lines = [
         "# MS²L on NW-UCLA cross-view (train views 1+2, test view 3)",
@@ -768,7 +793,7 @@ def write_test(results: dict, out: Path, command: str) -> None:
         "",
         *lines_extra,
     ]
-    (out / "nwucla_ms2l.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 def write_validation(results: dict, out: Path, command: str, stem: str) -> None:
@@ -847,10 +872,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--stem",
-        help="--validate: name of the results files (default nwucla_ms2l_validation, "
-        f"with --curve {CURVE_STEM})",
+        help="name of the results files (default nwucla_ms2l; with --validate "
+        f"nwucla_ms2l_validation, with --curve {CURVE_STEM})",
     )
     parser.add_argument("--base", nargs="*", default=[], help="key=value under every run")
+    parser.add_argument(
+        "--frozen-c",
+        action="store_true",
+        help="also train the classifier C on each row's frozen encoder (Sec. 3.3's reading "
+        "of the unsupervised protocol; --strategy-epochs epochs)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: subsets, 1 epoch")
     parser.add_argument(
         "--reuse",
@@ -881,8 +912,9 @@ def main() -> None:
         write_validation(run_validation(args, records), out, command, stem)
         print((out / f"{stem}.md").read_text())
     else:
-        write_test(run_test(args, records), out, command)
-        print((out / "nwucla_ms2l.md").read_text())
+        stem = args.stem or "nwucla_ms2l"
+        write_test(run_test(args, records), out, command, stem)
+        print((out / f"{stem}.md").read_text())
 
 
 if __name__ == "__main__":
