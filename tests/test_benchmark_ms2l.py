@@ -113,3 +113,25 @@ def test_pretrain_resumes_a_stopped_run_of_the_same_config_only(
     other = bench.load_config("ms2l", bench.CONFIG, [*overrides, "params.observed_frames=5"])
     bench.pretrain(other, data, 1, 0, run_dir, reuse=True)
     assert calls == [True, False, False]
+
+
+def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(import_benchmark):
+    """``--frozen-c`` completes an earlier record with C on its frozen encoder; a record
+    that has it, or a run without the flag, is returned as it is, nothing rebuilt."""
+    from test_ms2l import tiny_data
+
+    bench = import_benchmark("nwucla_ms2l")
+    overrides = ["encoder.hidden_size=6", "train.batch_size=6", "params.observed_frames=4"]
+    config = bench.load_config("ms2l", bench.CONFIG, overrides)
+    train, test = tiny_data(), tiny_data(6, seed=1)
+    args = SimpleNamespace(frozen_c=True, strategy_epochs=2, moving_epochs=1.0)
+    record = {"row": "random", "seed": 0, "epochs": 0}
+    completed = bench.complete_record(args, record, lambda: (config, train, test), ())
+    assert 0.0 <= completed["frozen_c_top1"] <= 100.0 and "frozen_c_top1" not in record
+
+    def never():
+        raise AssertionError("nothing to add: the record must not be rebuilt")
+
+    assert bench.complete_record(args, completed, never, ()) is completed
+    args.frozen_c = False
+    assert bench.complete_record(args, record, never, ()) is record
