@@ -19,6 +19,10 @@ view 3. Rows (``--rows``):
   ``jointly``. ``finetune`` and ``moving`` record L_self per epoch: Figure 4
   (``ms2l_figure4.png``, seed 0).
 
+``--frozen-c`` adds a column to every pre-trained (and random) row, in both modes: the
+classifier C trained on the row's frozen encoder, Sec. 3.3's wording of the unsupervised
+setting (``nwucla_ms2l_frozen_c.md``, ``nwucla_ms2l_validation_frozen_c.md``).
+
 A row whose mean differs from its reference (``random`` and ``ms2l`` for pre-trained
 rows, ``rand-s`` for strategies) by less than the sum of the two standard deviations is
 marked "inside the spread"; the paired difference over seeds is given too.
