@@ -105,9 +105,11 @@ VARIANTS = {
     "multi-view-aggressive": ["params.pipelines=aggressive"],  # T1 on both views (Table 2)
     # the settings the paper fixes and byol.yaml keeps, one at a time: λ₀ as BYOL's
     # reference (Grill et al. Sec. 3.3: 0.996; the paper Sec. 4.2: 0.99), the paper's weight
-    # decay 1e-4 (Sec. 4.2, for SGD) under byol.yaml's LARS (1e-6)
+    # decay 1e-4 (Sec. 4.2, for SGD) under byol.yaml's LARS (1e-6), the predictor's lr x10
+    # (DirectPred / SimSiam; `predictor-lr-x10` above on view 1 -> view 2)
     "multi-view-lambda-0.996": ["params.base_target_momentum=0.996"],
     "multi-view-wd-1e-4": ["train.weight_decay=1.0e-4"],
+    "multi-view-predictor-lr-x10": ["params.predictor_lr_scale=10"],
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
 }
