@@ -51,7 +51,7 @@ from skelssl.evaluation.generic import knn, linear_probe
 from skelssl.methods import build_method
 from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
-from skelssl.train import set_seed
+from skelssl.train import TrainConfig, set_seed
 
 DEFAULT_ROOT = NWUCLA_ROOT
 RESULTS = REPO / "benchmarks" / "results"
@@ -130,7 +130,7 @@ def validation_file(args) -> Path:
     return write_view1_view2(train, args.npz)
 
 
-def matched_epochs(npz: Path, train):
+def matched_epochs(npz: Path, train: TrainConfig) -> TrainConfig:
     """``train`` (a TrainConfig) with the epochs (and warm-up epochs) that give one item per
     sequence the optimiser steps that ``train`` gives one item per performance on the
     training part of ``npz``: scaled by (performances // batch) / (sequences // batch),
