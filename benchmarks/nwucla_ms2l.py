@@ -762,7 +762,7 @@ def write_test(results: dict, out: Path, command: str, stem: str = "nwucla_ms2l"
                 "Pretrain-then-finetune": _epochs_and(runs["finetune"][0]["self_curve"]),
                 "Moving": _epochs_and(runs["moving"][0]["self_curve"]),
             },
-            out / "ms2l_figure4.png",
+            out / ("ms2l_figure4.png" if stem == "nwucla_ms2l" else f"{stem}_figure4.png"),
             title="MS²L Figure 4: L_self during supervised training (NW-UCLA, seed 0)",
             ylabel="L_self (mean per epoch)",
         )
