@@ -110,24 +110,55 @@ VARIANTS = {
     "multi-view-lambda-0.996": ["params.base_target_momentum=0.996"],
     "multi-view-wd-1e-4": ["train.weight_decay=1.0e-4"],
     "multi-view-predictor-lr-x10": ["params.predictor_lr_scale=10"],
+    # which parameters weight decay excludes: byol.yaml's LARS leaves biases and norm
+    # parameters (ndim <= 1) without weight decay and trust ratio (BYOL's reference, Grill
+    # et al. Sec. 3.3; the paper does not say); here LARS adapts and decays every parameter
+    "multi-view-decay-all": ["train.exclude_bias_and_norm=false"],
+    # the paper's input (Sec. 4.2): 150 frames, shorter sequences repeated, not resampled
+    "multi-view-frames-150": ["data.preprocess.frames=150", "data.preprocess.temporal=repeat"],
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
+    "random-frames-150": [
+        "method=random", "params.bn_statistics=train", "data.preprocess.frames=150",
+        "data.preprocess.temporal=repeat",
+    ],  # fmt: skip
 }
 
 
-def validation_file(args) -> Path:
-    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does at ``args.frames``
-    frames, split ``given`` = view 1 (train) / view 2 (validation), or with ``--split
-    subject`` = the other subjects / ``args.held_out_subjects``, written once to
-    ``args.npz``."""
-    if args.npz.exists():
+def variant_input(args, name: str) -> tuple[int, str]:
+    """(frames, temporal) of a variant's input: ``--frames`` resampled (byol.yaml's
+    ``temporal``), unless the variant sets its own ``data.preprocess.*``."""
+    given = dict(o.split("=", 1) for o in VARIANTS[name] if o.startswith("data.preprocess."))
+    frames = int(given.get("data.preprocess.frames", args.frames))
+    return frames, given.get("data.preprocess.temporal", "resample")
+
+
+def input_file(args, frames: int, temporal: str) -> Path:
+    """Where the validation file of an input lives: ``args.npz`` for ``--frames``
+    resampled, another input beside it with its frames and sampling in the name."""
+    if (frames, temporal) == (args.frames, "resample"):
         return args.npz
-    overrides = [f"data.root={args.root}", f"data.preprocess.frames={args.frames}"]
+    return args.npz.with_name(f"{args.npz.stem}_{frames}_{temporal}.npz")
+
+
+def validation_file(args, frames: int | None = None, temporal: str = "resample") -> Path:
+    """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does at ``frames`` frames
+    (``args.frames`` by default) with ``temporal`` sampling, split ``given`` = view 1
+    (train) / view 2 (validation), or with ``--split subject`` = the other subjects /
+    ``args.held_out_subjects``, written once to :func:`input_file`."""
+    frames = args.frames if frames is None else frames
+    npz = input_file(args, frames, temporal)
+    if npz.exists():
+        return npz
+    overrides = [
+        f"data.root={args.root}", f"data.preprocess.frames={frames}",
+        f"data.preprocess.temporal={temporal}",
+    ]  # fmt: skip
     config = load_config("byol", REPO / "configs/nwucla/byol.yaml", overrides)
     train, _ = load_dataset(config.data, quiet=True).split("xview")
     if args.split == "subject":
-        return write_held_out_subjects(train, args.npz, args.held_out_subjects)
-    return write_view1_view2(train, args.npz)
+        return write_held_out_subjects(train, npz, args.held_out_subjects)
+    return write_view1_view2(train, npz)
 
 
 def matched_epochs(npz: Path, train: TrainConfig) -> TrainConfig:
@@ -156,11 +187,13 @@ def run_config(args, name: str, seed: int):
     """The config of one (variant, seed): the NW-UCLA BYOL (or SimCLR) config on the
     validation file; ``--base`` ``params.*`` overrides apply to the BYOL variants only."""
     method = variant_method(name)
-    overrides = [o for o in VARIANTS[name] if not o.startswith("method=")]
+    overrides = [o for o in VARIANTS[name] if not o.startswith(("method=", "data."))]
     overrides = [] if method == "random" else overrides
+    frames, temporal = variant_input(args, name)
+    npz = input_file(args, frames, temporal)
     data = [
-        f"data.name={args.npz}", "data.split=given", "data.preprocess.view_normalize=false",
-        f"data.preprocess.frames={args.frames}",
+        f"data.name={npz}", "data.split=given", "data.preprocess.view_normalize=false",
+        f"data.preprocess.frames={frames}", f"data.preprocess.temporal={temporal}",
         f"train.seed={seed}", f"train.epochs={args.epochs}", "train.log_every=5",
     ]  # fmt: skip
     base = [o for o in args.base if method == "byol" or not o.startswith("params.")]
@@ -169,7 +202,7 @@ def run_config(args, name: str, seed: int):
     file = REPO / CONFIGS["simclr" if method == "simclr" else "byol"]
     config = load_config(None, file, [*data, *base, *overrides])
     if name == "single-view-steps":
-        config = dataclasses.replace(config, train=matched_epochs(args.npz, config.train))
+        config = dataclasses.replace(config, train=matched_epochs(npz, config.train))
     if method == "random":
         params = dict(o.split("=", 1) for o in VARIANTS[name][1:])
         config = dataclasses.replace(config, method="random", params=_random_params(params))
@@ -348,7 +381,8 @@ def main() -> None:
     subjects = "_".join(map(str, args.held_out_subjects))
     suffix = f"subjects_{subjects}_" if args.split == "subject" else ""
     args.npz = args.npz or Path(f"/tmp/nwucla_byol_val_{suffix}{args.frames}.npz")
-    validation_file(args)
+    for name in args.variants:
+        validation_file(args, *variant_input(args, name))
     payload = {
         "command": "python benchmarks/nwucla_byol_validation.py "
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "

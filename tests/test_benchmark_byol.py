@@ -175,3 +175,17 @@ def test_the_subject_split_keeps_both_cameras_and_the_sampling(import_benchmark,
     fit, measured = bench.readout_parts(written, "cross-view")
     assert set(fit.views) == {1} and set(measured.views) == {2}
     assert set(fit.subjects) <= {1, 2, 3, 4} and set(measured.subjects) == {5, 6}
+
+
+def test_a_variant_with_its_own_input_reads_its_own_file(import_benchmark, tmp_path):
+    """``multi-view-frames-150`` (the paper's 150 frames, repeated) trains on a file
+    prepared at its frames beside ``--npz``; the others keep ``--frames``' file."""
+    bench = import_benchmark("nwucla_byol_validation")
+    args = argparse.Namespace(npz=tmp_path / "s.npz", frames=50, epochs=2, base=[])
+    args.split = "subject"
+    paper = bench.run_config(args, "multi-view-frames-150", 0)
+    assert paper.data.name == str(tmp_path / "s_150_repeat.npz")
+    assert (paper.data.preprocess.frames, paper.data.preprocess.temporal) == (150, "repeat")
+    ours = bench.run_config(args, "multi-view-decay-all", 0)
+    assert ours.data.name == str(tmp_path / "s.npz") and ours.data.preprocess.frames == 50
+    assert not ours.train.exclude_bias_and_norm

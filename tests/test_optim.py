@@ -93,6 +93,17 @@ def test_sgd_and_lars_exclude_bias_and_norm_from_weight_decay(name):
     assert isinstance(optimizer, LARS if name == "lars" else torch.optim.SGD)
 
 
+@pytest.mark.parametrize("name", ["sgd", "lars"])
+def test_exclusion_off_decays_every_parameter(name):
+    net = _Net()
+    config = TrainConfig(optimizer=name, weight_decay=0.05, exclude_bias_and_norm=False)
+    optimizer = build_optimizer(net, config)
+    decays = [g["weight_decay"] for g in optimizer.param_groups for _ in g["params"]]
+    assert decays == [0.05] * 4
+    if name == "lars":  # the trust ratio reaches biases and norm parameters too
+        assert all(not g["exclude_bias_and_bn"] for g in optimizer.param_groups)
+
+
 def test_adam_and_linear_lr_scaling():
     config = TrainConfig(optimizer="adam", lr=0.3, lr_scaling="linear", batch_size=512)
     assert scaled_lr(config) == pytest.approx(0.6)

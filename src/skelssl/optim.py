@@ -161,14 +161,16 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """SGD (momentum), Adam or LARS over the trainable parameters.
 
-    Biases and normalisation parameters get no weight decay under SGD and LARS.
+    Biases and normalisation parameters get no weight decay under SGD and LARS (and no
+    LARS trust ratio) unless ``config.exclude_bias_and_norm`` is false.
     """
     if config.optimizer not in OPTIMIZERS:
         raise SkelsslError(
             f"unknown optimizer {config.optimizer!r} (known: {', '.join(OPTIMIZERS)})",
             "train.optimizer",
         )
-    groups = parameter_groups(model_or_params, config, split_no_decay=config.optimizer != "adam")
+    split_no_decay = config.optimizer != "adam" and config.exclude_bias_and_norm
+    groups = parameter_groups(model_or_params, config, split_no_decay=split_no_decay)
     if not groups:
         raise SkelsslError("the model has no trainable parameters to optimise")
     lr = scaled_lr(config)
@@ -184,6 +186,7 @@ def build_optimizer(
         momentum=config.momentum,
         weight_decay=config.weight_decay,
         eta=config.lars_eta,
+        exclude_bias_and_bn=config.exclude_bias_and_norm,
     )
 
 

@@ -76,6 +76,9 @@ class TrainConfig:
     lr_scaling: str = "none"  # "none" | "linear" (lr * batch_size / 256)
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    # biases and norm parameters (ndim <= 1) get no weight decay (SGD, LARS) and, under
+    # LARS, no trust ratio (BYOL's and SimCLR's practice); false: every parameter alike
+    exclude_bias_and_norm: bool = True
     lars_eta: float = 0.001  # LARS trust coefficient η (You et al. 2017; SimCLR's value)
     schedule: str = "cosine"  # "cosine" | "step" | "constant"
     warmup_epochs: float = 0.0
