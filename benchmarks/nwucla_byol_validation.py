@@ -119,9 +119,11 @@ VARIANTS = {
     "random": ["method=random", "params.bn_statistics=train"],
     "random-bn-init": ["method=random", "params.bn_statistics=init"],
     "random-frames-150": [
-        "method=random", "params.bn_statistics=train", "data.preprocess.frames=150",
+        "method=random",
+        "params.bn_statistics=train",
+        "data.preprocess.frames=150",
         "data.preprocess.temporal=repeat",
-    ],  # fmt: skip
+    ],
 }
 
 
