@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -188,6 +189,11 @@ INPUT_SIZES = (
 )
 DEFAULT_PRESETS = ["stgcn", "stgcn-0.25", "stgcn-byol-0.25", "gru-crrl", "gru-ms2l"]
 IMPLEMENTATIONS = ("ours", "previous", "peer")
+LENGTHS = {
+    False: "all lengths = T",
+    True: "lengths uniform in [T/2, T] with one at T, zero after each length (ours and our "
+    "previous code run the valid frames only; the peers' read every frame)",
+}
 
 
 class PreviousGRUEncoder(GRUEncoder):
@@ -246,13 +252,16 @@ def build_implementation(kind: str, preset: str, size: InputSize):
     return peer, lambda x: with_bones(x).permute(0, 4, 1, 3, 2).contiguous()  # (N, C, T, V, M)
 
 
-def make_train_step(encoder: nn.Module, adapter, x: Tensor, labels: Tensor, classes: int):
-    """A closure doing one SGD train step of ``encoder`` + linear classifier on ``x``."""
+def make_train_step(
+    encoder: nn.Module, adapter, x: Tensor, labels: Tensor, classes: int, lengths: Tensor
+):
+    """A closure doing one SGD train step of ``encoder`` + linear classifier on ``x`` with
+    valid ``lengths`` (N,); the peers' encoders (with an ``adapter``) read every frame."""
     classifier = nn.Linear(encoder.out_dim, classes).to(x.device)
     parameters = [*encoder.parameters(), *classifier.parameters()]
     optimizer = torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
     encoder.to(x.device).train()
-    inputs = (adapter(x),) if adapter else (x, torch.full_like(labels, x.shape[1]))
+    inputs = (adapter(x),) if adapter else (x, lengths)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -300,17 +309,23 @@ def matmul_rate(threads: int, n: int = 2048, repeats: int = 3) -> float:
 def time_interleaved(preset: str, size: InputSize, args) -> dict:
     """Every implementation's train step, timed round by round in one process."""
     config = ENCODER_PRESETS[preset]
+    size = dataclasses.replace(size, frames=args.frames or size.frames)
     batch = size.gru_batch if config.name == "gru" else size.stgcn_batch
     joints = get_layout(size.layout).num_joints
     generator = torch.Generator().manual_seed(args.seed)
     shape = (batch, size.frames, size.bodies, joints, size.channels)
     x = torch.randn(shape, generator=generator)
     labels = torch.randint(size.classes, (batch,), generator=generator)
+    lengths = torch.full((batch,), size.frames)
+    if args.padded:  # uniform in [T/2, T], one at T; the frames after a length are zero
+        lengths = torch.randint(size.frames // 2, size.frames + 1, (batch,), generator=generator)
+        lengths[0] = size.frames
+        x = x * (torch.arange(size.frames)[None, :] < lengths[:, None])[..., None, None, None]
     steps = {}
     for kind in IMPLEMENTATIONS:
         torch.manual_seed(args.seed)
         encoder, adapter = build_implementation(kind, preset, size)
-        steps[kind] = make_train_step(encoder, adapter, x, labels, size.classes)
+        steps[kind] = make_train_step(encoder, adapter, x, labels, size.classes, lengths)
     for _ in range(args.warmup):
         for step in steps.values():
             step()
@@ -365,6 +380,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--presets", nargs="+", default=DEFAULT_PRESETS, choices=ENCODER_PRESETS)
     parser.add_argument("--sizes", nargs="+", default=[s.name for s in INPUT_SIZES])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--frames", type=int, default=None, help="T instead of 50")
+    parser.add_argument(
+        "--padded", action="store_true",
+        help="lengths uniform in [T/2, T] (ours and previous skip the padding; peers read it)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.rounds = 2
@@ -379,16 +399,16 @@ def markdown_table(report: dict) -> str:
         "# Encoder train-step throughput (CPU)",
         "",
         "Train step = forward + backward + SGD step of encoder + linear classifier, random",
-        "inputs, all lengths = T. Ours, our previous code and the peers' code are built in",
-        "one process and timed interleaved (round by round). Speedup = median over rounds of",
-        "the per-round CPU-seconds ratio. Model GFLOP = dense conv-then-aggregate math",
+        f"inputs, {LENGTHS[report['padded']]}. Ours, our previous code and the peers'",
+        "code are built in one process and timed interleaved (round by round). Speedup =",
+        "median over rounds of the per-round CPU-seconds ratio. Model GFLOP = dense conv-then-aggregate math",
         "(forward + backward, `torch.utils.flop_counter`) for ST-GCN, gate matmuls for GRUs;",
         "% peak = GFLOP per CPU second / fp32 `torch.mm` rate of this CPU measured in the",
         f"same run ({peak:.1f} GFLOP per CPU second, best of {len(report['matmul_samples'])}"
         " samples, 2048^3).",
         "",
         f"Command: `{report['command']}`. Machine: {machine['cpu']} ({machine['cores']} cores,"
-        f" shared by six agents), torch {machine['torch']}, {machine['threads']} thread(s),"
+        f" shared with other work), torch {machine['torch']}, {machine['threads']} thread(s),"
         f" nice {machine['nice']}; {report['started']} to {report['finished']}.",
         f"1-minute load average at start {loads['start']}, at end {loads['end']}; per row in"
         " the JSON. CPU seconds (not wall) are the measure because the machine is shared;",
@@ -426,6 +446,8 @@ def main() -> None:
         "warmup": args.warmup,
         "rounds": args.rounds,
         "inputs": [asdict(size) for size in INPUT_SIZES],
+        "frames": args.frames,
+        "padded": args.padded,
         "results": [],
     }
     for size in INPUT_SIZES:

@@ -348,3 +348,32 @@ def test_gru_orthogonal_init_is_the_ms2l_authors_and_the_default_stays_pytorchs(
     assert authors.weight_ih_l0.abs().max() <= bound
     assert all(bias.abs().max() > 0 for name, bias in default.named_parameters() if "bias" in name)
     assert default.weight_hh_l0.abs().max() <= 1 / math.sqrt(6)  # nn.GRU's own uniform
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_padded_gru_equals_the_packed_gru_with_its_gradients(bidirectional):
+    """padded_gru (the CPU path for padded batches) gives the packed GRU's states, final
+    hidden states and gradients, layer by layer and in both directions."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from skelssl.models.gru import padded_gru
+
+    torch.manual_seed(0)
+    gru = nn.GRU(5, 4, num_layers=2, batch_first=True, bidirectional=bidirectional).double()
+    x = torch.randn(4, 9, 5, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([9, 3, 6, 1])
+    weight = torch.randn(9, 4 * (2 if bidirectional else 1), dtype=torch.float64)
+
+    def outputs_and_gradients(states, last_hidden):
+        loss = (states * weight).sum() + last_hidden.square().sum()
+        return states, last_hidden, torch.autograd.grad(loss, [x, *gru.parameters()])
+
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    packed_states, packed_hidden = gru(packed)
+    packed_states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=9)
+    reference = outputs_and_gradients(packed_states, packed_hidden)
+    ours = outputs_and_gradients(*padded_gru(gru, x, lengths))
+    torch.testing.assert_close(ours[0], reference[0])
+    torch.testing.assert_close(ours[1], reference[1])
+    for mine, theirs in zip(ours[2], reference[2], strict=True):
+        torch.testing.assert_close(mine, theirs)

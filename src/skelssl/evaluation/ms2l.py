@@ -49,6 +49,7 @@ from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.features import accuracy_on, read_batch, reset_parameters, resolve_device
 from skelssl.evaluation.generic import EvalConfig, knn, linear_probe
+from skelssl.models.gru import gru_over_valid_frames
 from skelssl.models.heads import mlp
 from skelssl.skeleton import get_layout
 
@@ -143,10 +144,7 @@ class ActionClassifier(nn.Module):
             return self.head(feature)
         # the valid states: lengths scaled to T' (ST-GCN strides time by 4)
         state_lengths = torch.ceil(lengths.float() * states.shape[1] / t).long().clamp(1)
-        packed = nn.utils.rnn.pack_padded_sequence(
-            states, state_lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        _, last = self.gru(packed)
+        _, last = gru_over_valid_frames(self.gru, states, state_lengths)
         return self.head(last[-1])
 
 

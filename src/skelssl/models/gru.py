@@ -4,9 +4,11 @@ The encoder of MS²L (Lin et al., ACM MM 2020) and CRRL (Wang et al. 2021): ever
 ``(M, V, C)`` is flattened to one vector of ``M·V·C`` numbers, the GRU runs over the
 valid frames only, and the sequence feature is the mean of the per-frame states over
 valid frames (``pooling="mean"``) or the final hidden states of the last layer, both
-directions concatenated (``pooling="last"``). A batch with padded samples goes through
-``pack_padded_sequence``; a batch without any runs the plain GRU kernels, which give
-the same result about 1.4x faster on CPU (``benchmarks/encoders.py``).
+directions concatenated (``pooling="last"``). A batch without padded samples runs the
+plain GRU kernels. One with padded samples goes through ``pack_padded_sequence`` on a GPU
+(cuDNN runs packed batches natively) and through :func:`padded_gru` on the CPU, the same
+result without packing: PyTorch's packed GRU backward on the CPU grows faster than the
+sequence length (``benchmarks/encoders.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 POOLINGS = ("mean", "last")
 GRU_INITS = ("pytorch", "orthogonal")
+GRU_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # nn.GRU's, per layer
 
 
 def orthogonal_init(gru: nn.GRU) -> None:
@@ -50,6 +53,67 @@ def valid_lengths(x: Tensor, lengths: Tensor | None) -> Tensor:
     if lengths.shape != (n,):
         raise SkelsslError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
     return lengths.clamp(1, t)
+
+
+def reverse_within(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """Each sequence's valid frames in reverse order, padded frames where they were, and
+    the frame index that did it (its own inverse). Shapes: (N, T, D), (N,) -> (N, T, D),
+    (N, T)."""
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]
+    index = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    return x.gather(1, index[:, :, None].expand_as(x)), index
+
+
+def padded_gru(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """What ``gru`` (batch_first) gives on ``pack_padded_sequence(x, lengths)``, without
+    packing: each layer and direction runs the plain kernel over the padded batch, the
+    reverse direction over each sequence reversed within its length, so a valid frame never
+    reads a padded one. Returns the per-frame states of the last layer, zero on padded
+    frames, and the final hidden states. Shapes: x (N, T, F), lengths (N,) int64 ->
+    (N, T, D·H), (layers·D, N, H) with D directions, as ``nn.GRU`` orders them."""
+    n, t = x.shape[:2]
+    rows = torch.arange(n, device=x.device)
+    valid = (torch.arange(t, device=x.device)[None, :] < lengths[:, None])[:, :, None]
+    start = x.new_zeros(1, n, gru.hidden_size)
+    layer_input, finals = x, []
+    for layer in range(gru.num_layers):
+        if layer > 0 and gru.dropout > 0:  # nn.GRU: dropout on every layer's output but the last
+            layer_input = nn.functional.dropout(layer_input, gru.dropout, gru.training)
+        outputs = []
+        for suffix in ("", "_reverse")[: 2 if gru.bidirectional else 1]:
+            weights = [getattr(gru, f"{kind}_l{layer}{suffix}") for kind in GRU_WEIGHTS]
+            sequence, index = layer_input, None
+            if suffix:
+                sequence, index = reverse_within(layer_input, lengths)
+            states, _ = torch.gru(sequence, start, weights, True, 1, 0.0, gru.training, False, True)
+            finals.append(states[rows, lengths - 1])  # (N, H): after the last valid frame
+            if index is not None:
+                states = states.gather(1, index[:, :, None].expand_as(states))
+            outputs.append(states)
+        layer_input = torch.cat(outputs, dim=2) * valid
+    return layer_input, torch.stack(finals)
+
+
+def gru_over_valid_frames(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """``gru`` (batch_first) over each sequence's first ``lengths`` frames: per-frame states,
+    zero on padded frames, and final hidden states, as ``nn.GRU`` gives them on a packed
+    batch. Unpadded batches run the plain kernels; padded ones :func:`padded_gru` on the CPU
+    (its backward 1.2-2x faster than packing's, ``benchmarks/encoders.py --padded``) and
+    packing on a GPU (cuDNN's packed kernels) or when traced for export, where lengths vary.
+    Shapes: x (N, T, F), lengths (N,) int64 -> (N, T, D·H), (layers·D, N, H)."""
+    t = x.shape[1]
+    lengths_on_host = lengths.cpu()  # packing needs them there (one sync on a GPU)
+    padded = bool((lengths_on_host < t).any())
+    if torch.jit.is_tracing() or (padded and x.device.type != "cpu"):
+        packed = pack_padded_sequence(x, lengths_on_host, batch_first=True, enforce_sorted=False)
+        packed_states, last_hidden = gru(packed)
+        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=t)
+        return states, last_hidden
+    if not padded:  # the plain (faster) GRU kernels, same result as packed
+        return gru(x)
+    longest = int(lengths_on_host.max())  # frames after it are padding in every row
+    states, last_hidden = padded_gru(gru, x[:, :longest], lengths)
+    return nn.functional.pad(states, (0, 0, 0, t - longest)), last_hidden
 
 
 def check_input(x: Tensor, bodies: int, joints: int, channels: int) -> None:
@@ -112,15 +176,7 @@ class GRUEncoder(nn.Module):
         n, t = x.shape[:2]
         lengths = valid_lengths(x, lengths)
         frames = x.reshape(n, t, -1)  # (N, T, M·V·C)
-        lengths_on_host = lengths.cpu()  # packing needs them there (one sync on a GPU)
-        if torch.jit.is_tracing() or bool((lengths_on_host < t).any()):  # (export: lengths vary)
-            packed = pack_padded_sequence(
-                frames, lengths_on_host, batch_first=True, enforce_sorted=False
-            )
-            packed_states, last_hidden = self.gru(packed)
-            states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=t)
-        else:  # no padding: the plain (faster) GRU kernels, same result as packed
-            states, last_hidden = self.gru(frames)
+        states, last_hidden = gru_over_valid_frames(self.gru, frames, lengths)
         if self.pooling == "mean":
             features = states.sum(dim=1) / lengths[:, None].to(states.dtype)
         else:
