@@ -253,10 +253,14 @@ def build_implementation(kind: str, preset: str, size: InputSize):
 
 
 def make_train_step(
-    encoder: nn.Module, adapter, x: Tensor, labels: Tensor, classes: int, lengths: Tensor
-):
+    encoder: nn.Module, adapter, x: Tensor, labels: Tensor, classes: int,
+    lengths: Tensor | None = None,
+):  # fmt: skip
     """A closure doing one SGD train step of ``encoder`` + linear classifier on ``x`` with
-    valid ``lengths`` (N,); the peers' encoders (with an ``adapter``) read every frame."""
+    valid ``lengths`` (N,; default all T); the peers' encoders (with an ``adapter``) read
+    every frame."""
+    if lengths is None:
+        lengths = torch.full_like(labels, x.shape[1])
     classifier = nn.Linear(encoder.out_dim, classes).to(x.device)
     parameters = [*encoder.parameters(), *classifier.parameters()]
     optimizer = torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
