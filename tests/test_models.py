@@ -350,8 +350,8 @@ def test_gru_orthogonal_init_is_the_ms2l_authors_and_the_default_stays_pytorchs(
     assert default.weight_hh_l0.abs().max() <= 1 / math.sqrt(6)  # nn.GRU's own uniform
 
 
-@pytest.mark.parametrize("bidirectional", [True, False])
-def test_padded_gru_equals_the_packed_gru_with_its_gradients(bidirectional):
+@pytest.mark.parametrize(("bidirectional", "bias"), [(True, True), (False, True), (True, False)])
+def test_padded_gru_equals_the_packed_gru_with_its_gradients(bidirectional, bias):
     """padded_gru (the CPU path for padded batches) gives the packed GRU's states, final
     hidden states and gradients, layer by layer and in both directions."""
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -359,7 +359,8 @@ def test_padded_gru_equals_the_packed_gru_with_its_gradients(bidirectional):
     from skelssl.models.gru import padded_gru
 
     torch.manual_seed(0)
-    gru = nn.GRU(5, 4, num_layers=2, batch_first=True, bidirectional=bidirectional).double()
+    gru = nn.GRU(5, 4, num_layers=2, batch_first=True, bidirectional=bidirectional, bias=bias)
+    gru = gru.double()
     x = torch.randn(4, 9, 5, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([9, 3, 6, 1])
     weight = torch.randn(9, 4 * (2 if bidirectional else 1), dtype=torch.float64)

@@ -81,11 +81,15 @@ def padded_gru(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]
             layer_input = nn.functional.dropout(layer_input, gru.dropout, gru.training)
         outputs = []
         for suffix in ("", "_reverse")[: 2 if gru.bidirectional else 1]:
-            weights = [getattr(gru, f"{kind}_l{layer}{suffix}") for kind in GRU_WEIGHTS]
+            kinds = GRU_WEIGHTS if gru.bias else GRU_WEIGHTS[:2]
+            weights = [getattr(gru, f"{kind}_l{layer}{suffix}") for kind in kinds]
             sequence, index = layer_input, None
             if suffix:
                 sequence, index = reverse_within(layer_input, lengths)
-            states, _ = torch.gru(sequence, start, weights, True, 1, 0.0, gru.training, False, True)
+            # one layer, one direction, batch_first: nn.GRU's own kernel (torch.gru)
+            states, _ = torch.gru(
+                sequence, start, weights, gru.bias, 1, 0.0, gru.training, False, True
+            )
             finals.append(states[rows, lengths - 1])  # (N, H): after the last valid frame
             if index is not None:
                 states = states.gather(1, index[:, :, None].expand_as(states))
@@ -98,7 +102,7 @@ def gru_over_valid_frames(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tens
     """``gru`` (batch_first) over each sequence's first ``lengths`` frames: per-frame states,
     zero on padded frames, and final hidden states, as ``nn.GRU`` gives them on a packed
     batch. Unpadded batches run the plain kernels; padded ones :func:`padded_gru` on the CPU
-    (its backward 1.2-2x faster than packing's, ``benchmarks/encoders.py --padded``) and
+    (a train step 1.2-1.9x faster than packing, ``benchmarks/encoders.py --padded``) and
     packing on a GPU (cuDNN's packed kernels) or when traced for export, where lengths vary.
     Shapes: x (N, T, F), lengths (N,) int64 -> (N, T, D·H), (layers·D, N, H)."""
     t = x.shape[1]
