@@ -143,12 +143,11 @@ def input_file(args, frames: int, temporal: str) -> Path:
     return args.npz.with_name(f"{args.npz.stem}_{frames}_{temporal}.npz")
 
 
-def validation_file(args, frames: int | None = None, temporal: str = "resample") -> Path:
+def validation_file(args, frames: int, temporal: str) -> Path:
     """NW-UCLA views 1+2, prepared as configs/nwucla/byol.yaml does at ``frames`` frames
-    (``args.frames`` by default) with ``temporal`` sampling, split ``given`` = view 1
-    (train) / view 2 (validation), or with ``--split subject`` = the other subjects /
-    ``args.held_out_subjects``, written once to :func:`input_file`."""
-    frames = args.frames if frames is None else frames
+    with ``temporal`` sampling, split ``given`` = view 1 (train) / view 2 (validation), or
+    with ``--split subject`` = the other subjects / ``args.held_out_subjects``, written once
+    to :func:`input_file`."""
     npz = input_file(args, frames, temporal)
     if npz.exists():
         return npz
