@@ -70,11 +70,26 @@ def test_every_validation_variant_is_a_valid_ms2l_config(import_benchmark):
     bench = import_benchmark("nwucla_ms2l")
     for name, overrides in bench.VARIANTS.items():
         kept, epochs = bench.expand_epochs(overrides, 15)
+        kept, _ = bench.without_marker(kept)
         bench.load_config("ms2l", bench.CONFIG, kept)  # raises on an unknown key
         assert epochs >= 15 and not any(o.startswith("EPOCHS") for o in kept), name
     kept, epochs = bench.expand_epochs(bench.VARIANTS["authors-optim-3x"], 15)
     authors = bench.load_config("ms2l", bench.CONFIG, kept)
     assert (authors.train.lr, authors.train.clip_grad, epochs) == (0.001, 10.0, 45)
+
+
+def test_pretraining_on_the_evaluated_clips_too_keeps_the_iterations(import_benchmark):
+    """The transductive rows pre-train on train + evaluated clips for the iterations the
+    training clips alone get, so the step decay falls where it does; their records differ."""
+    bench = import_benchmark("nwucla_ms2l")
+    view1, views12, views123 = range(516), range(1020), range(1484)  # NW-UCLA's counts
+    assert bench.equal_iterations(45, 32, view1, views12) == 23  # 720 -> 713 iterations
+    assert bench.equal_iterations(23, 32, views12, views123) == 16  # 713 -> 736
+    assert bench.equal_iterations(1, 32, view1, views123) == 1
+    kept, marked = bench.without_marker(bench.VARIANTS["step-300-3x-transductive"])
+    assert marked and kept == bench.VARIANTS["step-300-3x"]
+    assert bench.without_marker(bench.VARIANTS["step-300-3x"]) == (kept, False)
+    assert bench.PRETRAIN_ROWS["ms2l-transductive"] == [bench.WITH_EVAL_CLIPS]
 
 
 def test_results_say_the_load_the_runs_trained_under(import_benchmark):
