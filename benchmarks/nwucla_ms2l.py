@@ -149,6 +149,7 @@ STRETCHED_SCHEDULE = ["train.step_every=300", "EPOCHS*3"]
 # params.view_rotation / view_shear of the augmented-view variants (a deviation, not adopted)
 ROTATION = ["params.view_rotation=30", "params.view_shear=0.5"]
 LIGHT_ROTATION = ["params.view_rotation=15", "params.view_shear=0.3"]
+OBSERVE_70 = ["params.observation=ratio", "params.observed_frames=70", "params.predicted_frames=30"]
 VARIANTS: dict[str, list[str]] = {
     "paper": [*PAPER_SCHEDULE],
     "random": [],  # the untrained encoder of the base settings
@@ -256,6 +257,15 @@ VARIANTS: dict[str, list[str]] = {
     "observe-quarter": [*PAPER_SCHEDULE, "params.observation=ratio"],
     # the same under the adopted schedule (configs/nwucla/ms2l.yaml), paired with step-300-3x
     "step-300-3x-observe-quarter": [*STRETCHED_SCHEDULE, "params.observation=ratio"],
+    # the authors' masking (their TemporalMask, mask_ratio 0.3): the first 70 % of each clip
+    # observed (params.observation=ratio, 70 of 70 + 30), predicting the remaining 30 %, and
+    # with it their target, every real frame rebuilt; paired with step-300-3x
+    "step-300-3x-observe-70": [*STRETCHED_SCHEDULE, *OBSERVE_70],
+    "step-300-3x-observe-70-whole": [
+        *STRETCHED_SCHEDULE,
+        *OBSERVE_70,
+        "params.motion_target=whole",
+    ],
     # the authors' GRU initialisation (encoder.gru_init=orthogonal: Xavier-uniform input,
     # orthogonal recurrent weights, zero biases; their model.py) under the adopted schedule,
     # beside the untrained encoder so initialised (a row named random-* is not trained)
