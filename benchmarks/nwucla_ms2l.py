@@ -149,6 +149,7 @@ STRETCHED_SCHEDULE = ["train.step_every=300", "EPOCHS*3"]
 # params.view_rotation / view_shear of the augmented-view variants (a deviation, not adopted)
 ROTATION = ["params.view_rotation=30", "params.view_shear=0.5"]
 LIGHT_ROTATION = ["params.view_rotation=15", "params.view_shear=0.3"]
+# the authors' masking (their TemporalMask, mask_ratio 0.3): the first 70 % of each clip observed
 OBSERVE_70 = ["params.observation=ratio", "params.observed_frames=70", "params.predicted_frames=30"]
 VARIANTS: dict[str, list[str]] = {
     "paper": [*PAPER_SCHEDULE],
