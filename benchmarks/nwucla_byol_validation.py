@@ -36,6 +36,8 @@ from common import (
     NWUCLA_ROOT,
     REPO,
     machine,
+    mean_std_text,
+    paired_differences,
     pretrain_reusing,
     write_held_out_subjects,
     write_json,
@@ -280,7 +282,8 @@ def run_one(args, name: str, seed: int) -> dict:
 
 
 def summarise(rows: list[dict], reference: str) -> list[dict]:
-    """Mean ± std per variant, and the mean ± std of its paired difference to ``reference``."""
+    """Mean ± std per variant, and the mean ± std of its paired difference to ``reference``
+    (sample std, ddof 1, as every benchmark)."""
     by_variant: dict[str, dict[int, dict]] = {}
     for row in rows:
         by_variant.setdefault(row["variant"], {})[row["seed"]] = row
@@ -288,18 +291,25 @@ def summarise(rows: list[dict], reference: str) -> list[dict]:
     for name, seeds in by_variant.items():
         entry = {"variant": name, "seeds": sorted(seeds)}
         for key in ("probe_top1", "knn_top1"):
-            values = np.array([seeds[s][key] for s in sorted(seeds)])
-            entry[key] = f"{values.mean():.1f} ± {values.std():.1f}"
-            paired = [seeds[s][key] - by_variant[reference][s][key]
-                      for s in sorted(seeds) if s in by_variant.get(reference, {})]  # fmt: skip
+            entry[key] = mean_std_text(seeds[s][key] for s in sorted(seeds))
+            ours = {s: row[key] for s, row in seeds.items()}
+            theirs = {s: row[key] for s, row in by_variant.get(reference, {}).items()}
+            paired = paired_differences(ours, theirs)
             if paired and name != reference:
-                entry[f"{key}_minus_{reference}"] = f"{np.mean(paired):+.1f} ± {np.std(paired):.1f}"
+                entry[f"{key}_minus_{reference}"] = mean_std_text(paired, signed=True)
         for key in SUMMARY_COLUMNS:
             values = [seeds[s][key] for s in seeds if key in seeds[s]]
             if values:
                 entry[key] = f"{np.mean(values):.3f}"  # 3 digits: the table rounds floats
         summary.append(entry)
     return summary
+
+
+def resummarise(path: Path) -> None:
+    """Rewrite ``path`` (a results JSON) and its Markdown with the summary of its rows."""
+    payload = json.loads(path.read_text())
+    payload["summary"] = summarise(payload["rows"], payload["reference"])
+    write(payload, path.parent, path.stem)
 
 
 def write(payload: dict, out: Path, stem: str) -> None:
@@ -373,7 +383,15 @@ def main() -> None:
         "--reuse", action="store_true",
         help="keep finished runs of the same config in --work; resume unfinished ones",
     )  # fmt: skip
+    parser.add_argument(
+        "--resummarise", nargs="+", type=Path, metavar="JSON",
+        help="only rewrite these results files' summaries and Markdown from their stored rows",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.resummarise:
+        for path in args.resummarise:
+            resummarise(path)
+        return
     if args.readout == "cross-view" and args.split != "subject":
         parser.error("--readout cross-view needs --split subject")
     unknown = sorted(set(args.variants) - set(VARIANTS))

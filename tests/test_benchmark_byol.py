@@ -189,3 +189,21 @@ def test_a_variant_with_its_own_input_reads_its_own_file(import_benchmark, tmp_p
     ours = bench.run_config(args, "multi-view-decay-all", 0)
     assert ours.data.name == str(tmp_path / "s.npz") and ours.data.preprocess.frames == 50
     assert not ours.train.exclude_bias_and_norm
+
+
+def test_validation_summary_reports_sample_stds_of_values_and_paired_differences(
+    import_benchmark,
+):
+    """Every benchmark reports mean ± sample std (ddof 1); paired over the seeds both hold."""
+    bench = import_benchmark("nwucla_byol_validation")
+    rows = [
+        {"variant": "base", "seed": s, "probe_top1": p, "knn_top1": 50.0}
+        for s, p in ((0, 60.0), (1, 62.0), (2, 64.0))
+    ] + [
+        {"variant": "new", "seed": s, "probe_top1": p, "knn_top1": 50.0}
+        for s, p in ((0, 61.0), (1, 65.0), (2, 64.0), (3, 99.0))
+    ]
+    summary = {entry["variant"]: entry for entry in bench.summarise(rows, "base")}
+    assert summary["base"]["probe_top1"] == "62.0 ± 2.0"  # ddof 0 would say 1.6
+    assert summary["new"]["probe_top1_minus_base"] == "+1.3 ± 1.5"  # +1, +3, 0: seed 3 unpaired
+    assert "probe_top1_minus_base" not in summary["base"]
