@@ -327,7 +327,7 @@ def write(payload: dict, out: Path, stem: str) -> None:
         f"Command: `{payload['command']}`. Machine: {machine_line(payload['machine'])}.\n",
         f"Pre-training on {fitted} without labels, probe (Adam, standardised "
         f"features) and kNN (k=1, cosine) fitted there, measured on {measured}; "
-        "final epoch; mean ± std "
+        "final epoch; mean ± sample std (ddof 1) "
         f"over seeds; differences paired by seed against `{reference}`. Diagnostics: the "
         "last epoch, mean over its logged steps (true-partner loss per term vs shuffled "
         "partners; targets' mean cosine between samples); `encoder_change` = ‖θ_end − θ_0‖ / "
