@@ -291,8 +291,8 @@ def summarise(rows: list[dict], reference: str) -> list[dict]:
     for name, seeds in by_variant.items():
         entry = {"variant": name, "seeds": sorted(seeds)}
         for key in ("probe_top1", "knn_top1"):
-            entry[key] = mean_std_text(seeds[s][key] for s in sorted(seeds))
             ours = {s: row[key] for s, row in seeds.items()}
+            entry[key] = mean_std_text(ours.values())
             theirs = {s: row[key] for s, row in by_variant.get(reference, {}).items()}
             paired = paired_differences(ours, theirs)
             if paired and name != reference:
