@@ -148,7 +148,7 @@ def encoders(args, seed: int):
     """(name, method) for the untrained encoder and each ``--variants`` run of ``seed``."""
     for name in ["random", *args.variants]:
         overrides, _ = expand_epochs(VARIANTS.get(name, []), args.pretrain_epochs)
-        config, train_data, _ = load_splits(args, overrides, validate=True)
+        config, train_data, _, _ = load_splits(args, overrides, validate=True)
         method = random_method(config, train_data, seed)
         if name != "random":
             load_weights(method, run_dir_of(args, "val", name, seed) / "last.pt")
@@ -189,7 +189,7 @@ def main() -> None:
         for name, method, train_data, batch_size in encoders(args, seed):
             runs[name].append(measure(method, train_data, batch_size, seed))
             print(seed, name, {k: round(v, 3) for k, v in runs[name][-1].items()}, flush=True)
-    config, train_data, _ = load_splits(args, [], validate=True)
+    config, train_data, _, _ = load_splits(args, [], validate=True)
     lengths = np.asarray(train_data.lengths)
     fully_observed = float(np.mean(lengths - 1 <= config.params.observed_frames))
     command = "python benchmarks/nwucla_ms2l_contrastive.py " + " ".join(

@@ -141,7 +141,9 @@ def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(impor
     train, test = tiny_data(), tiny_data(6, seed=1)
     args = SimpleNamespace(frozen_c=True, strategy_epochs=2, moving_epochs=1.0)
     record = {"row": "random", "seed": 0, "epochs": 0}
-    completed = bench.complete_record(args, record, lambda: (config, train, test), ())
+    completed = bench.complete_record(
+        args, record, lambda: bench.Splits(config, train, test, train), ()
+    )
     assert 0.0 <= completed["frozen_c_top1"] <= 100.0 and "frozen_c_top1" not in record
 
     def never():
@@ -150,3 +152,14 @@ def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(impor
     assert bench.complete_record(args, completed, never, ()) is completed
     args.frozen_c = False
     assert bench.complete_record(args, record, never, ()) is record
+
+
+def test_the_frozen_classifier_column_and_the_pretrain_row_are_not_trained_twice(
+    import_benchmark,
+):
+    """On the ms2l row ``--frozen-c`` is the ``pretrain`` row: asking for both is refused
+    before anything trains."""
+    bench = import_benchmark("nwucla_ms2l")
+    args = SimpleNamespace(rows="ms2l,random,pretrain", frozen_c=True)
+    with pytest.raises(SystemExit, match="drop pretrain"):
+        bench.run_test(args, records=None)
