@@ -277,6 +277,24 @@ def test_linear_probe_on_raw_features_with_the_step_schedule():
         EvalConfig(linear_schedule="linear").validate()
 
 
+def test_the_test_curve_diagnostic_watches_the_probe_without_changing_it():
+    """``test_curve`` scores the test split after every epoch: its last point is the
+    reported final epoch, and the training (loss curve, final top-1) is the same without it."""
+    rng = np.random.default_rng(0)
+    train_labels, test_labels = np.repeat([0, 1, 2], 12), np.repeat([0, 1, 2], 6)
+    centres = rng.normal(size=(3, 5)) * 1.2
+    train = rng.normal(size=(36, 5)) + centres[train_labels]
+    test = rng.normal(size=(18, 5)) + centres[test_labels]
+    config = EvalConfig(linear_epochs=15, batch_size=8)
+    args = (train, train_labels, test, test_labels, 3, config)
+    watched = linear_probe_on_features(*args, device=CPU, test_curve=True)
+    plain = linear_probe_on_features(*args, device=CPU)
+    assert len(watched["test_curve"]) == 15 and "test_curve" not in plain
+    assert watched["test_curve"][-1] == watched["top1"] == plain["top1"]
+    assert watched["loss_curve"] == plain["loss_curve"]
+    assert len(set(watched["test_curve"])) > 1  # it moves while the head learns
+
+
 def test_authors_schedule_halves_one_epoch_late():
     milestones = (15, 35, 50, 66, 75)  # CRRL's linear_eval: x0.5 applied after epoch m + 1
     factors = [authors_lr_factor(e, milestones, 0.5) for e in range(85)]

@@ -127,9 +127,16 @@ def standardisation(train: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _train_linear(
-    features: Tensor, labels: Tensor, num_classes: int, config: EvalConfig, seed: int, quiet: bool
+    features: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    config: EvalConfig,
+    seed: int,
+    quiet: bool,
+    after_epoch=None,
 ) -> tuple[nn.Linear, list[float]]:
-    """Adam on mini-batches for ``linear_epochs``; (head, loss per epoch).
+    """Adam on mini-batches for ``linear_epochs``; (head, loss per epoch);
+    ``after_epoch(head)`` is called after each epoch.
 
     ``linear_schedule``: "cosine" over the epochs, or "step": x0.1 every 100 steps down to
     lr / 100 (MS²L Sec. 4.1: "declines from 0.01 to 0.0001 with 0.1 decay rate for every
@@ -152,8 +159,19 @@ def _train_linear(
     )
     curve = _fit_linear(head, features, labels, optimizer, scheduler, per_step=per_step,
                         epochs=config.linear_epochs, batch_size=config.batch_size, seed=seed,
-                        quiet=quiet)  # fmt: skip
+                        quiet=quiet, after_epoch=after_epoch)  # fmt: skip
     return head, curve
+
+
+def recording_test_top1(test_x: Tensor, test_y: Tensor, curve: list[float]):
+    """DIAGNOSTIC: an ``after_epoch`` callback appending a head's test top-1 % to ``curve``.
+    Shape: test_x (Q, D), test_y (Q,)."""
+
+    def score(head: nn.Linear) -> None:
+        with torch.no_grad():
+            curve.append(classification_accuracy(head(test_x), test_y)["top1"])
+
+    return score
 
 
 def _fit_linear(
@@ -208,6 +226,7 @@ def linear_probe_on_features(
     quiet: bool = True,
     return_predictions: bool = False,
     keep_head: bool = False,
+    test_curve: bool = False,
 ) -> dict:
     """Linear classifier on precomputed features, standardised unless
     ``config.linear_standardise`` is False; final epoch reported.
@@ -215,6 +234,9 @@ def linear_probe_on_features(
     Shape: train_features (N, D), train_labels (N,), test_features (Q, D), test_labels (Q,).
     ``keep_head``: also return ``head`` = ``{weight (K, D), bias (K,), feature_mean (D,),
     feature_std (D,)}``, the classifier of raw features ``W (f - mean) / std + b``.
+    ``test_curve`` (DIAGNOSTIC, it reads the test split every epoch and may choose
+    nothing): also return ``test_curve``, the test top-1 % after each epoch, to measure
+    what a best-test-epoch reading would add to the final epoch; training is unchanged.
     """
     config = config or EvalConfig()
     config.validate()
@@ -226,7 +248,9 @@ def linear_probe_on_features(
     if not config.linear_standardise:
         mean, std = torch.zeros_like(mean), torch.ones_like(std)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    head, curve = _train_linear(train_x, train_y, num_classes, config, seed, quiet)
+    test_top1: list[float] = []
+    after_epoch = recording_test_top1(test_x, test_y, test_top1) if test_curve else None
+    head, curve = _train_linear(train_x, train_y, num_classes, config, seed, quiet, after_epoch)
     with torch.no_grad():
         train_accuracy = classification_accuracy(head(train_x), train_y)["top1"]
         logits = head(test_x)
@@ -245,6 +269,8 @@ def linear_probe_on_features(
     }
     if return_predictions:
         result["predictions"] = logits.argmax(1).cpu().tolist()
+    if test_curve:
+        result["test_curve"] = test_top1
     if keep_head:
         result["head"] = {"weight": head.weight.detach().cpu(), "bias": head.bias.detach().cpu(),
                           "feature_mean": mean[0].cpu(), "feature_std": std[0].cpu()}  # fmt: skip
@@ -305,13 +331,9 @@ def linear_test_curve_diagnostic(
         optimizer, lambda epoch: authors_lr_factor(epoch, milestones, gamma)
     )
     test_curve: list[float] = []
-
-    def score_test(trained: nn.Linear) -> None:
-        with torch.no_grad():
-            test_curve.append(classification_accuracy(trained(test_x), test_y)["top1"])
-
     _fit_linear(head, train_x, train_y, optimizer, scheduler, per_step=False, epochs=epochs,
-                batch_size=batch_size, seed=seed, quiet=True, after_epoch=score_test)  # fmt: skip
+                batch_size=batch_size, seed=seed, quiet=True,
+                after_epoch=recording_test_top1(test_x, test_y, test_curve))  # fmt: skip
     best = int(np.argmax(test_curve)) if test_curve else 0
     return {
         "protocol": "linear-test-curve (diagnostic: reads the test split every epoch)",
