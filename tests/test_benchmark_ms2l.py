@@ -163,3 +163,24 @@ def test_the_frozen_classifier_column_and_the_pretrain_row_are_not_trained_twice
     args = SimpleNamespace(rows="ms2l,random,pretrain", frozen_c=True)
     with pytest.raises(SystemExit, match="drop pretrain"):
         bench.run_test(args, records=None)
+
+
+def test_the_best_test_epoch_table_pairs_by_seed_and_flags_a_record_not_reproduced(
+    import_benchmark,
+):
+    bench = import_benchmark("nwucla_ms2l_test_curve")
+
+    def probes(final, best, reproduces=True):
+        one = {"final": final, "best": best, "best_epoch": 3, "reproduces": reproduces}
+        return {"ours": one, "paper": {**one, "final": final - 10, "best": best - 10}}
+
+    runs = {
+        "ms2l": {0: probes(70.0, 71.0), 1: probes(72.0, 72.0)},
+        "random": {0: probes(60.0, 61.0), 1: probes(64.0, 64.0, reproduces=False)},
+    }
+    rows = {(r["row"], r["probe"]): r for r in bench.summary(runs)}
+    ours = rows[("ms2l", "our probe")]
+    assert (ours["final"], ours["best"], ours["lift"]) == ("71.0 ± 1.4", "71.5 ± 0.7", "+0.5 ± 0.7")
+    assert ours["reproduces"] and not rows[("random", "our probe")]["reproduces"]
+    assert bench.lift_over_random(runs, "ours", "final") == "+9.0 ± 1.4"
+    assert bench.lift_over_random(runs, "paper", "best") == "+9.0 ± 1.4"
