@@ -294,6 +294,41 @@ def test_side_by_side_features_weigh_both_learners_equally_under_cosine(import_b
     assert joint.shape == (2, 8)
 
 
+def test_a_reading_extracts_with_its_pooling_and_leaves_the_encoder_as_it_was(
+    import_benchmark,
+):
+    import torch
+
+    from skelssl.data.types import DataSpec
+    from skelssl.models import EncoderConfig, build_encoder
+    from test_ms2l import tiny_data
+
+    readings = import_benchmark("nwucla_crrl_readings")
+    data = tiny_data()
+    torch.manual_seed(0)
+    encoder = build_encoder(EncoderConfig(name="gru", hidden_size=4), DataSpec.of(data))
+    (tap,) = readings.read(encoder, [data], "mean")
+    (last,) = readings.read(encoder, [data], "last")
+    assert encoder.pooling == "mean" and tap.shape == last.shape == (len(data), 8)
+    assert not np.allclose(tap, last)
+    np.testing.assert_allclose(readings.read(encoder, [data], "mean")[0], tap)
+
+
+def test_the_readings_table_pairs_each_reading_with_tap_by_seed(import_benchmark):
+    readings = import_benchmark("nwucla_crrl_readings")
+
+    def seed(offset: float) -> dict:
+        return {f"{encoder}_{reading}_{probe}": 50.0 + offset + 2.0 * (reading == "last")
+                for encoder in readings.ENCODERS for reading in readings.READINGS
+                for probe in ("linear", "knn")}  # fmt: skip
+
+    entry = {"step2": "a", "ser": "b", "knn": "k=1 cosine", "load_average": 1.0,
+             "per_seed": {"0": seed(0.0), "1": seed(1.0)}}  # fmt: skip
+    text = "\n".join(readings.set_table("val", entry))
+    assert "| crrl | last | 52.5 ± 0.7 | 52.5 ± 0.7 | +2.0 ± 0.0 (2 of 2 higher) |" in text
+    assert "| ser | tap+last | 50.5 ± 0.7 | 50.5 ± 0.7 | +0.0 ± 0.0 (0 of 2 higher) |" in text
+
+
 def test_the_differences_to_the_paper_name_the_run_s_optimiser(crrl_benchmark):
     adam = crrl_benchmark.optimiser_note({"optimizer": {"name": "adam", "lr": 0.001}})
     assert adam.startswith("Adam lr 0.001 instead of SGD")
