@@ -148,8 +148,8 @@ def write(args, runs: dict, command: str) -> None:
             "# MS²L on NW-UCLA: what a best-test-epoch reading of the linear probe adds",
             "",
             "DIAGNOSTIC: the test split (view 3) is read after every probe epoch, so nothing "
-            "here chooses anything. The encoders are the test rows of `nwucla_ms2l.md` "
-            "(views 1+2 -> view 3, the adopted schedule); each probe is trained exactly as "
+            "here chooses anything. The encoders are the ms2l and random test rows of the "
+            f"work folder `{args.work}` (views 1+2 -> view 3); each probe is trained exactly as "
             "there (its final epoch is checked equal to the row's record), with the test "
             f"top-1 % recorded per epoch. Mean ± std over seeds {args.seeds}.",
             f"Machine: {payload['machine']}.",

@@ -184,3 +184,17 @@ def test_the_best_test_epoch_table_pairs_by_seed_and_flags_a_record_not_reproduc
     assert ours["reproduces"] and not rows[("random", "our probe")]["reproduces"]
     assert bench.lift_over_random(runs, "ours", "final") == "+9.0 ± 1.4"
     assert bench.lift_over_random(runs, "paper", "best") == "+9.0 ± 1.4"
+
+
+def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_before_it(
+    import_benchmark,
+):
+    """configs/nwucla/ms2l.yaml holds step-300-3x-stacked's settings; PREVIOUS undoes them to
+    the paper's (MS2LConfig's defaults), the base every validation variant was measured on."""
+    bench = import_benchmark("nwucla_ms2l")
+    adopted = bench.load_config("ms2l", bench.CONFIG, [])
+    assert adopted == bench.load_config("ms2l", bench.CONFIG, bench.STACKED)
+    previous = bench.load_config("ms2l", bench.CONFIG, bench.PREVIOUS)
+    paper = type(previous.params)()
+    assert previous.params == paper and adopted.params != paper
+    assert bench.PRETRAIN_ROWS["ms2l-previous"] == bench.PREVIOUS
