@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import shlex
@@ -392,8 +393,15 @@ class Records:
     def key(kind: str, row: str, overrides: list[str], epochs: int, seed: int) -> str:
         return json.dumps([kind, row, sorted(overrides), epochs, seed])
 
-    def get(self, key: str) -> dict | None:
-        return self.done.get(key)
+    def get(self, key: str, digest: str = "") -> dict | None:
+        """The record of ``key``; one made under another config than ``digest`` names (the
+        config file changed since) is refused. Records from before digests are kept."""
+        record = self.done.get(key)
+        if record is not None and digest and record.get("config_digest", digest) != digest:
+            raise SystemExit(
+                f"{self.path}: the record {key} was made under another config: use a new --work"
+            )
+        return record
 
     def add(self, record: dict) -> dict:
         self.done[record["key"]] = record
@@ -437,6 +445,14 @@ def load_splits(args, overrides: list[str], validate: bool) -> Splits:
         union = subset(union, 192, 2)
         config.evaluation.linear_epochs = 20
     return Splits(config, train_data, test_data, union)
+
+
+def config_digest(args, overrides: list[str], validate: bool) -> str:
+    """12 hex digits naming a row's resolved config (``data.root`` aside), kept in its record."""
+    fixed = PREVIOUS if validate else []
+    config = to_dict(load_config("ms2l", CONFIG, [*fixed, *args.base, *overrides]))
+    config["data"].pop("root", None)
+    return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def equal_iterations(epochs: int, batch_size: int, data, union) -> int:
@@ -550,8 +566,9 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
     overrides, epochs = expand_epochs(overrides, args.pretrain_epochs)
     key = Records.key(kind, row, [*args.base, *overrides], epochs * (not untrained(row)), seed)
     overrides, transductive = without_marker(overrides)
+    digest = config_digest(args, overrides, validate)
     paper_epochs = PAPER_PROBE_GRID if validate else (PAPER_PROBE_EPOCHS,)
-    if (record := records.get(key)) is not None:
+    if (record := records.get(key, digest)) is not None:
         completed = complete_record(
             args, record, lambda: load_splits(args, overrides, validate), paper_epochs
         )
@@ -571,7 +588,8 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
     if args.frozen_c:
         result |= frozen_classifier(args, method, train_data, test_data, config, seed)
     record = {"key": key, "kind": kind, "row": row, "overrides": overrides, "seed": seed}
-    record = {**record, "epochs": epochs, "minutes": minutes, "load_average_1min": load}
+    record = {**record, "epochs": epochs, "minutes": minutes, "load_average_1min": load,
+              "config_digest": digest}  # fmt: skip
     return records.add({**record, **metrics, **result})
 
 
@@ -622,7 +640,8 @@ def run_strategy_curve(args, records, strategy: str, seed: int) -> dict:
 def run_strategy_row(args, records, strategy, seed, pretrained) -> dict:
     """One supervised strategy and seed with the classifier C (test view 3)."""
     key = Records.key("test", strategy, args.base, args.strategy_epochs, seed)
-    if (record := records.get(key)) is not None:
+    digest = config_digest(args, [], validate=False)
+    if (record := records.get(key, digest)) is not None:
         return record
     config, train_data, test_data, _ = load_splits(args, [], validate=False)
     source = random_method(config, train_data, seed) if strategy in ("rand-s", "jointly") else None
@@ -633,6 +652,7 @@ def run_strategy_row(args, records, strategy, seed, pretrained) -> dict:
     record = {"key": key, "kind": "test", "row": strategy, "overrides": [], "seed": seed}
     return records.add({
         **record,
+        "config_digest": digest,
         "epochs": result["epochs"],
         "minutes": round(result["seconds"] / 60, 2),
         "classifier_top1": round(result["top1"], 2),

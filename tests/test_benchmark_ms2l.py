@@ -198,3 +198,19 @@ def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_befor
     paper = type(previous.params)()
     assert previous.params == paper and adopted.params != paper
     assert bench.PRETRAIN_ROWS["ms2l-previous"] == bench.PREVIOUS
+
+
+def test_a_record_made_under_another_config_is_refused_not_reused(import_benchmark, tmp_path):
+    """Records are keyed by their overrides; the config file itself may change (as it did
+    when the stacked settings were adopted), so each record keeps its config's digest."""
+    bench = import_benchmark("nwucla_ms2l")
+    args = SimpleNamespace(base=[])
+    adopted = bench.config_digest(args, [], validate=False)
+    assert adopted == bench.config_digest(args, bench.STACKED, validate=False)
+    assert adopted != bench.config_digest(args, [], validate=True)  # validation: PREVIOUS
+    records = bench.Records(tmp_path / "records.jsonl", reuse=True)
+    records.add({"key": "k", "config_digest": adopted})
+    records.add({"key": "legacy"})  # from before digests: kept
+    assert records.get("k", adopted) and records.get("legacy", adopted)
+    with pytest.raises(SystemExit, match="another config: use a new --work"):
+        records.get("k", bench.config_digest(args, bench.PREVIOUS, validate=False))
