@@ -26,6 +26,19 @@ def test_overrides_and_shortcuts_set_nested_fields():
     assert config.params.temperature == pytest.approx(0.2)
 
 
+def test_another_method_over_a_file_leaves_the_file_s_params_behind(tmp_path):
+    """``method=random`` on an MS²L config reads its encoder and data, not its params."""
+    path = tmp_path / "ms2l.yaml"
+    path.write_text(yaml.safe_dump({"method": "ms2l", "params": {"motion_target": "whole"},
+                                    "encoder": {"hidden_size": 7}}))  # fmt: skip
+    random = load_config(None, path, ["method=random", "params.bn_statistics=batch"])
+    assert random.method == "random" and random.encoder.hidden_size == 7
+    assert random.params.bn_statistics == "batch"
+    assert load_config(None, path, ["method=ms2l"]).params.motion_target == "whole"
+    with pytest.raises(SkelsslError, match="params.motion_target"):
+        load_config(None, path, ["method=random", "params.motion_target=whole"])
+
+
 @pytest.mark.parametrize(
     "override, problem",
     [

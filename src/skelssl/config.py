@@ -120,12 +120,20 @@ def load_config(
     overrides: list[str] | tuple[str, ...] = (),
     base: dict | None = None,
 ) -> RunConfig:
-    """Defaults <- ``base`` <- YAML file <- ``key=value`` overrides <- ``method``."""
+    """Defaults <- ``base`` <- YAML file <- ``key=value`` overrides <- ``method``.
+
+    An override ``method=M`` naming another method than the file's drops the file's
+    ``params`` (they belong to the file's method), so ``method=random`` reads any config's
+    encoder and data; ``params.*`` overrides still apply."""
     tree: dict = _deep_merge({}, base or {})
+    parsed = [parse_override(text) for text in overrides]
     if path is not None:
-        tree = _deep_merge(tree, read_yaml(path))
-    for text in overrides:
-        keys, value = parse_override(text)
+        file_tree = read_yaml(path)
+        methods = [value for keys, value in parsed if keys == ["method"]]
+        if methods and file_tree.get("method") not in (None, methods[-1]):
+            file_tree = {key: value for key, value in file_tree.items() if key != "params"}
+        tree = _deep_merge(tree, file_tree)
+    for keys, value in parsed:
         _set_path(tree, keys, value)
     if method is not None:
         file_method = tree.get("method")
