@@ -297,6 +297,13 @@ VARIANTS: dict[str, list[str]] = {
     # (+1.3 ± 1.5); paired with step-300-3x
     "step-300-3x-stacked": [*STRETCHED_SCHEDULE, *STACKED],
     "step-500-5x-stacked": ["train.step_every=500", "EPOCHS*5", *STACKED],
+    # the stack less one of its parts (less the rotation is step-300-3x-observe-70-whole)
+    "step-300-3x-stacked-no-masking": [
+        *STRETCHED_SCHEDULE,
+        *LIGHT_ROTATION,
+        "params.motion_target=whole",
+    ],
+    "step-300-3x-stacked-no-whole": [*STRETCHED_SCHEDULE, *LIGHT_ROTATION, *OBSERVE_70],
     # the authors' GRU initialisation (encoder.gru_init=orthogonal: Xavier-uniform input,
     # orthogonal recurrent weights, zero biases; their model.py) under the adopted schedule,
     # beside the untrained encoder so initialised (a row named random-* is not trained)
