@@ -432,11 +432,16 @@ class Splits(NamedTuple):
     union: SkeletonData
 
 
-def load_splits(args, overrides: list[str], validate: bool) -> Splits:
-    """Views 1+2 -> 3, or view 1 -> view 2 when ``validate`` (``union``: views 1+2+3, or 1+2).
-    Validation runs start from :data:`PREVIOUS`, the config they were measured against."""
+def row_config(args, overrides: list[str], validate: bool) -> RunConfig:
+    """The config of a row: ``--base`` and ``overrides`` on CONFIG; validation runs start
+    from :data:`PREVIOUS`, the config they were measured against."""
     fixed = PREVIOUS if validate else []
-    config = load_config("ms2l", CONFIG, [f"data.root={args.root}", *fixed, *args.base, *overrides])
+    return load_config("ms2l", CONFIG, [f"data.root={args.root}", *fixed, *args.base, *overrides])
+
+
+def load_splits(args, overrides: list[str], validate: bool) -> Splits:
+    """Views 1+2 -> 3, or view 1 -> view 2 when ``validate`` (``union``: views 1+2+3, or 1+2)."""
+    config = row_config(args, overrides, validate)
     data = load_dataset(config.data, quiet=True)
     train_data, test_data = data.split(config.data.split or "xview")
     union = data
@@ -456,8 +461,7 @@ def load_splits(args, overrides: list[str], validate: bool) -> Splits:
 
 def config_digest(args, overrides: list[str], validate: bool) -> str:
     """12 hex digits naming a row's resolved config (``data.root`` aside), kept in its record."""
-    fixed = PREVIOUS if validate else []
-    config = to_dict(load_config("ms2l", CONFIG, [*fixed, *args.base, *overrides]))
+    config = to_dict(row_config(args, overrides, validate))
     config["data"].pop("root", None)
     return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -204,7 +204,7 @@ def test_a_record_made_under_another_config_is_refused_not_reused(import_benchma
     """Records are keyed by their overrides; the config file itself may change (as it did
     when the stacked settings were adopted), so each record keeps its config's digest."""
     bench = import_benchmark("nwucla_ms2l")
-    args = SimpleNamespace(base=[])
+    args = SimpleNamespace(base=[], root="nw-ucla")
     adopted = bench.config_digest(args, [], validate=False)
     assert adopted == bench.config_digest(args, bench.STACKED, validate=False)
     assert adopted != bench.config_digest(args, [], validate=True)  # validation: PREVIOUS
