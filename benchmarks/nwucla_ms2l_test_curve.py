@@ -18,7 +18,6 @@ reading could account for.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -36,6 +35,8 @@ from common import (
 )
 from nwucla_ms2l import (
     PAPER_PROBE_EPOCHS,
+    Records,
+    Splits,
     load_splits,
     paper_probe_config,
     random_method,
@@ -51,21 +52,18 @@ RECORD_KEYS = {"ours": "linear_top1", "paper": f"paper_probe_top1@{PAPER_PROBE_E
 PROBE_TITLES = {"ours": "our probe", "paper": f"the paper's probe ({PAPER_PROBE_EPOCHS} epochs)"}
 
 
-def recorded(work: Path, row: str, seed: int) -> dict:
-    """The test record of ``row`` and ``seed`` in ``WORK/records.jsonl`` (the last one)."""
-    found = {}
-    for line in (work / "records.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if (record["kind"], record["row"], record["seed"]) == ("test", row, seed):
-            found = record
+def recorded(records: Records, row: str, seed: int) -> dict:
+    """The test record of ``row`` and ``seed`` (the last one)."""
+    wanted = ("test", row, seed)
+    found = [r for r in records.done.values() if (r["kind"], r["row"], r["seed"]) == wanted]
     if not found:
-        raise SystemExit(f"{work / 'records.jsonl'}: no test record of row {row} seed {seed}")
-    return found
+        raise SystemExit(f"{records.path}: no test record of row {row} seed {seed}")
+    return found[-1]
 
 
-def curves_of(args, row: str, seed: int) -> dict[str, dict]:
+def curves_of(args, splits: Splits, row: str, seed: int) -> dict[str, dict]:
     """Both probes of one row and seed: ``{probe: {final, best, best_epoch, curve}}``."""
-    config, train_data, test_data, _ = load_splits(args, [], validate=False)
+    config, train_data, test_data, _ = splits
     method = random_method(config, train_data, seed)
     if row != "random":
         load_weights(method, run_dir_of(args, "test", row, seed) / "last.pt")
@@ -179,11 +177,13 @@ def main() -> None:
         raise SystemExit(f"{args.root}: NW-UCLA not found (see ../shared/datasets/README)")
     args.base, args.quick = [], False  # what nwucla_ms2l's helpers read
     seeds = [int(s) for s in args.seeds.split(",")]
+    records = Records(args.work / "records.jsonl", reuse=True)
+    splits = load_splits(args, [], validate=False)
     runs: dict[str, dict] = {row: {} for row in ROWS}
     for seed in seeds:
         for row in ROWS:
-            record = recorded(args.work, row, seed)
-            result = curves_of(args, row, seed)
+            record = recorded(records, row, seed)
+            result = curves_of(args, splits, row, seed)
             for probe, key in RECORD_KEYS.items():
                 result[probe]["reproduces"] = result[probe]["final"] == record.get(key)
             runs[row][seed] = result
