@@ -42,7 +42,8 @@ the same seeds. Validation starts from :data:`PREVIOUS` (the config the variants
 measured against, before ``step-300-3x-stacked`` was adopted), so the files keep their
 meaning and their records. ``--validate --curve rand-s`` trains the strategy for
 ``--strategy-epochs`` on view 1, scores view 2 after every epoch and chooses the epochs of
-the classifier C (``nwucla_ms2l_classifier_epochs.{json,md}``).
+the classifier C (``nwucla_ms2l_classifier_epochs_60.{json,md}``); ``--curve
+rand-s,jointly`` pairs Jointly's curve with Rand-S's.
 
 Every finished run is appended to ``WORK/records.jsonl``; ``--reuse`` keeps the records
 with the same row, overrides, epochs and seed instead of running them again.
@@ -75,6 +76,7 @@ from common import (
     load_average,
     machine,
     mean_std,
+    mean_std_text,
     paired_differences,
     resumable_with,
     write_json,
@@ -163,6 +165,7 @@ PAPER = {
     "jointly": 86.75,
 }
 STRATEGIES = ("rand-s", "pretrain", "finetune", "moving", "jointly")
+FROM_SCRATCH = ("rand-s", "jointly")  # strategies that start from a random encoder
 FIGURE4 = ("finetune", "moving")  # strategies that record L_self per epoch
 CURVE_GRID = 5  # --curve: epochs of C compared every CURVE_GRID epochs
 # The paper's linear probe (paper_probe_config): epochs compared on view 1 -> view 2 (the
@@ -410,6 +413,20 @@ class Records:
             )
         return record
 
+    def adopt(self, results: Path) -> int:
+        """Take the finished runs of a results file (its ``runs``: the records it was
+        gathered from) where this folder has none, so a fresh machine extends a committed
+        table without re-running its rows. Returns how many were taken."""
+        try:
+            runs = json.loads(results.read_text())["runs"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{results}: not a results file with runs ({error})") from None
+        groups = runs.values() if isinstance(runs, dict) else [runs]  # rows, or one curve
+        taken = [r for rs in groups for r in rs if r["key"] not in self.done]
+        for record in taken:
+            self.add(record)
+        return len(taken)
+
     def add(self, record: dict) -> dict:
         self.done[record["key"]] = record
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -645,6 +662,7 @@ def run_strategy_curve(args, records, strategy: str, seed: int) -> dict:
         "classifier_top1": round(result["top1"], 2),
         "monitor_curve": [round(v, 2) for v in result["monitor_curve"]],
         "cls_curve": result["cls_curve"],
+        **({"self_curve": result["self_curve"]} if result.get("self_curve") else {}),
     })  # fmt: skip
 
 
@@ -655,7 +673,7 @@ def run_strategy_row(args, records, strategy, seed, pretrained) -> dict:
     if (record := records.get(key, digest)) is not None:
         return record
     config, train_data, test_data, _ = load_splits(args, [], validate=False)
-    source = random_method(config, train_data, seed) if strategy in ("rand-s", "jointly") else None
+    source = random_method(config, train_data, seed) if strategy in FROM_SCRATCH else None
     if source is None:
         source = pretrained(seed)
     strategy_config = strategy_settings(args, config, strategy)
@@ -834,20 +852,41 @@ def run_validation(args, records) -> dict:
 
 
 def run_epoch_choice(args, records) -> dict:
-    """Classifier epochs chosen on view 1 -> view 2: the grid epoch (every ``CURVE_GRID``
-    and the last) with the best mean top-1 over seeds; view 3 is never read."""
-    runs = [run_strategy_curve(args, records, args.curve, seed) for seed in args.seeds]
-    curves = np.array([r["monitor_curve"] for r in runs])  # (seeds, epochs)
-    grid = sorted({*range(CURVE_GRID, curves.shape[1] + 1, CURVE_GRID), curves.shape[1]})
-    rows = []
-    for epoch in grid:
-        mean, std = rounded_mean_std(curves[:, epoch - 1].tolist())
-        rows.append({"epoch": epoch, "mean": mean, "std": std, "text": f"{mean:.1f} ± {std:.1f}"})
-    best = max(rows, key=lambda row: row["mean"])
-    for row in rows:
-        inside = abs(row["mean"] - best["mean"]) <= row["std"] + best["std"]
-        row["vs_best"] = "chosen" if row is best else ("inside" if inside else "outside")
-    return {"strategy": args.curve, "chosen_epochs": best["epoch"], "table": rows, "runs": runs}
+    """Classifier epochs chosen on view 1 -> view 2: for each strategy of ``--curve``, the
+    grid epoch (every ``CURVE_GRID`` and the last) with the best mean top-1 over seeds; a
+    further strategy is also paired with the first at every grid epoch. View 3 is never
+    read."""
+    strategies = args.curve.split(",")
+    runs = {
+        s: [run_strategy_curve(args, records, s, seed) for seed in args.seeds] for s in strategies
+    }
+    curves = {
+        s: np.array([r["monitor_curve"] for r in rs]) for s, rs in runs.items()
+    }  # (seeds, epochs)
+    last = min(c.shape[1] for c in curves.values())
+    grid = sorted({*range(CURVE_GRID, last + 1, CURVE_GRID), last})
+    table = [{"epoch": epoch} for epoch in grid]
+    chosen = {}
+    for strategy, curve in curves.items():
+        for row in table:
+            mean, std = rounded_mean_std(curve[:, row["epoch"] - 1].tolist())
+            row.update({strategy: mean, f"{strategy}_std": std})
+            row[f"{strategy}_text"] = f"{mean:.1f} ± {std:.1f}"
+        best = max(table, key=lambda row: row[strategy])
+        chosen[strategy] = best["epoch"]
+        for row in table:
+            inside = (
+                abs(row[strategy] - best[strategy])
+                <= row[f"{strategy}_std"] + best[f"{strategy}_std"]
+            )
+            row[f"{strategy}_vs_best"] = (
+                "chosen" if row is best else ("inside" if inside else "outside")
+            )
+        if strategy != strategies[0]:
+            for row in table:
+                diffs = curve[:, row["epoch"] - 1] - curves[strategies[0]][:, row["epoch"] - 1]
+                row[f"{strategy}_vs_{strategies[0]}"] = mean_std_text(diffs.tolist(), signed=True)
+    return {"strategies": strategies, "chosen_epochs": chosen, "table": table, "runs": runs}
 
 
 # ---------------------------------------------------------------------------- output
@@ -969,26 +1008,35 @@ CURVE_STEM = "nwucla_ms2l_classifier_epochs_60"  # the curve that chose C's epoc
 
 
 def write_epoch_choice(results: dict, out: Path, command: str, stem: str = CURVE_STEM) -> None:
-    """``{stem}.json`` and ``{stem}.md``: the curve on the grid and its best epoch count
-    (the choice of the test rows only under the default ``stem``; another stem is a
+    """``{stem}.json`` and ``{stem}.md``: the curves on the grid and each one's best epoch
+    count (the choice of the test rows only under the default ``stem``; another stem is a
     further measurement, e.g. the earlier curve to 30 epochs)."""
     payload = {"machine": machine(resolve_device("auto")), "command": command, **results}
     write_json(out / f"{stem}.json", payload)
-    columns = [("epoch", "epoch"), ("text", "top-1 % on view 2"), ("vs_best", "vs the best")]
-    best = f"the best mean, **{results['chosen_epochs']} epochs**"
+    strategies = results["strategies"]
+    columns = [("epoch", "epoch")]
+    for strategy in strategies:
+        columns += [
+            (f"{strategy}_text", f"{strategy} top-1 % on view 2"),
+            (f"{strategy}_vs_best", "vs its best"),
+        ]
+        if strategy != strategies[0]:
+            columns.append((f"{strategy}_vs_{strategies[0]}", f"Δ vs {strategies[0]} (paired)"))
+    best = ", ".join(f"{s} **{e} epochs**" for s, e in results["chosen_epochs"].items())
     choice = (
-        f"Chosen: {best}, used for every strategy on the test split (same epochs, twice "
-        "the iterations on views 1+2)."
+        f"Chosen: the best mean, {best}, used for every strategy on the test split (same "
+        "epochs, twice the iterations on views 1+2)."
         if stem == CURVE_STEM
-        else f"Best: {best} (a measurement; the test rows use the choice of `{CURVE_STEM}.md`)."
+        else f"Best mean: {best} (a measurement; the test rows use the choice of `{CURVE_STEM}.md`)."
     )
+    seeds = sorted({r["seed"] for rs in results["runs"].values() for r in rs})
     lines = [
-        f"# Epochs of the classifier C, chosen on a validation split ({results['strategy']}: "
+        f"# Epochs of the classifier C, chosen on a validation split ({', '.join(strategies)}: "
         "train on view 1, evaluate on view 2)",
         "",
-        f"Machine: {payload['machine']}. Mean ± std over seeds "
-        f"{[r['seed'] for r in results['runs']]} after each epoch on the grid; 'inside' "
-        f"when it differs from the best by less than the sum of the two stds. {choice}",
+        f"Machine: {payload['machine']}. Mean ± std over seeds {seeds} after each epoch on "
+        "the grid; 'inside' when it differs from the best by less than the sum of the two "
+        f"stds. {choice}",
         f"Command: `{command}`",
         "",
         markdown_table(results["table"], [k for k, _ in columns], [t for _, t in columns]),
@@ -1019,7 +1067,9 @@ def main() -> None:
         "--reference", default="paper", help="--validate: the variant the Δ columns pair with"
     )
     parser.add_argument(
-        "--curve", choices=STRATEGIES[:1], help="with --validate: choose C's epochs on view 2"
+        "--curve",
+        help="with --validate: choose C's epochs on view 2 for these strategies trained from "
+        "scratch (comma-separated: rand-s, jointly; a second one is paired with the first)",
     )
     parser.add_argument(
         "--stem",
@@ -1032,6 +1082,13 @@ def main() -> None:
         action="store_true",
         help="also train the classifier C on each row's frozen encoder (Sec. 3.3's reading "
         "of the unsupervised protocol; --strategy-epochs epochs)",
+    )
+    parser.add_argument(
+        "--records-from",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="results JSON files whose runs join the work folder's records (with --reuse)",
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: subsets, 1 epoch")
     parser.add_argument(
@@ -1053,7 +1110,15 @@ def main() -> None:
         args.pretrain_epochs, args.strategy_epochs, args.moving_epochs = 1, 2, 1.0
     command = "python benchmarks/nwucla_ms2l.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     records = Records(Path(args.work) / "records.jsonl", args.reuse)
+    if args.records_from and not args.reuse:
+        raise SystemExit("--records-from needs --reuse (the records would not be read)")
+    for results in args.records_from:
+        print(f"{results}: {records.adopt(results)} records taken", flush=True)
     out = Path(args.work) if args.quick else args.out
+    if args.curve and not set(args.curve.split(",")) <= set(FROM_SCRATCH):
+        raise SystemExit(
+            f"--curve: strategies trained from scratch only ({', '.join(FROM_SCRATCH)})"
+        )
     if args.validate and args.curve:
         stem = args.stem or CURVE_STEM
         write_epoch_choice(run_epoch_choice(args, records), out, command, stem)

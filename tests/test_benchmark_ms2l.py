@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -214,3 +215,41 @@ def test_a_record_made_under_another_config_is_refused_not_reused(import_benchma
     assert records.get("k", adopted) and records.get("legacy", adopted)
     with pytest.raises(SystemExit, match="another config: use a new --work"):
         records.get("k", bench.config_digest(args, bench.PREVIOUS, validate=False))
+
+
+def test_a_results_file_lends_its_runs_to_a_fresh_work_folder_where_missing(
+    import_benchmark, tmp_path
+):
+    """``--records-from``: the runs a committed results file was gathered from join the
+    records, a record the folder has already kept as it is; a file without runs is named."""
+    bench = import_benchmark("nwucla_ms2l")
+    results = tmp_path / "nwucla_ms2l.json"
+    runs = {"ms2l": [{"key": "a", "linear_top1": 70.0}, {"key": "b", "linear_top1": 71.0}]}
+    results.write_text(json.dumps({"runs": runs}))
+    records = bench.Records(tmp_path / "work" / "records.jsonl", reuse=True)
+    records.add({"key": "b", "linear_top1": 99.0})
+    assert records.adopt(results) == 1 and records.adopt(results) == 0
+    reread = bench.Records(tmp_path / "work" / "records.jsonl", reuse=True)
+    assert reread.get("a")["linear_top1"] == 70.0 and reread.get("b")["linear_top1"] == 99.0
+    (tmp_path / "table.json").write_text("[]")
+    with pytest.raises(SystemExit, match="table.json: not a results file"):
+        records.adopt(tmp_path / "table.json")
+
+
+def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_benchmark, tmp_path):
+    """``--curve rand-s,jointly``: each strategy's best grid epoch is its own, and Jointly's
+    column is its paired difference to Rand-S at every grid epoch."""
+    bench = import_benchmark("nwucla_ms2l")
+    records = bench.Records(tmp_path / "records.jsonl", reuse=True)
+    args = SimpleNamespace(curve="rand-s,jointly", seeds=[0, 1], base=[], strategy_epochs=10)
+    rising = [float(e) for e in range(1, 11)]
+    for seed in args.seeds:
+        for strategy, curve in (("rand-s", rising[::-1]), ("jointly", rising)):
+            key = bench.Records.key("val-curve", strategy, [], 10, seed)
+            records.add({"key": key, "seed": seed, "monitor_curve": [v + seed for v in curve]})
+    results = bench.run_epoch_choice(args, records)
+    assert results["chosen_epochs"] == {"rand-s": 5, "jointly": 10}
+    assert [row["epoch"] for row in results["table"]] == [5, 10]
+    assert results["table"][1]["jointly_vs_rand-s"] == "+9.0 ± 0.0"  # 10 - 1 on both seeds
+    bench.write_epoch_choice(results, tmp_path, "cmd", stem="curves")
+    assert "Δ vs rand-s (paired)" in (tmp_path / "curves.md").read_text()
