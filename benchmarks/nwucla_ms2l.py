@@ -635,18 +635,28 @@ def runs_load_text(runs: dict) -> str:
 
 
 def strategy_settings(args, config, strategy: str) -> StrategyConfig:
-    """The classifier C's training: ``--strategy-epochs`` of Adam 1e-3 (batch of the config)."""
+    """The classifier C's training: ``--strategy-epochs`` of Adam 1e-3 (batch of the config);
+    Jointly's ω of Eq. (5) is ``--omega``."""
     return StrategyConfig(
         epochs=args.strategy_epochs,
         moving_epochs=args.moving_epochs,
+        omega=args.omega,
         batch_size=config.train.batch_size,
         track_self_loss=strategy in FIGURE4,
     )
 
 
+def strategy_key_overrides(args, strategy: str) -> list[str]:
+    """What a strategy record's key names besides its epochs: ``--base``, and ω where it
+    is not the paper's 1 and the strategy reads it (Jointly)."""
+    omega = [f"OMEGA={args.omega:g}"] if strategy == "jointly" and args.omega != 1.0 else []
+    return [*args.base, *omega]
+
+
 def run_strategy_curve(args, records, strategy: str, seed: int) -> dict:
     """``strategy`` from a random encoder trained on view 1, scored on view 2 every epoch."""
-    key = Records.key("val-curve", strategy, args.base, args.strategy_epochs, seed)
+    key = Records.key("val-curve", strategy, strategy_key_overrides(args, strategy),
+                      args.strategy_epochs, seed)  # fmt: skip
     if (record := records.get(key)) is not None:
         return record
     config, train_data, val_data, _ = load_splits(args, [], validate=True)
@@ -668,7 +678,8 @@ def run_strategy_curve(args, records, strategy: str, seed: int) -> dict:
 
 def run_strategy_row(args, records, strategy, seed, pretrained) -> dict:
     """One supervised strategy and seed with the classifier C (test view 3)."""
-    key = Records.key("test", strategy, args.base, args.strategy_epochs, seed)
+    key = Records.key("test", strategy, strategy_key_overrides(args, strategy),
+                      args.strategy_epochs, seed)  # fmt: skip
     digest = config_digest(args, [], validate=False)
     if (record := records.get(key, digest)) is not None:
         return record
@@ -1061,6 +1072,9 @@ def main() -> None:
     # still rising there: 63.6 ± 1.1) is nwucla_ms2l_classifier_epochs.md.
     parser.add_argument("--strategy-epochs", type=int, default=60)
     parser.add_argument("--moving-epochs", type=float, default=5.0, help="θ reaches 1 here")
+    parser.add_argument(
+        "--omega", type=float, default=1.0, help="Jointly: ω of Eq. (5) (the paper's 1)"
+    )
     parser.add_argument("--validate", action="store_true", help="view 1 -> view 2 hypotheses")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument(

@@ -140,7 +140,7 @@ def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(impor
     overrides = ["encoder.hidden_size=6", "train.batch_size=6", "params.observed_frames=4"]
     config = bench.load_config("ms2l", bench.CONFIG, overrides)
     train, test = tiny_data(), tiny_data(6, seed=1)
-    args = SimpleNamespace(frozen_c=True, strategy_epochs=2, moving_epochs=1.0)
+    args = SimpleNamespace(frozen_c=True, strategy_epochs=2, moving_epochs=1.0, omega=1.0)
     record = {"row": "random", "seed": 0, "epochs": 0}
     completed = bench.complete_record(
         args, record, lambda: bench.Splits(config, train, test, train), ()
@@ -241,7 +241,9 @@ def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_ben
     column is its paired difference to Rand-S at every grid epoch."""
     bench = import_benchmark("nwucla_ms2l")
     records = bench.Records(tmp_path / "records.jsonl", reuse=True)
-    args = SimpleNamespace(curve="rand-s,jointly", seeds=[0, 1], base=[], strategy_epochs=10)
+    args = SimpleNamespace(
+        curve="rand-s,jointly", seeds=[0, 1], base=[], strategy_epochs=10, omega=1.0
+    )
     rising = [float(e) for e in range(1, 11)]
     for seed in args.seeds:
         for strategy, curve in (("rand-s", rising[::-1]), ("jointly", rising)):
@@ -253,3 +255,13 @@ def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_ben
     assert results["table"][1]["jointly_vs_rand-s"] == "+9.0 ± 0.0"  # 10 - 1 on both seeds
     bench.write_epoch_choice(results, tmp_path, "cmd", stem="curves")
     assert "Δ vs rand-s (paired)" in (tmp_path / "curves.md").read_text()
+
+
+def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchmark):
+    """``--omega`` changes Jointly's key (its records are another run) and no other
+    strategy's, so Rand-S records pair with every ω."""
+    bench = import_benchmark("nwucla_ms2l")
+    paper, low = (SimpleNamespace(base=["a=1"], omega=w) for w in (1.0, 0.1))
+    assert bench.strategy_key_overrides(paper, "jointly") == ["a=1"]
+    assert bench.strategy_key_overrides(low, "jointly") == ["a=1", "OMEGA=0.1"]
+    assert bench.strategy_key_overrides(low, "rand-s") == ["a=1"]
