@@ -868,36 +868,34 @@ def run_epoch_choice(args, records) -> dict:
     further strategy is also paired with the first at every grid epoch. View 3 is never
     read."""
     strategies = args.curve.split(",")
-    runs = {
-        s: [run_strategy_curve(args, records, s, seed) for seed in args.seeds] for s in strategies
-    }
-    curves = {
-        s: np.array([r["monitor_curve"] for r in rs]) for s, rs in runs.items()
-    }  # (seeds, epochs)
-    last = min(c.shape[1] for c in curves.values())
-    grid = sorted({*range(CURVE_GRID, last + 1, CURVE_GRID), last})
-    table = [{"epoch": epoch} for epoch in grid]
-    chosen = {}
-    for strategy, curve in curves.items():
+    runs = {s: [run_strategy_curve(args, records, s, seed) for seed in args.seeds]
+            for s in strategies}  # fmt: skip
+    curves = {s: np.array([r["monitor_curve"] for r in rs]) for s, rs in runs.items()}
+    last = min(curve.shape[1] for curve in curves.values())  # curves: (seeds, epochs)
+    table = [{"epoch": e} for e in sorted({*range(CURVE_GRID, last + 1, CURVE_GRID), last})]
+    chosen = {s: grid_column(table, s, curves[s]) for s in strategies}
+    first = strategies[0]
+    for strategy in strategies[1:]:
         for row in table:
-            mean, std = rounded_mean_std(curve[:, row["epoch"] - 1].tolist())
-            row.update({strategy: mean, f"{strategy}_std": std})
-            row[f"{strategy}_text"] = f"{mean:.1f} ± {std:.1f}"
-        best = max(table, key=lambda row: row[strategy])
-        chosen[strategy] = best["epoch"]
-        for row in table:
-            inside = (
-                abs(row[strategy] - best[strategy])
-                <= row[f"{strategy}_std"] + best[f"{strategy}_std"]
-            )
-            row[f"{strategy}_vs_best"] = (
-                "chosen" if row is best else ("inside" if inside else "outside")
-            )
-        if strategy != strategies[0]:
-            for row in table:
-                diffs = curve[:, row["epoch"] - 1] - curves[strategies[0]][:, row["epoch"] - 1]
-                row[f"{strategy}_vs_{strategies[0]}"] = mean_std_text(diffs.tolist(), signed=True)
+            diffs = curves[strategy][:, row["epoch"] - 1] - curves[first][:, row["epoch"] - 1]
+            row[f"{strategy}_vs_{first}"] = mean_std_text(diffs.tolist(), signed=True)
     return {"strategies": strategies, "chosen_epochs": chosen, "table": table, "runs": runs}
+
+
+def grid_column(table: list[dict], strategy: str, curve: np.ndarray) -> int:
+    """Fill ``strategy``'s mean ± std over seeds of ``curve`` (seeds, epochs) at each grid
+    epoch of ``table`` and its verdict against its best; returns the best epoch."""
+    for row in table:
+        mean, std = rounded_mean_std(curve[:, row["epoch"] - 1].tolist())
+        row.update({strategy: mean, f"{strategy}_std": std})
+        row[f"{strategy}_text"] = f"{mean:.1f} ± {std:.1f}"
+    best = max(table, key=lambda row: row[strategy])
+    for row in table:
+        spread = row[f"{strategy}_std"] + best[f"{strategy}_std"]
+        inside = abs(row[strategy] - best[strategy]) <= spread
+        verdict = "chosen" if row is best else ("inside" if inside else "outside")
+        row[f"{strategy}_vs_best"] = verdict
+    return best["epoch"]
 
 
 # ---------------------------------------------------------------------------- output
