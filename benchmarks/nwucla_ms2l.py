@@ -621,6 +621,14 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
     return records.add({**record, **metrics, **result})
 
 
+def omega_text(runs: dict) -> str:
+    """`` Jointly: ω = W ...`` when the Jointly records were made with an ω of Eq. (5) other
+    than the paper's 1 (it is named in their keys), else ``""``."""
+    omegas = sorted({o.removeprefix("OMEGA=") for r in runs.get("jointly", [])
+                     for o in json.loads(r["key"])[2] if o.startswith("OMEGA=")})  # fmt: skip
+    return f" Jointly: ω = {', '.join(omegas)} in Eq. (5) (the paper's 1)." if omegas else ""
+
+
 def runs_load_text(runs: dict) -> str:
     """The 1-minute load average at the end of the pre-training runs (records made since
     it is recorded), as a sentence for a results file; ``""`` when no run has it."""
@@ -961,13 +969,14 @@ def write_test(results: dict, out: Path, command: str, stem: str = "nwucla_ms2l"
     if stem != "nwucla_ms2l":  # README's table reads one file per method (the results contract)
         payload.pop("summary_rows", None)
     write_json(out / f"{stem}.json", payload)
-    knn = next((r[0]["knn"] for r in runs.values() if r and "knn" in r[0]), "")
+    knn = next((f"kNN: {r[0]['knn']}. " for r in runs.values() if r and "knn" in r[0]), "")
     lines = [
         "# MS²L on NW-UCLA cross-view (train views 1+2, test view 3)",
         "",
         f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
-        f"kNN: {knn}. Δ: paired difference over seeds; 'inside the spread' when the "
-        f"means differ by less than the sum of the two stds.{runs_load_text(runs)}",
+        f"{knn}Δ: paired difference over seeds; 'inside the spread' when the "
+        f"means differ by less than the sum of the two stds.{runs_load_text(runs)}"
+        f"{omega_text(runs)}",
         f"Command: `{command}`",
         "",
         table_text(results["table"], TEST_COLUMNS),

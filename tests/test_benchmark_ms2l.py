@@ -265,3 +265,11 @@ def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchma
     assert bench.strategy_key_overrides(paper, "jointly") == ["a=1"]
     assert bench.strategy_key_overrides(low, "jointly") == ["a=1", "OMEGA=0.1"]
     assert bench.strategy_key_overrides(low, "rand-s") == ["a=1"]
+
+
+def test_a_results_file_says_which_omega_its_jointly_rows_used(import_benchmark):
+    bench = import_benchmark("nwucla_ms2l")
+    key = bench.Records.key("test", "jointly", ["OMEGA=0.3"], 60, 0)
+    assert "ω = 0.3" in bench.omega_text({"jointly": [{"key": key}]})
+    paper = bench.Records.key("test", "jointly", [], 60, 0)
+    assert bench.omega_text({"jointly": [{"key": paper}], "rand-s": []}) == ""
