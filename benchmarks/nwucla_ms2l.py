@@ -166,6 +166,7 @@ PAPER = {
 }
 STRATEGIES = ("rand-s", "pretrain", "finetune", "moving", "jointly")
 FROM_SCRATCH = ("rand-s", "jointly")  # strategies that start from a random encoder
+OMEGA = "OMEGA="  # a Jointly record's key names an ω of Eq. (5) other than 1 so (--omega)
 FIGURE4 = ("finetune", "moving")  # strategies that record L_self per epoch
 CURVE_GRID = 5  # --curve: epochs of C compared every CURVE_GRID epochs
 # The paper's linear probe (paper_probe_config): epochs compared on view 1 -> view 2 (the
@@ -624,8 +625,8 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
 def omega_text(runs: dict) -> str:
     """`` Jointly: ω = W ...`` when the Jointly records were made with an ω of Eq. (5) other
     than the paper's 1 (it is named in their keys), else ``""``."""
-    omegas = sorted({o.removeprefix("OMEGA=") for r in runs.get("jointly", [])
-                     for o in json.loads(r["key"])[2] if o.startswith("OMEGA=")})  # fmt: skip
+    omegas = sorted({o.removeprefix(OMEGA) for r in runs.get("jointly", [])
+                     for o in json.loads(r["key"])[2] if o.startswith(OMEGA)})  # fmt: skip
     return f" Jointly: ω = {', '.join(omegas)} in Eq. (5) (the paper's 1)." if omegas else ""
 
 
@@ -657,7 +658,7 @@ def strategy_settings(args, config, strategy: str) -> StrategyConfig:
 def strategy_key_overrides(args, strategy: str) -> list[str]:
     """What a strategy record's key names besides its epochs: ``--base``, and ω where it
     is not the paper's 1 and the strategy reads it (Jointly)."""
-    omega = [f"OMEGA={args.omega:g}"] if strategy == "jointly" and args.omega != 1.0 else []
+    omega = [f"{OMEGA}{args.omega:g}"] if strategy == "jointly" and args.omega != 1.0 else []
     return [*args.base, *omega]
 
 
@@ -1130,16 +1131,16 @@ def main() -> None:
     if args.quick:
         args.pretrain_epochs, args.strategy_epochs, args.moving_epochs = 1, 2, 1.0
     command = "python benchmarks/nwucla_ms2l.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    records = Records(Path(args.work) / "records.jsonl", args.reuse)
     if args.records_from and not args.reuse:
         raise SystemExit("--records-from needs --reuse (the records would not be read)")
-    for results in args.records_from:
-        print(f"{results}: {records.adopt(results)} records taken", flush=True)
-    out = Path(args.work) if args.quick else args.out
     if args.curve and not set(args.curve.split(",")) <= set(FROM_SCRATCH):
         raise SystemExit(
             f"--curve: strategies trained from scratch only ({', '.join(FROM_SCRATCH)})"
         )
+    records = Records(Path(args.work) / "records.jsonl", args.reuse)
+    for results in args.records_from:
+        print(f"{results}: {records.adopt(results)} records taken", flush=True)
+    out = Path(args.work) if args.quick else args.out
     if args.validate and args.curve:
         stem = args.stem or CURVE_STEM
         write_epoch_choice(run_epoch_choice(args, records), out, command, stem)
