@@ -167,6 +167,10 @@ PAPER = {
 STRATEGIES = ("rand-s", "pretrain", "finetune", "moving", "jointly")
 FROM_SCRATCH = ("rand-s", "jointly")  # strategies that start from a random encoder
 OMEGA = "OMEGA="  # a Jointly record's key names an ω of Eq. (5) other than 1 so (--omega)
+# a strategy record's key names C's optimiser where it is not the default (Adam 1e-3,
+# constant): --strategy-lr, --strategy-step-every (Sec. 4.1's step decay)
+C_LR, C_STEP_EVERY = "C_LR=", "C_STEP_EVERY="
+DEFAULT_C_LR = 1e-3
 FIGURE4 = ("finetune", "moving")  # strategies that record L_self per epoch
 CURVE_GRID = 5  # --curve: epochs of C compared every CURVE_GRID epochs
 # The paper's linear probe (paper_probe_config): epochs compared on view 1 -> view 2 (the
@@ -622,12 +626,26 @@ def run_pretrain_row(args, records, kind, row, overrides, seed, validate) -> dic
     return records.add({**record, **metrics, **result})
 
 
-def omega_text(runs: dict) -> str:
+def key_values(records: list[dict], marker: str) -> list[str]:
+    """The values of ``marker`` (e.g. ``OMEGA=``) named in the keys of ``records``, sorted."""
+    return sorted({o.removeprefix(marker) for r in records
+                   for o in json.loads(r["key"])[2] if o.startswith(marker)})  # fmt: skip
+
+
+def settings_text(runs: dict) -> str:
     """`` Jointly: ω = W ...`` when the Jointly records were made with an ω of Eq. (5) other
-    than the paper's 1 (it is named in their keys), else ``""``."""
-    omegas = sorted({o.removeprefix(OMEGA) for r in runs.get("jointly", [])
-                     for o in json.loads(r["key"])[2] if o.startswith(OMEGA)})  # fmt: skip
-    return f" Jointly: ω = {', '.join(omegas)} in Eq. (5) (the paper's 1)." if omegas else ""
+    than the paper's 1 (it is named in their keys), else ``""``; likewise C's optimiser
+    where a strategy's records name one other than the default."""
+    text = ""
+    if omegas := key_values(runs.get("jointly", []), OMEGA):
+        text += f" Jointly: ω = {', '.join(omegas)} in Eq. (5) (the paper's 1)."
+    every_run = [r for rs in runs.values() for r in rs]
+    lrs, steps = key_values(every_run, C_LR), key_values(every_run, C_STEP_EVERY)
+    if lrs or steps:
+        schedule = f"x0.1 every {', '.join(steps)} iterations to 1e-4" if steps else "constant"
+        text += (f" C's optimiser: Adam lr {', '.join(lrs) or '0.001'}, {schedule}"
+                 " (default: 0.001, constant).")  # fmt: skip
+    return text
 
 
 def runs_load_text(runs: dict) -> str:
@@ -644,12 +662,15 @@ def runs_load_text(runs: dict) -> str:
 
 
 def strategy_settings(args, config, strategy: str) -> StrategyConfig:
-    """The classifier C's training: ``--strategy-epochs`` of Adam 1e-3 (batch of the config);
+    """The classifier C's training: ``--strategy-epochs`` of Adam (``--strategy-lr``, decayed
+    x0.1 every ``--strategy-step-every`` iterations where > 0; batch of the config);
     Jointly's ω of Eq. (5) is ``--omega``."""
     return StrategyConfig(
         epochs=args.strategy_epochs,
         moving_epochs=args.moving_epochs,
         omega=args.omega,
+        lr=args.strategy_lr,
+        step_every=args.strategy_step_every,
         batch_size=config.train.batch_size,
         track_self_loss=strategy in FIGURE4,
     )
@@ -659,7 +680,9 @@ def strategy_key_overrides(args, strategy: str) -> list[str]:
     """What a strategy record's key names besides its epochs: ``--base``, and ω where it
     is not the paper's 1 and the strategy reads it (Jointly)."""
     omega = [f"{OMEGA}{args.omega:g}"] if strategy == "jointly" and args.omega != 1.0 else []
-    return [*args.base, *omega]
+    lr = [f"{C_LR}{args.strategy_lr:g}"] if args.strategy_lr != DEFAULT_C_LR else []
+    step = [f"{C_STEP_EVERY}{args.strategy_step_every}"] if args.strategy_step_every else []
+    return [*args.base, *omega, *lr, *step]
 
 
 def run_strategy_curve(args, records, strategy: str, seed: int) -> dict:
@@ -977,7 +1000,7 @@ def write_test(results: dict, out: Path, command: str, stem: str = "nwucla_ms2l"
         f"Machine: {payload['machine']}. Final epoch, mean ± std over seeds (ddof 1); "
         f"{knn}Δ: paired difference over seeds; 'inside the spread' when the "
         f"means differ by less than the sum of the two stds.{runs_load_text(runs)}"
-        f"{omega_text(runs)}",
+        f"{settings_text(runs)}",
         f"Command: `{command}`",
         "",
         table_text(results["table"], TEST_COLUMNS),
@@ -1055,7 +1078,7 @@ def write_epoch_choice(results: dict, out: Path, command: str, stem: str = CURVE
         "",
         f"Machine: {payload['machine']}. Mean ± std over seeds {seeds} after each epoch on "
         "the grid; 'inside' when it differs from the best by less than the sum of the two "
-        f"stds. {choice}",
+        f"stds. {choice}{settings_text(results['runs'])}",
         f"Command: `{command}`",
         "",
         markdown_table(results["table"], [k for k, _ in columns], [t for _, t in columns]),
@@ -1083,6 +1106,13 @@ def main() -> None:
     parser.add_argument(
         "--omega", type=float, default=1.0, help="Jointly: ω of Eq. (5) (the paper's 1)"
     )
+    parser.add_argument(
+        "--strategy-lr", type=float, default=DEFAULT_C_LR, help="C's Adam lr (authors' 1e-3)"
+    )
+    parser.add_argument(
+        "--strategy-step-every", type=int, default=0,
+        help="C's lr x0.1 every N iterations to 1e-4 (Sec. 4.1: 100 from 0.01); 0: constant",
+    )  # fmt: skip
     parser.add_argument("--validate", action="store_true", help="view 1 -> view 2 hypotheses")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument(

@@ -140,7 +140,14 @@ def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(impor
     overrides = ["encoder.hidden_size=6", "train.batch_size=6", "params.observed_frames=4"]
     config = bench.load_config("ms2l", bench.CONFIG, overrides)
     train, test = tiny_data(), tiny_data(6, seed=1)
-    args = SimpleNamespace(frozen_c=True, strategy_epochs=2, moving_epochs=1.0, omega=1.0)
+    args = SimpleNamespace(
+        frozen_c=True,
+        strategy_epochs=2,
+        moving_epochs=1.0,
+        omega=1.0,
+        strategy_lr=1e-3,
+        strategy_step_every=0,
+    )
     record = {"row": "random", "seed": 0, "epochs": 0}
     completed = bench.complete_record(
         args, record, lambda: bench.Splits(config, train, test, train), ()
@@ -242,8 +249,9 @@ def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_ben
     bench = import_benchmark("nwucla_ms2l")
     records = bench.Records(tmp_path / "records.jsonl", reuse=True)
     args = SimpleNamespace(
-        curve="rand-s,jointly", seeds=[0, 1], base=[], strategy_epochs=10, omega=1.0
-    )
+        curve="rand-s,jointly", seeds=[0, 1], base=[], strategy_epochs=10, omega=1.0,
+        strategy_lr=1e-3, strategy_step_every=0,
+    )  # fmt: skip
     rising = [float(e) for e in range(1, 11)]
     for seed in args.seeds:
         for strategy, curve in (("rand-s", rising[::-1]), ("jointly", rising)):
@@ -261,7 +269,8 @@ def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchma
     """``--omega`` changes Jointly's key (its records are another run) and no other
     strategy's, so Rand-S records pair with every ω."""
     bench = import_benchmark("nwucla_ms2l")
-    paper, low = (SimpleNamespace(base=["a=1"], omega=w) for w in (1.0, 0.1))
+    paper, low = (SimpleNamespace(base=["a=1"], omega=w, strategy_lr=1e-3, strategy_step_every=0)
+                  for w in (1.0, 0.1))  # fmt: skip
     assert bench.strategy_key_overrides(paper, "jointly") == ["a=1"]
     assert bench.strategy_key_overrides(low, "jointly") == ["a=1", "OMEGA=0.1"]
     assert bench.strategy_key_overrides(low, "rand-s") == ["a=1"]
@@ -270,6 +279,18 @@ def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchma
 def test_a_results_file_says_which_omega_its_jointly_rows_used(import_benchmark):
     bench = import_benchmark("nwucla_ms2l")
     key = bench.Records.key("test", "jointly", ["OMEGA=0.3"], 60, 0)
-    assert "ω = 0.3" in bench.omega_text({"jointly": [{"key": key}]})
+    assert "ω = 0.3" in bench.settings_text({"jointly": [{"key": key}]})
     paper = bench.Records.key("test", "jointly", [], 60, 0)
-    assert bench.omega_text({"jointly": [{"key": paper}], "rand-s": []}) == ""
+    assert bench.settings_text({"jointly": [{"key": paper}], "rand-s": []}) == ""
+
+
+def test_a_non_default_optimiser_of_c_is_in_every_strategys_key_and_named(import_benchmark):
+    """``--strategy-lr`` / ``--strategy-step-every`` (Sec. 4.1's schedule) make other runs
+    of every strategy, and the results text names the optimiser they used."""
+    bench = import_benchmark("nwucla_ms2l")
+    args = SimpleNamespace(base=[], omega=1.0, strategy_lr=0.01, strategy_step_every=100)
+    for strategy in ("rand-s", "jointly"):
+        assert bench.strategy_key_overrides(args, strategy) == ["C_LR=0.01", "C_STEP_EVERY=100"]
+    key = bench.Records.key("val-curve", "rand-s", ["C_LR=0.01", "C_STEP_EVERY=100"], 60, 0)
+    text = bench.settings_text({"rand-s": [{"key": key}]})
+    assert "Adam lr 0.01, x0.1 every 100 iterations" in text

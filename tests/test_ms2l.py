@@ -17,6 +17,7 @@ from skelssl.evaluation.ms2l import (
     ActionClassifier,
     StrategyConfig,
     check_transfer,
+    classifier_scheduler,
     moving_theta,
     train_recognition,
 )
@@ -537,6 +538,24 @@ def test_monitor_scores_every_epoch_without_changing_the_training():
     assert len(watched["monitor_curve"]) == 2 and "monitor_curve" not in plain
     assert all(0 <= v <= 100 for v in watched["monitor_curve"])
     assert watched["cls_curve"] == plain["cls_curve"] and watched["top1"] == plain["top1"]
+
+
+def test_classifier_schedule_is_the_papers_step_decay_or_constant():
+    """Sec. 4.1: Adam from 0.01, x0.1 every 100 iterations, down to 1e-4; step_every 0
+    keeps the lr (the authors' code)."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([parameter], lr=0.01)
+    scheduler = classifier_scheduler(optimizer, StrategyConfig(lr=0.01, step_every=100))
+    rates = []
+    for _ in range(301):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[99] == pytest.approx(0.01) and rates[100] == pytest.approx(1e-3)
+    assert rates[200] == pytest.approx(1e-4) and rates[300] == pytest.approx(1e-4)
+    assert classifier_scheduler(optimizer, StrategyConfig()) is None
+    with pytest.raises(SkelsslError, match="step_every"):
+        StrategyConfig(step_every=-1).validate()
 
 
 def test_pretrain_strategy_freezes_the_encoder_and_the_classifier_is_a_gru():
