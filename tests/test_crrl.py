@@ -375,6 +375,16 @@ def test_decoder_hidden_reads_the_papers_text_or_the_authors_code():
         CRRLConfig(decoder_hidden=-1).validate()
 
 
+def test_fixed_decoder_keeps_its_initial_weights_while_the_encoder_learns():
+    """``decoder_fixed`` (P&C's FW-AEC): no gradient reaches the decoders' weights, the
+    encoder still learns from the reconstruction through them."""
+    method = crrl(variant="vgsr", decoder_fixed=True)
+    method.loss(tiny_batch())["loss"].backward()
+    for decoder in (method.decoder, method.velocity_decoder):
+        assert all(not p.requires_grad and p.grad is None for p in decoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in method.encoder.parameters())
+
+
 def test_nwucla_configs_use_the_papers_preprocessing_and_width():
     """Sec. IV-B for NW-UCLA: at most 50 frames, min-max per person; 2x256 bi-GRU, batch 32,
     CML 100 epochs, SER / step 2 60 epochs halved at 20 and 50. Plus the recorded deviation:

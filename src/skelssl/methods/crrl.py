@@ -149,6 +149,10 @@ class CRRLConfig:
     # "All GRUs have 256 hidden units"; the readout is our choice, the text names none)
     decoder_hidden: int = 0
     decoder_dropout: float = 0.2  # decoder inter-layer dropout
+    # the decoders' weights fixed at their random initialisation (Predict & Cluster's FW-AEC,
+    # Su et al., CVPR 2020, whose kNN protocol CRRL's Table VI follows): a diagnosis, not
+    # the paper's CRRL, whose decoder is trained
+    decoder_fixed: bool = False
 
     def validate(self) -> None:
         """Raise :class:`SkelsslError` naming the first bad field."""
@@ -325,9 +329,10 @@ class CRRL(nn.Module):
 
     def _build_decoder(self, frame_size: int) -> SequenceDecoder:
         p = self.params
-        return SequenceDecoder(
+        decoder = SequenceDecoder(
             self.encoder.seq_dim, frame_size, p.decoder_layers, p.decoder_dropout, p.decoder_hidden
         )
+        return freeze(decoder) if p.decoder_fixed else decoder
 
     def _initialise_from(self, pretrained: nn.Module) -> None:
         try:
