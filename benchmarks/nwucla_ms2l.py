@@ -170,7 +170,7 @@ OMEGA = "OMEGA="  # a Jointly record's key names an ω of Eq. (5) other than 1 s
 # a strategy record's key names C's optimiser where it is not the default (Adam 1e-3,
 # constant): --strategy-lr, --strategy-step-every (Sec. 4.1's step decay)
 C_LR, C_STEP_EVERY = "C_LR=", "C_STEP_EVERY="
-DEFAULT_C_LR = 1e-3
+DEFAULT_C_LR = StrategyConfig.lr  # the authors' Adam 1e-3
 FIGURE4 = ("finetune", "moving")  # strategies that record L_self per epoch
 CURVE_GRID = 5  # --curve: epochs of C compared every CURVE_GRID epochs
 # The paper's linear probe (paper_probe_config): epochs compared on view 1 -> view 2 (the
@@ -677,8 +677,9 @@ def strategy_settings(args, config, strategy: str) -> StrategyConfig:
 
 
 def strategy_key_overrides(args, strategy: str) -> list[str]:
-    """What a strategy record's key names besides its epochs: ``--base``, and ω where it
-    is not the paper's 1 and the strategy reads it (Jointly)."""
+    """What a strategy record's key names besides its epochs: ``--base``, ω where it is not
+    the paper's 1 and the strategy reads it (Jointly), and C's optimiser where it is not the
+    default (every strategy)."""
     omega = [f"{OMEGA}{args.omega:g}"] if strategy == "jointly" and args.omega != 1.0 else []
     lr = [f"{C_LR}{args.strategy_lr:g}"] if args.strategy_lr != DEFAULT_C_LR else []
     step = [f"{C_STEP_EVERY}{args.strategy_step_every}"] if args.strategy_step_every else []
