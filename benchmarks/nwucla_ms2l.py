@@ -643,8 +643,9 @@ def settings_text(runs: dict) -> str:
     lrs, steps = key_values(every_run, C_LR), key_values(every_run, C_STEP_EVERY)
     if lrs or steps:
         schedule = f"x0.1 every {', '.join(steps)} iterations to 1e-4" if steps else "constant"
-        text += (f" C's optimiser: Adam lr {', '.join(lrs) or '0.001'}, {schedule}"
-                 " (default: 0.001, constant).")  # fmt: skip
+        default = f"{DEFAULT_C_LR:g}"
+        text += (f" C's optimiser: Adam lr {', '.join(lrs) or default}, {schedule}"
+                 f" (default: {default}, constant).")  # fmt: skip
     return text
 
 

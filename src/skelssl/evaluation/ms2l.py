@@ -267,7 +267,7 @@ def classifier_scheduler(
         return None
     schedule = TrainConfig(
         schedule="step", lr=config.lr, step_every=config.step_every, gamma=0.1,
-        min_lr=config.min_lr, epochs=config.epochs, batch_size=config.batch_size,
+        min_lr=config.min_lr,
     )  # fmt: skip
     return build_scheduler(optimizer, schedule, steps_per_epoch=1)
 
