@@ -1,4 +1,4 @@
-"""DIAGNOSTIC: how much a best-test-epoch reading would lift MS²L's linear rows on NW-UCLA.
+"""DIAGNOSTIC: how much a best-test-epoch reading would lift MS²L's rows on NW-UCLA.
 
 The paper does not say which epoch of its linear classifier Table 1 reports; the
 authors' code (github.com/LanglandsLin/MS2L, ``procedure.py``) scores the test split after
@@ -12,12 +12,21 @@ checked equal to the row's record) beside the best test epoch. It reads the test
 every epoch, so it chooses nothing: it measures how much of the gap to the paper such a
 reading could account for.
 
+With ``--strategies rand-s,jointly`` it does the same for the strategies trained from
+scratch with the classifier C (Table 3): each is re-trained exactly as its test record
+(``nwucla_ms2l.py --rows rand-s,jointly``: 60 epochs of C, the default optimiser) with the
+test top-1 recorded after every epoch of C. One process per (strategy, seed) may run
+beside the others: each run is kept in ``WORK/test-curve/`` and a later call gathers them.
+
     python benchmarks/nwucla_ms2l_test_curve.py --seeds 0,1,2,3,4,5 --work /tmp/bench/ms2l-fc
+    python benchmarks/nwucla_ms2l_test_curve.py --strategies rand-s,jointly --seeds 0,1,2 \
+        --work /tmp/bench/ms2l-v2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -34,6 +43,8 @@ from common import (
     write_markdown,
 )
 from nwucla_ms2l import (
+    DEFAULT_C_LR,
+    FROM_SCRATCH,
     PAPER_PROBE_EPOCHS,
     Records,
     Splits,
@@ -41,15 +52,20 @@ from nwucla_ms2l import (
     paper_probe_config,
     random_method,
     run_dir_of,
+    strategy_key_overrides,
+    strategy_settings,
 )
 from skelssl.checkpoint import load_weights
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import linear_probe_on_features
+from skelssl.evaluation.ms2l import train_recognition
 from skelssl.report import markdown_table, plot_curves
 
 ROWS = ("ms2l", "random")
 RECORD_KEYS = {"ours": "linear_top1", "paper": f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"}
 PROBE_TITLES = {"ours": "our probe", "paper": f"the paper's probe ({PAPER_PROBE_EPOCHS} epochs)"}
+STRATEGY_EPOCHS = 60  # C's epochs in the strategies' test records (nwucla_ms2l.py's default)
+STRATEGY_TITLES = {"classifier": f"classifier C ({STRATEGY_EPOCHS} epochs)"}
 
 
 def recorded(records: Records, row: str, seed: int) -> dict:
@@ -59,6 +75,40 @@ def recorded(records: Records, row: str, seed: int) -> dict:
     if not found:
         raise SystemExit(f"{records.path}: no test record of row {row} seed {seed}")
     return found[-1]
+
+
+def strategy_record(records: Records, args, strategy: str, seed: int) -> dict:
+    """The test record the strategy curve re-trains (its key: default settings, 60 epochs)."""
+    key = Records.key("test", strategy, strategy_key_overrides(args, strategy),
+                      STRATEGY_EPOCHS, seed)  # fmt: skip
+    if (record := records.get(key)) is None:
+        raise SystemExit(f"{records.path}: no test record {key}")
+    return record
+
+
+def curve_reading(curve: list[float]) -> dict:
+    """``{final, best, best_epoch, curve}`` of a test curve (top-1 % per epoch)."""
+    best = int(np.argmax(curve))
+    return {"final": round(curve[-1], 2), "best": round(curve[best], 2),
+            "best_epoch": best + 1, "curve": [round(v, 2) for v in curve]}  # fmt: skip
+
+
+def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[str, dict]:
+    """``strategy`` from the seed's random encoder, C scored on the test split after every
+    epoch (kept in ``WORK/test-curve/``): ``{"classifier": {final, best, best_epoch, curve}}``."""
+    kept = args.work / "test-curve" / f"{strategy}-seed{seed}.json"
+    if kept.exists():
+        return json.loads(kept.read_text())
+    config, train_data, test_data, _ = splits
+    result = train_recognition(
+        strategy, random_method(config, train_data, seed), train_data, test_data,
+        strategy_settings(args, config, strategy), seed=seed, monitor=test_data,
+    )  # fmt: skip
+    out = {"classifier": {**curve_reading(result["monitor_curve"]),
+                          "minutes": round(result["seconds"] / 60, 2)}}  # fmt: skip
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(out))
+    return out
 
 
 def curves_of(args, splits: Splits, row: str, seed: int) -> dict[str, dict]:
@@ -80,19 +130,16 @@ def curves_of(args, splits: Splits, row: str, seed: int) -> dict[str, dict]:
             train_x, np.asarray(train_data.labels), test_x, np.asarray(test_data.labels),
             train_data.num_classes, evaluation, seed=seed, test_curve=True,
         )  # fmt: skip
-        curve = result["test_curve"]
-        best = int(np.argmax(curve))
-        out[probe] = {"final": round(curve[-1], 2), "best": round(curve[best], 2),
-                      "best_epoch": best + 1, "curve": [round(v, 2) for v in curve]}  # fmt: skip
+        out[probe] = curve_reading(result["test_curve"])
     return out
 
 
-def summary(runs: dict) -> list[dict]:
+def summary(runs: dict, titles: dict[str, str]) -> list[dict]:
     """One table row per (row, probe): final and best-test epoch, mean ± std over seeds,
     best − final paired by seed, and whether the final epochs reproduce the records."""
     table = []
     for row, by_seed in runs.items():
-        for probe, title in PROBE_TITLES.items():
+        for probe, title in titles.items():
             final = {s: r[probe]["final"] for s, r in by_seed.items()}
             best = {s: r[probe]["best"] for s, r in by_seed.items()}
             table.append({
@@ -107,10 +154,9 @@ def summary(runs: dict) -> list[dict]:
     return table
 
 
-def lift_over_random(runs: dict, probe: str, reading: str) -> str:
-    """MS²L − random under ``reading`` ("final" or "best"), paired by seed."""
-    mine = {s: r[probe][reading] for s, r in runs["ms2l"].items()}
-    theirs = {s: r[probe][reading] for s, r in runs["random"].items()}
+def lift_over(runs: dict, rows: tuple[str, str], probe: str, reading: str) -> str:
+    """``rows[0]`` − ``rows[1]`` under ``reading`` ("final" or "best"), paired by seed."""
+    mine, theirs = ({s: r[probe][reading] for s, r in runs[row].items()} for row in rows)
     return mean_std_text(paired_differences(mine, theirs), signed=True)
 
 
@@ -119,43 +165,57 @@ def mean_curve(by_seed: dict, probe: str) -> tuple[list[int], list[float]]:
     return list(range(1, curves.shape[1] + 1)), curves.mean(axis=0).tolist()
 
 
-def write(args, runs: dict, command: str) -> None:
-    table = summary(runs)
+def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
+    """``{stem}.json``, ``.md`` and ``.png``: the table, the paired difference of the two
+    rows under each reading, and the mean test curves."""
+    table = summary(runs, titles)
+    first, second = runs
     gains = {
-        f"{title}, {reading}": lift_over_random(runs, probe, reading)
-        for probe, title in PROBE_TITLES.items()
+        f"{title}, {reading}": lift_over(runs, (first, second), probe, reading)
+        for probe, title in titles.items()
         for reading in ("final", "best")
     }
     payload = {"machine": machine("cpu"), "command": command, "table": table,
-               "ms2l_minus_random": gains, "runs": runs}  # fmt: skip
+               f"{first}_minus_{second}": gains, "runs": runs}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{args.stem}.json", payload)
     figure = args.out / f"{args.stem}.png"
+    unit = "epoch of C" if args.strategies else "probe epoch"
     plot_curves(
         {f"{row}, {title}": mean_curve(by_seed, probe)
-         for row, by_seed in runs.items() for probe, title in PROBE_TITLES.items()},
-        figure, title=f"Test top-1 after each probe epoch (mean over seeds {args.seeds})",
+         for row, by_seed in runs.items() for probe, title in titles.items()},
+        figure, title=f"Test top-1 after each {unit} (mean over seeds {args.seeds})",
         ylabel="test top-1 %",
     )  # fmt: skip
     columns = ["row", "probe", "final", "best", "lift", "best_epochs", "reproduces"]
-    titles = ["row", "probe", "final epoch", "best test epoch", "best − final (paired)",
-              "best epoch per seed", "final = the record"]  # fmt: skip
+    headers = ["row", "probe", "final epoch", "best test epoch", "best − final (paired)",
+               "best epoch per seed", "final = the record"]  # fmt: skip
+    if args.strategies:
+        heading = "the strategies trained from scratch with the classifier C"
+        source = (f"The strategies {', '.join(runs)} are re-trained from each seed's random "
+                  f"encoder exactly as their test records in the work folder `{args.work}` "
+                  "(views 1+2 -> view 3, C's default optimiser; each final epoch checked "
+                  "against the record), with the test top-1 % recorded after every epoch of "
+                  "C.")  # fmt: skip
+    else:
+        heading = "the linear probe"
+        source = ("The encoders are the ms2l and random test rows of the work folder "
+                  f"`{args.work}` (views 1+2 -> view 3); each probe is trained exactly as "
+                  "there (its final epoch is checked equal to the row's record), with the test "
+                  "top-1 % recorded per epoch.")  # fmt: skip
     write_markdown(
         args.out / f"{args.stem}.md",
         [
-            "# MS²L on NW-UCLA: what a best-test-epoch reading of the linear probe adds",
+            f"# MS²L on NW-UCLA: what a best-test-epoch reading of {heading} adds",
             "",
-            "DIAGNOSTIC: the test split (view 3) is read after every probe epoch, so nothing "
-            "here chooses anything. The encoders are the ms2l and random test rows of the "
-            f"work folder `{args.work}` (views 1+2 -> view 3); each probe is trained exactly as "
-            "there (its final epoch is checked equal to the row's record), with the test "
-            f"top-1 % recorded per epoch. Mean ± std over seeds {args.seeds}.",
+            "DIAGNOSTIC: the test split (view 3) is read after every epoch, so nothing "
+            f"here chooses anything. {source} Mean ± std over seeds {args.seeds}.",
             f"Machine: {payload['machine']}.",
             f"Command: `{command}`",
             "",
-            markdown_table(table, columns, titles),
+            markdown_table(table, columns, headers),
             "",
-            "MS²L − random, paired by seed: "
+            f"{first} − {second}, paired by seed: "
             + "; ".join(f"{name} {value}" for name, value in gains.items())
             + ".",
             "",
@@ -165,20 +225,8 @@ def write(args, runs: dict, command: str) -> None:
     print((args.out / f"{args.stem}.md").read_text())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=str(NWUCLA_ROOT))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/bench/ms2l-fc"))
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
-    parser.add_argument("--stem", default="nwucla_ms2l_test_curve")
-    args = parser.parse_args()
-    if not Path(args.root).is_dir():
-        raise SystemExit(f"{args.root}: NW-UCLA not found (see ../shared/datasets/README)")
-    args.base, args.quick = [], False  # what nwucla_ms2l's helpers read
-    seeds = [int(s) for s in args.seeds.split(",")]
-    records = Records(args.work / "records.jsonl", reuse=True)
-    splits = load_splits(args, [], validate=False)
+def probe_runs(args, records: Records, splits: Splits, seeds: list[int]) -> dict:
+    """The probes of the ms2l and random rows, per row and seed."""
     runs: dict[str, dict] = {row: {} for row in ROWS}
     for seed in seeds:
         for row in ROWS:
@@ -189,10 +237,60 @@ def main() -> None:
             runs[row][seed] = result
             print(seed, row, {p: {k: v for k, v in r.items() if k != "curve"}
                               for p, r in result.items()}, flush=True)  # fmt: skip
+    return runs
+
+
+def strategy_runs(args, records: Records, splits: Splits, seeds: list[int]) -> dict:
+    """The strategies' curves of C, per strategy and seed."""
+    runs: dict[str, dict] = {strategy: {} for strategy in args.strategies}
+    for seed in seeds:
+        for strategy in args.strategies:
+            record = strategy_record(records, args, strategy, seed)
+            result = strategy_curve_of(args, splits, strategy, seed)
+            reading = result["classifier"]
+            reading["reproduces"] = reading["final"] == record["classifier_top1"]
+            reading["record"] = record["classifier_top1"]
+            runs[strategy][seed] = result
+            print(seed, strategy, {k: v for k, v in reading.items() if k != "curve"}, flush=True)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default=str(NWUCLA_ROOT))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/bench/ms2l-fc"))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument(
+        "--strategies", default="",
+        help="comma-separated strategies trained from scratch (rand-s, jointly): their "
+        "classifier C instead of the probes",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--stem", default="", help="default nwucla_ms2l_{,strategy_}test_curve")
+    args = parser.parse_args()
+    if not Path(args.root).is_dir():
+        raise SystemExit(f"{args.root}: NW-UCLA not found (see ../shared/datasets/README)")
+    args.strategies = [s for s in args.strategies.split(",") if s]
+    if not set(args.strategies) <= set(FROM_SCRATCH):
+        raise SystemExit(f"--strategies: only {', '.join(FROM_SCRATCH)}")
+    args.stem = args.stem or ("nwucla_ms2l_strategy_test_curve" if args.strategies
+                              else "nwucla_ms2l_test_curve")  # fmt: skip
+    # what nwucla_ms2l's helpers read: its defaults (the strategies' test records')
+    args.base, args.quick = [], False
+    args.strategy_epochs, args.moving_epochs, args.omega = STRATEGY_EPOCHS, 5.0, 1.0
+    args.strategy_lr, args.strategy_step_every = DEFAULT_C_LR, 0
+    seeds = [int(s) for s in args.seeds.split(",")]
+    records = Records(args.work / "records.jsonl", reuse=True)
+    splits = load_splits(args, [], validate=False)
+    if args.strategies:
+        runs, titles = strategy_runs(args, records, splits, seeds), STRATEGY_TITLES
+    else:
+        runs, titles = probe_runs(args, records, splits, seeds), PROBE_TITLES
     command = "python benchmarks/nwucla_ms2l_test_curve.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
-    write(args, runs, command)
+    if len(runs) == 2:
+        write(args, runs, titles, command)
 
 
 if __name__ == "__main__":

@@ -186,12 +186,42 @@ def test_the_best_test_epoch_table_pairs_by_seed_and_flags_a_record_not_reproduc
         "ms2l": {0: probes(70.0, 71.0), 1: probes(72.0, 72.0)},
         "random": {0: probes(60.0, 61.0), 1: probes(64.0, 64.0, reproduces=False)},
     }
-    rows = {(r["row"], r["probe"]): r for r in bench.summary(runs)}
+    rows = {(r["row"], r["probe"]): r for r in bench.summary(runs, bench.PROBE_TITLES)}
     ours = rows[("ms2l", "our probe")]
     assert (ours["final"], ours["best"], ours["lift"]) == ("71.0 ± 1.4", "71.5 ± 0.7", "+0.5 ± 0.7")
     assert ours["reproduces"] and not rows[("random", "our probe")]["reproduces"]
-    assert bench.lift_over_random(runs, "ours", "final") == "+9.0 ± 1.4"
-    assert bench.lift_over_random(runs, "paper", "best") == "+9.0 ± 1.4"
+    assert bench.lift_over(runs, ("ms2l", "random"), "ours", "final") == "+9.0 ± 1.4"
+    assert bench.lift_over(runs, ("ms2l", "random"), "paper", "best") == "+9.0 ± 1.4"
+
+
+def test_a_strategy_test_curve_is_read_at_its_final_and_best_epoch_and_checked_against_the_record(
+    import_benchmark, tmp_path
+):
+    """``--strategies``: a kept curve (one process per strategy and seed) is read back, not
+    retrained; its final epoch is compared with the strategy's test record."""
+    bench = import_benchmark("nwucla_ms2l_test_curve")
+    args = SimpleNamespace(
+        work=tmp_path, strategies=["rand-s", "jointly"], base=[], omega=1.0,
+        strategy_lr=bench.DEFAULT_C_LR, strategy_step_every=0,
+    )  # fmt: skip
+    records = bench.Records(tmp_path / "records.jsonl", reuse=True)
+    for strategy, final in (("rand-s", 80.0), ("jointly", 83.0)):
+        key = bench.Records.key("test", strategy, [], bench.STRATEGY_EPOCHS, 0)
+        records.add({"key": key, "classifier_top1": final})
+        kept = {
+            "classifier": bench.curve_reading([70.0, 85.0, 80.0 if strategy == "rand-s" else 82.0])
+        }
+        (tmp_path / "test-curve").mkdir(exist_ok=True)
+        (tmp_path / "test-curve" / f"{strategy}-seed0.json").write_text(json.dumps(kept))
+    runs = bench.strategy_runs(args, records, splits=None, seeds=[0])
+    assert runs["rand-s"][0]["classifier"]["reproduces"]
+    assert not runs["jointly"][0]["classifier"]["reproduces"]  # 82.0 kept, 83.0 recorded
+    assert runs["rand-s"][0]["classifier"]["best_epoch"] == 2
+    assert (
+        bench.lift_over(runs, ("jointly", "rand-s"), "classifier", "final") == "+2.0"
+    )  # one seed: no std
+    with pytest.raises(SystemExit, match="no test record"):
+        bench.strategy_runs(args, records, splits=None, seeds=[1])
 
 
 def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_before_it(

@@ -191,8 +191,9 @@ def train_recognition(
             left untouched.
         train, test: labelled splits; ``config.label_fraction`` of ``train`` is used.
         seed: label sample, initialisation, batch order and the augmentations of L_self.
-        monitor: a validation split (never the test split) scored after every epoch, to
-            choose the number of epochs; it does not change the training.
+        monitor: a validation split scored after every epoch, to choose the number of
+            epochs; it does not change the training. (Only a diagnosis that chooses
+            nothing passes the test split: ``benchmarks/nwucla_ms2l_test_curve.py``.)
     Returns:
         ``{"protocol", "strategy", "top1", "top5", "n_train", "n_test", "label_fraction",
         "epochs", "cls_curve", "self_curve", "theta_curve", "seconds"}`` (curves per epoch),
