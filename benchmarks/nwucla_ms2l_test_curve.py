@@ -134,22 +134,31 @@ def curves_of(args, splits: Splits, row: str, seed: int) -> dict[str, dict]:
     return out
 
 
+LAST = 5  # the "last epochs" reading: the mean test top-1 over the curve's last LAST epochs
+
+
 def summary(runs: dict, titles: dict[str, str]) -> list[dict]:
     """One table row per (row, probe): final and best-test epoch, mean ± std over seeds,
-    best − final paired by seed, and whether the final epochs reproduce the records."""
+    best − final paired by seed, the mean of the last :data:`LAST` epochs (where the
+    curves are kept: how far one epoch's reading moves from its neighbours'), and how many
+    final epochs reproduce the records."""
     table = []
     for row, by_seed in runs.items():
         for probe, title in titles.items():
             final = {s: r[probe]["final"] for s, r in by_seed.items()}
             best = {s: r[probe]["best"] for s, r in by_seed.items()}
+            curves = [r[probe].get("curve") for r in by_seed.values()]
+            last = [float(np.mean(c[-LAST:])) for c in curves if c]
+            same = sum(bool(r[probe]["reproduces"]) for r in by_seed.values())
             table.append({
                 "row": row,
                 "probe": title,
                 "final": mean_std_text(list(final.values())),
                 "best": mean_std_text(list(best.values())),
                 "lift": mean_std_text(paired_differences(best, final), signed=True),
+                "last": mean_std_text(last) if len(last) == len(curves) else "–",
                 "best_epochs": ", ".join(str(r[probe]["best_epoch"]) for r in by_seed.values()),
-                "reproduces": all(r[probe]["reproduces"] for r in by_seed.values()),
+                "reproduces": "yes" if same == len(by_seed) else f"{same} of {len(by_seed)}",
             })  # fmt: skip
     return table
 
@@ -187,9 +196,10 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
         figure, title=f"Test top-1 after each {unit} (mean over seeds {args.seeds})",
         ylabel="test top-1 %",
     )  # fmt: skip
-    columns = ["row", "probe", "final", "best", "lift", "best_epochs", "reproduces"]
+    columns = ["row", "probe", "final", "best", "lift", "last", "best_epochs", "reproduces"]
     headers = ["row", "probe", "final epoch", "best test epoch", "best − final (paired)",
-               "best epoch per seed", "final = the record"]  # fmt: skip
+               f"mean of the last {LAST} epochs", "best epoch per seed",
+               "final = the record"]  # fmt: skip
     if args.strategies:
         heading = "the strategies trained from scratch with the classifier C"
         source = (f"The strategies {', '.join(runs)} are re-trained from each seed's random "

@@ -189,7 +189,8 @@ def test_the_best_test_epoch_table_pairs_by_seed_and_flags_a_record_not_reproduc
     rows = {(r["row"], r["probe"]): r for r in bench.summary(runs, bench.PROBE_TITLES)}
     ours = rows[("ms2l", "our probe")]
     assert (ours["final"], ours["best"], ours["lift"]) == ("71.0 ± 1.4", "71.5 ± 0.7", "+0.5 ± 0.7")
-    assert ours["reproduces"] and not rows[("random", "our probe")]["reproduces"]
+    assert ours["reproduces"] == "yes" and rows[("random", "our probe")]["reproduces"] == "1 of 2"
+    assert ours["last"] == "–"  # no curves kept in these runs
     assert bench.lift_over(runs, ("ms2l", "random"), "ours", "final") == "+9.0 ± 1.4"
     assert bench.lift_over(runs, ("ms2l", "random"), "paper", "best") == "+9.0 ± 1.4"
 
@@ -217,6 +218,8 @@ def test_a_strategy_test_curve_is_read_at_its_final_and_best_epoch_and_checked_a
     assert runs["rand-s"][0]["classifier"]["reproduces"]
     assert not runs["jointly"][0]["classifier"]["reproduces"]  # 82.0 kept, 83.0 recorded
     assert runs["rand-s"][0]["classifier"]["best_epoch"] == 2
+    table = {r["row"]: r for r in bench.summary(runs, bench.STRATEGY_TITLES)}
+    assert table["rand-s"]["last"] == "78.3"  # (70 + 85 + 80) / 3: fewer epochs than LAST
     assert (
         bench.lift_over(runs, ("jointly", "rand-s"), "classifier", "final") == "+2.0"
     )  # one seed: no std
