@@ -66,6 +66,7 @@ RECORD_KEYS = {"ours": "linear_top1", "paper": f"paper_probe_top1@{PAPER_PROBE_E
 PROBE_TITLES = {"ours": "our probe", "paper": f"the paper's probe ({PAPER_PROBE_EPOCHS} epochs)"}
 STRATEGY_EPOCHS = 60  # C's epochs in the strategies' test records (nwucla_ms2l.py's default)
 STRATEGY_TITLES = {"classifier": f"classifier C ({STRATEGY_EPOCHS} epochs)"}
+LAST = 5  # the "last epochs" reading: the mean test top-1 over the curve's last LAST epochs
 
 
 def recorded(records: Records, row: str, seed: int) -> dict:
@@ -87,18 +88,21 @@ def strategy_record(records: Records, args, strategy: str, seed: int) -> dict:
 
 
 def curve_reading(curve: list[float]) -> dict:
-    """``{final, best, best_epoch, curve}`` of a test curve (top-1 % per epoch)."""
+    """``{final, best, best_epoch, last, curve}`` of a test curve (top-1 % per epoch);
+    ``last``: the mean over its last :data:`LAST` epochs."""
     best = int(np.argmax(curve))
     return {"final": round(curve[-1], 2), "best": round(curve[best], 2),
-            "best_epoch": best + 1, "curve": [round(v, 2) for v in curve]}  # fmt: skip
+            "best_epoch": best + 1, "last": round(float(np.mean(curve[-LAST:])), 2),
+            "curve": [round(v, 2) for v in curve]}  # fmt: skip
 
 
 def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[str, dict]:
     """``strategy`` from the seed's random encoder, C scored on the test split after every
-    epoch (kept in ``WORK/test-curve/``): ``{"classifier": {final, best, best_epoch, curve}}``."""
+    epoch (kept in ``WORK/test-curve/``): ``{"classifier": {final, best, ..., curve}}``."""
     kept = args.work / "test-curve" / f"{strategy}-seed{seed}.json"
     if kept.exists():
-        return json.loads(kept.read_text())
+        classifier = json.loads(kept.read_text())["classifier"]
+        return {"classifier": {**classifier, **curve_reading(classifier["curve"])}}
     config, train_data, test_data, _ = splits
     result = train_recognition(
         strategy, random_method(config, train_data, seed), train_data, test_data,
@@ -134,21 +138,17 @@ def curves_of(args, splits: Splits, row: str, seed: int) -> dict[str, dict]:
     return out
 
 
-LAST = 5  # the "last epochs" reading: the mean test top-1 over the curve's last LAST epochs
-
-
 def summary(runs: dict, titles: dict[str, str]) -> list[dict]:
     """One table row per (row, probe): final and best-test epoch, mean ± std over seeds,
-    best − final paired by seed, the mean of the last :data:`LAST` epochs (where the
-    curves are kept: how far one epoch's reading moves from its neighbours'), and how many
-    final epochs reproduce the records."""
+    best − final paired by seed, the mean of the last :data:`LAST` epochs (where the runs
+    have it: how far one epoch's reading moves from its neighbours'), and how many final
+    epochs reproduce the records."""
     table = []
     for row, by_seed in runs.items():
         for probe, title in titles.items():
             final = {s: r[probe]["final"] for s, r in by_seed.items()}
             best = {s: r[probe]["best"] for s, r in by_seed.items()}
-            curves = [r[probe].get("curve") for r in by_seed.values()]
-            last = [float(np.mean(c[-LAST:])) for c in curves if c]
+            last = [r[probe]["last"] for r in by_seed.values() if "last" in r[probe]]
             same = sum(bool(r[probe]["reproduces"]) for r in by_seed.values())
             table.append({
                 "row": row,
@@ -156,7 +156,7 @@ def summary(runs: dict, titles: dict[str, str]) -> list[dict]:
                 "final": mean_std_text(list(final.values())),
                 "best": mean_std_text(list(best.values())),
                 "lift": mean_std_text(paired_differences(best, final), signed=True),
-                "last": mean_std_text(last) if len(last) == len(curves) else "–",
+                "last": mean_std_text(last) if len(last) == len(by_seed) else "–",
                 "best_epochs": ", ".join(str(r[probe]["best_epoch"]) for r in by_seed.values()),
                 "reproduces": "yes" if same == len(by_seed) else f"{same} of {len(by_seed)}",
             })  # fmt: skip
@@ -164,7 +164,7 @@ def summary(runs: dict, titles: dict[str, str]) -> list[dict]:
 
 
 def lift_over(runs: dict, rows: tuple[str, str], probe: str, reading: str) -> str:
-    """``rows[0]`` − ``rows[1]`` under ``reading`` ("final" or "best"), paired by seed."""
+    """``rows[0]`` − ``rows[1]`` under ``reading`` ("final", "best", "last"), paired by seed."""
     mine, theirs = ({s: r[probe][reading] for s, r in runs[row].items()} for row in rows)
     return mean_std_text(paired_differences(mine, theirs), signed=True)
 
@@ -178,11 +178,13 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
     """``{stem}.json``, ``.md`` and ``.png``: the table, the paired difference of the two
     rows under each reading, and the mean test curves."""
     table = summary(runs, titles)
-    first, second = runs
+    first, second = ("jointly", "rand-s") if args.strategies else ROWS  # L_self's gain; MS²L's
+    readings = {"final": "final", "best": "best", "last": f"last {LAST} epochs"}
     gains = {
-        f"{title}, {reading}": lift_over(runs, (first, second), probe, reading)
+        f"{title}, {name}": lift_over(runs, (first, second), probe, reading)
         for probe, title in titles.items()
-        for reading in ("final", "best")
+        for reading, name in readings.items()
+        if all(reading in r[probe] for rs in runs.values() for r in rs.values())
     }
     payload = {"machine": machine("cpu"), "command": command, "table": table,
                f"{first}_minus_{second}": gains, "runs": runs}  # fmt: skip
@@ -197,7 +199,8 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
         ylabel="test top-1 %",
     )  # fmt: skip
     columns = ["row", "probe", "final", "best", "lift", "last", "best_epochs", "reproduces"]
-    headers = ["row", "probe", "final epoch", "best test epoch", "best − final (paired)",
+    headers = ["row", "classifier" if args.strategies else "probe", "final epoch",
+               "best test epoch", "best − final (paired)",
                f"mean of the last {LAST} epochs", "best epoch per seed",
                "final = the record"]  # fmt: skip
     if args.strategies:

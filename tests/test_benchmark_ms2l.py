@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import torch
@@ -327,3 +328,40 @@ def test_a_non_default_optimiser_of_c_is_in_every_strategys_key_and_named(import
     key = bench.Records.key("val-curve", "rand-s", ["C_LR=0.01", "C_STEP_EVERY=100"], 60, 0)
     text = bench.settings_text({"rand-s": [{"key": key}]})
     assert "Adam lr 0.01, x0.1 every 100 iterations" in text
+
+
+def test_the_rounding_diagnosis_pairs_the_two_gru_paths_by_seed(import_benchmark, tmp_path):
+    bench = import_benchmark("nwucla_ms2l_rounding")
+    runs = {"padded": {0: {"top1": 80.0}, 1: {"top1": 84.0}},
+            "packed": {0: {"top1": 82.0}, 1: {"top1": 83.0}}}  # fmt: skip
+    args = SimpleNamespace(out=tmp_path, stem="r", seeds="0,1")
+    bench.write(args, runs, "cmd")
+    summary = json.loads((tmp_path / "r.json").read_text())["summary"]
+    assert summary["packed_minus_padded"] == "+0.5 ± 2.1"  # +2 and -1
+    assert summary["mean_absolute_difference"] == 1.5
+    assert "| 1 | 84.0 | 83.0 | -1.00 |" in (tmp_path / "r.md").read_text()
+
+
+def test_the_rounding_diagnosis_swaps_in_the_packed_gru_for_the_padded_one_only_inside(
+    import_benchmark,
+):
+    """``rand_s(..., "packed")`` runs the GRU over padded batches by packing; afterwards the
+    module's CPU path is the padded one again."""
+    bench = import_benchmark("nwucla_ms2l_rounding")
+    from skelssl.models import gru as gru_module
+
+    original = gru_module.padded_gru
+    seen = []
+
+    def fake_train(*args, **kwargs):
+        seen.append(gru_module.padded_gru)
+        return {"top1": 1.0, "cls_curve": [0.5], "seconds": 6.0}
+
+    splits = (SimpleNamespace(), None, None, None)
+    with (
+        mock.patch.object(bench, "train_recognition", fake_train),
+        mock.patch.object(bench, "random_method", lambda *a: None),
+        mock.patch.object(bench, "strategy_settings", lambda *a: None),
+    ):
+        assert bench.rand_s(splits, 0, "packed")["minutes"] == 0.1
+    assert seen == [gru_module.packed_gru] and gru_module.padded_gru is original

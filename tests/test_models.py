@@ -354,9 +354,7 @@ def test_gru_orthogonal_init_is_the_ms2l_authors_and_the_default_stays_pytorchs(
 def test_padded_gru_equals_the_packed_gru_with_its_gradients(bidirectional, bias):
     """padded_gru (the CPU path for padded batches) gives the packed GRU's states, final
     hidden states and gradients, layer by layer and in both directions."""
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-    from skelssl.models.gru import padded_gru
+    from skelssl.models.gru import packed_gru, padded_gru
 
     torch.manual_seed(0)
     gru = nn.GRU(5, 4, num_layers=2, batch_first=True, bidirectional=bidirectional, bias=bias)
@@ -369,10 +367,7 @@ def test_padded_gru_equals_the_packed_gru_with_its_gradients(bidirectional, bias
         loss = (states * weight).sum() + last_hidden.square().sum()
         return states, last_hidden, torch.autograd.grad(loss, [x, *gru.parameters()])
 
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    packed_states, packed_hidden = gru(packed)
-    packed_states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=9)
-    reference = outputs_and_gradients(packed_states, packed_hidden)
+    reference = outputs_and_gradients(*packed_gru(gru, x, lengths))
     ours = outputs_and_gradients(*padded_gru(gru, x, lengths))
     torch.testing.assert_close(ours[0], reference[0])
     torch.testing.assert_close(ours[1], reference[1])

@@ -98,6 +98,16 @@ def padded_gru(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]
     return layer_input, torch.stack(finals)
 
 
+def packed_gru(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """``gru`` (batch_first) on the packed batch: per-frame states (zero on padded frames)
+    and final hidden states. Shapes: x (N, T, F), lengths (N,) on the host -> (N, T, D·H),
+    (layers·D, N, H)."""
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    packed_states, last_hidden = gru(packed)
+    states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=x.shape[1])
+    return states, last_hidden
+
+
 def gru_over_valid_frames(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     """``gru`` (batch_first) over each sequence's first ``lengths`` frames: per-frame states,
     zero on padded frames, and final hidden states, as ``nn.GRU`` gives them on a packed
@@ -109,10 +119,7 @@ def gru_over_valid_frames(gru: nn.GRU, x: Tensor, lengths: Tensor) -> tuple[Tens
     lengths_on_host = lengths.cpu()  # packing needs them there (one sync on a GPU)
     padded = bool((lengths_on_host < t).any())
     if torch.jit.is_tracing() or (padded and x.device.type != "cpu"):
-        packed = pack_padded_sequence(x, lengths_on_host, batch_first=True, enforce_sorted=False)
-        packed_states, last_hidden = gru(packed)
-        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=t)
-        return states, last_hidden
+        return packed_gru(gru, x, lengths_on_host)
     if not padded:  # the plain (faster) GRU kernels, same result as packed
         return gru(x)
     longest = int(lengths_on_host.max())  # frames after it are padding in every row
