@@ -77,7 +77,7 @@ def write(args, runs: dict, command: str) -> None:
     seeds = list(runs["padded"])
     padded, packed = ({s: runs[p][s]["top1"] for s in seeds} for p in PATHS)
     differences = paired_differences(packed, padded)
-    table = [{"seed": s, "padded": padded[s], "packed": packed[s],
+    table = [{"seed": s, "padded": f"{padded[s]:.2f}", "packed": f"{packed[s]:.2f}",
               "difference": f"{packed[s] - padded[s]:+.2f}"} for s in seeds]  # fmt: skip
     summary = {
         "padded": mean_std_text(list(padded.values())),

@@ -339,7 +339,7 @@ def test_the_rounding_diagnosis_pairs_the_two_gru_paths_by_seed(import_benchmark
     summary = json.loads((tmp_path / "r.json").read_text())["summary"]
     assert summary["packed_minus_padded"] == "+0.5 ± 2.1"  # +2 and -1
     assert summary["mean_absolute_difference"] == 1.5
-    assert "| 1 | 84.0 | 83.0 | -1.00 |" in (tmp_path / "r.md").read_text()
+    assert "| 1 | 84.00 | 83.00 | -1.00 |" in (tmp_path / "r.md").read_text()
 
 
 def test_the_rounding_diagnosis_swaps_in_the_packed_gru_for_the_padded_one_only_inside(
