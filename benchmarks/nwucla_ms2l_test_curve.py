@@ -12,10 +12,11 @@ checked equal to the row's record) beside the best test epoch. It reads the test
 every epoch, so it chooses nothing: it measures how much of the gap to the paper such a
 reading could account for.
 
-With ``--strategies rand-s,jointly`` it does the same for the strategies trained from
-scratch with the classifier C (Table 3): each is re-trained exactly as its test record
-(``nwucla_ms2l.py --rows rand-s,jointly``: 60 epochs of C, the default optimiser) with the
-test top-1 recorded after every epoch of C. One process per (strategy, seed) may run
+With ``--strategies rand-s,jointly`` it does the same for the strategies with the
+classifier C (Table 3): each is re-trained exactly as its test record (``nwucla_ms2l.py
+--rows rand-s,jointly``: 60 epochs of C, the default optimiser; ``pretrain``, ``finetune``
+and ``moving`` from the seed's ms2l pre-training in the work folder) with the test top-1
+recorded after every epoch of C, and each strategy is paired with the first one named. One process per (strategy, seed) may run
 beside the others: each run is kept in ``WORK/test-curve/`` and a later call gathers them.
 
     python benchmarks/nwucla_ms2l_test_curve.py --seeds 0,1,2,3,4,5 --work /tmp/bench/ms2l-fc
@@ -64,6 +65,7 @@ from skelssl.report import markdown_table, plot_curves
 ROWS = ("ms2l", "random")
 RECORD_KEYS = {"ours": "linear_top1", "paper": f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"}
 PROBE_TITLES = {"ours": "our probe", "paper": f"the paper's probe ({PAPER_PROBE_EPOCHS} epochs)"}
+PRE_TRAINED = ("pretrain", "finetune", "moving")  # strategies from the ms2l pre-training
 STRATEGY_EPOCHS = 60  # C's epochs in the strategies' test records (nwucla_ms2l.py's default)
 STRATEGY_TITLES = {"classifier": f"classifier C ({STRATEGY_EPOCHS} epochs)"}
 LAST = 5  # the "last epochs" reading: the mean test top-1 over the curve's last LAST epochs
@@ -96,6 +98,20 @@ def curve_reading(curve: list[float]) -> dict:
             "curve": [round(v, 2) for v in curve]}  # fmt: skip
 
 
+def strategy_source(args, splits: Splits, strategy: str, seed: int):
+    """The method a strategy starts from: the seed's random one, or for :data:`PRE_TRAINED`
+    the seed's ms2l test-row pre-training in the work folder (as ``nwucla_ms2l.py`` uses)."""
+    config, train_data, _, _ = splits
+    method = random_method(config, train_data, seed)
+    if strategy in FROM_SCRATCH:
+        return method
+    checkpoint = run_dir_of(args, "test", "ms2l", seed) / "last.pt"
+    if not checkpoint.exists():
+        raise SystemExit(f"{checkpoint}: no ms2l pre-training of seed {seed} (nwucla_ms2l.py "
+                         "--rows ms2l in this work folder first)")  # fmt: skip
+    return load_weights(method, checkpoint)
+
+
 def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[str, dict]:
     """``strategy`` from the seed's random encoder, C scored on the test split after every
     epoch (kept in ``WORK/test-curve/``): ``{"classifier": {final, best, ..., curve}}``."""
@@ -105,7 +121,7 @@ def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[st
         return {"classifier": {**classifier, **curve_reading(classifier["curve"])}}
     config, train_data, test_data, _ = splits
     result = train_recognition(
-        strategy, random_method(config, train_data, seed), train_data, test_data,
+        strategy, strategy_source(args, splits, strategy, seed), train_data, test_data,
         strategy_settings(args, config, strategy), seed=seed, monitor=test_data,
     )  # fmt: skip
     out = {"classifier": {**curve_reading(result["monitor_curve"]),
@@ -175,19 +191,21 @@ def mean_curve(by_seed: dict, probe: str) -> tuple[list[int], list[float]]:
 
 
 def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
-    """``{stem}.json``, ``.md`` and ``.png``: the table, the paired difference of the two
-    rows under each reading, and the mean test curves."""
+    """``{stem}.json``, ``.md`` and ``.png``: the table, the paired differences under each
+    reading (MS²L − random; each strategy − the first one named), and the mean test curves."""
     table = summary(runs, titles)
-    first, second = ("jointly", "rand-s") if args.strategies else ROWS  # L_self's gain; MS²L's
+    rows = list(runs)
+    pairs = [(row, rows[0]) for row in rows[1:]] if args.strategies else [tuple(ROWS)]
     readings = {"final": "final", "best": "best", "last": f"last {LAST} epochs"}
     gains = {
-        f"{title}, {name}": lift_over(runs, (first, second), probe, reading)
+        f"{mine} − {theirs}, {title}, {name}": lift_over(runs, (mine, theirs), probe, reading)
+        for mine, theirs in pairs
         for probe, title in titles.items()
         for reading, name in readings.items()
         if all(reading in r[probe] for rs in runs.values() for r in rs.values())
     }
     payload = {"machine": machine("cpu"), "command": command, "table": table,
-               f"{first}_minus_{second}": gains, "runs": runs}  # fmt: skip
+               "differences": gains, "runs": runs}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{args.stem}.json", payload)
     figure = args.out / f"{args.stem}.png"
@@ -204,12 +222,13 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
                f"mean of the last {LAST} epochs", "best epoch per seed",
                "final = the record"]  # fmt: skip
     if args.strategies:
-        heading = "the strategies trained from scratch with the classifier C"
-        source = (f"The strategies {', '.join(runs)} are re-trained from each seed's random "
-                  f"encoder exactly as their test records in the work folder `{args.work}` "
-                  "(views 1+2 -> view 3, C's default optimiser; each final epoch checked "
-                  "against the record), with the test top-1 % recorded after every epoch of "
-                  "C.")  # fmt: skip
+        heading = "the strategies with the classifier C"
+        source = (f"The strategies {', '.join(runs)} are re-trained exactly as their test "
+                  f"records in the work folder `{args.work}` (from each seed's random encoder, "
+                  "or from its ms2l test row's pre-training for "
+                  f"{', '.join(PRE_TRAINED)}; views 1+2 -> view 3, C's default optimiser; "
+                  "each final epoch checked against the record), with the test top-1 % "
+                  "recorded after every epoch of C.")  # fmt: skip
     else:
         heading = "the linear probe"
         source = ("The encoders are the ms2l and random test rows of the work folder "
@@ -228,7 +247,7 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
             "",
             markdown_table(table, columns, headers),
             "",
-            f"{first} − {second}, paired by seed: "
+            "Paired by seed: "
             + "; ".join(f"{name} {value}" for name, value in gains.items())
             + ".",
             "",
@@ -275,8 +294,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
         "--strategies", default="",
-        help="comma-separated strategies trained from scratch (rand-s, jointly): their "
-        "classifier C instead of the probes",
+        help="comma-separated strategies (rand-s, jointly, pretrain, finetune, moving): their "
+        "classifier C instead of the probes; differences paired with the first one",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--stem", default="", help="default nwucla_ms2l_{,strategy_}test_curve")
@@ -284,8 +303,8 @@ def main() -> None:
     if not Path(args.root).is_dir():
         raise SystemExit(f"{args.root}: NW-UCLA not found (see ../shared/datasets/README)")
     args.strategies = [s for s in args.strategies.split(",") if s]
-    if not set(args.strategies) <= set(FROM_SCRATCH):
-        raise SystemExit(f"--strategies: only {', '.join(FROM_SCRATCH)}")
+    if not set(args.strategies) <= {*FROM_SCRATCH, *PRE_TRAINED}:
+        raise SystemExit(f"--strategies: only {', '.join((*FROM_SCRATCH, *PRE_TRAINED))}")
     args.stem = args.stem or ("nwucla_ms2l_strategy_test_curve" if args.strategies
                               else "nwucla_ms2l_test_curve")  # fmt: skip
     # what nwucla_ms2l's helpers read: its defaults (the strategies' test records')
@@ -302,7 +321,7 @@ def main() -> None:
     command = "python benchmarks/nwucla_ms2l_test_curve.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
-    if len(runs) == 2:
+    if len(runs) >= 2:  # one process per strategy and seed only keeps its run
         write(args, runs, titles, command)
 
 

@@ -365,3 +365,15 @@ def test_the_rounding_diagnosis_swaps_in_the_packed_gru_for_the_padded_one_only_
     ):
         assert bench.rand_s(splits, 0, "packed")["minutes"] == 0.1
     assert seen == [gru_module.packed_gru] and gru_module.padded_gru is original
+
+
+def test_a_pre_trained_strategy_curve_starts_from_the_seeds_ms2l_run_and_names_it_when_missing(
+    import_benchmark, tmp_path
+):
+    bench = import_benchmark("nwucla_ms2l_test_curve")
+    args = SimpleNamespace(work=tmp_path, base=[])
+    splits = (None, None, None, None)
+    with mock.patch.object(bench, "random_method", lambda *a: "random"):
+        assert bench.strategy_source(args, splits, "rand-s", 3) == "random"
+        with pytest.raises(SystemExit, match=r"test/ms2l/seed3/last.pt: no ms2l pre-training"):
+            bench.strategy_source(args, splits, "moving", 3)
