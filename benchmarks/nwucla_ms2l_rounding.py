@@ -33,7 +33,7 @@ from common import (
     write_json,
     write_markdown,
 )
-from nwucla_ms2l import DEFAULT_C_LR, load_splits, random_method, strategy_settings
+from nwucla_ms2l import STRATEGY_DEFAULTS, load_splits, random_method, strategy_settings
 from skelssl.evaluation.ms2l import train_recognition
 from skelssl.models import gru as gru_module
 from skelssl.report import markdown_table
@@ -44,8 +44,7 @@ PATHS = ("padded", "packed")  # the CPU default, and packing as on a GPU
 def rand_s(splits, seed: int, path: str) -> dict:
     """Rand-S of ``seed`` with the GRU over padded batches run by ``path``."""
     config, train_data, test_data, _ = splits
-    args = SimpleNamespace(strategy_epochs=60, moving_epochs=5.0, omega=1.0,
-                           strategy_lr=DEFAULT_C_LR, strategy_step_every=0)  # fmt: skip
+    args = SimpleNamespace(**STRATEGY_DEFAULTS)
     implementation = gru_module.padded_gru if path == "padded" else gru_module.packed_gru
     with mock.patch.object(gru_module, "padded_gru", implementation):
         result = train_recognition(

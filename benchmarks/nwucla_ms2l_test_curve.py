@@ -44,9 +44,9 @@ from common import (
     write_markdown,
 )
 from nwucla_ms2l import (
-    DEFAULT_C_LR,
     FROM_SCRATCH,
     PAPER_PROBE_EPOCHS,
+    STRATEGY_DEFAULTS,
     Records,
     Splits,
     load_splits,
@@ -66,7 +66,7 @@ ROWS = ("ms2l", "random")
 RECORD_KEYS = {"ours": "linear_top1", "paper": f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"}
 PROBE_TITLES = {"ours": "our probe", "paper": f"the paper's probe ({PAPER_PROBE_EPOCHS} epochs)"}
 PRE_TRAINED = ("pretrain", "finetune", "moving")  # strategies from the ms2l pre-training
-STRATEGY_EPOCHS = 60  # C's epochs in the strategies' test records (nwucla_ms2l.py's default)
+STRATEGY_EPOCHS = STRATEGY_DEFAULTS["strategy_epochs"]  # C's epochs in the test records
 STRATEGY_TITLES = {"classifier": f"classifier C ({STRATEGY_EPOCHS} epochs)"}
 LAST = 5  # the "last epochs" reading: the mean test top-1 over the curve's last LAST epochs
 
@@ -309,8 +309,7 @@ def main() -> None:
                               else "nwucla_ms2l_test_curve")  # fmt: skip
     # what nwucla_ms2l's helpers read: its defaults (the strategies' test records')
     args.base, args.quick = [], False
-    args.strategy_epochs, args.moving_epochs, args.omega = STRATEGY_EPOCHS, 5.0, 1.0
-    args.strategy_lr, args.strategy_step_every = DEFAULT_C_LR, 0
+    vars(args).update(STRATEGY_DEFAULTS)
     seeds = [int(s) for s in args.seeds.split(",")]
     records = Records(args.work / "records.jsonl", reuse=True)
     splits = load_splits(args, [], validate=False)

@@ -203,8 +203,7 @@ def test_a_strategy_test_curve_is_read_at_its_final_and_best_epoch_and_checked_a
     retrained; its final epoch is compared with the strategy's test record."""
     bench = import_benchmark("nwucla_ms2l_test_curve")
     args = SimpleNamespace(
-        work=tmp_path, strategies=["rand-s", "jointly"], base=[], omega=1.0,
-        strategy_lr=bench.DEFAULT_C_LR, strategy_step_every=0,
+        work=tmp_path, strategies=["rand-s", "jointly"], base=[], **bench.STRATEGY_DEFAULTS
     )  # fmt: skip
     records = bench.Records(tmp_path / "records.jsonl", reuse=True)
     for strategy, final in (("rand-s", 80.0), ("jointly", 83.0)):
