@@ -223,8 +223,12 @@ def test_a_strategy_test_curve_is_read_at_its_final_and_best_epoch_and_checked_a
     assert (
         bench.lift_over(runs, ("jointly", "rand-s"), "classifier", "final") == "+2.0"
     )  # one seed: no std
-    with pytest.raises(SystemExit, match="no test record"):
-        bench.strategy_runs(args, records, splits=None, seeds=[1])
+    for strategy in ("rand-s", "jointly"):  # seed 1: kept curves, no records
+        (tmp_path / "test-curve" / f"{strategy}-seed1.json").write_text(json.dumps(kept))
+    runs = bench.strategy_runs(args, records, splits=None, seeds=[0, 1])
+    assert runs["jointly"][1]["classifier"]["reproduces"] is None
+    table = {r["row"]: r for r in bench.summary(runs, bench.STRATEGY_TITLES)}
+    assert table["rand-s"]["reproduces"] == "1 of 2 (1 without a record)"
 
 
 def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_before_it(
