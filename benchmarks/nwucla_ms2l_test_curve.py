@@ -16,8 +16,10 @@ With ``--strategies rand-s,jointly`` it does the same for the strategies with th
 classifier C (Table 3): each is re-trained exactly as its test record (``nwucla_ms2l.py
 --rows rand-s,jointly``: 60 epochs of C, the default optimiser; ``pretrain``, ``finetune``
 and ``moving`` from the seed's ms2l pre-training in the work folder) with the test top-1
-recorded after every epoch of C, and each strategy is paired with the first one named. One process per (strategy, seed) may run
-beside the others: each run is kept in ``WORK/test-curve/`` and a later call gathers them.
+recorded after every epoch of C, and each strategy is paired with the first one named. A
+seed without a record in the work folder is reported by its final epoch alone. One process
+per (strategy, seed) may run beside the others: each run is kept in ``WORK/test-curve/``
+and a later call gathers them.
 
     python benchmarks/nwucla_ms2l_test_curve.py --seeds 0,1,2,3,4,5 --work /tmp/bench/ms2l-fc
     python benchmarks/nwucla_ms2l_test_curve.py --strategies rand-s,jointly --seeds 0,1,2 \
@@ -112,7 +114,7 @@ def strategy_source(args, splits: Splits, strategy: str, seed: int):
 
 
 def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[str, dict]:
-    """``strategy`` from the seed's random encoder, C scored on the test split after every
+    """``strategy`` from :func:`strategy_source`, C scored on the test split after every
     epoch (kept in ``WORK/test-curve/``): ``{"classifier": {final, best, ..., curve}}``."""
     kept = args.work / "test-curve" / f"{strategy}-seed{seed}.json"
     if kept.exists():
