@@ -115,21 +115,21 @@ def strategy_source(args, splits: Splits, strategy: str, seed: int):
 
 def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[str, dict]:
     """``strategy`` from :func:`strategy_source`, C scored on the test split after every
-    epoch (kept in ``WORK/test-curve/``): ``{"classifier": {final, best, ..., curve}}``."""
+    epoch: ``{"classifier": {final, best, ..., curve, minutes}}``. The curve and minutes are
+    kept in ``WORK/test-curve/``; the readings are derived from the curve."""
     kept = args.work / "test-curve" / f"{strategy}-seed{seed}.json"
-    if kept.exists():
-        classifier = json.loads(kept.read_text())["classifier"]
-        return {"classifier": {**classifier, **curve_reading(classifier["curve"])}}
-    config, train_data, test_data, _ = splits
-    result = train_recognition(
-        strategy, strategy_source(args, splits, strategy, seed), train_data, test_data,
-        strategy_settings(args, config, strategy), seed=seed, monitor=test_data,
-    )  # fmt: skip
-    out = {"classifier": {**curve_reading(result["monitor_curve"]),
-                          "minutes": round(result["seconds"] / 60, 2)}}  # fmt: skip
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.write_text(json.dumps(out))
-    return out
+    if not kept.exists():
+        config, train_data, test_data, _ = splits
+        result = train_recognition(
+            strategy, strategy_source(args, splits, strategy, seed), train_data, test_data,
+            strategy_settings(args, config, strategy), seed=seed, monitor=test_data,
+        )  # fmt: skip
+        run = {"curve": [round(v, 2) for v in result["monitor_curve"]],
+               "minutes": round(result["seconds"] / 60, 2)}  # fmt: skip
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps({"classifier": run}))
+    run = json.loads(kept.read_text())["classifier"]
+    return {"classifier": {**run, **curve_reading(run["curve"])}}
 
 
 def curves_of(args, splits: Splits, row: str, seed: int) -> dict[str, dict]:
