@@ -171,10 +171,14 @@ OMEGA = "OMEGA="  # a Jointly record's key names an ω of Eq. (5) other than 1 s
 # constant): --strategy-lr, --strategy-step-every (Sec. 4.1's step decay)
 C_LR, C_STEP_EVERY = "C_LR=", "C_STEP_EVERY="
 DEFAULT_C_LR = StrategyConfig.lr  # the authors' Adam 1e-3
+# ... and L_self's own Adam where Moving/Jointly has one (--self-lr, --self-step-every,
+# --self-encoder; the default: none, C's Adam holds L_self's heads)
+SELF_LR, SELF_STEP_EVERY, SELF_ENCODER = "SELF_LR=", "SELF_STEP_EVERY=", "SELF_ENCODER"
 # the strategies' settings of the test records (the parser's defaults; reasons there), for
 # the diagnoses that retrain them
 STRATEGY_DEFAULTS = {"strategy_epochs": 60, "moving_epochs": 5.0, "omega": 1.0,
-                     "strategy_lr": DEFAULT_C_LR, "strategy_step_every": 0}  # fmt: skip
+                     "strategy_lr": DEFAULT_C_LR, "strategy_step_every": 0, "self_lr": 0.0,
+                     "self_step_every": 0, "self_encoder": False}  # fmt: skip
 FIGURE4 = ("finetune", "moving")  # strategies that record L_self per epoch
 CURVE_GRID = 5  # --curve: epochs of C compared every CURVE_GRID epochs
 # The paper's linear probe (paper_probe_config): epochs compared on view 1 -> view 2 (the
@@ -643,6 +647,8 @@ def settings_text(runs: dict) -> str:
     text = ""
     if omegas := key_values(runs.get("jointly", []), OMEGA):
         text += f" Jointly: ω = {', '.join(omegas)} in Eq. (5) (the paper's 1)."
+    if self_lrs := key_values(runs.get("jointly", []) + runs.get("moving", []), SELF_LR):
+        text += f" L_self's own Adam (lr {', '.join(self_lrs)}; see the keys)."
     every_run = [r for rs in runs.values() for r in rs]
     lrs, steps = key_values(every_run, C_LR), key_values(every_run, C_STEP_EVERY)
     if lrs or steps:
@@ -678,6 +684,9 @@ def strategy_settings(args, config, strategy: str) -> StrategyConfig:
         step_every=args.strategy_step_every,
         batch_size=config.train.batch_size,
         track_self_loss=strategy in FIGURE4,
+        self_lr=args.self_lr,
+        self_step_every=args.self_step_every,
+        self_encoder=args.self_encoder,
     )
 
 
@@ -688,7 +697,11 @@ def strategy_key_overrides(args, strategy: str) -> list[str]:
     omega = [f"{OMEGA}{args.omega:g}"] if strategy == "jointly" and args.omega != 1.0 else []
     lr = [f"{C_LR}{args.strategy_lr:g}"] if args.strategy_lr != DEFAULT_C_LR else []
     step = [f"{C_STEP_EVERY}{args.strategy_step_every}"] if args.strategy_step_every else []
-    return [*args.base, *omega, *lr, *step]
+    own = []
+    if strategy in ("moving", "jointly") and args.self_lr > 0:
+        own = [f"{SELF_LR}{args.self_lr:g}", f"{SELF_STEP_EVERY}{args.self_step_every}"]
+        own += [SELF_ENCODER] if args.self_encoder else []
+    return [*args.base, *omega, *lr, *step, *own]
 
 
 def run_strategy_curve(args, records, strategy: str, seed: int) -> dict:
@@ -1128,6 +1141,20 @@ def main() -> None:
     parser.add_argument(
         "--strategy-step-every", type=int, default=STRATEGY_DEFAULTS["strategy_step_every"],
         help="C's lr x0.1 every N iterations to 1e-4 (Sec. 4.1: 100 from 0.01); 0: constant",
+    )  # fmt: skip
+    # Moving/Jointly: L_self in an Adam of its own, as the pre-training has it (a diagnosis of
+    # Jointly's missing gain; nwucla_ms2l_classifier_epochs_jointly_self_optimiser*.md)
+    parser.add_argument(
+        "--self-lr", type=float, default=STRATEGY_DEFAULTS["self_lr"],
+        help="L_self's own Adam lr (0: C's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--self-step-every", type=int, default=STRATEGY_DEFAULTS["self_step_every"],
+        help="its lr x0.1 every N iterations to 1e-4; 0: constant",
+    )  # fmt: skip
+    parser.add_argument(
+        "--self-encoder", action="store_true",
+        help="its Adam holds the encoder too (C's Adam then takes L_cls alone)",
     )  # fmt: skip
     parser.add_argument("--validate", action="store_true", help="view 1 -> view 2 hypotheses")
     parser.add_argument("--variants", default=",".join(VARIANTS))

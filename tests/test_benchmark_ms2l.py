@@ -141,14 +141,7 @@ def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(impor
     overrides = ["encoder.hidden_size=6", "train.batch_size=6", "params.observed_frames=4"]
     config = bench.load_config("ms2l", bench.CONFIG, overrides)
     train, test = tiny_data(), tiny_data(6, seed=1)
-    args = SimpleNamespace(
-        frozen_c=True,
-        strategy_epochs=2,
-        moving_epochs=1.0,
-        omega=1.0,
-        strategy_lr=1e-3,
-        strategy_step_every=0,
-    )
+    args = SimpleNamespace(frozen_c=True, **{**bench.STRATEGY_DEFAULTS, "strategy_epochs": 2})
     record = {"row": "random", "seed": 0, "epochs": 0}
     completed = bench.complete_record(
         args, record, lambda: bench.Splits(config, train, test, train), ()
@@ -285,10 +278,8 @@ def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_ben
     column is its paired difference to Rand-S at every grid epoch."""
     bench = import_benchmark("nwucla_ms2l")
     records = bench.Records(tmp_path / "records.jsonl", reuse=True)
-    args = SimpleNamespace(
-        curve="rand-s,jointly", seeds=[0, 1], base=[], strategy_epochs=10, omega=1.0,
-        strategy_lr=1e-3, strategy_step_every=0,
-    )  # fmt: skip
+    args = SimpleNamespace(curve="rand-s,jointly", seeds=[0, 1], base=[],
+                           **{**bench.STRATEGY_DEFAULTS, "strategy_epochs": 10})  # fmt: skip
     rising = [float(e) for e in range(1, 11)]
     for seed in args.seeds:
         for strategy, curve in (("rand-s", rising[::-1]), ("jointly", rising)):
@@ -306,7 +297,8 @@ def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchma
     """``--omega`` changes Jointly's key (its records are another run) and no other
     strategy's, so Rand-S records pair with every ω."""
     bench = import_benchmark("nwucla_ms2l")
-    paper, low = (SimpleNamespace(base=["a=1"], omega=w, strategy_lr=1e-3, strategy_step_every=0)
+    paper, low = (SimpleNamespace(base=["a=1"], omega=w, strategy_lr=1e-3, strategy_step_every=0,
+                                  self_lr=0.0)
                   for w in (1.0, 0.1))  # fmt: skip
     assert bench.strategy_key_overrides(paper, "jointly") == ["a=1"]
     assert bench.strategy_key_overrides(low, "jointly") == ["a=1", "OMEGA=0.1"]
@@ -321,11 +313,28 @@ def test_a_results_file_says_which_omega_its_jointly_rows_used(import_benchmark)
     assert bench.settings_text({"jointly": [{"key": paper}], "rand-s": []}) == ""
 
 
+def test_an_own_optimiser_of_l_self_is_in_the_keys_of_the_strategies_it_changes(
+    import_benchmark,
+):
+    """``--self-lr`` (with its decay and ``--self-encoder``) makes other Moving and Jointly
+    runs; Rand-S records still pair with them, and the results text says so."""
+    bench = import_benchmark("nwucla_ms2l")
+    args = SimpleNamespace(base=[], omega=1.0, strategy_lr=1e-3, strategy_step_every=0,
+                           self_lr=0.01, self_step_every=300, self_encoder=True)  # fmt: skip
+    own = ["SELF_LR=0.01", "SELF_STEP_EVERY=300", "SELF_ENCODER"]
+    assert bench.strategy_key_overrides(args, "jointly") == own
+    assert bench.strategy_key_overrides(args, "moving") == own
+    assert bench.strategy_key_overrides(args, "rand-s") == []
+    key = bench.Records.key("val-curve", "jointly", own, 60, 0)
+    assert "L_self's own Adam (lr 0.01" in bench.settings_text({"jointly": [{"key": key}]})
+
+
 def test_a_non_default_optimiser_of_c_is_in_every_strategys_key_and_named(import_benchmark):
     """``--strategy-lr`` / ``--strategy-step-every`` (Sec. 4.1's schedule) make other runs
     of every strategy, and the results text names the optimiser they used."""
     bench = import_benchmark("nwucla_ms2l")
-    args = SimpleNamespace(base=[], omega=1.0, strategy_lr=0.01, strategy_step_every=100)
+    args = SimpleNamespace(base=[], omega=1.0, strategy_lr=0.01, strategy_step_every=100,
+                           self_lr=0.0)  # fmt: skip
     for strategy in ("rand-s", "jointly"):
         assert bench.strategy_key_overrides(args, strategy) == ["C_LR=0.01", "C_STEP_EVERY=100"]
     key = bench.Records.key("val-curve", "rand-s", ["C_LR=0.01", "C_STEP_EVERY=100"], 60, 0)

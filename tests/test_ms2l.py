@@ -16,8 +16,9 @@ from skelssl.errors import SkelsslError
 from skelssl.evaluation.ms2l import (
     ActionClassifier,
     StrategyConfig,
+    _optimiser,
+    build_optimisers,
     check_transfer,
-    classifier_scheduler,
     moving_theta,
     train_recognition,
 )
@@ -544,18 +545,56 @@ def test_classifier_schedule_is_the_papers_step_decay_or_constant():
     """Sec. 4.1: Adam from 0.01, x0.1 every 100 iterations, down to 1e-4; step_every 0
     keeps the lr (the authors' code)."""
     parameter = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.Adam([parameter], lr=0.01)
-    scheduler = classifier_scheduler(optimizer, StrategyConfig(lr=0.01, step_every=100))
+    optimiser = _optimiser([parameter], 0.01, 100, "all", StrategyConfig())
     rates = []
     for _ in range(301):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
+        rates.append(optimiser.adam.param_groups[0]["lr"])
+        optimiser.adam.step()
+        optimiser.scheduler.step()
     assert rates[99] == pytest.approx(0.01) and rates[100] == pytest.approx(1e-3)
     assert rates[200] == pytest.approx(1e-4) and rates[300] == pytest.approx(1e-4)
-    assert classifier_scheduler(optimizer, StrategyConfig()) is None
+    assert _optimiser([parameter], 1e-3, 0, "all", StrategyConfig()).scheduler is None
     with pytest.raises(SkelsslError, match="step_every"):
         StrategyConfig(step_every=-1).validate()
+    with pytest.raises(SkelsslError, match="self_encoder needs self_lr"):
+        StrategyConfig(self_encoder=True).validate()
+
+
+def test_self_optimiser_holds_the_heads_or_the_encoder_too():
+    """self_lr > 0: L_self's own Adam over its heads (f stays in C's, on the whole loss), or
+    with self_encoder over f too (C's Adam then minimises L_cls alone); the default and the
+    strategies without L_self keep one Adam."""
+    method = tiny_method()
+    classifier = ActionClassifier(method.encoder, 3)
+    encoder_ids = {id(p) for p in method.encoder.parameters()}
+    head_ids = {id(p) for p in method.parameters()} - encoder_ids
+
+    def held(optimiser):
+        return {id(p) for p in optimiser.parameters}
+
+    (single,) = build_optimisers("jointly", method, classifier, StrategyConfig())
+    assert single.term == "all" and head_ids | encoder_ids <= held(single)
+    (rand_s,) = build_optimisers("rand-s", method, classifier, StrategyConfig(self_lr=0.01))
+    assert not head_ids & held(rand_s)
+    c, own = build_optimisers("jointly", method, classifier, StrategyConfig(self_lr=0.01))
+    assert (c.term, own.term) == ("all", "self") and held(own) == head_ids
+    assert encoder_ids <= held(c) and own.adam.param_groups[0]["lr"] == 0.01
+    config = StrategyConfig(self_lr=0.01, self_step_every=5, self_encoder=True)
+    c, own = build_optimisers("moving", method, classifier, config)
+    assert (c.term, own.term) == ("cls", "self") and held(own) == head_ids | encoder_ids
+    assert encoder_ids <= held(c) and own.scheduler is not None and c.scheduler is None
+
+
+@pytest.mark.parametrize("self_encoder", [False, True])
+def test_jointly_trains_with_its_own_self_optimiser(self_encoder):
+    """Both forms run, train the heads and f, and differ from the one-Adam Jointly."""
+    method = tiny_method()
+    config = StrategyConfig(epochs=2, batch_size=4, self_lr=0.01, self_encoder=self_encoder)
+    plain = train_recognition("jointly", method, tiny_data(), tiny_data(6, seed=1),
+                              StrategyConfig(epochs=2, batch_size=4))  # fmt: skip
+    own = train_recognition("jointly", method, tiny_data(), tiny_data(6, seed=1), config)
+    assert len(own["self_curve"]) == 2 and all(np.isfinite(own["self_curve"]))
+    assert own["self_curve"] != plain["self_curve"]
 
 
 def test_pretrain_strategy_freezes_the_encoder_and_the_classifier_is_a_gru():
