@@ -17,7 +17,9 @@ classifier C (Table 3): each is re-trained exactly as its test record (``nwucla_
 --rows rand-s,jointly``: 60 epochs of C, the default optimiser; ``pretrain``, ``finetune``
 and ``moving`` from the seed's ms2l pre-training in the work folder) with the test top-1
 recorded after every epoch of C, and each strategy is paired with the first one named. A
-seed without a record in the work folder is reported by its final epoch alone. One process
+seed without a record in the work folder is reported by its final epoch alone. ``--self-lr``
+(``--self-step-every``, ``--self-encoder``) give Moving and Jointly L_self's own Adam, as
+``nwucla_ms2l.py`` does (its runs are kept apart, named by those settings). One process
 per (strategy, seed) may run beside the others: each run is kept in ``WORK/test-curve/``
 and a later call gathers them.
 
@@ -117,7 +119,9 @@ def strategy_curve_of(args, splits: Splits, strategy: str, seed: int) -> dict[st
     """``strategy`` from :func:`strategy_source`, C scored on the test split after every
     epoch: ``{"classifier": {final, best, ..., curve, minutes}}``. The curve and minutes are
     kept in ``WORK/test-curve/``; the readings are derived from the curve."""
-    kept = args.work / "test-curve" / f"{strategy}-seed{seed}.json"
+    settings = "".join(f"-{o.lower().replace('=', '')}"
+                       for o in strategy_key_overrides(args, strategy))  # fmt: skip
+    kept = args.work / "test-curve" / f"{strategy}{settings}-seed{seed}.json"
     if not kept.exists():
         config, train_data, test_data, _ = splits
         result = train_recognition(
@@ -302,6 +306,10 @@ def main() -> None:
         help="comma-separated strategies (rand-s, jointly, pretrain, finetune, moving): their "
         "classifier C instead of the probes; differences paired with the first one",
     )  # fmt: skip
+    parser.add_argument("--self-lr", type=float, default=STRATEGY_DEFAULTS["self_lr"],
+                        help="Moving/Jointly: L_self's own Adam lr (0: C's)")  # fmt: skip
+    parser.add_argument("--self-step-every", type=int, default=STRATEGY_DEFAULTS["self_step_every"])
+    parser.add_argument("--self-encoder", action="store_true", help="its Adam holds f too")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--stem", default="", help="default nwucla_ms2l_{,strategy_}test_curve")
     args = parser.parse_args()
@@ -314,7 +322,8 @@ def main() -> None:
                               else "nwucla_ms2l_test_curve")  # fmt: skip
     # what nwucla_ms2l's helpers read: its defaults (the strategies' test records')
     args.base, args.quick = [], False
-    vars(args).update(STRATEGY_DEFAULTS)
+    own = {k: getattr(args, k) for k in ("self_lr", "self_step_every", "self_encoder")}
+    vars(args).update({**STRATEGY_DEFAULTS, **own})
     seeds = [int(s) for s in args.seeds.split(",")]
     records = Records(args.work / "records.jsonl", reuse=True)
     splits = load_splits(args, [], validate=False)

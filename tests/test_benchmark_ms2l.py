@@ -224,6 +224,29 @@ def test_a_strategy_test_curve_is_read_at_its_final_and_best_epoch_and_checked_a
     assert table["rand-s"]["reproduces"] == "1 of 2 (1 without a record)"
 
 
+def test_a_strategy_test_curve_with_its_own_self_optimiser_is_kept_apart(
+    import_benchmark, tmp_path
+):
+    """``--self-lr``: Jointly's kept curve is named by its settings (a default curve is not
+    read for it) and finds no record of the default Jointly to reproduce; Rand-S is shared."""
+    bench = import_benchmark("nwucla_ms2l_test_curve")
+    own = {"self_lr": 0.01, "self_step_every": 300, "self_encoder": True}
+    args = SimpleNamespace(work=tmp_path, strategies=["rand-s", "jointly"], base=[],
+                           **{**bench.STRATEGY_DEFAULTS, **own})  # fmt: skip
+    records = bench.Records(tmp_path / "records.jsonl", reuse=True)
+    records.add({"key": bench.Records.key("test", "jointly", [], 60, 0), "classifier_top1": 1.0})
+    folder = tmp_path / "test-curve"
+    folder.mkdir()
+    for name, final in (("rand-s", 80.0), ("jointly", 1.0),
+                        ("jointly-self_lr0.01-self_step_every300-self_encoder", 84.0)):  # fmt: skip
+        kept = {"classifier": bench.curve_reading([70.0, final])}
+        (folder / f"{name}-seed0.json").write_text(json.dumps(kept))
+    runs = bench.strategy_runs(args, records, splits=None, seeds=[0])
+    assert runs["jointly"][0]["classifier"]["final"] == 84.0
+    assert runs["jointly"][0]["classifier"]["reproduces"] is None
+    assert runs["rand-s"][0]["classifier"]["final"] == 80.0
+
+
 def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_before_it(
     import_benchmark,
 ):
