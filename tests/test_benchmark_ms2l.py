@@ -412,3 +412,20 @@ def test_a_pre_trained_strategy_curve_starts_from_the_seeds_ms2l_run_and_names_i
         assert bench.strategy_source(args, splits, "rand-s", 3) == "random"
         with pytest.raises(SystemExit, match=r"test/ms2l/seed3/last.pt: no ms2l pre-training"):
             bench.strategy_source(args, splits, "moving", 3)
+
+
+def test_jointly_gradients_are_taken_on_the_parameters_both_terms_reach(import_benchmark):
+    """The encoder is what L_cls and L_self share: the norms and cosine are over it alone."""
+    bench = import_benchmark("nwucla_ms2l_jointly_gradients")
+    shared, classifier, head = (torch.nn.Parameter(torch.tensor(v)) for v in
+                                ([1.0, 2.0], [3.0, 0.0], [0.0, 4.0]))  # fmt: skip
+    optimisers = [SimpleNamespace(parameters=[shared, classifier]),
+                  SimpleNamespace(parameters=[head])]  # fmt: skip
+    terms = {"cls": (shared * classifier).sum(), "self": (shared * head).sum()}
+    measured = bench.term_gradients(optimisers, terms)  # ∇_shared: (3, 0) and (0, 4)
+    assert measured["cls"] == pytest.approx(3.0) and measured["self"] == pytest.approx(4.0)
+    assert measured["ratio"] == pytest.approx(4 / 3) and measured["cosine"] == pytest.approx(0.0)
+    runs = {0: [{"iteration": i, "cls": 1.0, "self": float(i), "ratio": 1.0, "cosine": 0.0}
+                for i in range(0, 8, 2)]}  # fmt: skip
+    rows = bench.by_block(runs, 4)
+    assert [r["self"] for r in rows] == ["1.00", "5.00"]
