@@ -238,6 +238,11 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
                   f"{', '.join(PRE_TRAINED)}; views 1+2 -> view 3, C's default optimiser; "
                   "each final epoch checked against the record), with the test top-1 % "
                   "recorded after every epoch of C.")  # fmt: skip
+        if args.self_lr > 0:
+            holds = "its heads and the encoder" if args.self_encoder else "its heads"
+            source += (f" Moving and Jointly: L_self in an Adam of its own over {holds} (lr "
+                       f"{args.self_lr:g}, x0.1 every {args.self_step_every} iterations; 0: "
+                       "constant), so their runs have no record.")  # fmt: skip
     else:
         heading = "the linear probe"
         source = ("The encoders are the ms2l and random test rows of the work folder "
