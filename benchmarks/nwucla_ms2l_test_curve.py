@@ -199,15 +199,23 @@ def mean_curve(by_seed: dict, probe: str) -> tuple[list[int], list[float]]:
     return list(range(1, curves.shape[1] + 1)), curves.mean(axis=0).tolist()
 
 
+def labelled(args, row: str) -> str:
+    """``row``, marked where it trained with L_self's own Adam (``--self-lr``)."""
+    own = args.strategies and args.self_lr > 0 and row in ("moving", "jointly")
+    return f"{row} (L_self's own Adam)" if own else row
+
+
 def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
     """``{stem}.json``, ``.md`` and ``.png``: the table, the paired differences under each
     reading (MS²L − random; each strategy − the first one named), and the mean test curves."""
-    table = summary(runs, titles)
+    table = [{**row, "row": labelled(args, row["row"])} for row in summary(runs, titles)]
     rows = list(runs)
     pairs = [(row, rows[0]) for row in rows[1:]] if args.strategies else [tuple(ROWS)]
     readings = {"final": "final", "best": "best", "last": f"last {LAST} epochs"}
     gains = {
-        f"{mine} − {theirs}, {title}, {name}": lift_over(runs, (mine, theirs), probe, reading)
+        f"{labelled(args, mine)} − {theirs}, {title}, {name}": lift_over(
+            runs, (mine, theirs), probe, reading
+        )
         for mine, theirs in pairs
         for probe, title in titles.items()
         for reading, name in readings.items()
@@ -220,7 +228,7 @@ def write(args, runs: dict, titles: dict[str, str], command: str) -> None:
     figure = args.out / f"{args.stem}.png"
     unit = "epoch of C" if args.strategies else "probe epoch"
     plot_curves(
-        {f"{row}, {title}": mean_curve(by_seed, probe)
+        {f"{labelled(args, row)}, {title}": mean_curve(by_seed, probe)
          for row, by_seed in runs.items() for probe, title in titles.items()},
         figure, title=f"Test top-1 after each {unit} (mean over seeds {args.seeds})",
         ylabel="test top-1 %",
