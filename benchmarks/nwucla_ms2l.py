@@ -690,6 +690,24 @@ def strategy_settings(args, config, strategy: str) -> StrategyConfig:
     )
 
 
+def add_self_optimiser_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--self-lr``, ``--self-step-every``, ``--self-encoder``: Moving/Jointly with L_self
+    in an Adam of its own, as the pre-training has it (a diagnosis of Jointly's missing gain,
+    ``nwucla_ms2l_gap.md``; the default: C's Adam holds L_self's heads)."""
+    parser.add_argument(
+        "--self-lr", type=float, default=STRATEGY_DEFAULTS["self_lr"],
+        help="Moving/Jointly: L_self's own Adam lr (0: C's Adam)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--self-step-every", type=int, default=STRATEGY_DEFAULTS["self_step_every"],
+        help="its lr x0.1 every N iterations to 1e-4; 0: constant",
+    )  # fmt: skip
+    parser.add_argument(
+        "--self-encoder", action="store_true",
+        help="its Adam holds the encoder too (C's Adam then takes L_cls alone)",
+    )  # fmt: skip
+
+
 def strategy_key_overrides(args, strategy: str) -> list[str]:
     """What a strategy record's key names besides its epochs: ``--base``, ω where it is not
     the paper's 1 and the strategy reads it (Jointly), and C's optimiser where it is not the
@@ -1142,20 +1160,7 @@ def main() -> None:
         "--strategy-step-every", type=int, default=STRATEGY_DEFAULTS["strategy_step_every"],
         help="C's lr x0.1 every N iterations to 1e-4 (Sec. 4.1: 100 from 0.01); 0: constant",
     )  # fmt: skip
-    # Moving/Jointly: L_self in an Adam of its own, as the pre-training has it (a diagnosis of
-    # Jointly's missing gain; nwucla_ms2l_classifier_epochs_jointly_self_optimiser*.md)
-    parser.add_argument(
-        "--self-lr", type=float, default=STRATEGY_DEFAULTS["self_lr"],
-        help="L_self's own Adam lr (0: C's)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--self-step-every", type=int, default=STRATEGY_DEFAULTS["self_step_every"],
-        help="its lr x0.1 every N iterations to 1e-4; 0: constant",
-    )  # fmt: skip
-    parser.add_argument(
-        "--self-encoder", action="store_true",
-        help="its Adam holds the encoder too (C's Adam then takes L_cls alone)",
-    )  # fmt: skip
+    add_self_optimiser_arguments(parser)
     parser.add_argument("--validate", action="store_true", help="view 1 -> view 2 hypotheses")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument(

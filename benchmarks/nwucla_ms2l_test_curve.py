@@ -53,6 +53,7 @@ from nwucla_ms2l import (
     STRATEGY_DEFAULTS,
     Records,
     Splits,
+    add_self_optimiser_arguments,
     load_splits,
     paper_probe_config,
     random_method,
@@ -319,10 +320,7 @@ def main() -> None:
         help="comma-separated strategies (rand-s, jointly, pretrain, finetune, moving): their "
         "classifier C instead of the probes; differences paired with the first one",
     )  # fmt: skip
-    parser.add_argument("--self-lr", type=float, default=STRATEGY_DEFAULTS["self_lr"],
-                        help="Moving/Jointly: L_self's own Adam lr (0: C's)")  # fmt: skip
-    parser.add_argument("--self-step-every", type=int, default=STRATEGY_DEFAULTS["self_step_every"])
-    parser.add_argument("--self-encoder", action="store_true", help="its Adam holds f too")
+    add_self_optimiser_arguments(parser)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--stem", default="", help="default nwucla_ms2l_{,strategy_}test_curve")
     args = parser.parse_args()
