@@ -87,7 +87,12 @@ from skelssl.config import RunConfig, load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.evaluation.generic import EvalConfig, linear_probe
-from skelssl.evaluation.ms2l import StrategyConfig, train_recognition, unsupervised_evaluation
+from skelssl.evaluation.ms2l import (
+    OPTIMISES_SELF,
+    StrategyConfig,
+    train_recognition,
+    unsupervised_evaluation,
+)
 from skelssl.methods import build_method
 from skelssl.report import markdown_table, plot_curves
 from skelssl.train import resolve_device, train
@@ -716,7 +721,7 @@ def strategy_key_overrides(args, strategy: str) -> list[str]:
     lr = [f"{C_LR}{args.strategy_lr:g}"] if args.strategy_lr != DEFAULT_C_LR else []
     step = [f"{C_STEP_EVERY}{args.strategy_step_every}"] if args.strategy_step_every else []
     own = []
-    if strategy in ("moving", "jointly") and args.self_lr > 0:
+    if strategy in OPTIMISES_SELF and args.self_lr > 0:
         own = [f"{SELF_LR}{args.self_lr:g}", f"{SELF_STEP_EVERY}{args.self_step_every}"]
         own += [SELF_ENCODER] if args.self_encoder else []
     return [*args.base, *omega, *lr, *step, *own]

@@ -64,7 +64,7 @@ from nwucla_ms2l import (
 from skelssl.checkpoint import load_weights
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import linear_probe_on_features
-from skelssl.evaluation.ms2l import train_recognition
+from skelssl.evaluation.ms2l import OPTIMISES_SELF, train_recognition
 from skelssl.report import markdown_table, plot_curves
 
 ROWS = ("ms2l", "random")
@@ -202,7 +202,7 @@ def mean_curve(by_seed: dict, probe: str) -> tuple[list[int], list[float]]:
 
 def labelled(args, row: str) -> str:
     """``row``, marked where it trained with L_self's own Adam (``--self-lr``)."""
-    own = args.strategies and args.self_lr > 0 and row in ("moving", "jointly")
+    own = args.strategies and args.self_lr > 0 and row in OPTIMISES_SELF
     return f"{row} (L_self's own Adam)" if own else row
 
 
