@@ -153,6 +153,14 @@ def encoder_label(encoder) -> str:
     return f"stgcn-{encoder.width:g}" + ("+bones" if encoder.use_bones else "")
 
 
+def require_nwucla(root) -> None:
+    """Exit with a one-line error when ``root`` (the NW-UCLA folder) is not there."""
+    if not Path(root).is_dir():
+        raise SystemExit(
+            f"NW-UCLA not found at {root}: pass --root (see ../shared/datasets/README.md)"
+        )
+
+
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     """Mean and sample std (ddof 1) of per-seed numbers; std None for fewer than 2 values,
     both None for none."""
@@ -169,15 +177,15 @@ def paired_differences(mine: dict, theirs: dict) -> list[float]:
     return [mine[seed] - theirs[seed] for seed in sorted(set(mine) & set(theirs))]
 
 
-def mean_std_text(values, signed: bool = False) -> str:
-    """``values`` as ``"mean ± std"`` (sample std, ddof 1; one decimal), the mean with its
-    sign when ``signed`` (for paired differences); the mean alone for one value, ``"-"``
-    for none."""
+def mean_std_text(values, signed: bool = False, digits: int = 1) -> str:
+    """``values`` as ``"mean ± std"`` (sample std, ddof 1; ``digits`` decimals), the mean
+    with its sign when ``signed`` (for paired differences); the mean alone for one value,
+    ``"-"`` for none."""
     mean, std = mean_std(list(values))
     if mean is None:
         return "-"
-    text = f"{mean:+.1f}" if signed else f"{mean:.1f}"
-    return text if std is None else f"{text} ± {std:.1f}"
+    text = f"{mean:+.{digits}f}" if signed else f"{mean:.{digits}f}"
+    return text if std is None else f"{text} ± {std:.{digits}f}"
 
 
 def summary_row(

@@ -42,6 +42,7 @@ from common import (
     REPO,
     encoder_label,
     machine,
+    require_nwucla,
     summary_row,
     write_json,
     write_markdown,
@@ -384,10 +385,7 @@ def main() -> None:
         rows = write_summary(args.out, args.readme)
         print(f"{len(rows)} rows -> {args.out / 'nwucla_summary.json'} and {args.readme}")
         return
-    if not args.root.exists():
-        raise SystemExit(
-            f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
-        )
+    require_nwucla(args.root)
     previous = args.out / "nwucla.json"
     state = json.loads(previous.read_text()) if previous.exists() else {}
     rows, speed = state.get("rows", {}), state.get("pretrain_step_speed", {})

@@ -65,6 +65,7 @@ from common import (
     mean_std,
     paired_differences,
     pretrain_reusing,
+    require_nwucla,
     summary_row,
     write_json,
     write_markdown,
@@ -1039,10 +1040,7 @@ def main() -> None:
         rewrite(args.out, args.stem)
         print((args.out / f"{args.stem}.md").read_text())
         return
-    if not args.root.exists():
-        raise SystemExit(
-            f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
-        )
+    require_nwucla(args.root)
     options = [f"--seeds {','.join(map(str, args.seeds))}", f"--epoch-scale {args.epoch_scale}"]
     if args.optimiser_study:
         options += ["--optimiser-study"]

@@ -78,6 +78,7 @@ from common import (
     mean_std,
     mean_std_text,
     paired_differences,
+    require_nwucla,
     resumable_with,
     write_json,
     write_markdown,
@@ -1206,10 +1207,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
-    if not args.root.exists():
-        raise SystemExit(
-            f"NW-UCLA not found at {args.root}: pass --root (see ../shared/datasets/README.md)"
-        )
+    require_nwucla(args.root)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
         args.pretrain_epochs, args.strategy_epochs, args.moving_epochs = 1, 2, 1.0

@@ -24,7 +24,15 @@ from unittest import mock
 import numpy as np
 import torch
 
-from common import NWUCLA_ROOT, REPO, machine, write_json, write_markdown
+from common import (
+    NWUCLA_ROOT,
+    REPO,
+    machine,
+    mean_std_text,
+    require_nwucla,
+    write_json,
+    write_markdown,
+)
 from nwucla_ms2l import STRATEGY_DEFAULTS, load_splits, random_method, strategy_settings
 from skelssl.evaluation import ms2l as strategies
 from skelssl.report import markdown_table
@@ -70,13 +78,6 @@ def measure(args, seed: int) -> list[dict]:
     return samples
 
 
-def spread(values: list[float]) -> str:
-    """``"mean ± std"`` over seeds with two decimals (the mean alone for one seed)."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
-
-
 def by_block(runs: dict[int, list[dict]], per_block: int) -> list[dict]:
     """Mean ± std over seeds of each seed's mean per block of ``per_block`` iterations (the
     last block may be partial)."""
@@ -86,7 +87,12 @@ def by_block(runs: dict[int, list[dict]], per_block: int) -> list[dict]:
         low, high = block * per_block, (block + 1) * per_block
         means = {key: [np.mean([s[key] for s in run if low <= s["iteration"] < high])
                        for run in runs.values()] for key in ("cls", "self", "ratio", "cosine")}  # fmt: skip
-        rows.append({"iterations": f"{low}-{high - 1}", **{k: spread(v) for k, v in means.items()}})
+        rows.append(
+            {
+                "iterations": f"{low}-{high - 1}",
+                **{k: mean_std_text(v, digits=2) for k, v in means.items()},
+            }
+        )
     return rows
 
 
@@ -101,8 +107,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--stem", default=STEM)
     cli = parser.parse_args()
-    if not Path(cli.root).is_dir():
-        raise SystemExit(f"{cli.root}: NW-UCLA not found (see ../shared/datasets/README)")
+    require_nwucla(cli.root)
     args = SimpleNamespace(**{**STRATEGY_DEFAULTS, "strategy_epochs": cli.epochs}, root=cli.root,
                            base=cli.base, quick=False, every=cli.every)  # fmt: skip
     machine_line = machine()

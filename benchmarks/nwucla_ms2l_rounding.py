@@ -30,6 +30,7 @@ from common import (
     machine,
     mean_std_text,
     paired_differences,
+    require_nwucla,
     write_json,
     write_markdown,
 )
@@ -122,8 +123,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--stem", default="nwucla_ms2l_rounding")
     args = parser.parse_args()
-    if not Path(args.root).is_dir():
-        raise SystemExit(f"{args.root}: NW-UCLA not found (see ../shared/datasets/README)")
+    require_nwucla(args.root)
     args.base, args.quick = [], False  # what nwucla_ms2l's helpers read
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = run(args, seeds)

@@ -44,6 +44,7 @@ from common import (
     machine,
     mean_std_text,
     paired_differences,
+    require_nwucla,
     write_json,
     write_markdown,
 )
@@ -324,8 +325,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--stem", default="", help="default nwucla_ms2l_{,strategy_}test_curve")
     args = parser.parse_args()
-    if not Path(args.root).is_dir():
-        raise SystemExit(f"{args.root}: NW-UCLA not found (see ../shared/datasets/README)")
+    require_nwucla(args.root)
     args.strategies = [s for s in args.strategies.split(",") if s]
     if not set(args.strategies) <= {*FROM_SCRATCH, *PRE_TRAINED}:
         raise SystemExit(f"--strategies: only {', '.join((*FROM_SCRATCH, *PRE_TRAINED))}")
