@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -154,11 +155,14 @@ def encoder_label(encoder) -> str:
 
 
 def require_nwucla(root) -> None:
-    """Exit with a one-line error when ``root`` (the NW-UCLA folder) is not there."""
+    """Exit 2 with a one-line error on stderr when ``root`` (the NW-UCLA folder) is not
+    there (the project's exit code for bad input)."""
     if not Path(root).is_dir():
-        raise SystemExit(
-            f"NW-UCLA not found at {root}: pass --root (see ../shared/datasets/README.md)"
+        print(
+            f"NW-UCLA not found at {root}: pass --root (see ../shared/datasets/README.md)",
+            file=sys.stderr,
         )
+        raise SystemExit(2)
 
 
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:

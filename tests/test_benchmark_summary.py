@@ -83,3 +83,13 @@ def test_summary_without_readme_markers_is_refused(nwucla, tmp_path):
     with pytest.raises(SystemExit, match="markers"):
         nwucla.write_summary(results, readme)
     assert readme.read_text() == "no markers\n"
+
+
+def test_missing_nwucla_root_is_one_line_and_exit_code_2(nwucla, tmp_path, capsys):
+    from common import require_nwucla  # benchmarks/ is on the path (fixture)
+
+    with pytest.raises(SystemExit) as stop:
+        require_nwucla(tmp_path / "absent")
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "absent" in error and "--root" in error
