@@ -9,6 +9,10 @@ seeds A is higher. The gap accounting's paired numbers (``nwucla_crrl_gap.md``) 
         benchmarks/results/nwucla_crrl/crrl_width_256_full_pc_preparation.json \\
         benchmarks/results/nwucla_crrl/ser_width_256_full.json --rows ser
 
+``--pool`` instead reads A and B as two seed sets of one config (say seeds 0-2 and 3-5) and
+prints each row's mean ± std over the seeds of both; a seed in both files must hold the same
+numbers in each.
+
 A file that is missing or not such a JSON stops it with a one-line error (exit code 2).
 """
 
@@ -63,6 +67,24 @@ def paired_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> lis
     return lines
 
 
+def pooled_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> list[str]:
+    """One line per (row of ``first``, row of ``second``): mean ± std over both seed sets."""
+    a, b = per_seed(first), per_seed(second)
+    lines = []
+    for row_a, row_b in pairs:
+        if row_a not in a or row_b not in b:
+            lines.append(f"{row_a} + {row_b}: not in both files")
+            continue
+        runs = {**b[row_b], **a[row_a]}
+        for seed in set(a[row_a]) & set(b[row_b]):
+            if any(a[row_a][seed][m] != b[row_b][seed][m] for m in METRICS):
+                raise ResultFileError(f"{second}: seed {seed} of {row_b} differs from {first}'s")
+        seeds = sorted(runs)
+        parts = [f"{metric} {mean_std_text(runs[s][metric] for s in seeds)}" for metric in METRICS]
+        lines.append(f"{row_a} + {row_b}, seeds {seeds}: " + "; ".join(parts))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("first", type=Path, help="result JSON A")
@@ -70,12 +92,15 @@ def main() -> None:
     parser.add_argument("--rows", default="", help="comma list of rows (default: all of A's)")
     parser.add_argument("--as", dest="renames", default="",
                         help="comma list ROW_A:ROW_B pairing differently named rows")  # fmt: skip
+    parser.add_argument("--pool", action="store_true",
+                        help="mean ± std over the seeds of both files instead of A − B")  # fmt: skip
     args = parser.parse_args()
     renames = dict(pair.split(":", 1) for pair in args.renames.split(",") if pair)
     try:
         rows = [r for r in args.rows.split(",") if r] or list(per_seed(args.first))
         pairs = [(row, renames.get(row, row)) for row in rows]
-        print("\n".join(paired_lines(args.first, args.second, pairs)))
+        lines = (pooled_lines if args.pool else paired_lines)(args.first, args.second, pairs)
+        print("\n".join(lines))
     except ResultFileError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

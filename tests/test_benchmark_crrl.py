@@ -359,21 +359,34 @@ def test_best_test_epoch_and_final_per_seed(import_benchmark):
     assert summary["knn_top1"]["best_epochs"] == [5, 60]
 
 
+def result(path, linear, knn, first_seed=0):
+    """A result JSON with one row, ``ser``, whose seeds from ``first_seed`` hold these numbers."""
+    runs = {
+        str(first_seed + s): {"linear_top1": a, "knn_top1": b}
+        for s, (a, b) in enumerate(zip(linear, knn))
+    }
+    path.write_text(json.dumps({"rows": {"ser": {"per_seed": runs}}}))
+    return path
+
+
 def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
     paired = import_benchmark("nwucla_crrl_paired")
-
-    def result(path, linear, knn):
-        runs = {
-            str(s): {"linear_top1": a, "knn_top1": b} for s, (a, b) in enumerate(zip(linear, knn))
-        }
-        path.write_text(json.dumps({"rows": {"ser": {"per_seed": runs}}}))
-        return path
-
     a = result(tmp_path / "a.json", [80, 82, 84], [81, 81, 81])
     b = result(tmp_path / "b.json", [79, 80, 80], [82, 80, 80])
     (line,) = paired.paired_lines(a, b, [("ser", "ser")])
     assert "linear_top1 82.0 ± 2.0 vs 79.7 ± 0.6: +2.3 ± 1.5 (A higher on 3 of 3)" in line
     assert "(A higher on 2 of 3)" in line
+
+
+def test_pooled_lines_take_the_seeds_of_both_files(import_benchmark, tmp_path):
+    paired = import_benchmark("nwucla_crrl_paired")
+    a = result(tmp_path / "a.json", [80, 82], [81, 83])
+    b = result(tmp_path / "b.json", [84, 86], [85, 87], first_seed=2)
+    (line,) = paired.pooled_lines(a, b, [("ser", "ser")])
+    assert "seeds [0, 1, 2, 3]: linear_top1 83.0 ± 2.6; knn_top1 84.0 ± 2.6" in line
+    clash = result(tmp_path / "clash.json", [81], [81], first_seed=1)  # seed 1 is 82 in a
+    with pytest.raises(paired.ResultFileError, match="seed 1"):
+        paired.pooled_lines(a, clash, [("ser", "ser")])
 
 
 def test_paired_rejects_a_missing_or_foreign_file_in_one_line(import_benchmark, tmp_path):
