@@ -9,11 +9,13 @@ seeds A is higher. The gap accounting's paired numbers (``nwucla_crrl_gap.md``) 
         benchmarks/results/nwucla_crrl/crrl_width_256_full_pc_preparation.json \\
         benchmarks/results/nwucla_crrl/ser_width_256_full.json --rows ser
 
-``--pool`` instead reads A and B as two seed sets of one config (say seeds 0-2 and 3-5) and
-prints each row's mean ± std over the seeds of both; a seed in both files must hold the same
-numbers in each.
+Each side may be a comma list of result JSONs of one config run apart (say seeds 0-2 and
+3-5): their seeds are merged, and a seed two files share must hold the same numbers. With A
+alone it prints each row's mean ± std over A's seeds; CRRL − SER over six seeds is
 
-A file that is missing or not such a JSON stops it with a one-line error (exit code 2).
+    F=benchmarks/results/nwucla_crrl
+    A=$F/crrl_width_256_full_pc_preparation.json,$F/crrl_width_256_full_pc_preparation_seeds_3_5.json
+    python benchmarks/nwucla_crrl_paired.py $A $A --rows crrl --as crrl:ser
 """
 
 from __future__ import annotations
@@ -45,9 +47,25 @@ def per_seed(path: Path) -> dict[str, dict[int, dict]]:
         raise ResultFileError(f"{path}: {problem}") from None
 
 
-def paired_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> list[str]:
+def merged_per_seed(paths: list[Path]) -> dict[str, dict[int, dict]]:
+    """Row -> seed -> numbers over several result JSONs of one config (their seeds merged);
+    a seed held by two files with different numbers is refused."""
+    merged: dict[str, dict[int, dict]] = {}
+    for path in paths:
+        for row, runs in per_seed(path).items():
+            held = merged.setdefault(row, {})
+            for seed, run in runs.items():
+                if seed in held and any(held[seed][m] != run[m] for m in METRICS):
+                    raise ResultFileError(
+                        f"{path}: seed {seed} of {row} differs from an earlier file's"
+                    )
+                held[seed] = run
+    return merged
+
+
+def paired_lines(first: list[Path], second: list[Path], pairs: list[tuple[str, str]]) -> list[str]:
     """One line per (row of ``first``, row of ``second``): both means and A − B paired."""
-    a, b = per_seed(first), per_seed(second)
+    a, b = merged_per_seed(first), merged_per_seed(second)
     lines = []
     for row_a, row_b in pairs:
         if row_a not in a or row_b not in b:
@@ -67,39 +85,43 @@ def paired_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> lis
     return lines
 
 
-def pooled_lines(first: Path, second: Path, pairs: list[tuple[str, str]]) -> list[str]:
-    """One line per (row of ``first``, row of ``second``): mean ± std over both seed sets."""
-    a, b = per_seed(first), per_seed(second)
+def mean_lines(first: list[Path], rows: list[str]) -> list[str]:
+    """One line per row of ``first``: mean ± std over its seeds."""
+    a = merged_per_seed(first)
     lines = []
-    for row_a, row_b in pairs:
-        if row_a not in a or row_b not in b:
-            lines.append(f"{row_a} + {row_b}: not in both files")
+    for row in rows:
+        if row not in a:
+            lines.append(f"{row}: not in the files")
             continue
-        runs = {**b[row_b], **a[row_a]}
-        for seed in set(a[row_a]) & set(b[row_b]):
-            if any(a[row_a][seed][m] != b[row_b][seed][m] for m in METRICS):
-                raise ResultFileError(f"{second}: seed {seed} of {row_b} differs from {first}'s")
-        seeds = sorted(runs)
-        parts = [f"{metric} {mean_std_text(runs[s][metric] for s in seeds)}" for metric in METRICS]
-        lines.append(f"{row_a} + {row_b}, seeds {seeds}: " + "; ".join(parts))
+        seeds = sorted(a[row])
+        parts = [
+            f"{metric} {mean_std_text(a[row][s][metric] for s in seeds)}" for metric in METRICS
+        ]
+        lines.append(f"{row}, seeds {seeds}: " + "; ".join(parts))
     return lines
+
+
+def paths(text: str) -> list[Path]:
+    """A comma list of result JSONs."""
+    return [Path(item) for item in text.split(",") if item]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("first", type=Path, help="result JSON A")
-    parser.add_argument("second", type=Path, help="result JSON B")
+    parser.add_argument("first", type=paths, help="result JSON(s) A, comma list")
+    parser.add_argument("second", type=paths, nargs="?", help="result JSON(s) B, comma list")
     parser.add_argument("--rows", default="", help="comma list of rows (default: all of A's)")
     parser.add_argument("--as", dest="renames", default="",
                         help="comma list ROW_A:ROW_B pairing differently named rows")  # fmt: skip
-    parser.add_argument("--pool", action="store_true",
-                        help="mean ± std over the seeds of both files instead of A − B")  # fmt: skip
     args = parser.parse_args()
     renames = dict(pair.split(":", 1) for pair in args.renames.split(",") if pair)
     try:
-        rows = [r for r in args.rows.split(",") if r] or list(per_seed(args.first))
-        pairs = [(row, renames.get(row, row)) for row in rows]
-        lines = (pooled_lines if args.pool else paired_lines)(args.first, args.second, pairs)
+        rows = [r for r in args.rows.split(",") if r] or list(merged_per_seed(args.first))
+        if args.second is None:
+            lines = mean_lines(args.first, rows)
+        else:
+            pairs = [(row, renames.get(row, row)) for row in rows]
+            lines = paired_lines(args.first, args.second, pairs)
         print("\n".join(lines))
     except ResultFileError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -373,20 +373,22 @@ def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
     paired = import_benchmark("nwucla_crrl_paired")
     a = result(tmp_path / "a.json", [80, 82, 84], [81, 81, 81])
     b = result(tmp_path / "b.json", [79, 80, 80], [82, 80, 80])
-    (line,) = paired.paired_lines(a, b, [("ser", "ser")])
+    (line,) = paired.paired_lines([a], [b], [("ser", "ser")])
     assert "linear_top1 82.0 ± 2.0 vs 79.7 ± 0.6: +2.3 ± 1.5 (A higher on 3 of 3)" in line
     assert "(A higher on 2 of 3)" in line
 
 
-def test_pooled_lines_take_the_seeds_of_both_files(import_benchmark, tmp_path):
+def test_seed_sets_run_apart_merge_for_means_and_pairs(import_benchmark, tmp_path):
     paired = import_benchmark("nwucla_crrl_paired")
     a = result(tmp_path / "a.json", [80, 82], [81, 83])
     b = result(tmp_path / "b.json", [84, 86], [85, 87], first_seed=2)
-    (line,) = paired.pooled_lines(a, b, [("ser", "ser")])
+    (line,) = paired.mean_lines([a, b], ["ser"])
     assert "seeds [0, 1, 2, 3]: linear_top1 83.0 ± 2.6; knn_top1 84.0 ± 2.6" in line
+    (line,) = paired.paired_lines([a, b], [a, b], [("ser", "ser")])
+    assert "+0.0 ± 0.0 (A higher on 0 of 4)" in line
     clash = result(tmp_path / "clash.json", [81], [81], first_seed=1)  # seed 1 is 82 in a
-    with pytest.raises(paired.ResultFileError, match="seed 1"):
-        paired.pooled_lines(a, clash, [("ser", "ser")])
+    with pytest.raises(paired.ResultFileError, match="clash.json: seed 1"):
+        paired.merged_per_seed([a, clash])
 
 
 def test_paired_rejects_a_missing_or_foreign_file_in_one_line(import_benchmark, tmp_path):
