@@ -16,6 +16,9 @@ alone it prints each row's mean ± std over A's seeds; CRRL − SER over six see
     F=benchmarks/results/nwucla_crrl
     A=$F/crrl_width_256_full_pc_preparation.json,$F/crrl_width_256_full_pc_preparation_seeds_3_5.json
     python benchmarks/nwucla_crrl_paired.py $A $A --rows crrl --as crrl:ser
+
+A file that is missing or not such a JSON, or two files that disagree on a seed, stop it
+with a one-line error (exit code 2).
 """
 
 from __future__ import annotations
