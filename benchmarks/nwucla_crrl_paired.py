@@ -33,11 +33,14 @@ from common import mean_std_text, paired_differences
 METRICS = ("linear_top1", "knn_top1")
 
 
+Runs = dict[str, dict[int, dict]]  # row -> seed -> that run's numbers
+
+
 class ResultFileError(Exception):
     """A result file that cannot be read as ``rows -> row -> per_seed -> seed``."""
 
 
-def per_seed(path: Path) -> dict[str, dict[int, dict]]:
+def per_seed(path: Path) -> Runs:
     """Row -> seed -> that run's numbers, from a result JSON."""
     try:
         rows = json.loads(path.read_text())["rows"]
@@ -50,7 +53,7 @@ def per_seed(path: Path) -> dict[str, dict[int, dict]]:
         raise ResultFileError(f"{path}: {problem}") from None
 
 
-def merged_per_seed(paths: list[Path]) -> dict[str, dict[int, dict]]:
+def merged_per_seed(paths: list[Path]) -> Runs:
     """Row -> seed -> numbers over several result JSONs of one config (their seeds merged);
     a seed held by two files with different numbers is refused."""
     merged: dict[str, dict[int, dict]] = {}
@@ -66,9 +69,8 @@ def merged_per_seed(paths: list[Path]) -> dict[str, dict[int, dict]]:
     return merged
 
 
-def paired_lines(first: list[Path], second: list[Path], pairs: list[tuple[str, str]]) -> list[str]:
-    """One line per (row of ``first``, row of ``second``): both means and A − B paired."""
-    a, b = merged_per_seed(first), merged_per_seed(second)
+def paired_lines(a: Runs, b: Runs, pairs: list[tuple[str, str]]) -> list[str]:
+    """One line per (row of ``a``, row of ``b``): both means and A − B paired."""
     lines = []
     for row_a, row_b in pairs:
         if row_a not in a or row_b not in b:
@@ -88,9 +90,8 @@ def paired_lines(first: list[Path], second: list[Path], pairs: list[tuple[str, s
     return lines
 
 
-def mean_lines(first: list[Path], rows: list[str]) -> list[str]:
-    """One line per row of ``first``: mean ± std over its seeds."""
-    a = merged_per_seed(first)
+def mean_lines(a: Runs, rows: list[str]) -> list[str]:
+    """One line per row of ``a``: mean ± std over its seeds."""
     lines = []
     for row in rows:
         if row not in a:
@@ -119,12 +120,13 @@ def main() -> None:
     args = parser.parse_args()
     renames = dict(pair.split(":", 1) for pair in args.renames.split(",") if pair)
     try:
-        rows = [r for r in args.rows.split(",") if r] or list(merged_per_seed(args.first))
+        a = merged_per_seed(args.first)
+        rows = [r for r in args.rows.split(",") if r] or list(a)
         if args.second is None:
-            lines = mean_lines(args.first, rows)
+            lines = mean_lines(a, rows)
         else:
             pairs = [(row, renames.get(row, row)) for row in rows]
-            lines = paired_lines(args.first, args.second, pairs)
+            lines = paired_lines(a, merged_per_seed(args.second), pairs)
         print("\n".join(lines))
     except ResultFileError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -373,7 +373,7 @@ def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
     paired = import_benchmark("nwucla_crrl_paired")
     a = result(tmp_path / "a.json", [80, 82, 84], [81, 81, 81])
     b = result(tmp_path / "b.json", [79, 80, 80], [82, 80, 80])
-    (line,) = paired.paired_lines([a], [b], [("ser", "ser")])
+    (line,) = paired.paired_lines(paired.per_seed(a), paired.per_seed(b), [("ser", "ser")])
     assert "linear_top1 82.0 ± 2.0 vs 79.7 ± 0.6: +2.3 ± 1.5 (A higher on 3 of 3)" in line
     assert "(A higher on 2 of 3)" in line
 
@@ -382,9 +382,10 @@ def test_seed_sets_run_apart_merge_for_means_and_pairs(import_benchmark, tmp_pat
     paired = import_benchmark("nwucla_crrl_paired")
     a = result(tmp_path / "a.json", [80, 82], [81, 83])
     b = result(tmp_path / "b.json", [84, 86], [85, 87], first_seed=2)
-    (line,) = paired.mean_lines([a, b], ["ser"])
+    merged = paired.merged_per_seed([a, b])
+    (line,) = paired.mean_lines(merged, ["ser"])
     assert "seeds [0, 1, 2, 3]: linear_top1 83.0 ± 2.6; knn_top1 84.0 ± 2.6" in line
-    (line,) = paired.paired_lines([a, b], [a, b], [("ser", "ser")])
+    (line,) = paired.paired_lines(merged, merged, [("ser", "ser")])
     assert "+0.0 ± 0.0 (A higher on 0 of 4)" in line
     clash = result(tmp_path / "clash.json", [81], [81], first_seed=1)  # seed 1 is 82 in a
     with pytest.raises(paired.ResultFileError, match="clash.json: seed 1"):
