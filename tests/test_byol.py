@@ -224,7 +224,7 @@ def test_plain_bn_target_uses_batch_statistics():
 
 def test_predictor_learning_rate_scale_is_a_parameter_group():
     from skelssl.optim import build_optimizer
-    from skelssl.train import TrainConfig
+    from skelssl.train_config import TrainConfig
 
     method = tiny_method(predictor_lr_scale=10.0)
     optimizer = build_optimizer(method, TrainConfig(lr=0.1))

@@ -18,7 +18,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from skelssl import dist
 from skelssl.data.types import SkeletonData
-from skelssl.train import TrainConfig, train
+from skelssl.train import train
+from skelssl.train_config import TrainConfig
 
 WORLD = 2
 GLOBAL_BATCH = 8

@@ -11,9 +11,10 @@ from skelssl.config import load_config
 from skelssl.data.preprocess import PreprocessConfig
 from skelssl.data.readers.arrays import write_npz
 from skelssl.data.sources import DataConfig
+from skelssl.data.transfer import adapt_data, transfer_data_config
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.evaluation.run import adapt_data, evaluate_run, transfer_data_config
+from skelssl.evaluation.run import evaluate_run
 from skelssl.runs import pretrain
 
 TINY = [

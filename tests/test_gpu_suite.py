@@ -15,7 +15,8 @@ import torch
 from skelssl import augment
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import get_layout
-from skelssl.train import TrainConfig, train
+from skelssl.train import train
+from skelssl.train_config import TrainConfig
 from test_train import CONFIG, ToyMethod, _metrics, _state, _toy_data
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from skelssl.optim import (
     learning_rate_at,
     scaled_lr,
 )
-from skelssl.train import TrainConfig
+from skelssl.train_config import TrainConfig
 
 
 def _lars_reference(weight, grad, buffer, *, lr, momentum, weight_decay, eta):

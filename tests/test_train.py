@@ -14,7 +14,8 @@ from torch import nn
 from skelssl.data.sampling import TorchSkeletonDataset
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.train import EpochSampler, TrainConfig, resolve_device, train
+from skelssl.train import EpochSampler, resolve_device, train
+from skelssl.train_config import TrainConfig
 
 T, M, V, C = 4, 1, 3, 2
 

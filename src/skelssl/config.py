@@ -26,10 +26,10 @@ import yaml
 from skelssl import typed
 from skelssl.data.sources import DataConfig, data_tree
 from skelssl.errors import SkelsslError
-from skelssl.evaluation.generic import EvalConfig
+from skelssl.evaluation.config import EvalConfig
 from skelssl.methods import default_encoder_config, method_class
 from skelssl.models import EncoderConfig
-from skelssl.train import TrainConfig
+from skelssl.train_config import TrainConfig
 from skelssl.typed import coerce_value, field_types, from_dict, read_yaml, to_dict
 
 __all__ = [

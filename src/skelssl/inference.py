@@ -85,7 +85,7 @@ def _embedding_data(
     if not data:
         return run.data, default_split(run.data, split or run.split)
     from skelssl.data.cache import load_dataset
-    from skelssl.evaluation.run import adapt_data, transfer_data_config
+    from skelssl.data.transfer import adapt_data, transfer_data_config
 
     config = transfer_data_config(run.config.data, {**data, **({"split": split} if split else {})})
     other = load_dataset(config, quiet=quiet)
@@ -121,7 +121,7 @@ def prepare_for_run(
 ) -> SkeletonData:
     """Raw clips (T_i, M, V, C) in ``layout`` -> the run's input: its preprocessing, its
     joint layout and body count; (N, T, M, V, C) with lengths."""
-    from skelssl.evaluation.run import adapt_data
+    from skelssl.data.transfer import adapt_data
 
     sequences = [
         Sequence(joints=np.asarray(clip, dtype=np.float32), label=0, name=name)
@@ -138,7 +138,7 @@ def _npz_inputs(path: Path, run: LoadedRun) -> SkeletonData:
     """An array-format file: already prepared, re-timed to the run's frames (as training)."""
     from skelssl.data.preprocess import retime
     from skelssl.data.readers.arrays import read_npz
-    from skelssl.evaluation.run import adapt_data
+    from skelssl.data.transfer import adapt_data
 
     data = retime(read_npz(path), run.config.data.preprocess)
     spec = DataSpec.of(run.data)

@@ -1,7 +1,7 @@
 """Optimisers and learning-rate schedules: SGD, Adam, LARS; cosine, step, constant.
 
 :func:`build_optimizer` and :func:`build_scheduler` read the fields of
-:class:`skelssl.train.TrainConfig` (``optimizer``, ``lr``, ``lr_scaling``, ``momentum``,
+:class:`skelssl.train_config.TrainConfig` (``optimizer``, ``lr``, ``lr_scaling``, ``momentum``,
 ``weight_decay``, ``schedule``, ``warmup_epochs``, ``warmup_start_lr``, ``min_lr``,
 ``milestones``, ``gamma``, ``step_every``, ``epochs``, ``batch_size``).
 
@@ -23,7 +23,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from skelssl.errors import SkelsslError
 
 if TYPE_CHECKING:
-    from skelssl.train import TrainConfig
+    from skelssl.train_config import TrainConfig
 
 OPTIMIZERS = ("sgd", "adam", "lars")
 SCHEDULES = ("cosine", "step", "constant")

@@ -292,8 +292,9 @@ def test_split_section(
 ) -> tuple[str, list[str], list[str]]:
     """Confusion matrix and t-SNE of the run's test split: the saved linear head's
     predictions when ``heads/linear.pt`` exists, else kNN (k=1, cosine) on frozen features."""
+    from skelssl.evaluation.config import EvalConfig
     from skelssl.evaluation.features import extract_features, predict
-    from skelssl.evaluation.generic import EvalConfig, knn_on_features
+    from skelssl.evaluation.generic import knn_on_features
     from skelssl.evaluation.metrics import confusion_matrix as count_confusion
     from skelssl.runs import load_run
     from skelssl.saved_heads import head_path

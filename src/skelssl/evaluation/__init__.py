@@ -25,7 +25,7 @@ from torch import nn
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.evaluation import byol, generic, ms2l
-from skelssl.evaluation.generic import EvalConfig
+from skelssl.evaluation.config import EvalConfig
 from skelssl.typed import apply_overrides
 
 

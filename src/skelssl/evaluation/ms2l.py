@@ -56,13 +56,14 @@ from torch import Tensor, nn
 from skelssl.data.sampling import check_label_fraction, labelled_rows
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.evaluation.config import EvalConfig
 from skelssl.evaluation.features import accuracy_on, read_batch, reset_parameters, resolve_device
-from skelssl.evaluation.generic import EvalConfig, knn, linear_probe
+from skelssl.evaluation.generic import knn, linear_probe
 from skelssl.models.gru import gru_over_valid_frames
 from skelssl.models.heads import mlp
 from skelssl.optim import build_scheduler
 from skelssl.skeleton import get_layout
-from skelssl.train import TrainConfig
+from skelssl.train_config import TrainConfig
 
 STRATEGIES = ("rand-s", "pretrain", "finetune", "moving", "jointly")
 CLASSIFIERS = ("gru", "linear")

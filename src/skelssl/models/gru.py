@@ -24,7 +24,7 @@ from skelssl.skeleton import get_layout
 
 if TYPE_CHECKING:
     from skelssl.data.types import DataSpec
-    from skelssl.models import EncoderConfig
+    from skelssl.models.config import EncoderConfig
 
 POOLINGS = ("mean", "last")
 GRU_INITS = ("pytorch", "orthogonal")

@@ -34,7 +34,7 @@ from skelssl.skeleton import Layout, get_layout
 
 if TYPE_CHECKING:
     from skelssl.data.types import DataSpec
-    from skelssl.models import EncoderConfig
+    from skelssl.models.config import EncoderConfig
 
 # Yan et al. Sec. 4.2: nine layers after the first, channels 64 x4, 128 x3, 256 x3,
 # temporal stride 2 at the 4th and 7th of them (blocks 5 and 8, 1-based).
