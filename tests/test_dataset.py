@@ -157,12 +157,12 @@ def test_npz_source_is_recast(tmp_path, fake_reader):
     arrays = pytest.importorskip("skelssl.data.readers.arrays")
     data = load_dataset(small_config(tmp_path), quiet=True)
     path = tmp_path / "mine.npz"
-    arrays.write_npz(data, path)
+    arrays.write_npz(data, path, prepared=True)
     config = DataConfig(
         name=str(path), cache_dir=str(tmp_path / "cache"), preprocess=PreprocessConfig(frames=6)
     )
     loaded = load_dataset(config, quiet=True)
-    np.testing.assert_allclose(np.asarray(loaded.joints), np.asarray(data.joints), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(loaded.joints), np.asarray(data.joints))
     longer = load_dataset(replace(config, preprocess=PreprocessConfig(frames=9)), quiet=True)
     assert longer.joints.shape[1] == 9
 
@@ -242,3 +242,23 @@ def test_nwucla_through_load_dataset(nwucla_root, tmp_path):
     assert data.splits["xview"].sum() == 1020
     assert len(performance_groups(data)) == 433 + 70 + 45
     np.testing.assert_allclose(data.joints[:, 0, 0, 1], 0.0, atol=1e-5)  # centred on spine
+
+
+def test_raw_npz_is_prepared_like_the_original_files(tmp_path, fake_reader):
+    """A user's .npz of raw camera coordinates gets the config's centring and view
+    normalisation, exactly as the same clips read by their reader (no silent skip)."""
+    arrays = pytest.importorskip("skelssl.data.readers.arrays")
+    named = small_config(tmp_path)
+    raw_steps = replace(named.preprocess, center=False, view_normalize=False, minmax=False)
+    raw = load_dataset(replace(named, preprocess=raw_steps), quiet=True)
+    path = tmp_path / "raw.npz"
+    arrays.write_npz(raw, path)
+    assert not arrays.npz_prepared(path)
+    for steps in (named.preprocess, replace(named.preprocess, minmax=True)):
+        direct = load_dataset(replace(named, preprocess=steps), quiet=True)
+        config = DataConfig(name=str(path), cache_dir=str(tmp_path / "c"), preprocess=steps)
+        from_npz = load_dataset(config, quiet=True)
+        np.testing.assert_allclose(
+            np.asarray(from_npz.joints), np.asarray(direct.joints), rtol=1e-5, atol=1e-6
+        )
+        assert np.abs(np.asarray(from_npz.joints) - np.asarray(raw.joints)).max() > 1e-3

@@ -135,12 +135,13 @@ def prepare_for_run(
 
 
 def _npz_inputs(path: Path, run: LoadedRun) -> SkeletonData:
-    """An array-format file: already prepared, re-timed to the run's frames (as training)."""
-    from skelssl.data.preprocess import retime
-    from skelssl.data.readers.arrays import read_npz
+    """An array-format file through the run's own preprocessing (as training)."""
+    from skelssl.data.preprocess import prepare_arrays
+    from skelssl.data.readers.arrays import npz_prepared, read_npz
     from skelssl.data.transfer import adapt_data
 
-    data = retime(read_npz(path), run.config.data.preprocess)
+    preprocess = run.config.data.preprocess
+    data = prepare_arrays(read_npz(path), preprocess, prepared=npz_prepared(path))
     spec = DataSpec.of(run.data)
     return adapt_data(data, spec.layout, spec.bodies)[0]
 

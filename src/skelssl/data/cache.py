@@ -41,7 +41,7 @@ from skelssl.data.types import Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import Layout, get_layout
 
-CACHE_VERSION = 1  # bump when the preprocessing or the cache format changes
+CACHE_VERSION = 2  # bump when the preprocessing or the cache format changes
 
 SEQUENCES_PER_CHUNK = 1024  # streamed (non-sharded) sources: sequences per chunk file
 

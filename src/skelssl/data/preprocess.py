@@ -15,6 +15,11 @@ The steps, in the order :func:`preprocess` applies them:
    (the transform of Predict & Cluster's view-invariant notebook);
 5. min-max: each axis to [-1, 1] over the valid frames (CRRL), per body when asked.
 
+Every input goes through the same steps: a reader's sequences through :func:`preprocess`,
+fixed-length arrays (a ``.npz``) through :func:`prepare_arrays` (the temporal step, then
+the spatial ones unless the file says it holds arrays skelssl already prepared). A recipe
+therefore sees centred, view-normalised input whatever format the data came in.
+
 Each step is a small NumPy function. The spatial steps take one sequence ``(T, M, V, C)``
 or a batch ``(..., T, M, V, C)`` and a presence mask ``(..., T, M)``; a body that is absent
 in a frame (all joints zero) stays exactly zero through every step.
@@ -402,6 +407,24 @@ def split_masks(raw: RawDataset) -> dict[str, np.ndarray]:
         name: np.array([bool(is_train(s)) for s in raw.sequences], dtype=bool)
         for name, is_train in raw.splits.items()
     }
+
+
+def prepare_arrays(
+    data: SkeletonData, config: PreprocessConfig, *, prepared: bool = False
+) -> SkeletonData:
+    """Fixed-length arrays (a ``.npz``) through the same steps as a reader's sequences.
+
+    The temporal step and the body count (:func:`retime`), then, unless ``prepared`` (the
+    arrays are skelssl's own output of these steps), the spatial steps of ``config``
+    (:func:`normalize_space`): raw camera coordinates in a user's file are centred and
+    view-normalised exactly as the same clips read from their original files.
+    """
+    data = retime(data, config)
+    if prepared:
+        return data
+    joints = normalize_space(data.joints, get_layout(data.layout), config)
+    data.joints = np.ascontiguousarray(joints, dtype=np.float32)
+    return data
 
 
 def retime(data: SkeletonData, config: PreprocessConfig) -> SkeletonData:

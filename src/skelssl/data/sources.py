@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skelssl.data.preprocess import PreprocessConfig, preprocess, retime
+from skelssl.data.preprocess import PreprocessConfig, prepare_arrays, preprocess
 from skelssl.data.readers.shards import ShardedSource
 from skelssl.data.synthetic import SyntheticConfig
 from skelssl.data.types import RawDataset, Sequence, SkeletonData
@@ -114,14 +114,15 @@ def raw_path(config: DataConfig) -> Path | None:
 def prepare(
     config: DataConfig, source_path: Path | None, *, quiet: bool
 ) -> tuple[SkeletonData, list[str]]:
-    """Read and preprocess (or, for .npz, re-cast) the dataset; no cache involved.
+    """Read and preprocess the dataset (a .npz through :func:`prepare_arrays`); no cache involved.
 
     Returns the data and the reader's "file: problem" list of skipped bad files.
     """
     if config.name.endswith(".npz"):
-        from skelssl.data.readers.arrays import read_npz
+        from skelssl.data.readers.arrays import npz_prepared, read_npz
 
-        data = retime(read_npz(source_path), config.preprocess)
+        prepared = npz_prepared(source_path)
+        data = prepare_arrays(read_npz(source_path), config.preprocess, prepared=prepared)
         data.validate()
         return data, []
     raw = read_raw(config, quiet=quiet)

@@ -17,9 +17,14 @@ key                 shape, type                 when absent
 ``layout``          () str                      from V: 25 -> ``ntu-25``, 20 -> ``kinect-v1-20``
 ``split``           (N,) str "train"/"test"     no ``given`` split
 ``protocol_<name>`` (N,) bool, True = train     (written for splits other than ``given``)
+``prepared``        () bool                     False: raw coordinates
 ==================  ==========================  ===========================================
 
 ``split`` becomes the split ``given``; the dataset's ``source`` is the file's path.
+Coordinates are taken as raw (camera space): training centres, view-normalises and
+min-maxes them as the config says, like the same clips read from their original files.
+``prepared = True`` marks arrays that are already the output of those steps (skelssl
+writes it for such arrays only), so they are not normalised twice.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from skelssl.skeleton import LAYOUTS
 REQUIRED_KEYS = ("joints", "lengths", "labels")
 INTEGER_KEYS = ("subjects", "views", "setups")
 STRING_KEYS = ("names", "performances")
-OPTIONAL_KEYS = (*INTEGER_KEYS, *STRING_KEYS, "class_names", "layout", "split")
+OPTIONAL_KEYS = (*INTEGER_KEYS, *STRING_KEYS, "class_names", "layout", "split", "prepared")
 PROTOCOL_PREFIX = "protocol_"
 GIVEN_SPLIT = "given"
 MAX_CLASSES = 100_000  # labels at or above this without class_names are taken as a mistake
@@ -87,8 +92,26 @@ def read_npz(path: str | os.PathLike) -> SkeletonData:
     return data
 
 
-def write_npz(data: SkeletonData, path: str | os.PathLike) -> None:
+def npz_prepared(path: str | os.PathLike) -> bool:
+    """Whether the ``.npz`` at ``path`` says its arrays are already spatially prepared
+    (key ``prepared``, a boolean scalar; absent: False, raw coordinates)."""
+    arrays = _load_arrays(Path(path))
+    if "prepared" not in arrays:
+        return False
+    flag = arrays["prepared"]
+    if flag.shape != () or flag.dtype != np.bool_:
+        raise SkelsslError(
+            f"key prepared must be a boolean scalar, got {flag.dtype} {flag.shape}", path
+        )
+    return bool(flag)
+
+
+def write_npz(data: SkeletonData, path: str | os.PathLike, *, prepared: bool = False) -> None:
     """Write ``data`` in the array format; ``read_npz`` gives back equal arrays.
+
+    ``prepared=True`` records that the joints are already centred / view-normalised /
+    min-maxed (skelssl's own prepared arrays), so that reading them for training does not
+    apply the spatial steps again.
 
     The split ``given`` is stored as ``split``; other splits as ``protocol_<name>``.
     The file is written to a temporary name and then renamed, so it is never half-written.
@@ -104,6 +127,8 @@ def write_npz(data: SkeletonData, path: str | os.PathLike) -> None:
         "class_names": np.asarray(list(data.class_names), dtype=str),
         "layout": np.asarray(data.layout, dtype=str),
     }
+    if prepared:
+        arrays["prepared"] = np.asarray(True)
     for name, mask in data.splits.items():
         mask = np.asarray(mask, dtype=bool)
         if name == GIVEN_SPLIT:
