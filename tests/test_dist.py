@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from skelssl import dist
 from skelssl.data.types import SkeletonData
+from skelssl.methods.base import Method
 from skelssl.train import train
 from skelssl.train_config import TrainConfig
 
@@ -65,7 +66,7 @@ def _toy_data() -> SkeletonData:
     )
 
 
-class NoiseFreeMethod(nn.Module):
+class NoiseFreeMethod(Method):
     """Per-sample mean loss, no BatchNorm: DDP on 2 ranks = 1 process on the global batch."""
 
     def __init__(self):

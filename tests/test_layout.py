@@ -15,6 +15,7 @@ LEAVES = {
     "skelssl.skeleton",
     "skelssl.train_config",
     "skelssl.evaluation.config",
+    "skelssl.models.config",
 }
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from skelssl.data.sampling import TorchSkeletonDataset
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.methods.base import Method
 from skelssl.train import EpochSampler, resolve_device, train
 from skelssl.train_config import TrainConfig
 
@@ -37,7 +38,7 @@ def _toy_data(count: int = 20, seed: int = 0) -> SkeletonData:
     )
 
 
-class ToyMethod(nn.Module):
+class ToyMethod(Method):
     """Linear + BatchNorm + Dropout encoder; the loss adds noise from batch["generator"],
     so a resume is only exact when the generator, the global RNG (dropout) and the BN
     buffers all come back. Raises KeyboardInterrupt on loss call number ``interrupt_at``."""

@@ -22,7 +22,7 @@ from skelssl.data.cache import load_dataset
 from skelssl.data.sources import default_split
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.methods import build_method
+from skelssl.methods import Method, build_method
 from skelssl.paths import output_directory
 from skelssl.train import set_seed, train
 
@@ -65,7 +65,7 @@ def pretrain(
     train_data, _ = data.split(split)
     set_seed(config.train.seed)  # the initial weights depend on the seed alone
     method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
-    if callable(getattr(method, "prepare", None)) and not resume:
+    if not resume:
         method.prepare(train_data)  # e.g. the random encoder's BN statistics
     if dist.is_main():
         save_config(config, run_dir / "config.yaml")
@@ -97,7 +97,7 @@ class LoadedRun:
     """A pre-trained run: its config, the method (weights loaded) and the dataset."""
 
     config: RunConfig
-    method: torch.nn.Module
+    method: Method
     data: SkeletonData
     split: str  # the train/test split of ``data`` the run was pre-trained on
     epochs_done: int = 0  # completed epochs of the loaded checkpoint

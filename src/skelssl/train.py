@@ -1,8 +1,9 @@
 """The one training loop: every method, one process or many (DDP), CPU or CUDA.
 
-A *method* is an ``nn.Module`` with ``loss(batch) -> dict[str, Tensor]`` (key ``"loss"``
-is optimised, the others are logged) and optionally ``after_step(progress)``,
-``train_dataset(data, seed)`` and ``param_groups()`` (see :mod:`skelssl.optim`).
+A *method* is a :class:`~skelssl.methods.base.Method`: ``loss(batch) -> dict[str, Tensor]``
+(key ``"loss"`` is optimised, the others are logged) and the hooks the trainer calls,
+``train_dataset(data, seed)``, ``param_groups()`` (see :mod:`skelssl.optim`) and
+``after_step(progress)``, each with a default on the base class.
 
 A batch is a dict of tensors on the training device (``joints (N,T,M,V,C)``,
 ``lengths``, ``labels``, ``index`` plus whatever a custom dataset adds) and
@@ -58,9 +59,9 @@ from skelssl.checkpoint import (
     save_checkpoint,
     training_checkpoint,
 )
-from skelssl.data.sampling import TorchSkeletonDataset
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.methods.base import Method
 from skelssl.optim import build_optimizer, build_scheduler
 from skelssl.train_config import TrainConfig
 
@@ -90,7 +91,7 @@ def resolve_device(name: str) -> torch.device:
 class MethodLoss(nn.Module):
     """Wraps a method so that ``forward(batch)`` is ``method.loss(batch)``: what DDP wraps."""
 
-    def __init__(self, method: nn.Module):
+    def __init__(self, method: Method):
         super().__init__()
         self.method = method
 
@@ -200,7 +201,7 @@ def build_loader(
 class Trainer:
     """The state of one :func:`train` call. Use :func:`train`."""
 
-    def __init__(self, method: nn.Module, data: SkeletonData, config: TrainConfig, device, quiet):
+    def __init__(self, method: Method, data: SkeletonData, config: TrainConfig, device, quiet):
         self.config, self.device, self.quiet = config, device, quiet
         self.rank, self.world = dist.rank(), dist.world_size()
         _check_config(config, self.world)
@@ -239,7 +240,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- setup
 
-    def _prepare_method(self, method: nn.Module) -> nn.Module:
+    def _prepare_method(self, method: Method) -> Method:
         method = method.to(self.device)
         if self.config.sync_bn and self.world > 1:
             if self.device.type == "cuda":
@@ -249,9 +250,7 @@ class Trainer:
         return method
 
     def _training_dataset(self, data: SkeletonData) -> Dataset:
-        if callable(getattr(self.method, "train_dataset", None)):
-            return self.method.train_dataset(data, self.config.seed)
-        return TorchSkeletonDataset(data)
+        return self.method.train_dataset(data, self.config.seed)
 
     def _wrap(self, method: nn.Module) -> nn.Module:
         model = MethodLoss(method)
@@ -350,8 +349,7 @@ class Trainer:
             losses = self.train_step(batch)
             self.progress.step += 1
             self.progress.step_in_epoch += 1
-            if callable(getattr(self.method, "after_step", None)):
-                self.method.after_step(self.progress.step / max(self.total_steps, 1))
+            self.method.after_step(self.progress.step / max(self.total_steps, 1))
             for key, value in losses.items():
                 self.loss_sums[key] = self.loss_sums.get(key, 0.0) + value
                 self.loss_counts[key] = self.loss_counts.get(key, 0) + 1
@@ -490,7 +488,7 @@ class Trainer:
 
 
 def train(
-    method: nn.Module,
+    method: Method,
     data: SkeletonData,
     config: TrainConfig,
     run_dir: str | os.PathLike,

@@ -1,19 +1,19 @@
 """Training methods, one paper per file, and the one dict that names them.
 
-A method is an ``nn.Module`` with a class attribute ``Config`` (dataclass of the paper's
-defaults), ``default_encoder`` (a key of :data:`skelssl.models.ENCODER_PRESETS`), an
-``encoder`` attribute and ``loss(batch) -> dict[str, Tensor]`` (key ``"loss"`` is
-optimised); see docs/ARCHITECTURE.md.
+A method is a :class:`~skelssl.methods.base.Method`: an ``nn.Module`` with a class
+attribute ``Config`` (dataclass of the paper's defaults), ``default_encoder`` (a key of
+:data:`skelssl.models.ENCODER_PRESETS`), an ``encoder`` attribute, ``loss(batch) ->
+dict[str, Tensor]`` (key ``"loss"`` is optimised) and the hooks the trainer calls
+(``prepare``, ``train_dataset``, ``param_groups``, ``after_step``; no-ops by default).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from torch import nn
-
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
+from skelssl.methods.base import Method
 from skelssl.methods.byol import BYOL, BYOLConfig
 from skelssl.methods.crrl import CRRL, CRRLConfig
 from skelssl.methods.ms2l import MS2L, MS2LConfig
@@ -21,7 +21,7 @@ from skelssl.methods.simclr import SimCLR, SimCLRConfig
 from skelssl.methods.supervised import RandomInit, Supervised, SupervisedConfig
 from skelssl.models import EncoderConfig, encoder_preset
 
-METHODS: dict[str, type[nn.Module]] = {
+METHODS: dict[str, type[Method]] = {
     "simclr": SimCLR,
     "byol": BYOL,
     "ms2l": MS2L,
@@ -31,7 +31,7 @@ METHODS: dict[str, type[nn.Module]] = {
 }
 
 
-def method_class(name: str) -> type[nn.Module]:
+def method_class(name: str) -> type[Method]:
     """The class registered as ``name``; a :class:`SkelsslError` listing the known ones."""
     try:
         return METHODS[name]
@@ -40,7 +40,7 @@ def method_class(name: str) -> type[nn.Module]:
         raise SkelsslError(f"unknown method {name!r} (known: {known})") from None
 
 
-def _params_of(cls: type[nn.Module], params):
+def _params_of(cls: type[Method], params):
     """``params`` as ``cls.Config``: an instance, a dict of its fields, or None (defaults)."""
     if params is None:
         return cls.Config()
@@ -59,9 +59,7 @@ def _params_of(cls: type[nn.Module], params):
     return cls.Config(**params)
 
 
-def build_method(
-    name: str, params, encoder_config: EncoderConfig | None, spec: DataSpec
-) -> nn.Module:
+def build_method(name: str, params, encoder_config: EncoderConfig | None, spec: DataSpec) -> Method:
     """Instantiate method ``name`` for data described by ``spec``.
 
     Args:
@@ -76,7 +74,7 @@ def build_method(
     return cls(_params_of(cls, params), encoder_config, spec)
 
 
-def default_encoder_config(cls: type[nn.Module], preset: str | None = None) -> EncoderConfig:
+def default_encoder_config(cls: type[Method], preset: str | None = None) -> EncoderConfig:
     """The encoder preset ``preset``, else the method's ``default_encoder`` preset, else
     ``EncoderConfig()``: the one place the default encoder is decided."""
     preset = preset or getattr(cls, "default_encoder", None)
@@ -91,6 +89,7 @@ __all__ = [
     "BYOLConfig",
     "CRRLConfig",
     "MS2LConfig",
+    "Method",
     "RandomInit",
     "SimCLR",
     "SimCLRConfig",

@@ -79,6 +79,7 @@ from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.diagnostics import effective_rank, mean_pairwise_cosine, shuffled_partner_loss
 from skelssl.errors import SkelsslError
 from skelssl.losses import byol_loss
+from skelssl.methods.base import Method
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.batchnorm import batch_norms
 from skelssl.models.heads import mlp
@@ -302,7 +303,7 @@ def two_views(
 # ---------------------------------------------------------------------------- the method
 
 
-class BYOL(nn.Module):
+class BYOL(Method):
     """Online (f_θ, g_θ, q_θ) and target (f_ξ, g_ξ) networks of Skeleton BYOL."""
 
     Config = BYOLConfig

@@ -84,6 +84,7 @@ from skelssl.losses import (
     info_nce_with_queue,
     masked_reconstruction_loss,
 )
+from skelssl.methods.base import Method
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.gru import valid_lengths
 from skelssl.models.heads import mlp
@@ -300,7 +301,7 @@ def load_run_encoder(run_dir: str | Path, spec: DataSpec) -> nn.Module:
 # ------------------------------------------------------------------ the method
 
 
-class CRRL(nn.Module):
+class CRRL(Method):
     """SER, CML and their fusions (see the module docstring); ``encoder`` is the output."""
 
     Config = CRRLConfig

@@ -89,6 +89,7 @@ from skelssl.augment import rotate_then_shear, valid_mask
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import mean_contrastive
+from skelssl.methods.base import Method
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.heads import mlp
 from skelssl.skeleton import PART_NAMES, Layout, get_layout
@@ -416,7 +417,7 @@ class MotionDecoder(nn.Module):
 # ---------------------------------------------------------------------------- the method
 
 
-class MS2L(nn.Module):
+class MS2L(Method):
     """Shared encoder f with heads h_m (motion), h_j (jigsaw), h_c (contrastive).
 
     Only the heads of the enabled ``tasks`` are built (every parameter gets a gradient,

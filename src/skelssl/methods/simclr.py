@@ -31,12 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from skelssl.augment import ANGLE_NAMES, camera_view
 from skelssl.data.types import DataSpec
 from skelssl.errors import SkelsslError
 from skelssl.losses import contrastive_accuracy, nt_xent
+from skelssl.methods.base import Method
 from skelssl.methods.byol import BYOLConfig
 from skelssl.methods.byol import two_views as skeleton_byol_views
 from skelssl.models import EncoderConfig, build_encoder
@@ -103,7 +104,7 @@ class SimCLRConfig:
             )
 
 
-class SimCLR(nn.Module):
+class SimCLR(Method):
     """Encoder f + projection head g trained with NT-Xent on virtual-camera views."""
 
     Config = SimCLRConfig

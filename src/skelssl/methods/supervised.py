@@ -28,6 +28,7 @@ from skelssl.augment import LIGHT_ROTATION_DEGREES, LIGHT_SHEAR, rotate_then_she
 from skelssl.data.sampling import TorchSkeletonDataset
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.methods.base import Method
 from skelssl.models import EncoderConfig, build_encoder
 from skelssl.models.batchnorm import estimate_batch_norm_statistics
 
@@ -52,7 +53,7 @@ class SupervisedConfig:
             )
 
 
-class Supervised(nn.Module):
+class Supervised(Method):
     """Encoder + linear classifier trained with cross-entropy on the labels."""
 
     Config = SupervisedConfig
@@ -113,7 +114,7 @@ class RandomInitConfig:
             raise SkelsslError(f"params.bn_batch_size must be >= 1, got {self.bn_batch_size}")
 
 
-class RandomInit(nn.Module):
+class RandomInit(Method):
     """An encoder left at its random initialisation (the lower bound of every table)."""
 
     Config = RandomInitConfig
