@@ -1,10 +1,11 @@
-"""What every benchmark shares: the machine description, result files, encoder labels,
-and the NW-UCLA summary row of the results contract (HELPERS.md, issue 16).
+"""What every benchmark shares: the machine description, result files (each JSON records
+its provenance: git commit, command, resolved configs, seeds), encoder labels, and the
+NW-UCLA summary row of the results contract.
 
-A per-method NW-UCLA results file ``benchmarks/results/nwucla_<method>.json`` carries a
-top-level ``"summary_rows"`` list of :func:`summary_row` dicts; ``benchmarks/nwucla.py
---summary`` collects them into ``benchmarks/results/nwucla_summary.json``, from which the
-README's results table is generated.
+A per-method NW-UCLA results file ``benchmarks/<paper>/results/nwucla_<method>.json`` carries
+a top-level ``"summary_rows"`` list of :func:`summary_row` dicts; ``benchmarks/summary.py``
+collects them into ``benchmarks/results/nwucla_summary.json``, from which the README's
+results table is generated.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +35,7 @@ from skelssl.errors import SkelsslError
 from skelssl.models import ENCODER_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
 NWUCLA_ROOT = REPO.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"  # the default --root
 
 SUMMARY_KEYS = (
@@ -92,8 +96,81 @@ def machine(device: str | torch.device = "cpu") -> dict:
     }
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """``payload`` as indented JSON (a trailing newline), parent folders created."""
+def results_dir(folder: str) -> Path:
+    """``benchmarks/<folder>/results``: where the benchmarks of ``folder`` (``ms2l``,
+    ``crrl``, ``byol``, ``simclr``, ``baselines``, ``speed``, ``product``) write."""
+    return BENCHMARKS / folder / "results"
+
+
+def git_state(repo: Path = REPO) -> dict:
+    """``{"commit": HEAD's hash, "dirty": whether tracked files differ from it}``; both None
+    outside a git checkout."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+        except OSError:
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip(), "dirty": bool(status.strip()) if status is not None else None}
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that is running, as one shell line: ``python <script> <args>`` (the script
+    relative to the repo root when it lies inside it), each word shell-quoted."""
+    argv = list(sys.argv if argv is None else argv)
+    script = Path(argv[0]) if argv and argv[0] else Path("-")
+    try:
+        script = script.resolve().relative_to(REPO)
+    except ValueError:
+        pass
+    return shlex.join(["python", script.as_posix(), *argv[1:]])
+
+
+def plain_config(config):
+    """A config as a plain dict: a dataclass through :func:`skelssl.config.to_dict`, a dict
+    or list of configs item by item, anything else as it is."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return to_dict(config)
+    if isinstance(config, dict):
+        return {str(key): plain_config(value) for key, value in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [plain_config(value) for value in config]
+    return config
+
+
+def provenance(payload: dict, configs=None, seeds=None, argv: list[str] | None = None) -> dict:
+    """What reruns a result: the git commit (and whether the tree was dirty), the exact
+    command, the resolved config(s) as dicts (``configs``, else the payload's ``config`` /
+    ``configs``) and the seeds (``seeds``, else the payload's)."""
+    if configs is None:
+        configs = payload.get("configs", payload.get("config"))
+    if seeds is None:
+        seeds = payload.get("seeds")
+    return {
+        **git_state(),
+        "command": command_line(argv),
+        "configs": plain_config(configs),
+        "seeds": plain_config(seeds),
+        "written": utc_now(),
+    }
+
+
+def write_json(path: Path, payload: dict, *, configs=None, seeds=None) -> None:
+    """``payload`` as indented JSON (a trailing newline), parent folders created, with a
+    ``"provenance"`` block (:func:`provenance`: commit, command, configs, seeds) added; a
+    payload that already holds one (a table rewritten from an earlier file) keeps it as the
+    new block's ``"previous"``."""
+    block = provenance(payload, configs, seeds)
+    earlier = payload.get("provenance")
+    if isinstance(earlier, dict):  # rewritten from an earlier run's file: keep where it came from
+        block["previous"] = {key: value for key, value in earlier.items() if key != "previous"}
+    payload = {**payload, "provenance": block}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
@@ -109,7 +186,7 @@ def run_pair_study(script: str, stem: str, *, description: str, labels: tuple[st
     """The command line of a study that reads finished runs in pairs: each ``--set NAME A
     B`` (run-dir patterns with ``{seed}``; ``labels`` name A and B, e.g. ``("STUDENT",
     "SER")``) is measured per seed by ``measure(A, B, seed) -> dict`` into
-    ``OUT/<stem>.json`` (``script``: its file in ``benchmarks/``, for the recorded
+    ``OUT/<stem>.json`` (``script``: its path under ``benchmarks/``, for the recorded
     command); the ``shared`` key of the seeds' dicts (the same for all) moves to
     the set's entry. Sets already in the JSON and not named again are kept; with no
     ``--set`` only ``OUT/<stem>.md`` is written again: ``header``, then each set's

@@ -1,4 +1,4 @@
-"""The paper-scale check on one CUDA machine in one command (issue 17), at most ~9 minutes.
+"""The paper-scale check on one CUDA machine in one command, at most ~9 minutes.
 
 Three modes:
 
@@ -53,7 +53,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (
     NWUCLA_ROOT,
     REPO,
     encoder_label,
@@ -63,7 +66,7 @@ from common import (
     write_json,
     write_markdown,
 )
-from encoders import make_train_step
+from benchmarks.speed.encoders import make_train_step
 from skelssl.config import RunConfig, load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.preprocess import normalize_space, retime
@@ -118,7 +121,7 @@ RECIPES = (
     # Skeleton BYOL (Moliner et al. 2022) at paper scale: ST-GCN 1x on joints + bones,
     # 150-frame crop with repetition (configs/nwucla/byol-paper.yaml says what is ours),
     # with configs/nwucla/byol.yaml's optimiser: LARS instead of the paper's SGD, which
-    # barely moves the encoder on NW-UCLA (benchmarks/results/nwucla_byol_diagnosis.md).
+    # barely moves the encoder on NW-UCLA (docs/methods/byol-diagnosis.md).
     Recipe("byol", "byol-paper.yaml", optimiser_of("byol.yaml"), 140),
     # CRRL (Wang et al. 2022): step 1 (Contrastive Motion Learner), then step 2 distilling
     # it into the Sequence Reconstructor; 2-layer bi-GRU of 2x256 (the configs' encoder).
@@ -127,7 +130,7 @@ RECIPES = (
     # MS²L (Lin et al. 2020): 200 frames, bi-GRU 2x30 (configs/nwucla/ms2l.yaml as is).
     Recipe("ms2l", "ms2l.yaml", (), 50),
     # The same with the authors' encoder (a 2-layer bi-GRU of 300 units per direction) and
-    # optimiser: issue 12's last hypothesis for the gap to random, at more iterations than
+    # optimiser: the last hypothesis for the gap to random, at more iterations than
     # the CPU affords (76 s an epoch of view 1, 11x the 1x30), beside the untrained encoders
     # of both shapes (RANDOM_PAIRS).
     Recipe("ms2l-2x300", "ms2l.yaml", (*MS2L_AUTHORS_ENCODER, *MS2L_AUTHORS_OPTIMISER), 50),
@@ -223,13 +226,14 @@ def materialize(raw_path: Path, config: RunConfig, out: Path) -> Path:
     layout = get_layout(data.layout)
     joints = normalize_space(np.asarray(data.joints), layout, preprocess).astype(np.float32)
     path = out / prepared_name(config)
-    write_npz(dataclasses.replace(data, joints=joints), path)
+    write_npz(dataclasses.replace(data, joints=joints), path, prepared=True)
     return path
 
 
-def write_arrays(data, path: Path) -> Path:
-    """``write_npz`` then re-save compressed."""
-    write_npz(data, path)
+def write_arrays(data, path: Path, *, prepared: bool) -> Path:
+    """``write_npz`` then re-save compressed (``prepared``: the joints went through the
+    spatial steps already)."""
+    write_npz(data, path, prepared=prepared)
     compress_npz(path)
     return path
 
@@ -257,11 +261,11 @@ def prepare(out: Path, knobs, recipes=RECIPES) -> dict[str, dict]:
             wanted = load_dataset(config.data, quiet=True)
             raw = out / prepared_name(raw_config(config))
             if not raw.exists():
-                write_arrays(load_dataset(raw_config(config).data, quiet=True), raw)
+                write_arrays(load_dataset(raw_config(config).data, quiet=True), raw, prepared=False)
             if reads_back_as(materialize(raw, config, Path(scratch)), config, wanted):
                 manifest[recipe.name] = {"file": raw.name, "raw": True}
             else:
-                own = write_arrays(wanted, out / prepared_name(config))
+                own = write_arrays(wanted, out / prepared_name(config), prepared=True)
                 if not reads_back_as(own, config, wanted):
                     raise SkelsslError("arrays read back differ from the prepared ones", own)
                 manifest[recipe.name] = {"file": own.name, "raw": False}
@@ -423,7 +427,7 @@ def _percent(result: dict) -> float:
 def markdown(report: dict) -> list[str]:
     env = report["environment"]
     lines = [
-        "# GPU suite (issue 17)",
+        "# GPU suite",
         "",
         f"Command: `{report['command']}`; {report['started']} to {report['finished']},"
         f" {report['seconds']:.0f} s in all.",
@@ -493,7 +497,7 @@ def stdout_table(report: dict) -> str:
 
 
 def summary_rows(report: dict) -> list[dict]:
-    """Results-contract rows (HELPERS.md) for the evaluated recipes."""
+    """Results-contract rows for the evaluated recipes."""
     rows = []
     for row in report["recipes"]:
         if "linear" not in row:

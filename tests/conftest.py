@@ -46,14 +46,15 @@ def pku_root() -> Path:
 
 @pytest.fixture
 def import_benchmark(monkeypatch):
-    """``import_benchmark("nwucla")``: a fresh import of ``benchmarks/nwucla.py`` (and of the
-    ``common`` module it imports), with ``benchmarks/`` on ``sys.path`` for this test only."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    """``import_benchmark("crrl.table")``: a fresh import of ``benchmarks/crrl/table.py`` as
+    ``benchmarks.crrl.table`` (and of every ``benchmarks`` module it imports), with the repo
+    root on ``sys.path`` for this test only."""
+    monkeypatch.syspath_prepend(str(REPO))
 
     def load(name: str):
-        for module in (name, "common"):
+        for module in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
             sys.modules.pop(module, None)
-        return importlib.import_module(name)
+        return importlib.import_module(f"benchmarks.{name}")
 
     return load
 

@@ -1,4 +1,4 @@
-"""benchmarks/nwucla_byol.py: a run stopped mid-way resumes under ``--reuse``."""
+"""benchmarks/byol/table.py: a run stopped mid-way resumes under ``--reuse``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def test_pretrain_run_resumes_an_unfinished_run_of_the_same_config_only(
 
     from skelssl.config import to_dict
 
-    bench = import_benchmark("nwucla_byol")
+    bench = import_benchmark("byol.table")
     calls = []
 
     def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
@@ -47,7 +47,7 @@ def test_pretrain_run_keeps_a_finished_run_of_the_same_config_only(
 
     from skelssl.config import to_dict
 
-    bench = import_benchmark("nwucla_byol")
+    bench = import_benchmark("byol.table")
     calls = []
 
     def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
@@ -82,7 +82,7 @@ def test_validation_runs_are_kept_resumed_or_retrained_by_config(
 
     from skelssl.config import to_dict
 
-    bench = import_benchmark("nwucla_byol_validation")
+    bench = import_benchmark("byol.validate")
     calls = []
 
     def fake_pretrain(config, run_dir, *, resume=False, quiet=False):
@@ -148,7 +148,7 @@ def test_the_subject_split_keeps_both_cameras_and_the_sampling(import_benchmark,
     from skelssl.data.readers.arrays import read_npz
     from skelssl.data.types import SkeletonData
 
-    bench = import_benchmark("nwucla_byol_validation")
+    bench = import_benchmark("byol.validate")
     n = 24
     subjects, views = np.arange(n) // 4 + 1, np.arange(n) % 2 + 1
     data = SkeletonData(
@@ -180,7 +180,7 @@ def test_the_subject_split_keeps_both_cameras_and_the_sampling(import_benchmark,
 def test_a_variant_with_its_own_input_reads_its_own_file(import_benchmark, tmp_path):
     """``multi-view-frames-150`` (the paper's 150 frames, repeated) trains on a file
     prepared at its frames beside ``--npz``; the others keep ``--frames``' file."""
-    bench = import_benchmark("nwucla_byol_validation")
+    bench = import_benchmark("byol.validate")
     args = argparse.Namespace(npz=tmp_path / "s.npz", frames=50, epochs=2, base=[])
     args.split = "subject"
     paper = bench.run_config(args, "multi-view-frames-150", 0)
@@ -195,7 +195,7 @@ def test_validation_summary_reports_sample_stds_of_values_and_paired_differences
     import_benchmark,
 ):
     """Every benchmark reports mean ± sample std (ddof 1); paired over the seeds both hold."""
-    bench = import_benchmark("nwucla_byol_validation")
+    bench = import_benchmark("byol.validate")
     rows = [
         {"variant": "base", "seed": s, "probe_top1": p, "knn_top1": 50.0}
         for s, p in ((0, 60.0), (1, 62.0), (2, 64.0))

@@ -1,4 +1,4 @@
-"""benchmarks/nwucla_crrl.py: the paired study arithmetic and the kNN diagnosis's features."""
+"""benchmarks/crrl/table.py: the paired study arithmetic and the kNN diagnosis's features."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture
 def crrl_benchmark(import_benchmark):
-    return import_benchmark("nwucla_crrl")
+    return import_benchmark("crrl.table")
 
 
 def arm(linear: list[float], knn: list[float]) -> dict:
@@ -271,7 +271,7 @@ def test_fusion_study_writes_under_its_stem_and_describes_only_its_arms(crrl_ben
 
 
 def test_rewrite_under_another_stem_names_its_files_and_draws_no_figures(crrl_benchmark, tmp_path):
-    source = crrl_benchmark.REPO / "benchmarks" / "results" / "nwucla_crrl.json"
+    source = crrl_benchmark.REPO / "benchmarks" / "crrl" / "results" / "nwucla_crrl.json"
     (tmp_path / "other.json").write_text(source.read_text())
     crrl_benchmark.rewrite(tmp_path, "other")
     text = (tmp_path / "other.md").read_text()
@@ -281,7 +281,7 @@ def test_rewrite_under_another_stem_names_its_files_and_draws_no_figures(crrl_be
 
 
 def test_side_by_side_features_weigh_both_learners_equally_under_cosine(import_benchmark):
-    concat = import_benchmark("nwucla_crrl_concat")
+    concat = import_benchmark("crrl.diagnostics.concat")
     rng = np.random.default_rng(0)
     first, second = rng.normal(size=(2, 5)) * [[1], [100]], rng.normal(size=(2, 3))
     joint = concat.side_by_side(first, second)
@@ -303,7 +303,7 @@ def test_a_reading_extracts_with_its_pooling_and_leaves_the_encoder_as_it_was(
     from skelssl.models import EncoderConfig, build_encoder
     from test_ms2l import tiny_data
 
-    readings = import_benchmark("nwucla_crrl_readings")
+    readings = import_benchmark("crrl.diagnostics.readings")
     data = tiny_data()
     torch.manual_seed(0)
     encoder = build_encoder(EncoderConfig(name="gru", hidden_size=4), DataSpec.of(data))
@@ -315,7 +315,7 @@ def test_a_reading_extracts_with_its_pooling_and_leaves_the_encoder_as_it_was(
 
 
 def test_the_readings_table_pairs_each_reading_with_tap_by_seed(import_benchmark):
-    readings = import_benchmark("nwucla_crrl_readings")
+    readings = import_benchmark("crrl.diagnostics.readings")
 
     def seed(offset: float) -> dict:
         return {f"{encoder}_{reading}_{probe}": 50.0 + offset + 2.0 * (reading == "last")
@@ -349,7 +349,7 @@ def test_preparation_differences_pair_against_the_paper_and_the_configs(crrl_ben
 
 
 def test_best_test_epoch_and_final_per_seed(import_benchmark):
-    epochs = import_benchmark("nwucla_crrl_epochs")
+    epochs = import_benchmark("crrl.diagnostics.epochs")
     runs = {0: {5: {"linear_top1": 70, "knn_top1": 72}, 60: {"linear_top1": 75, "knn_top1": 71}},
             1: {5: {"linear_top1": 71, "knn_top1": 70}, 60: {"linear_top1": 74, "knn_top1": 73}}}  # fmt: skip
     summary = epochs.summarise(runs)
@@ -370,7 +370,7 @@ def result(path, linear, knn, first_seed=0):
 
 
 def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
-    paired = import_benchmark("nwucla_crrl_paired")
+    paired = import_benchmark("crrl.paired")
     a = result(tmp_path / "a.json", [80, 82, 84], [81, 81, 81])
     b = result(tmp_path / "b.json", [79, 80, 80], [82, 80, 80])
     (line,) = paired.paired_lines(paired.per_seed(a), paired.per_seed(b), [("ser", "ser")])
@@ -379,7 +379,7 @@ def test_paired_lines_pair_two_result_files_by_seed(import_benchmark, tmp_path):
 
 
 def test_seed_sets_run_apart_merge_for_means_and_pairs(import_benchmark, tmp_path):
-    paired = import_benchmark("nwucla_crrl_paired")
+    paired = import_benchmark("crrl.paired")
     a = result(tmp_path / "a.json", [80, 82], [81, 83])
     b = result(tmp_path / "b.json", [84, 86], [85, 87], first_seed=2)
     merged = paired.merged_per_seed([a, b])
@@ -393,7 +393,7 @@ def test_seed_sets_run_apart_merge_for_means_and_pairs(import_benchmark, tmp_pat
 
 
 def test_paired_rejects_a_missing_or_foreign_file_in_one_line(import_benchmark, tmp_path):
-    paired = import_benchmark("nwucla_crrl_paired")
+    paired = import_benchmark("crrl.paired")
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps({"rows": {"ser": {"linear": 80}}}))
     for path in (tmp_path / "absent.json", foreign):

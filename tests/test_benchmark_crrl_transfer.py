@@ -1,4 +1,4 @@
-"""benchmarks/nwucla_crrl_transfer.py: the leave-one-out agreement and the table."""
+"""benchmarks/crrl/diagnostics/transfer.py: the leave-one-out agreement and the table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture
 def transfer(import_benchmark):
-    return import_benchmark("nwucla_crrl_transfer")
+    return import_benchmark("crrl.diagnostics.transfer")
 
 
 def test_leave_one_out_never_takes_the_clip_itself(transfer):

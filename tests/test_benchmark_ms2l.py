@@ -1,4 +1,4 @@
-"""benchmarks/nwucla_ms2l_contrastive.py's diagnosis statistics; nwucla_ms2l.py's rows."""
+"""benchmarks/ms2l/diagnostics/contrastive.py's diagnosis statistics; nwucla_ms2l.py's rows."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from skelssl.models import EncoderConfig
 
 @pytest.fixture
 def diagnosis(import_benchmark):
-    return import_benchmark("nwucla_ms2l_contrastive")
+    return import_benchmark("ms2l.diagnostics.contrastive")
 
 
 def test_identical_views_of_orthogonal_clips_sit_on_the_orthogonal_floor(diagnosis):
@@ -60,7 +60,7 @@ def test_measure_sees_the_views_the_training_loss_sees(diagnosis):
 
 
 def test_random_rows_are_untrained_and_share_their_trained_rows_encoder(import_benchmark):
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     assert bench.untrained("random") and bench.untrained("random-authors-init")
     assert not bench.untrained("step-300-3x-authors-init") and not bench.untrained("paper")
     trained = set(bench.VARIANTS["step-300-3x-authors-init"])
@@ -69,7 +69,7 @@ def test_random_rows_are_untrained_and_share_their_trained_rows_encoder(import_b
 
 def test_every_validation_variant_is_a_valid_ms2l_config(import_benchmark):
     """A misspelt override in VARIANTS would otherwise surface an hour into a run."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     for name, overrides in bench.VARIANTS.items():
         kept, epochs = bench.expand_epochs(overrides, 15)
         kept, _ = bench.without_marker(kept)
@@ -83,7 +83,7 @@ def test_every_validation_variant_is_a_valid_ms2l_config(import_benchmark):
 def test_pretraining_on_the_evaluated_clips_too_keeps_the_iterations(import_benchmark):
     """The transductive rows pre-train on train + evaluated clips for the iterations the
     training clips alone get, so the step decay falls where it does; their records differ."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     view1, views12, views123 = range(516), range(1020), range(1484)  # NW-UCLA's counts
     assert bench.equal_iterations(45, 32, view1, views12) == 23  # 720 -> 713 iterations
     assert bench.equal_iterations(23, 32, views12, views123) == 16  # 713 -> 736
@@ -95,7 +95,7 @@ def test_pretraining_on_the_evaluated_clips_too_keeps_the_iterations(import_benc
 
 
 def test_results_say_the_load_the_runs_trained_under(import_benchmark):
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     runs = {
         "a": [{"load_average_1min": 3.04}, {"load_average_1min": None}],
         "b": [{"load_average_1min": 5.2}, {}],
@@ -111,7 +111,7 @@ def test_pretrain_resumes_a_stopped_run_of_the_same_config_only(
     checkpoint's config is this run's; another config or no ``--reuse`` trains afresh."""
     from test_ms2l import tiny_data
 
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     overrides = ["encoder.hidden_size=6", "train.batch_size=6"]
     config = bench.load_config("ms2l", bench.CONFIG, [*overrides, "params.observed_frames=4"])
     data, run_dir = tiny_data(), tmp_path / "run"
@@ -137,7 +137,7 @@ def test_a_reused_record_gets_the_frozen_classifier_it_lacks_and_only_then(impor
     that has it, or a run without the flag, is returned as it is, nothing rebuilt."""
     from test_ms2l import tiny_data
 
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     overrides = ["encoder.hidden_size=6", "train.batch_size=6", "params.observed_frames=4"]
     config = bench.load_config("ms2l", bench.CONFIG, overrides)
     train, test = tiny_data(), tiny_data(6, seed=1)
@@ -161,7 +161,7 @@ def test_the_frozen_classifier_column_and_the_pretrain_row_are_not_trained_twice
 ):
     """On the ms2l row ``--frozen-c`` is the ``pretrain`` row: asking for both is refused
     before anything trains."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     args = SimpleNamespace(rows="ms2l,random,pretrain", frozen_c=True)
     with pytest.raises(SystemExit, match="drop pretrain"):
         bench.run_test(args, records=None)
@@ -170,7 +170,7 @@ def test_the_frozen_classifier_column_and_the_pretrain_row_are_not_trained_twice
 def test_the_best_test_epoch_table_pairs_by_seed_and_flags_a_record_not_reproduced(
     import_benchmark,
 ):
-    bench = import_benchmark("nwucla_ms2l_test_curve")
+    bench = import_benchmark("ms2l.diagnostics.test_curve")
 
     def probes(final, best, reproduces=True):
         one = {"final": final, "best": best, "best_epoch": 3, "reproduces": reproduces}
@@ -194,7 +194,7 @@ def test_a_strategy_test_curve_is_read_at_its_final_and_best_epoch_and_checked_a
 ):
     """``--strategies``: a kept curve (one process per strategy and seed) is read back, not
     retrained; its final epoch is compared with the strategy's test record."""
-    bench = import_benchmark("nwucla_ms2l_test_curve")
+    bench = import_benchmark("ms2l.diagnostics.test_curve")
     args = SimpleNamespace(
         work=tmp_path, strategies=["rand-s", "jointly"], base=[], **bench.STRATEGY_DEFAULTS
     )  # fmt: skip
@@ -229,7 +229,7 @@ def test_a_strategy_test_curve_with_its_own_self_optimiser_is_kept_apart(
 ):
     """``--self-lr``: Jointly's kept curve is named by its settings (a default curve is not
     read for it) and finds no record of the default Jointly to reproduce; Rand-S is shared."""
-    bench = import_benchmark("nwucla_ms2l_test_curve")
+    bench = import_benchmark("ms2l.diagnostics.test_curve")
     own = {"self_lr": 0.01, "self_step_every": 300, "self_encoder": True}
     args = SimpleNamespace(work=tmp_path, strategies=["rand-s", "jointly"], base=[],
                            **{**bench.STRATEGY_DEFAULTS, **own})  # fmt: skip
@@ -252,7 +252,7 @@ def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_befor
 ):
     """configs/nwucla/ms2l.yaml holds step-300-3x-stacked's settings; PREVIOUS undoes them to
     the paper's (MS2LConfig's defaults), the base every validation variant was measured on."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     adopted = bench.load_config("ms2l", bench.CONFIG, [])
     assert adopted == bench.load_config("ms2l", bench.CONFIG, bench.STACKED)
     previous = bench.load_config("ms2l", bench.CONFIG, bench.PREVIOUS)
@@ -264,7 +264,7 @@ def test_the_config_adopts_the_stacked_variant_and_validation_still_starts_befor
 def test_a_record_made_under_another_config_is_refused_not_reused(import_benchmark, tmp_path):
     """Records are keyed by their overrides; the config file itself may change (as it did
     when the stacked settings were adopted), so each record keeps its config's digest."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     args = SimpleNamespace(base=[], root="nw-ucla")
     adopted = bench.config_digest(args, [], validate=False)
     assert adopted == bench.config_digest(args, bench.STACKED, validate=False)
@@ -282,7 +282,7 @@ def test_a_results_file_lends_its_runs_to_a_fresh_work_folder_where_missing(
 ):
     """``--records-from``: the runs a committed results file was gathered from join the
     records, a record the folder has already kept as it is; a file without runs is named."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     results = tmp_path / "nwucla_ms2l.json"
     runs = {"ms2l": [{"key": "a", "linear_top1": 70.0}, {"key": "b", "linear_top1": 71.0}]}
     results.write_text(json.dumps({"runs": runs}))
@@ -299,7 +299,7 @@ def test_a_results_file_lends_its_runs_to_a_fresh_work_folder_where_missing(
 def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_benchmark, tmp_path):
     """``--curve rand-s,jointly``: each strategy's best grid epoch is its own, and Jointly's
     column is its paired difference to Rand-S at every grid epoch."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     records = bench.Records(tmp_path / "records.jsonl", reuse=True)
     args = SimpleNamespace(curve="rand-s,jointly", seeds=[0, 1], base=[],
                            **{**bench.STRATEGY_DEFAULTS, "strategy_epochs": 10})  # fmt: skip
@@ -319,7 +319,7 @@ def test_curves_of_two_strategies_are_chosen_apart_and_paired_by_seed(import_ben
 def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchmark):
     """``--omega`` changes Jointly's key (its records are another run) and no other
     strategy's, so Rand-S records pair with every ω."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     paper, low = (SimpleNamespace(base=["a=1"], omega=w, strategy_lr=1e-3, strategy_step_every=0,
                                   self_lr=0.0)
                   for w in (1.0, 0.1))  # fmt: skip
@@ -329,7 +329,7 @@ def test_only_jointly_records_name_an_omega_other_than_the_papers(import_benchma
 
 
 def test_a_results_file_says_which_omega_its_jointly_rows_used(import_benchmark):
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     key = bench.Records.key("test", "jointly", ["OMEGA=0.3"], 60, 0)
     assert "ω = 0.3" in bench.settings_text({"jointly": [{"key": key}]})
     paper = bench.Records.key("test", "jointly", [], 60, 0)
@@ -341,7 +341,7 @@ def test_an_own_optimiser_of_l_self_is_in_the_keys_of_the_strategies_it_changes(
 ):
     """``--self-lr`` (with its decay and ``--self-encoder``) makes other Moving and Jointly
     runs; Rand-S records still pair with them, and the results text says so."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     args = SimpleNamespace(base=[], omega=1.0, strategy_lr=1e-3, strategy_step_every=0,
                            self_lr=0.01, self_step_every=300, self_encoder=True)  # fmt: skip
     own = ["SELF_LR=0.01", "SELF_STEP_EVERY=300", "SELF_ENCODER"]
@@ -355,7 +355,7 @@ def test_an_own_optimiser_of_l_self_is_in_the_keys_of_the_strategies_it_changes(
 def test_a_non_default_optimiser_of_c_is_in_every_strategys_key_and_named(import_benchmark):
     """``--strategy-lr`` / ``--strategy-step-every`` (Sec. 4.1's schedule) make other runs
     of every strategy, and the results text names the optimiser they used."""
-    bench = import_benchmark("nwucla_ms2l")
+    bench = import_benchmark("ms2l.table")
     args = SimpleNamespace(base=[], omega=1.0, strategy_lr=0.01, strategy_step_every=100,
                            self_lr=0.0)  # fmt: skip
     for strategy in ("rand-s", "jointly"):
@@ -366,7 +366,7 @@ def test_a_non_default_optimiser_of_c_is_in_every_strategys_key_and_named(import
 
 
 def test_the_rounding_diagnosis_pairs_the_two_gru_paths_by_seed(import_benchmark, tmp_path):
-    bench = import_benchmark("nwucla_ms2l_rounding")
+    bench = import_benchmark("ms2l.diagnostics.rounding")
     runs = {"padded": {0: {"top1": 80.0}, 1: {"top1": 84.0}},
             "packed": {0: {"top1": 82.0}, 1: {"top1": 83.0}}}  # fmt: skip
     args = SimpleNamespace(out=tmp_path, stem="r", seeds="0,1")
@@ -382,7 +382,7 @@ def test_the_rounding_diagnosis_swaps_in_the_packed_gru_for_the_padded_one_only_
 ):
     """``rand_s(..., "packed")`` runs the GRU over padded batches by packing; afterwards the
     module's CPU path is the padded one again."""
-    bench = import_benchmark("nwucla_ms2l_rounding")
+    bench = import_benchmark("ms2l.diagnostics.rounding")
     from skelssl.models import gru as gru_module
 
     original = gru_module.padded_gru
@@ -405,7 +405,7 @@ def test_the_rounding_diagnosis_swaps_in_the_packed_gru_for_the_padded_one_only_
 def test_a_pre_trained_strategy_curve_starts_from_the_seeds_ms2l_run_and_names_it_when_missing(
     import_benchmark, tmp_path
 ):
-    bench = import_benchmark("nwucla_ms2l_test_curve")
+    bench = import_benchmark("ms2l.diagnostics.test_curve")
     args = SimpleNamespace(work=tmp_path, base=[])
     splits = (None, None, None, None)
     with mock.patch.object(bench, "random_method", lambda *a: "random"):
@@ -416,7 +416,7 @@ def test_a_pre_trained_strategy_curve_starts_from_the_seeds_ms2l_run_and_names_i
 
 def test_jointly_gradients_are_taken_on_the_parameters_both_terms_reach(import_benchmark):
     """The encoder is what L_cls and L_self share: the norms and cosine are over it alone."""
-    bench = import_benchmark("nwucla_ms2l_jointly_gradients")
+    bench = import_benchmark("ms2l.diagnostics.jointly_gradients")
     shared, classifier, head = (torch.nn.Parameter(torch.tensor(v)) for v in
                                 ([1.0, 2.0], [3.0, 0.0], [0.0, 4.0]))  # fmt: skip
     optimisers = [SimpleNamespace(parameters=[shared, classifier]),

@@ -1,4 +1,4 @@
-"""benchmarks/nwucla.py --summary: the results contract collected from a tiny fake results dir."""
+"""benchmarks/summary.py: the results contract collected from a tiny fake benchmarks tree."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import pytest
 
 
 @pytest.fixture
-def nwucla(import_benchmark):
-    return import_benchmark("nwucla")
+def summary(import_benchmark):
+    return import_benchmark("summary")
 
 
 def fake_results(folder: Path) -> None:
-    folder.mkdir()
+    """A fake ``benchmarks/`` tree: baselines, crrl and byol results, a stale summary."""
+    for sub in ("baselines", "crrl", "byol", "results"):
+        (folder / sub / "results" if sub != "results" else folder / sub).mkdir(parents=True)
     baseline = {"epochs": 0, "pretrain_minutes": 0.0, "linear_top1": 60.0, "knn_top1": 55.0}
-    (folder / "nwucla.json").write_text(
+    (folder / "baselines" / "results" / "nwucla.json").write_text(
         json.dumps({"machine": {"device": "cpu"}, "rows": {"random": baseline}})
     )
     contract_row = {
@@ -25,26 +27,32 @@ def fake_results(folder: Path) -> None:
         "knn_mean": 75.0, "knn_std": 2.0, "paper_linear": 83.8, "paper_knn": None,
         "source": "nwucla_crrl.json",
     }  # fmt: skip
-    (folder / "nwucla_crrl.json").write_text(json.dumps({"summary_rows": [contract_row]}))
+    (folder / "crrl" / "results" / "nwucla_crrl.json").write_text(
+        json.dumps({"summary_rows": [contract_row]})
+    )
     byol_rows = [
         {"run": "random", "encoder": "stgcn x0.25 joints+bones", "frames": 32, "epochs": 0,
          "pretrain_minutes": 0.0, "probe_top1": 62.5, "knn_top1": 58.0},
         {"run": "ours", "encoder": "stgcn x0.25 joints+bones", "frames": 32, "epochs": 24,
          "pretrain_minutes": 5.1, "probe_top1": 42.5, "knn_top1": 49.8},
     ]  # fmt: skip
-    (folder / "nwucla_byol.json").write_text(json.dumps({"machine": "x", "rows": byol_rows}))
-    (folder / "nwucla_summary.json").write_text(json.dumps({"rows": ["stale"]}))
+    (folder / "byol" / "results" / "nwucla_byol.json").write_text(
+        json.dumps({"machine": "x", "rows": byol_rows})
+    )
+    (folder / "results" / "nwucla_summary.json").write_text(json.dumps({"rows": ["stale"]}))
 
 
-def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readme(nwucla, tmp_path):
-    results = tmp_path / "results"
+def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readme(
+    summary, tmp_path
+):
+    results = tmp_path / "benchmarks"
     fake_results(results)
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{nwucla.SUMMARY_START}\nold table\n{nwucla.SUMMARY_END}\nafter\n")
-    rows = nwucla.write_summary(results, readme)
-    written = json.loads((results / "nwucla_summary.json").read_text())["rows"]
+    readme.write_text(f"intro\n{summary.SUMMARY_START}\nold table\n{summary.SUMMARY_END}\nafter\n")
+    rows = summary.write_summary(results, readme)
+    written = json.loads((results / "results" / "nwucla_summary.json").read_text())["rows"]
     assert written == rows and [r["method"] for r in rows] == ["random", "byol", "random", "crrl"]
-    from common import SUMMARY_KEYS  # benchmarks/ is on the path (fixture)
+    from benchmarks.common import SUMMARY_KEYS  # the repo root is on the path (fixture)
 
     for row in rows:
         assert set(SUMMARY_KEYS) <= set(row)
@@ -59,37 +67,49 @@ def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readm
     assert (
         "| crrl | gru-2x256 | 50 | 3 | 100 | 9.5 | cpu | 80.0 ± 1.5 | 75.0 ± 2.0 | 83.8 |" in text
     )
-    assert "| method |" in (results / "nwucla_summary.md").read_text()
+    assert "| method |" in (results / "results" / "nwucla_summary.md").read_text()
 
 
-def test_summary_lists_a_measurement_reported_by_two_files_once(nwucla, tmp_path):
-    results = tmp_path / "results"
+def test_summary_lists_a_measurement_reported_by_two_files_once(summary, tmp_path):
+    results = tmp_path / "benchmarks"
     fake_results(results)
-    repeated = json.loads((results / "nwucla_crrl.json").read_text())["summary_rows"][0]
+    (results / "ms2l" / "results").mkdir(parents=True)
+    repeated = json.loads((results / "crrl" / "results" / "nwucla_crrl.json").read_text())[
+        "summary_rows"
+    ][0]
     other = {**repeated, "method": "random", "linear_mean": 50.0}
-    (results / "nwucla_crrl_again.json").write_text(
+    (results / "ms2l" / "results" / "nwucla_crrl_again.json").write_text(
         json.dumps({"summary_rows": [{**repeated, "source": "nwucla_crrl_again.json"}, other]})
     )
-    rows = nwucla.collect_summary_rows(results)
+    rows = summary.collect_summary_rows(results)
     assert [r["method"] for r in rows] == ["random", "byol", "random", "crrl", "random"]
     assert rows[3]["source"] == "nwucla_crrl.json"  # the first file's row is kept
 
 
-def test_summary_without_readme_markers_is_refused(nwucla, tmp_path):
-    results = tmp_path / "results"
+def test_summary_without_readme_markers_is_refused(summary, tmp_path):
+    results = tmp_path / "benchmarks"
     fake_results(results)
     readme = tmp_path / "README.md"
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit, match="markers"):
-        nwucla.write_summary(results, readme)
+        summary.write_summary(results, readme)
     assert readme.read_text() == "no markers\n"
 
 
-def test_missing_nwucla_root_is_one_line_and_exit_code_2(nwucla, tmp_path, capsys):
-    from common import require_nwucla  # benchmarks/ is on the path (fixture)
+def test_missing_nwucla_root_is_one_line_and_exit_code_2(summary, tmp_path, capsys):
+    from benchmarks.common import require_nwucla  # the repo root is on the path (fixture)
 
     with pytest.raises(SystemExit) as stop:
         require_nwucla(tmp_path / "absent")
     assert stop.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "absent" in error and "--root" in error
+
+
+def test_the_summary_json_records_its_provenance(summary, tmp_path):
+    results = tmp_path / "benchmarks"
+    fake_results(results)
+    summary.write_summary(results, None)
+    written = json.loads((results / "results" / "nwucla_summary.json").read_text())
+    assert set(written["provenance"]) >= {"commit", "dirty", "command", "configs", "seeds"}
+    assert written["provenance"]["command"].startswith("python ")

@@ -12,27 +12,31 @@ features, views 1+2 -> view 3. Per seed it reports the final epoch and the best 
 of each probe (the selection P&C's notebook makes), and best − final paired by seed. It reads
 the test view at every epoch and is never used to choose anything.
 
-    python benchmarks/nwucla_crrl_epochs.py '/tmp/crrl8/ser-epochs/seed{seed}/ser' \\
+    python benchmarks/crrl/diagnostics/epochs.py '/tmp/crrl8/ser-epochs/seed{seed}/ser' \\
         --seeds 0,1,2 --stem ser_width_256_full_epochs --title "SER 2x256, full schedule"
 
-Results: ``benchmarks/results/nwucla_crrl/<stem>.{json,md,png}``.
+Results: ``benchmarks/crrl/results/nwucla_crrl/<stem>.{json,md,png}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from common import REPO, machine, mean_std_text, write_json, write_markdown
-from nwucla_crrl import evaluate_encoder
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import REPO, machine, mean_std_text, write_json, write_markdown
+from benchmarks.crrl.table import evaluate_encoder
 from skelssl.report import markdown_table
 from skelssl.runs import load_run
 
-OUT = REPO / "benchmarks" / "results" / "nwucla_crrl"
+OUT = REPO / "benchmarks" / "crrl" / "results" / "nwucla_crrl"
 PROBES = ("linear_top1", "knn_top1")
 PAPER = {"linear_top1": 83.8, "knn_top1": 86.4}  # CRRL on NW-UCLA, Tables V and VI
 
@@ -151,7 +155,7 @@ def main() -> None:
     per_seed = {seed: epoch_scores(Path(args.runs.format(seed=seed))) for seed in seeds}
     payload = {
         "machine": machine(), "runs": args.runs, "seeds": seeds, "title": args.title or args.stem,
-        "command": f"python benchmarks/nwucla_crrl_epochs.py '{args.runs}' --seeds "
+        "command": f"python benchmarks/crrl/diagnostics/epochs.py '{args.runs}' --seeds "
                    f"{args.seeds} --stem {args.stem}" + (f" --title '{args.title}'" if args.title else ""),
         "per_seed": per_seed, "summary": summarise(per_seed),
     }  # fmt: skip

@@ -9,7 +9,7 @@ default optimiser and ``--base``) and, every ``--every`` iterations, takes the g
 each term on f (the parameters both terms reach) before the step: its norm and the cosine
 between the two. It trains on view 1 and scores nothing; it chooses nothing.
 
-    python benchmarks/nwucla_ms2l_jointly_gradients.py --seeds 3,4,5 --base $STACK
+    python benchmarks/ms2l/diagnostics/jointly_gradients.py --seeds 3,4,5 --base $STACK
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from unittest import mock
 import numpy as np
 import torch
 
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import (
     NWUCLA_ROOT,
     REPO,
     machine,
@@ -33,7 +36,7 @@ from common import (
     write_json,
     write_markdown,
 )
-from nwucla_ms2l import STRATEGY_DEFAULTS, load_splits, random_method, strategy_settings
+from benchmarks.ms2l.table import STRATEGY_DEFAULTS, load_splits, random_method, strategy_settings
 from skelssl.evaluation import ms2l as strategies
 from skelssl.report import markdown_table
 
@@ -104,7 +107,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=4, help="iterations between samples")
     parser.add_argument("--block", type=int, default=80, help="iterations a table row averages")
     parser.add_argument("--base", nargs="*", default=[], help="key=value under every run")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "ms2l" / "results")
     parser.add_argument("--stem", default=STEM)
     cli = parser.parse_args()
     require_nwucla(cli.root)
@@ -114,7 +117,7 @@ def main() -> None:
     seeds = [int(s) for s in cli.seeds.split(",")]
     runs = {seed: measure(args, seed) for seed in seeds}
     rows = by_block(runs, cli.block)
-    command = "python benchmarks/nwucla_ms2l_jointly_gradients.py " + " ".join(
+    command = "python benchmarks/ms2l/diagnostics/jointly_gradients.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
     write_json(cli.out / f"{cli.stem}.json",

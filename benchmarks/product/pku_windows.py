@@ -20,14 +20,15 @@ W is the median instance length of the training videos' label files and S = W / 
 chosen on training data only. There is no background class: every window gets one of
 the 51 action classes, which the precision column shows.
 
-    python benchmarks/pku_windows.py                 # benchmarks/results/pku_windows.{json,md}
-    python benchmarks/pku_windows.py --quick         # smoke test: 2 epochs, one row
+    python benchmarks/product/pku_windows.py                 # benchmarks/product/results/pku_windows.{json,md}
+    python benchmarks/product/pku_windows.py --quick         # smoke test: 2 epochs, one row
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import REPO, machine, write_json
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import REPO, machine, write_json
 from skelssl.config import load_config
 from skelssl.data.readers.pku import parse_pku_labels, read_class_names
 from skelssl.evaluation.run import evaluate_run
@@ -51,7 +55,7 @@ from skelssl.runs import load_run, pretrain
 from skelssl.saved_heads import head_path
 
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "pku-mmd-sample"
-RESULTS = REPO / "benchmarks" / "results"
+RESULTS = REPO / "benchmarks" / "product" / "results"
 TRAIN_VIDEOS = ("0036", "0105")  # cross-subject training set
 TEST_VIDEOS = ("0310",)
 CAMERAS = ("L", "M", "R")
@@ -210,7 +214,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     result = {"window": window, "stride": stride, "iou": IOU, "machine": machine(),
               "load_average": load, "rows": results,
-              "command": "python benchmarks/pku_windows.py" + (" --quick" if args.quick else "")}  # fmt: skip
+              "command": "python benchmarks/product/pku_windows.py" + (" --quick" if args.quick else "")}  # fmt: skip
     write_results(result, Path(args.out))
     print((Path(args.out) / "pku_windows.md").read_text())
 

@@ -3,11 +3,11 @@
 A train step is forward + backward + SGD (momentum) step of encoder + linear classifier
 with cross-entropy on random inputs. Each encoder preset is timed on two input sizes,
 NTU-sized (T=50, two bodies, 25 Kinect v2 joints) and NW-UCLA-sized (T=50, one body,
-20 Kinect v1 joints), at batch 64 for ST-GCN and 32 for the GRUs (issue 17), as three
+20 Kinect v1 joints), at batch 64 for ST-GCN and 32 for the GRUs, as three
 implementations built in the same process and timed *interleaved*, round by round:
 
 - ``ours``: ``skelssl.models`` now;
-- ``previous``: our code before issue 17 (:class:`PreviousSTGCN`, :class:`PreviousGRUEncoder`,
+- ``previous``: our earlier code (:class:`PreviousSTGCN`, :class:`PreviousGRUEncoder`,
   same parameters and outputs);
 - ``peer``: the ST-GCN of SkeletonCLR / CrosSCLR / AimCLR at the same width
   (:class:`PeerSTGCN`), or ``torch.nn.GRU`` used directly with a mean over frames.
@@ -21,7 +21,7 @@ best of several, measured before, between and after the sizes with the same thre
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/encoders.py [--quick] [--threads 1] [--out DIR]
+    OMP_NUM_THREADS=1 python benchmarks/speed/encoders.py [--quick] [--threads 1] [--out DIR]
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import load_average, machine, utc_now, write_json, write_markdown
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import REPO, load_average, machine, utc_now, write_json, write_markdown
 from skelssl.data.types import DataSpec
 from skelssl.models import ENCODER_PRESETS, build_encoder
 from skelssl.models.gru import GRUEncoder, valid_lengths
@@ -49,12 +52,12 @@ from skelssl.models.stgcn import STGCN, GraphConv, concat_bones, spatial_partiti
 from skelssl.skeleton import get_layout
 
 # ---------------------------------------------------------------------------------------
-# Reference implementations, timed in the same process as ours (issue 17).
+# Reference implementations, timed in the same process as ours.
 # ---------------------------------------------------------------------------------------
 
 
 class PreviousGraphConv(GraphConv):
-    """skelssl's graph convolution before issue 17: 1x1 conv to ``K·C_out`` channels in
+    """skelssl's graph convolution before the rewrite: 1x1 conv to ``K·C_out`` channels in
     NCHW memory, then ``einsum("bkctj,kij->bcti")`` over joints. Same parameters."""
 
     def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
@@ -64,7 +67,7 @@ class PreviousGraphConv(GraphConv):
 
 
 class PreviousSTGCN(STGCN):
-    """skelssl's ST-GCN before issue 17 (NCHW memory, conv-then-aggregate graph conv).
+    """skelssl's ST-GCN before the rewrite (NCHW memory, conv-then-aggregate graph conv).
 
     Same parameters and outputs as :class:`~skelssl.models.stgcn.STGCN` (it loads the
     same state dict); kept here to measure the speedup in the same run.
@@ -197,7 +200,7 @@ LENGTHS = {
 
 
 class PreviousGRUEncoder(GRUEncoder):
-    """skelssl's GRU encoder before issue 17: every batch through pack/pad."""
+    """skelssl's GRU encoder before the rewrite: every batch through pack/pad."""
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         n, t = x.shape[:2]
@@ -377,7 +380,7 @@ def machine_description() -> dict:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="0.25x ST-GCN and GRUs, 2 rounds")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "speed" / "results")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")

@@ -19,24 +19,28 @@ the validation runs), features = the pooled encoder output (the representation):
   encoder's gradient from λ_d·L_d over that from L_r (Eq. (8)) and their cosine, at the
   end of training and for a freshly initialised student with the same teacher.
 
-    python benchmarks/nwucla_crrl_transfer.py --set full-x1 \\
+    python benchmarks/crrl/diagnostics/transfer.py --set full-x1 \\
         /tmp/crrl2/full-x1/seed{seed}/crrl /tmp/crrl2/full-x1/seed{seed}/ser --seeds 0,1,2
 
 Each ``--set NAME STUDENT SER`` (patterns with ``{seed}``) becomes a table of
-``benchmarks/results/nwucla_crrl/transfer.{json,md}``; sets already in the JSON and not
+``benchmarks/crrl/results/nwucla_crrl/transfer.{json,md}``; sets already in the JSON and not
 named again are kept; with no ``--set`` only the Markdown is written again from the JSON.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import REPO, mean_std, run_pair_study
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import REPO, mean_std, run_pair_study
 from skelssl.data.types import DataSpec
 from skelssl.diagnostics import linear_cka, ridge_r2
 from skelssl.evaluation.features import extract_features
@@ -47,7 +51,7 @@ from skelssl.report import markdown_table
 from skelssl.runs import load_run
 from skelssl.train import set_seed
 
-OUT = REPO / "benchmarks" / "results" / "nwucla_crrl"
+OUT = REPO / "benchmarks" / "crrl" / "results" / "nwucla_crrl"
 COLUMNS = {  # key -> header
     "distill_loss": "L_d (Eq. 7) at the end",
     "teacher_variance": "teacher variance",
@@ -173,8 +177,8 @@ def set_table(name: str, entry: dict) -> list[str]:
 
 def main() -> None:
     header = ["# CRRL's fusion step: what the student takes from its teacher", "",
-              "Written by `benchmarks/nwucla_crrl_transfer.py` (its docstring defines every "
-              "column); training clips only, no test view. Commands in REPRODUCE.md.", ""]  # fmt: skip
+              "Written by `benchmarks/crrl/diagnostics/transfer.py` (its docstring defines every "
+              "column); training clips only, no test view. Commands in benchmarks/crrl/README.md.", ""]  # fmt: skip
     run_pair_study("nwucla_crrl_transfer.py", "transfer", description=__doc__.split("\n")[0],
                    labels=("STUDENT", "SER"), shared="clips", measure=transfer,
                    set_table=set_table, header=header, out=OUT)  # fmt: skip

@@ -34,7 +34,7 @@ A row whose mean differs from its reference (``random`` and ``ms2l`` for pre-tra
 rows, ``rand-s`` for strategies) by less than the sum of the two standard deviations is
 marked "inside the spread"; the paired difference over seeds is given too.
 
-``--validate`` runs the hypotheses of issue 12 on a validation split of the training
+``--validate`` runs the gap hypotheses on a validation split of the training
 views (pre-train and fit the probe on view 1, evaluate on view 2; view 3 is never read)
 and writes ``nwucla_ms2l_validation.{json,md}``: each variant of :data:`VARIANTS` on top
 of ``--base`` (key=value overrides of the chosen settings), paired with the base over
@@ -48,10 +48,10 @@ rand-s,jointly`` pairs Jointly's curve with Rand-S's.
 Every finished run is appended to ``WORK/records.jsonl``; ``--reuse`` keeps the records
 with the same row, overrides, epochs and seed instead of running them again.
 
-    python benchmarks/nwucla_ms2l.py --rows ms2l,random,jointly --seeds 0,1,2
-    python benchmarks/nwucla_ms2l.py --validate --variants paper,last-state --seeds 0,1,2
-    python benchmarks/nwucla_ms2l.py --validate --curve rand-s --strategy-epochs 40
-    python benchmarks/nwucla_ms2l.py --quick     # smoke test: subsets, 1 epoch
+    python benchmarks/ms2l/table.py --rows ms2l,random,jointly --seeds 0,1,2
+    python benchmarks/ms2l/table.py --validate --variants paper,last-state --seeds 0,1,2
+    python benchmarks/ms2l/table.py --validate --curve rand-s --strategy-epochs 40
+    python benchmarks/ms2l/table.py --quick     # smoke test: subsets, 1 epoch
 """
 
 from __future__ import annotations
@@ -70,8 +70,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import NWUCLA_ROOT as DEFAULT_ROOT
+from benchmarks.common import (
     REPO,
     load_average,
     machine,
@@ -87,7 +90,8 @@ from skelssl.checkpoint import load_weights
 from skelssl.config import RunConfig, load_config, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec, SkeletonData
-from skelssl.evaluation.generic import EvalConfig, linear_probe
+from skelssl.evaluation.config import EvalConfig
+from skelssl.evaluation.generic import linear_probe
 from skelssl.evaluation.ms2l import (
     OPTIMISES_SELF,
     StrategyConfig,
@@ -191,7 +195,7 @@ CURVE_GRID = 5  # --curve: epochs of C compared every CURVE_GRID epochs
 # base variant of --validate) and the count chosen there for the test split.
 PAPER_PROBE_GRID = (10, 30, 100)
 PAPER_PROBE_EPOCHS = 100  # best mean on view 2: 51.0 ± 0.9 (10: 50.5, 30: 50.9; inside)
-# Hypotheses of issue 12, each a set of overrides on top of --base (validation only). They
+# The gap hypotheses, each a set of overrides on top of --base (validation only). They
 # spell out the paper's step decay (PAPER_SCHEDULE; the config deviates from it since the
 # step-300-3x row), so they mean the same whatever configs/nwucla/ms2l.yaml says.
 PAPER_SCHEDULE = ["train.step_every=100"]  # Adam 0.01 x0.1 every 100 iterations (Sec. 4.1)
@@ -699,7 +703,7 @@ def strategy_settings(args, config, strategy: str) -> StrategyConfig:
 def add_self_optimiser_arguments(parser: argparse.ArgumentParser) -> None:
     """``--self-lr``, ``--self-step-every``, ``--self-encoder``: Moving/Jointly with L_self
     in an Adam of its own, as the pre-training has it (a diagnosis of Jointly's missing gain,
-    ``nwucla_ms2l_gap.md``; the default: C's Adam holds L_self's heads)."""
+    ``docs/methods/ms2l-gap.md``; the default: C's Adam holds L_self's heads)."""
     parser.add_argument(
         "--self-lr", type=float, default=STRATEGY_DEFAULTS["self_lr"],
         help="Moving/Jointly: L_self's own Adam lr (0: C's Adam)",
@@ -811,7 +815,7 @@ def compare(row: dict, reference: dict, runs: dict, key: str) -> str:
 
 
 def summary_rows(table: dict[str, dict], frames: int) -> list[dict]:
-    """The rows of the team's README table (HELPERS.md results contract)."""
+    """The rows of the team's README table (the results contract)."""
     out = []
     paper_probe = f"paper_probe_top1@{PAPER_PROBE_EPOCHS}"
     protocols = {
@@ -1061,7 +1065,7 @@ def write_test(results: dict, out: Path, command: str, stem: str = "nwucla_ms2l"
         "epochs, the best of 10/30/100 on view 1 -> view 2).",
         "",
         "Settings chosen on a validation split (view 1 -> view 2): "
-        "`nwucla_ms2l_validation.md`, C's epochs `nwucla_ms2l_classifier_epochs_60.md`; the gap to the paper, row by row: `nwucla_ms2l_gap.md`.",
+        "`nwucla_ms2l_validation.md`, C's epochs `nwucla_ms2l_classifier_epochs_60.md`; the gap to the paper, row by row: `docs/methods/ms2l-gap.md`.",
         "",
         *evaluated_clips_text(results, "view-3"),
         *lines_extra,
@@ -1205,13 +1209,13 @@ def main() -> None:
     parser.add_argument(
         "--work", default=os.environ.get("SKELSSL_BENCH_WORK", "runs/bench-nwucla-ms2l")
     )
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "ms2l" / "results")
     args = parser.parse_args()
     require_nwucla(args.root)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
         args.pretrain_epochs, args.strategy_epochs, args.moving_epochs = 1, 2, 1.0
-    command = "python benchmarks/nwucla_ms2l.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python benchmarks/ms2l/table.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.records_from and not args.reuse:
         raise SystemExit("--records-from needs --reuse (the records would not be read)")
     if args.curve and not set(args.curve.split(",")) <= set(FROM_SCRATCH):

@@ -11,7 +11,7 @@ differs between the two numbers is rounding amplified by training: a floor under
 seed-to-seed spread of a single run, and under any comparison of one run with one number.
 It reads the test split at the final epoch only, as the records do; it chooses nothing.
 
-    python benchmarks/nwucla_ms2l_rounding.py --seeds 0,1,2
+    python benchmarks/ms2l/diagnostics/rounding.py --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import (
     NWUCLA_ROOT,
     REPO,
     machine,
@@ -34,7 +37,7 @@ from common import (
     write_json,
     write_markdown,
 )
-from nwucla_ms2l import STRATEGY_DEFAULTS, load_splits, random_method, strategy_settings
+from benchmarks.ms2l.table import STRATEGY_DEFAULTS, load_splits, random_method, strategy_settings
 from skelssl.evaluation.ms2l import train_recognition
 from skelssl.models import gru as gru_module
 from skelssl.report import markdown_table
@@ -120,14 +123,14 @@ def main() -> None:
     parser.add_argument("--root", default=str(NWUCLA_ROOT))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench/ms2l-rounding"))
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "ms2l" / "results")
     parser.add_argument("--stem", default="nwucla_ms2l_rounding")
     args = parser.parse_args()
     require_nwucla(args.root)
     args.base, args.quick = [], False  # what nwucla_ms2l's helpers read
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = run(args, seeds)
-    command = "python benchmarks/nwucla_ms2l_rounding.py " + " ".join(
+    command = "python benchmarks/ms2l/diagnostics/rounding.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
     write(args, runs, command)

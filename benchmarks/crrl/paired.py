@@ -3,19 +3,19 @@
 Reads two ``nwucla_crrl.py`` result JSONs (``rows -> row -> per_seed -> seed``) and prints,
 for every row both hold (or the ``--rows`` named; ``--as`` maps a row of A to a row of B),
 the mean ± std (ddof 1) of the per-seed differences over the seeds both ran, and on how many
-seeds A is higher. The gap accounting's paired numbers (``nwucla_crrl_gap.md``) come from it:
+seeds A is higher. The gap accounting's paired numbers (``docs/methods/crrl-gap.md``) come from it:
 
-    python benchmarks/nwucla_crrl_paired.py \\
-        benchmarks/results/nwucla_crrl/crrl_width_256_full_pc_preparation.json \\
-        benchmarks/results/nwucla_crrl/ser_width_256_full.json --rows ser
+    python benchmarks/crrl/paired.py \\
+        benchmarks/crrl/results/nwucla_crrl/crrl_width_256_full_pc_preparation.json \\
+        benchmarks/crrl/results/nwucla_crrl/ser_width_256_full.json --rows ser
 
 Each side may be a comma list of result JSONs of one config run apart (say seeds 0-2 and
 3-5): their seeds are merged, and a seed two files share must hold the same numbers. With A
 alone it prints each row's mean ± std over A's seeds; CRRL − SER over six seeds is
 
-    F=benchmarks/results/nwucla_crrl
+    F=benchmarks/crrl/results/nwucla_crrl
     A=$F/crrl_width_256_full_pc_preparation.json,$F/crrl_width_256_full_pc_preparation_seeds_3_5.json
-    python benchmarks/nwucla_crrl_paired.py $A $A --rows crrl --as crrl:ser
+    python benchmarks/crrl/paired.py $A $A --rows crrl --as crrl:ser
 
 A file that is missing or not such a JSON, or two files that disagree on a seed, stop it
 with a one-line error (exit code 2).
@@ -28,7 +28,10 @@ import json
 import sys
 from pathlib import Path
 
-from common import mean_std_text, paired_differences
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import mean_std_text, paired_differences
 
 METRICS = ("linear_top1", "knn_top1")
 

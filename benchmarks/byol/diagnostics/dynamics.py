@@ -11,11 +11,11 @@ The epoch count is set from a timed step so that the cosine schedules of lr and 
 within the budget. Nothing is selected on view 3: every kept epoch is
 reported.
 
-Results: ``benchmarks/results/nwucla_byol_dynamics.{json,md,png}``.
+Results: ``benchmarks/byol/results/nwucla_byol_dynamics.{json,md,png}``.
 
-    python benchmarks/nwucla_byol_dynamics.py --root ../shared/datasets/nw-ucla/all_sqe --minutes 40
-    python benchmarks/nwucla_byol_dynamics.py --tag batch16 train.batch_size=16 train.lr=0.025
-    python benchmarks/nwucla_byol_dynamics.py --quick     # smoke test on tiny synthetic data
+    python benchmarks/byol/diagnostics/dynamics.py --root ../shared/datasets/nw-ucla/all_sqe --minutes 40
+    python benchmarks/byol/diagnostics/dynamics.py --tag batch16 train.batch_size=16 train.lr=0.025
+    python benchmarks/byol/diagnostics/dynamics.py --quick     # smoke test on tiny synthetic data
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from common import machine, write_json
-from nwucla_byol import DEFAULT_ROOT, RESULTS, base_config, seconds_per_epoch
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.byol.table import DEFAULT_ROOT, RESULTS, base_config, seconds_per_epoch
+from benchmarks.common import machine, write_json
 from skelssl.checkpoint import kept_checkpoint_name
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import knn, linear_probe
@@ -157,7 +160,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     payload = {
         "machine": machine(),
-        "command": "python benchmarks/nwucla_byol_dynamics.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/byol/diagnostics/dynamics.py " + " ".join(sys.argv[1:]),
         "epochs": summary["epochs"],
         "pretrain_minutes": minutes,
         "overrides": args.overrides,

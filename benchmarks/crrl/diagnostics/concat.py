@@ -17,27 +17,31 @@ If ``ser+cml`` reaches the paper's kNN (86.4) the two learners hold what the pap
 shows and our fusion step fails to combine it; if not, the learners themselves fall short.
 It reads the test view and is never used to choose anything.
 
-    python benchmarks/nwucla_crrl_concat.py --set test-full-2x256 \\
+    python benchmarks/crrl/diagnostics/concat.py --set test-full-2x256 \\
         '/tmp/crrl6/w256-full/seed{seed}/crrl' '/tmp/crrl6/w256-full/seed{seed}/ser' --seeds 0,1,2
 
 Each ``--set NAME STEP2 SER`` (patterns with ``{seed}``) becomes a table of
-``benchmarks/results/nwucla_crrl/concat.{json,md}``; sets already in the JSON and not named
+``benchmarks/crrl/results/nwucla_crrl/concat.{json,md}``; sets already in the JSON and not named
 again are kept.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from common import REPO, mean_std, run_pair_study
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import REPO, mean_std, run_pair_study
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import knn_on_features, linear_probe_on_features
 from skelssl.report import markdown_table
 from skelssl.runs import load_run
 
-OUT = REPO / "benchmarks" / "results" / "nwucla_crrl"
+OUT = REPO / "benchmarks" / "crrl" / "results" / "nwucla_crrl"
 FEATURES = ("cml", "ser", "crrl", "ser+cml", "crrl+cml")
 PAPER_KNN = 86.4  # CRRL on NW-UCLA, Table VI
 
@@ -108,9 +112,9 @@ def set_table(name: str, entry: dict) -> list[str]:
 
 def main() -> None:
     header = ["# CRRL's two learners side by side: what an equal-weight fusion reaches", "",
-              "Written by `benchmarks/nwucla_crrl_concat.py` (its docstring defines every "
+              "Written by `benchmarks/crrl/diagnostics/concat.py` (its docstring defines every "
               "column). A diagnosis on the test view (NW-UCLA view 3): nothing is chosen on "
-              "it. Commands in REPRODUCE.md.", ""]  # fmt: skip
+              "it. Commands in benchmarks/crrl/README.md.", ""]  # fmt: skip
     run_pair_study("nwucla_crrl_concat.py", "concat", description=__doc__.split("\n")[0],
                    labels=("STEP2", "SER"), shared="knn",
                    measure=lambda step2, ser, seed: concat_scores(step2, ser),

@@ -21,23 +21,27 @@ Then the project's linear probe and kNN (k=1, cosine; the paper's protocol, Sec.
 set on the validation runs (view 1 -> view 2) may choose a reading; a set on the test runs
 (view 3) only reports.
 
-    python benchmarks/nwucla_crrl_readings.py --set test-full-2x256 \\
+    python benchmarks/crrl/diagnostics/readings.py --set test-full-2x256 \\
         '/tmp/crrl12/test/seed{seed}/crrl' '/tmp/crrl12/test/seed{seed}/ser' --seeds 0,1,2
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from common import REPO, mean_std, mean_std_text, run_pair_study
-from nwucla_crrl import random_encoder
-from nwucla_crrl_concat import side_by_side
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import REPO, mean_std, mean_std_text, run_pair_study
+from benchmarks.crrl.diagnostics.concat import side_by_side
+from benchmarks.crrl.table import random_encoder
 from skelssl.evaluation.features import extract_features
 from skelssl.evaluation.generic import knn_on_features, linear_probe_on_features
 from skelssl.report import markdown_table
 from skelssl.runs import load_run
 
-OUT = REPO / "benchmarks" / "results" / "nwucla_crrl"
+OUT = REPO / "benchmarks" / "crrl" / "results" / "nwucla_crrl"
 ENCODERS = ("random", "cml", "ser", "crrl")
 READINGS = ("tap", "last", "tap+last")
 POOLING = {"tap": "mean", "last": "last"}
@@ -110,9 +114,9 @@ def set_table(name: str, entry: dict) -> list[str]:
 
 def main() -> None:
     header = ["# CRRL on NW-UCLA: the encoders read by TAP, by their final state, and both",
-              "", "Written by `benchmarks/nwucla_crrl_readings.py` (its docstring defines every "
+              "", "Written by `benchmarks/crrl/diagnostics/readings.py` (its docstring defines every "
               "reading). Reads finished runs; a validation set may choose, a test set only "
-              "reports. Mean ± std over seeds; commands in REPRODUCE.md.", ""]  # fmt: skip
+              "reports. Mean ± std over seeds; commands in benchmarks/crrl/README.md.", ""]  # fmt: skip
     run_pair_study("nwucla_crrl_readings.py", "readings", description=__doc__.split("\n")[0],
                    labels=("STEP2", "SER"), shared="knn", measure=reading_scores,
                    set_table=set_table, header=header, out=OUT)  # fmt: skip

@@ -33,10 +33,10 @@ Two further tables: every row minus SER, paired by seed (Table VIII's question),
 CRRL authors' linear evaluation with its final and its best test epoch, a diagnosis that
 reads view 3 after every epoch to measure the paper's selection (never used to choose).
 
-    python benchmarks/nwucla_crrl.py                              # paper scale (GPU)
-    python benchmarks/nwucla_crrl.py --epoch-scale 0.4 encoder.hidden_size=128   # CPU
-    python benchmarks/nwucla_crrl.py --optimiser-study --epoch-scale 0.3 encoder.hidden_size=64
-    python benchmarks/nwucla_crrl.py --quick   # smoke test: Rand-Enc, CML, SER, CRRL, 1 epoch
+    python benchmarks/crrl/table.py                              # paper scale (GPU)
+    python benchmarks/crrl/table.py --epoch-scale 0.4 encoder.hidden_size=128   # CPU
+    python benchmarks/crrl/table.py --optimiser-study --epoch-scale 0.3 encoder.hidden_size=64
+    python benchmarks/crrl/table.py --quick   # smoke test: Rand-Enc, CML, SER, CRRL, 1 epoch
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import dataclasses
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -55,8 +56,11 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import NWUCLA_ROOT as DEFAULT_ROOT
+from benchmarks.common import (
     REPO,
     encoder_label,
     finished_with,
@@ -504,7 +508,7 @@ def run_dir_of(args, row: str, seed: int) -> Path:
 
 
 def summary_rows(payload: dict) -> list[dict]:
-    """The rows ``benchmarks/nwucla.py --summary`` collects (HELPERS.md results contract):
+    """The rows ``benchmarks/baselines/nwucla.py --summary`` collects (the results contract):
     ``crrl`` and ``random`` as themselves, the ablations as ``crrl-<row>``."""
     rows = []
     for name, row in payload["rows"].items():
@@ -986,7 +990,7 @@ def parse_args() -> argparse.Namespace:
                         help="only rewrite nwucla_crrl.md and summary_rows from the JSON in --out")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny encoder, 1 epoch")
     parser.add_argument("--work", default=None, help="run directories (default runs/bench-nwucla-crrl[-quick])")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=None, help="results (default benchmarks/results)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None, help="results (default benchmarks/crrl/results)")  # fmt: skip
     parser.add_argument("--stem", default=STEM,
                         help=f"results file name <stem>.{{md,json}}; only {STEM} draws figures")  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
@@ -1009,7 +1013,7 @@ def parse_args() -> argparse.Namespace:
         args.stem = FUSION_STEM
     args.work = args.work or os.environ.get("SKELSSL_BENCH_WORK", f"runs/bench-nwucla-crrl{suffix}")
     args.out = args.out or (
-        Path(args.work) / "results" if args.quick else REPO / "benchmarks" / "results"
+        Path(args.work) / "results" if args.quick else REPO / "benchmarks" / "crrl" / "results"
     )
     return args
 
@@ -1058,7 +1062,7 @@ def main() -> None:
         options += [f"--rows {args.rows}"]
         options += [f"--stem {args.stem}"] if args.stem != STEM else []
     options += ["--quick"] if args.quick else []
-    command = "python benchmarks/nwucla_crrl.py " + " ".join(options + list(args.overrides))
+    command = "python benchmarks/crrl/table.py " + " ".join(options + list(args.overrides))
     config = phase_config("crrl-cml.yaml", [f"data.root={args.root}"], args)
     payload = {"machine": machine("cuda" if torch.cuda.is_available() else "cpu"), "command": command, "seeds": args.seeds,
                "epoch_scale": args.epoch_scale, "overrides": list(args.overrides),
@@ -1079,7 +1083,7 @@ def main() -> None:
         payload.update(rows={}, planned_epochs={}, complexity=complexity(), stem=args.stem)
         run_benchmark(args, payload)
         print((args.out / f"{args.stem}.md").read_text())
-    print(f"REPRODUCE.md: {command}")
+    print(f"command: {command}")
 
 
 if __name__ == "__main__":

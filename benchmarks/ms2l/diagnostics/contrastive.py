@@ -17,7 +17,7 @@ the training batch size, and we record per batch:
   (original, shuffled), the cosine of the two views of one sample vs two samples, and
   the top-1 retrieval of the original among the batch from the other view.
 
-    python benchmarks/nwucla_ms2l_contrastive.py --variants step-300-3x --seeds 0,1,2 \
+    python benchmarks/ms2l/diagnostics/contrastive.py --variants step-300-3x --seeds 0,1,2 \
         --work /tmp/bench/ms2l
 """
 
@@ -33,8 +33,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import NWUCLA_ROOT, REPO, machine, write_json, write_markdown
-from nwucla_ms2l import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import NWUCLA_ROOT, REPO, machine, write_json, write_markdown
+from benchmarks.ms2l.table import (
     VARIANTS,
     expand_epochs,
     load_splits,
@@ -179,7 +182,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/bench/ms2l")
     parser.add_argument("--base", nargs="*", default=[])
     parser.add_argument("--stem", default="nwucla_ms2l_contrastive")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "ms2l" / "results")
     args = parser.parse_args()
     args.quick = False
     args.variants = [v for v in args.variants.split(",") if v]
@@ -192,7 +195,7 @@ def main() -> None:
     config, train_data, _, _ = load_splits(args, [], validate=True)
     lengths = np.asarray(train_data.lengths)
     fully_observed = float(np.mean(lengths - 1 <= config.params.observed_frames))
-    command = "python benchmarks/nwucla_ms2l_contrastive.py " + " ".join(
+    command = "python benchmarks/ms2l/diagnostics/contrastive.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
     table = summary_table(runs)

@@ -17,7 +17,7 @@ on views 1+2 of the held-out subjects (new people, not a new camera), or with ``
 cross-view`` fit on view 1 of the others and measure on view 2 of the held-out ones; the
 variants keep the config's ``params.multi_view`` unless they set it.
 
-    python benchmarks/nwucla_byol_validation.py --seeds 0 1 2 --epochs 30 \\
+    python benchmarks/byol/validate.py --seeds 0 1 2 --epochs 30 \\
         --variants plain momentum momentum-online
 """
 
@@ -27,12 +27,17 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.byol.table import machine_line, three_digits
+from benchmarks.common import (
     NWUCLA_ROOT,
     REPO,
     machine,
@@ -43,7 +48,6 @@ from common import (
     write_json,
     write_view1_view2,
 )
-from nwucla_byol import machine_line, three_digits
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.readers.arrays import read_npz
@@ -53,10 +57,11 @@ from skelssl.evaluation.generic import knn, linear_probe
 from skelssl.methods import build_method
 from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
-from skelssl.train import TrainConfig, set_seed
+from skelssl.train import set_seed
+from skelssl.train_config import TrainConfig
 
 DEFAULT_ROOT = NWUCLA_ROOT
-RESULTS = REPO / "benchmarks" / "results"
+RESULTS = REPO / "benchmarks" / "byol" / "results"
 DIAGNOSTICS = (
     "loss_true_partner", "loss_shuffled_partner", "target_cosine",
     "effective_rank", "effective_rank_target",
@@ -403,7 +408,7 @@ def main() -> None:
     for name in args.variants:
         validation_file(args, *variant_input(args, name))
     payload = {
-        "command": "python benchmarks/nwucla_byol_validation.py "
+        "command": "python benchmarks/byol/validate.py "
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
         f"--variants {' '.join(args.variants)}"
         + (f" --frames {args.frames}" if args.frames != 32 else "")

@@ -23,10 +23,10 @@ semi-supervised rows and the t-SNE of Fig. 3 on the first seed, distillation (Ta
 layout, teacher ``ours-0.5x``, ``--teacher-set`` to change its shape; the student has the
 ``ours`` row's shape) on every seed for ``--distill-samplings`` label samplings.
 
-Results: ``benchmarks/results/nwucla_byol.{json,md}`` (``summary_rows`` per HELPERS.md).
+Results: ``benchmarks/byol/results/nwucla_byol.{json,md}`` (with ``summary_rows``).
 
-    python benchmarks/nwucla_byol.py --seeds 0 1 2 --epochs 40
-    python benchmarks/nwucla_byol.py --quick      # smoke test on tiny synthetic data
+    python benchmarks/byol/table.py --seeds 0 1 2 --epochs 40
+    python benchmarks/byol/table.py --quick      # smoke test on tiny synthetic data
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -42,8 +43,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from common import NWUCLA_ROOT as DEFAULT_ROOT
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import NWUCLA_ROOT as DEFAULT_ROOT
+from benchmarks.common import (
     REPO,
     SUMMARY_KEYS,
     device_name,
@@ -77,7 +81,7 @@ from skelssl.report import markdown_table
 from skelssl.runs import load_run, pretrain
 from skelssl.train import resolve_device, to_device
 
-RESULTS = REPO / "benchmarks" / "results"
+RESULTS = REPO / "benchmarks" / "byol" / "results"
 PAPER_REFERENCE = {"crrl_linear_nwucla": 83.8, "target_linear": 84.0}
 T1 = ["shear", "left_right_drop", "resample", "savgol", "cyclic_shift"]
 
@@ -314,7 +318,7 @@ def tsne_figure(run_dirs: dict[str, Path], path: Path, seed: int = 0) -> None:
 
 
 def summary_rows(rows: list[dict], device: str, source: str) -> list[dict]:
-    """One results-contract row (HELPERS.md) per configuration, its runs grouped over seeds.
+    """One results-contract row per configuration, its runs grouped over seeds.
     The distillation teacher (``ours-0.5x``) is a BYOL run like ``ours``: its encoder
     column tells the two apart, and a teacher reused from another benchmark's runs repeats
     that benchmark's row (which ``nwucla.py --summary`` lists once)."""
@@ -475,7 +479,7 @@ def main() -> None:
     )  # fmt: skip
     stem = f"{args.stem}_quick" if args.quick else args.stem
     out = args.out if not args.quick else Path(args.work) / "results"
-    command = " ".join(["python benchmarks/nwucla_byol.py", *(["--quick"] if args.quick else []),
+    command = " ".join(["python benchmarks/byol/table.py", *(["--quick"] if args.quick else []),
         f"--seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}",
         f"--rows {' '.join(args.rows)}", *([f"--set {' '.join(args.set)}"] if args.set else []),
         *([f"--extras --teacher-epochs {args.teacher_epochs}"] if args.extras else []),
@@ -523,7 +527,7 @@ def main() -> None:
         tsne_figure(tsne, out / f"{stem}_tsne.png")
         save()
     print(f"wrote {out / stem}.json/.md in {payload['total_minutes']} min")
-    print(f"REPRODUCE.md: {command}")
+    print(f"command: {command}")
     if not all(math.isfinite(r["probe_top1"]) for r in rows):
         raise SystemExit("non-finite accuracy")
 

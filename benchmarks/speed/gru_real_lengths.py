@@ -8,7 +8,7 @@ random is sent forward and backward (sum of squared features) through both encod
 (same weights), timed in CPU seconds, interleaved; the speedup is the median over rounds
 of the per-round ratio, the first round untimed.
 
-    OMP_NUM_THREADS=1 python benchmarks/gru_real_lengths.py [--rounds 6] [--out DIR]
+    OMP_NUM_THREADS=1 python benchmarks/speed/gru_real_lengths.py [--rounds 6] [--out DIR]
 """
 
 from __future__ import annotations
@@ -22,8 +22,19 @@ from statistics import median
 import numpy as np
 import torch
 
-from common import NWUCLA_ROOT, REPO, load_average, machine, utc_now, write_json, write_markdown
-from encoders import PreviousGRUEncoder
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.common import (
+    NWUCLA_ROOT,
+    REPO,
+    load_average,
+    machine,
+    utc_now,
+    write_json,
+    write_markdown,
+)
+from benchmarks.speed.encoders import PreviousGRUEncoder
 from skelssl.config import load_config
 from skelssl.data.cache import load_dataset
 from skelssl.data.types import DataSpec
@@ -97,7 +108,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="timed rounds")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "speed" / "results")
     args = parser.parse_args()
     if not args.root.exists():
         raise SystemExit(f"skipped: NW-UCLA is not at {args.root} (see ../shared/datasets)")

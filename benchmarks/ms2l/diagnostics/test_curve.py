@@ -23,8 +23,8 @@ seed without a record in the work folder is reported by its final epoch alone. `
 per (strategy, seed) may run beside the others: each run is kept in ``WORK/test-curve/``
 and a later call gathers them.
 
-    python benchmarks/nwucla_ms2l_test_curve.py --seeds 0,1,2,3,4,5 --work /tmp/bench/ms2l-fc
-    python benchmarks/nwucla_ms2l_test_curve.py --strategies rand-s,jointly --seeds 0,1,2 \
+    python benchmarks/ms2l/diagnostics/test_curve.py --seeds 0,1,2,3,4,5 --work /tmp/bench/ms2l-fc
+    python benchmarks/ms2l/diagnostics/test_curve.py --strategies rand-s,jointly --seeds 0,1,2 \
         --work /tmp/bench/ms2l-v2
 """
 
@@ -38,7 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.common import (
     NWUCLA_ROOT,
     REPO,
     machine,
@@ -48,7 +51,7 @@ from common import (
     write_json,
     write_markdown,
 )
-from nwucla_ms2l import (
+from benchmarks.ms2l.table import (
     FROM_SCRATCH,
     PAPER_PROBE_EPOCHS,
     STRATEGY_DEFAULTS,
@@ -322,7 +325,7 @@ def main() -> None:
         "classifier C instead of the probes; differences paired with the first one",
     )  # fmt: skip
     add_self_optimiser_arguments(parser)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "ms2l" / "results")
     parser.add_argument("--stem", default="", help="default nwucla_ms2l_{,strategy_}test_curve")
     args = parser.parse_args()
     require_nwucla(args.root)
@@ -342,7 +345,7 @@ def main() -> None:
         runs, titles = strategy_runs(args, records, splits, seeds), STRATEGY_TITLES
     else:
         runs, titles = probe_runs(args, records, splits, seeds), PROBE_TITLES
-    command = "python benchmarks/nwucla_ms2l_test_curve.py " + " ".join(
+    command = "python benchmarks/ms2l/diagnostics/test_curve.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
     if len(runs) >= 2:  # one process per strategy and seed only keeps its run

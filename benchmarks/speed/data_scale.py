@@ -7,10 +7,10 @@ its own subprocess that reports its peak RSS (``VmHWM``, and ``ru_maxrss`` of it
 worker processes), so the numbers are not mixed between phases. Also times the NTU
 reader on the 12 raw sample files.
 
-    nice -n 10 python benchmarks/data_scale.py            # full run (minutes), writes results
-    python benchmarks/data_scale.py --subjects 2 --takes 2  # a quick smoke run
+    nice -n 10 python benchmarks/speed/data_scale.py            # full run (minutes), writes results
+    python benchmarks/speed/data_scale.py --subjects 2 --takes 2  # a quick smoke run
 
-Results: ``benchmarks/results/data_scale.{json,md}``. The cache goes under ``--work``
+Results: ``benchmarks/speed/results/data_scale.{json,md}``. The cache goes under ``--work``
 (default: a new folder in /tmp) and is deleted afterwards.
 """
 
@@ -27,9 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, machine, write_json
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-RESULTS = REPO / "benchmarks" / "results"
+from benchmarks.common import REPO, machine, write_json
+
+RESULTS = REPO / "benchmarks" / "speed" / "results"
 NTU_SAMPLES = REPO.parent / "shared" / "datasets" / "ntu-samples" / "nturgb+d_skeletons"
 GIB = 2**30
 
@@ -251,7 +254,7 @@ def main() -> None:
             "--parse-sample", str(args.parse_sample), "--ntu-repeats", str(args.ntu_repeats)]  # fmt: skip
     try:
         results = {
-            "command": "nice -n 10 python benchmarks/data_scale.py " + " ".join(sys.argv[1:]),
+            "command": "nice -n 10 python benchmarks/speed/data_scale.py " + " ".join(sys.argv[1:]),
             "machine": {**machine(), "cpus": os.cpu_count()},
             "date": time.strftime("%Y-%m-%d"),
             "generate": run_phase("generate", argv),

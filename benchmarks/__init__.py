@@ -1,0 +1,1 @@
+"""The benchmarks: per-paper tables, validation and diagnostics, speed and product measurements (README.md)."""

@@ -1,0 +1,1 @@
+"""baselines benchmarks (see README.md here)."""

@@ -1,0 +1,1 @@
+"""byol benchmarks (see README.md here)."""

@@ -1,0 +1,1 @@
+"""crrl benchmarks (see README.md here)."""

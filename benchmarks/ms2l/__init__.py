@@ -1,0 +1,1 @@
+"""ms2l benchmarks (see README.md here)."""

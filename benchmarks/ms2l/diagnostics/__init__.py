@@ -1,0 +1,1 @@
+"""One-off diagnostics (frozen): each module's docstring says what it asked and what it found."""

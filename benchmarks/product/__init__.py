@@ -1,0 +1,1 @@
+"""product benchmarks (see README.md here)."""

@@ -1,0 +1,1 @@
+"""simclr benchmarks (see README.md here)."""

@@ -1,0 +1,1 @@
+"""speed benchmarks (see README.md here)."""

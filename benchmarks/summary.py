@@ -1,0 +1,244 @@
+"""The NW-UCLA summary: one row per method and strategy, from every paper's results.
+
+The ``summary_rows`` of every ``benchmarks/<paper>/results/nwucla_*.json`` (``ms2l``,
+``crrl``, ``byol``, ``simclr``) plus the random / supervised / simclr rows of the baselines'
+``nwucla.json`` go to ``benchmarks/results/nwucla_summary.json`` (``{"rows": [...]}``) and
+``nwucla_summary.md``, and the README's table between ``<!-- nwucla-summary:start -->`` and
+``<!-- nwucla-summary:end -->`` is regenerated from them. A per-method file without
+``summary_rows`` yet gets rows derived from its own rows (marked with a ``note``). Nothing
+is trained: this only reads result files.
+
+    python benchmarks/summary.py                  # nwucla_summary.json/.md + README table
+    python benchmarks/summary.py --readme none    # the summary files only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+# run as a script: the repo root on the path, so that `benchmarks` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.baselines.nwucla import CONFIGS, PAPER_LINEAR
+from benchmarks.common import (
+    BENCHMARKS,
+    REPO,
+    encoder_label,
+    summary_row,
+    write_json,
+    write_markdown,
+)
+from skelssl.config import load_config
+from skelssl.models import EncoderConfig
+from skelssl.typed import from_dict
+
+PAPERS = ("ms2l", "crrl", "byol", "simclr")  # folders whose nwucla_*.json carry summary_rows
+BASELINES = ("baselines", "simclr")  # folders whose nwucla.json holds fixed-budget rows
+
+SUMMARY_START = "<!-- nwucla-summary:start -->"
+SUMMARY_END = "<!-- nwucla-summary:end -->"
+PAPER_KNN: dict[str, float] = {}  # none of the seed papers reports NW-UCLA kNN
+
+
+def baseline_summary_rows(path: Path) -> list[dict]:
+    """random / supervised / simclr rows of a baselines ``nwucla.json`` (one seed each: std
+    None); encoder and frames from the method's ``configs/nwucla`` file."""
+    if not path.exists():
+        return []
+    payload = json.loads(path.read_text())
+    device = payload.get("machine", {}).get("device", "cpu")
+    rows = []
+    for method, row in payload.get("rows", {}).items():
+        file = CONFIGS / f"{method}.yaml"
+        config = load_config(method, file if file.exists() else None)
+        rows.append(
+            summary_row(
+                method=method,
+                encoder=encoder_label(config.encoder),
+                frames=config.data.preprocess.frames,
+                seeds=[config.train.seed],
+                epochs=row.get("epochs"),
+                minutes=row.get("pretrain_minutes"),
+                device=device,
+                linear=[row.get("linear_top1")],
+                knn=[row.get("knn_top1")],
+                paper_linear=PAPER_LINEAR.get(method),
+                paper_knn=PAPER_KNN.get(method),
+                source=path.name,
+            )  # fmt: skip
+        )
+    return rows
+
+
+def derived_summary_rows(path: Path, payload: dict) -> list[dict]:
+    """Rows for a seed paper's results file written before ``summary_rows`` existed, from its
+    own rows: ms2l (MS²L, Rand-U, Jointly), crrl (crrl, random), byol (longest ours, random)."""
+    method = path.stem.removeprefix("nwucla_")
+    machine_info = payload.get("machine")
+    device = machine_info.get("device", "cpu") if isinstance(machine_info, dict) else "cpu"
+    note = "derived from the file's rows (it has no summary_rows yet); one seed"
+
+    def row(name, encoder, frames, source_row, *, linear_key="linear_top1", extra_note=""):
+        return summary_row(
+            method=name, encoder=encoder, frames=frames, seeds=[0],
+            epochs=source_row.get("epochs"), minutes=source_row.get("pretrain_minutes"),
+            device=device, linear=[source_row.get(linear_key)], knn=[source_row.get("knn_top1")],
+            paper_linear=PAPER_LINEAR.get(name), paper_knn=PAPER_KNN.get(name),
+            source=path.name, note=note + extra_note,
+        )  # fmt: skip
+
+    if method == "ms2l":
+        config = payload.get("config", {})
+        encoder = encoder_label(from_dict(EncoderConfig, config.get("encoder"), "encoder"))
+        frames = config.get("data", {}).get("preprocess", {}).get("frames")
+        by_name = {r["row"]: r for r in payload.get("rows", [])}
+        rows = []
+        if "MS²L" in by_name:
+            rows.append(row("ms2l", encoder, frames, by_name["MS²L"]))
+        if "Rand-U" in by_name:
+            rows.append(row("random", encoder, frames, by_name["Rand-U"]))
+        if "Jointly" in by_name:
+            jointly = by_name["Jointly"]
+            rows.append(
+                row("ms2l-jointly", encoder, frames, jointly, linear_key="none",
+                    extra_note="; Jointly trains with labels: its own classifier reaches "
+                    f"{jointly.get('classifier_top1', float('nan')):.1f} % (no linear/kNN)")
+            )  # fmt: skip
+        return rows
+    if method == "crrl":
+        config = load_config("crrl", CONFIGS / "crrl.yaml", payload.get("overrides", []))
+        encoder, frames = encoder_label(config.encoder), config.data.preprocess.frames
+        found = payload.get("rows", {})
+        return [row(name, encoder, frames, found[key])
+                for name, key in (("crrl", "crrl"), ("random", "random")) if key in found]  # fmt: skip
+    if method == "byol":
+        rows = []
+        by_run = {r["run"]: r for r in payload.get("rows", [])}
+        ours = [by_run[name] for name in ("ours", "ours-long") if name in by_run]
+        longest = max(ours, key=lambda r: r.get("pretrain_minutes") or 0, default=None)
+        for name, source_row in (("byol", longest), ("random", by_run.get("random"))):
+            if source_row is not None:
+                encoder = byol_encoder_label(source_row.get("encoder", ""))
+                rows.append(row(name, encoder, source_row.get("frames"), source_row,
+                                linear_key="probe_top1"))  # fmt: skip
+        return rows
+    return []
+
+
+def byol_encoder_label(text: str) -> str:
+    """``"stgcn x0.25 joints+bones"`` (nwucla_byol.json's rows) -> ``"stgcn-0.25+bones"``."""
+    width = re.search(r"x([0-9.]+)", text)
+    return f"stgcn-{width.group(1) if width else '?'}" + ("+bones" if "bones" in text else "")
+
+
+def result_files(benchmarks: Path) -> list[Path]:
+    """Every ``<benchmarks>/<paper>/results/nwucla_*.json`` of :data:`PAPERS`, in file-name
+    order (the order the summary lists them)."""
+    found = [p for paper in PAPERS for p in (benchmarks / paper / "results").glob("nwucla_*.json")]
+    return sorted(found, key=lambda path: (path.name, str(path)))
+
+
+def collect_summary_rows(benchmarks: Path = BENCHMARKS) -> list[dict]:
+    """The baseline rows, then every paper's ``nwucla_<method>.json``'s ``summary_rows`` (or
+    rows derived from its own rows while it has none), files in name order."""
+    rows = []
+    for folder in BASELINES:
+        rows += baseline_summary_rows(benchmarks / folder / "results" / "nwucla.json")
+    for path in result_files(benchmarks):
+        payload = json.loads(path.read_text())
+        if "summary_rows" in payload:
+            rows += [{**r, "source": r.get("source") or path.name} for r in payload["summary_rows"]]
+        else:
+            rows += derived_summary_rows(path, payload)
+    return without_repeats(rows)
+
+
+def without_repeats(rows: list[dict]) -> list[dict]:
+    """The rows less those that repeat an earlier row's measurement (every key but
+    ``source``): a baseline that two benchmarks report from the same runs is listed once."""
+    kept, seen = [], set()
+    for row in rows:
+        key = json.dumps({k: v for k, v in row.items() if k != "source"}, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept
+
+
+def _percent(mean, std) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None else "")
+
+
+def summary_markdown(rows: list[dict]) -> str:
+    """The summary rows as one Markdown table (percent; mean ± std over seeds)."""
+    lines = [
+        "| method | encoder | frames | seeds | epochs | minutes | device | linear top-1 % "
+        "| kNN top-1 % (k=1, cosine) | paper linear % | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        seeds = row.get("seeds") or []
+        cells = [
+            row["method"], row["encoder"], row.get("frames"), len(seeds), row.get("epochs"),
+            row.get("minutes"), row.get("device"),
+            _percent(row.get("linear_mean"), row.get("linear_std")),
+            _percent(row.get("knn_mean"), row.get("knn_std")),
+            "–" if row.get("paper_linear") is None else f"{row['paper_linear']:.1f}",
+            f"`{row['source']}`",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def replace_between_markers(text: str, table: str) -> str:
+    """``text`` with what stands between the summary markers replaced by ``table``."""
+    start, end = text.find(SUMMARY_START), text.find(SUMMARY_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"the README has no {SUMMARY_START} ... {SUMMARY_END} markers")
+    return text[: start + len(SUMMARY_START)] + "\n" + table + "\n" + text[end:]
+
+
+def write_summary(benchmarks: Path, readme: Path | None, out: Path | None = None) -> list[dict]:
+    """``nwucla_summary.json`` / ``.md`` (in ``out``, default ``<benchmarks>/results``) from
+    the per-paper results under ``benchmarks``; the README's table (when ``readme`` is
+    given) regenerated. Returns the rows."""
+    out = benchmarks / "results" if out is None else out
+    rows = collect_summary_rows(benchmarks)
+    write_json(out / "nwucla_summary.json", {"rows": rows})
+    table = summary_markdown(rows)
+    notes = [f"- {r['method']} ({r['source']}): {r['note']}" for r in rows if r.get("note")]
+    write_markdown(
+        out / "nwucla_summary.md",
+        ["# NW-UCLA cross-view: one row per method and strategy", "",
+         "Generated by `python benchmarks/summary.py` from the per-paper results files "
+         "(linear probe and kNN on the frozen encoder, view 3; mean ± std over seeds).", "",
+         table, "", *notes],
+    )  # fmt: skip
+    if readme is not None:
+        readme.write_text(replace_between_markers(readme.read_text(), table))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--benchmarks", type=Path, default=BENCHMARKS,
+                        help="the folder holding <paper>/results/")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None, help="default <benchmarks>/results")
+    parser.add_argument("--readme", default=str(REPO / "README.md"), help="'none': no README")
+    args = parser.parse_args(argv)
+    readme = None if args.readme == "none" else Path(args.readme)
+    rows = write_summary(args.benchmarks, readme, args.out)
+    out = args.out or args.benchmarks / "results"
+    print(
+        f"{len(rows)} rows -> {out / 'nwucla_summary.json'}" + (f" and {readme}" if readme else "")
+    )
+
+
+if __name__ == "__main__":
+    main()
