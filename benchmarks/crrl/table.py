@@ -962,7 +962,7 @@ def write_fusion_study(payload: dict, out: Path, stem: str = FUSION_STEM) -> Non
 # ---------------------------------------------------------------- main
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument(
@@ -995,7 +995,7 @@ def parse_args() -> argparse.Namespace:
                         help=f"results file name <stem>.{{md,json}}; only {STEM} draws figures")  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides for every run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.epoch_scale <= 0:
         raise SystemExit("--epoch-scale must be > 0")
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
@@ -1038,8 +1038,9 @@ def rewrite(out: Path, stem: str) -> None:
     write_benchmark(payload, out)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    """The command line (``argv``: its arguments, default ``sys.argv[1:]``)."""
+    args = parse_args(argv)
     if args.rewrite:
         rewrite(args.out, args.stem)
         print((args.out / f"{args.stem}.md").read_text())

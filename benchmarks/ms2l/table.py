@@ -1137,7 +1137,8 @@ def _epochs_and(values: list[float]) -> tuple[list[int], list[float]]:
     return list(range(1, len(values) + 1)), values
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The command line (``argv``: its arguments, default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--rows", default="ms2l,random,motion,rand-s,pretrain,moving,jointly")
@@ -1210,12 +1211,13 @@ def main() -> None:
         "--work", default=os.environ.get("SKELSSL_BENCH_WORK", "runs/bench-nwucla-ms2l")
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "ms2l" / "results")
-    args = parser.parse_args()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
     require_nwucla(args.root)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
         args.pretrain_epochs, args.strategy_epochs, args.moving_epochs = 1, 2, 1.0
-    command = "python benchmarks/ms2l/table.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python benchmarks/ms2l/table.py " + " ".join(shlex.quote(a) for a in argv)
     if args.records_from and not args.reuse:
         raise SystemExit("--records-from needs --reuse (the records would not be read)")
     if args.curve and not set(args.curve.split(",")) <= set(FROM_SCRATCH):
