@@ -30,9 +30,14 @@ EVAL_PROTOCOL_HELP = (
 
 
 def _data_overrides(args) -> list[str]:
+    """``--data/--root/--split/--skip-bad`` as config overrides. A config's split belongs
+    to the config's dataset: with ``--data`` and no ``--split`` the new data's own first
+    split is used (so a recipe written for NW-UCLA runs unchanged on the user's file)."""
     overrides = []
     if getattr(args, "data", None):
         overrides.append(f"data.name={args.data}")
+        if not getattr(args, "split", None):
+            overrides.append("data.split=null")
     if getattr(args, "root", None):
         overrides.append(f"data.root={args.root}")
     if getattr(args, "split", None):
