@@ -350,7 +350,7 @@ def same_run_config(run_dir: Path, config, adjust=lambda settings: settings) -> 
 def saved_config(run_dir: Path) -> dict:
     """The config tree a run saved: its ``config.yaml`` (a run of the CLI's ``pretrain``),
     else the one its ``last.pt`` records (a run of :func:`skelssl.train.train` called
-    directly, as ``nwucla_ms2l.py`` does). Raises :class:`SkelsslError` when neither holds
+    directly, as ``benchmarks/ms2l/table.py`` does). Raises :class:`SkelsslError` when neither holds
     one."""
     if (run_dir / "config.yaml").is_file():
         return yaml.safe_load((run_dir / "config.yaml").read_text())

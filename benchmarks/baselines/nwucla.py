@@ -7,7 +7,7 @@ trains the encoder and a linear classifier with labels (its row reports its own 
 on view 3 as well). Nothing is selected on view 3: final-epoch numbers.
 
 Results merge into ``benchmarks/baselines/results/nwucla.json`` (one row per method) and the
-Markdown table ``nwucla.md`` beside it is rewritten from it. ``benchmarks/summary.py``
+Markdown table ``baselines/results/nwucla.md`` beside it is rewritten from it. ``benchmarks/summary.py``
 reads the rows into the summary table. ``benchmarks/simclr/table.py`` is this benchmark
 with SimCLR's defaults (its own results folder).
 

@@ -1,6 +1,6 @@
 """Two CRRL benchmark results paired by seed: ``A − B`` per row, linear and kNN.
 
-Reads two ``nwucla_crrl.py`` result JSONs (``rows -> row -> per_seed -> seed``) and prints,
+Reads two ``crrl/table.py`` result JSONs (``rows -> row -> per_seed -> seed``) and prints,
 for every row both hold (or the ``--rows`` named; ``--as`` maps a row of A to a row of B),
 the mean ± std (ddof 1) of the per-seed differences over the seeds both ran, and on how many
 seeds A is higher. The gap accounting's paired numbers (``docs/methods/crrl-gap.md``) come from it:

@@ -16,6 +16,13 @@ Results: ``benchmarks/byol/results/nwucla_byol_dynamics.{json,md,png}``.
     python benchmarks/byol/diagnostics/dynamics.py --root ../shared/datasets/nw-ucla/all_sqe --minutes 40
     python benchmarks/byol/diagnostics/dynamics.py --tag batch16 train.batch_size=16 train.lr=0.025
     python benchmarks/byol/diagnostics/dynamics.py --quick     # smoke test on tiny synthetic data
+
+Found (one run, 175 epochs in 38 min, ``results/nwucla_byol_dynamics.md``; the target BN
+then fed with the online network's statistics, now ``params.bn_mode=momentum-online``):
+the probe falls from 62.5 % at epoch 0 to 46.6 % at the end while kNN ends where it
+started (58.4 -> 59.3) and the features' effective rank halves (10.1 -> 4.3): a longer
+run did not lift this BYOL above its untrained encoder (the causes, measured afterwards:
+``docs/methods/byol-diagnosis.md``).
 """
 
 from __future__ import annotations

@@ -4,12 +4,18 @@ Jointly (Eq. (5)) optimises L_cls + ω·L_self with one Adam. Adam scales each p
 step by the running root mean square of its whole gradient, so where L_self's gradient on
 the encoder f is k times L_cls's, L_cls moves f about k times less than it does in Rand-S
 (C alone, same lr). This script measures k: it trains Jointly exactly as the validation
-curves do (``nwucla_ms2l.py --validate --curve jointly``: view 1, a random encoder, the
+curves do (``benchmarks/ms2l/validate.py --curve jointly``: view 1, a random encoder, the
 default optimiser and ``--base``) and, every ``--every`` iterations, takes the gradient of
 each term on f (the parameters both terms reach) before the step: its norm and the cosine
 between the two. It trains on view 1 and scores nothing; it chooses nothing.
 
     python benchmarks/ms2l/diagnostics/jointly_gradients.py --seeds 3,4,5 --base $STACK
+
+Found (seeds 3-5, ``results/nwucla_ms2l_jointly_gradients.md``): ‖∇_f L_self‖ / ‖∇_f L_cls‖
+is 13.8 ± 0.6 over the first 80 iterations, 3.8 ± 0.3 over the next 80, then 2.6, 2.2 and
+1.6 ± 0.1 by iterations 320-399, and the two gradients are nearly orthogonal (cosine
+0.03-0.05): with one Adam, L_cls moves f a fraction of what it does in Rand-S while C
+learns fastest.
 """
 
 from __future__ import annotations

@@ -5,13 +5,17 @@ The GRU over a padded batch has two exact implementations in ``skelssl.models.gr
 :func:`~skelssl.models.gru.packed_gru` (cuDNN's packing, used on a GPU). They give the same
 states and gradients up to float rounding (``tests/test_models.py``). This script trains
 MS²L's Rand-S (the classifier C on a random 1×30 bi-GRU, 60 epochs, the test records'
-settings: ``nwucla_ms2l.py --rows rand-s``) once under each, same seed, same batches, same
+settings: ``benchmarks/ms2l/table.py --rows rand-s``) once under each, same seed, same batches, same
 initialisation, and reports the final test top-1 of both and their difference. Whatever
 differs between the two numbers is rounding amplified by training: a floor under the
 seed-to-seed spread of a single run, and under any comparison of one run with one number.
 It reads the test split at the final epoch only, as the records do; it chooses nothing.
 
     python benchmarks/ms2l/diagnostics/rounding.py --seeds 0,1,2
+
+Found (seeds 0-5, ``results/nwucla_ms2l_rounding.md``): padded 81.8 ± 2.5, packed 81.6 ±
+1.9, packed − padded −0.2 ± 1.3, a mean absolute difference of 0.97 points from rounding
+alone: one run against one number cannot resolve differences of about a point.
 """
 
 from __future__ import annotations
