@@ -9,14 +9,26 @@ Layouts
     Kinect v2 as in NTU RGB+D and PKU-MMD (Shahroudy et al. 2016, Fig. 1 order).
 ``kinect-v1-20``
     Kinect SDK v1 order as in NW-UCLA, UTD-MHAD and MSR Action3D.
+``coco-17``
+    The 17 COCO keypoints of 2D pose estimators (HRNet, ViTPose, pyskl's 2D annotations).
+``openpose-18``
+    OpenPose's COCO-18 order (pyskl calls it ``openpose``).
+``mediapipe-33``
+    MediaPipe Pose's 33 landmarks.
+
+A user's layout is a YAML file (:func:`load_layout_file`): ``get_layout("my_layout.yaml")``
+reads it (safe YAML) and the layout's name is the file's resolved path.
 
 :data:`LAYOUT_MAPS` gives, for a pair of layouts, the joints of the source layout that
-fill each joint of the target (the 20 joints both share), for transfer between datasets.
+fill each joint of the target (``-1``: no counterpart, filled with zeros), for transfer
+between datasets: ``ntu-25``, ``kinect-v1-20`` and ``coco-17`` map into one another.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -34,9 +46,13 @@ class Layout:
         joint_names: one name per joint, in the dataset's order.
         bones: ``(child, parent)`` pairs of a spanning tree rooted at ``center``.
         parts: the five body parts ``PART_NAMES`` -> joint indices.
-        center: joint that is the origin after centring (spine middle).
+        center: joint that is the origin after centring (spine middle) and the root of
+            the bone tree (ST-GCN's partitions count hops to it).
         left_shoulder, right_shoulder: define the X axis of view normalisation.
-        spine_base, spine_top: define the Y axis of view normalisation.
+        spine_base, spine_top: define the Y axis of view normalisation (None where the
+            layout has no such joints: 2D pose layouts; 3D view normalisation then refuses).
+        pairs: ``(left, right)`` joints swapped by a horizontal flip; empty: the arms' and
+            legs' joints of the parts, paired in order.
     """
 
     name: str
@@ -46,8 +62,9 @@ class Layout:
     center: int
     left_shoulder: int
     right_shoulder: int
-    spine_base: int
-    spine_top: int
+    spine_base: int | None
+    spine_top: int | None
+    pairs: tuple[tuple[int, int], ...] = ()
 
     @property
     def num_joints(self) -> int:
@@ -64,11 +81,16 @@ class Layout:
         return self.parts["right_arm"] + self.parts["right_leg"]
 
     @property
+    def left_right_pairs(self) -> tuple[tuple[int, int], ...]:
+        """``(left, right)`` joint pairs a horizontal flip swaps."""
+        return self.pairs or tuple(zip(self.left, self.right))
+
+    @property
     def mirror(self) -> np.ndarray:
         """Permutation swapping each left joint with its right counterpart, shape (V,)."""
         perm = np.arange(self.num_joints)
-        perm[list(self.left)] = self.right
-        perm[list(self.right)] = self.left
+        for left, right in self.left_right_pairs:
+            perm[left], perm[right] = right, left
         return perm
 
     def index(self, joint_name: str) -> int:
@@ -230,7 +252,223 @@ KINECT_V1_20 = Layout(
     spine_top=2,
 )
 
-LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (NTU_25, KINECT_V1_20)}
+# COCO keypoints (0-based): 0 nose, 1-4 left/right eye, left/right ear, 5-6 shoulders,
+# 7-8 elbows, 9-10 wrists, 11-12 hips, 13-14 knees, 15-16 ankles (left before right).
+# Bones rooted at the nose as in pyskl's ``coco`` graph (its ``inward`` pairs).
+COCO_17 = Layout(
+    name="coco-17",
+    joint_names=(
+        "nose",
+        "left_eye",
+        "right_eye",
+        "left_ear",
+        "right_ear",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+    ),  # fmt: skip
+    bones=(
+        (15, 13),
+        (13, 11),
+        (16, 14),
+        (14, 12),
+        (11, 5),
+        (12, 6),
+        (9, 7),
+        (7, 5),
+        (10, 8),
+        (8, 6),
+        (5, 0),
+        (6, 0),
+        (1, 0),
+        (3, 1),
+        (2, 0),
+        (4, 2),
+    ),  # fmt: skip
+    parts={
+        "trunk": (0, 1, 2, 3, 4),
+        "left_arm": (5, 7, 9),
+        "right_arm": (6, 8, 10),
+        "left_leg": (11, 13, 15),
+        "right_leg": (12, 14, 16),
+    },
+    center=0,
+    left_shoulder=5,
+    right_shoulder=6,
+    spine_base=None,
+    spine_top=None,
+    pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+)
+
+# OpenPose COCO-18 (0-based): 0 nose, 1 neck, 2-4 right shoulder/elbow/wrist, 5-7 left ...,
+# 8-10 right hip/knee/ankle, 11-13 left ..., 14 right eye, 15 left eye, 16 right ear,
+# 17 left ear. Bones rooted at the neck as in pyskl's ``openpose`` graph.
+OPENPOSE_18 = Layout(
+    name="openpose-18",
+    joint_names=(
+        "nose",
+        "neck",
+        "right_shoulder",
+        "right_elbow",
+        "right_wrist",
+        "left_shoulder",
+        "left_elbow",
+        "left_wrist",
+        "right_hip",
+        "right_knee",
+        "right_ankle",
+        "left_hip",
+        "left_knee",
+        "left_ankle",
+        "right_eye",
+        "left_eye",
+        "right_ear",
+        "left_ear",
+    ),  # fmt: skip
+    bones=(
+        (4, 3),
+        (3, 2),
+        (7, 6),
+        (6, 5),
+        (13, 12),
+        (12, 11),
+        (10, 9),
+        (9, 8),
+        (11, 5),
+        (8, 2),
+        (5, 1),
+        (2, 1),
+        (0, 1),
+        (15, 0),
+        (14, 0),
+        (17, 15),
+        (16, 14),
+    ),  # fmt: skip
+    parts={
+        "trunk": (0, 1, 14, 15, 16, 17),
+        "left_arm": (5, 6, 7),
+        "right_arm": (2, 3, 4),
+        "left_leg": (11, 12, 13),
+        "right_leg": (8, 9, 10),
+    },
+    center=1,
+    left_shoulder=5,
+    right_shoulder=2,
+    spine_base=None,
+    spine_top=None,
+    pairs=((15, 14), (17, 16), (5, 2), (6, 3), (7, 4), (11, 8), (12, 9), (13, 10)),
+)
+
+# MediaPipe Pose landmarks (0-based): 0 nose, 1-3 left eye inner/eye/outer, 4-6 right ...,
+# 7-8 ears, 9-10 mouth, 11-12 shoulders, 13-14 elbows, 15-16 wrists, 17-18 pinkies,
+# 19-20 index fingers, 21-22 thumbs, 23-24 hips, 25-26 knees, 27-28 ankles, 29-30 heels,
+# 31-32 foot indices (left before right). MediaPipe's connections form cycles; the bones
+# are a spanning tree of them rooted at the nose, the shoulders joined to the nose as in
+# COCO (MediaPipe joins the head to nothing).
+MEDIAPIPE_33 = Layout(
+    name="mediapipe-33",
+    joint_names=(
+        "nose",
+        "left_eye_inner",
+        "left_eye",
+        "left_eye_outer",
+        "right_eye_inner",
+        "right_eye",
+        "right_eye_outer",
+        "left_ear",
+        "right_ear",
+        "mouth_left",
+        "mouth_right",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_pinky",
+        "right_pinky",
+        "left_index",
+        "right_index",
+        "left_thumb",
+        "right_thumb",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+        "left_heel",
+        "right_heel",
+        "left_foot_index",
+        "right_foot_index",
+    ),  # fmt: skip
+    bones=(
+        (1, 0),
+        (2, 1),
+        (3, 2),
+        (7, 3),
+        (4, 0),
+        (5, 4),
+        (6, 5),
+        (8, 6),
+        (9, 0),
+        (10, 0),
+        (11, 0),
+        (12, 0),
+        (13, 11),
+        (15, 13),
+        (17, 15),
+        (19, 15),
+        (21, 15),
+        (14, 12),
+        (16, 14),
+        (18, 16),
+        (20, 16),
+        (22, 16),
+        (23, 11),
+        (25, 23),
+        (27, 25),
+        (29, 27),
+        (31, 27),
+        (24, 12),
+        (26, 24),
+        (28, 26),
+        (30, 28),
+        (32, 28),
+    ),  # fmt: skip
+    parts={
+        "trunk": tuple(range(11)),
+        "left_arm": (11, 13, 15, 17, 19, 21),
+        "right_arm": (12, 14, 16, 18, 20, 22),
+        "left_leg": (23, 25, 27, 29, 31),
+        "right_leg": (24, 26, 28, 30, 32),
+    },
+    center=0,
+    left_shoulder=11,
+    right_shoulder=12,
+    spine_base=None,
+    spine_top=None,
+    pairs=((1, 4), (2, 5), (3, 6), (7, 8), (9, 10))
+    + tuple((left, left + 1) for left in range(11, 33, 2)),
+)
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout for layout in (NTU_25, KINECT_V1_20, COCO_17, OPENPOSE_18, MEDIAPIPE_33)
+}
+LAYOUT_ALIASES = {"openpose": "openpose-18", "coco": "coco-17", "mediapipe": "mediapipe-33"}
+# Layouts inferred from the joint count alone (20 and 25 too: no other built-in has them).
+LAYOUT_BY_JOINT_COUNT: dict[int, str] = {
+    layout.num_joints: name for name, layout in LAYOUTS.items()
+}
 
 # For each (source, target): source joint index feeding each target joint, shape (V_target,).
 # The 20 joints both Kinect layouts share; the NTU-only hand tips and thumbs are dropped
@@ -263,27 +501,184 @@ _KINECT_FOR_NTU = (
     11,
     11,
 )
+# COCO-17 and the Kinect layouts share the limbs (shoulders, elbows, wrists, hips, knees,
+# ankles) and the head (COCO's nose <-> Kinect's head); a Kinect hand or foot is filled from
+# the COCO wrist or ankle, COCO's eyes and ears from the Kinect head; the Kinect spine
+# joints have no COCO counterpart (-1: zeros).
+_NTU_FOR_COCO = (3, 3, 3, 3, 3, 4, 8, 5, 9, 6, 10, 12, 16, 13, 17, 14, 18)
+_KINECT_FOR_COCO = _NTU_FOR_COCO  # same indices: Kinect v1's first 20 joints mirror NTU's
+_COCO_FOR_NTU = (-1, -1, -1, 0, 5, 7, 9, 9, 6, 8, 10, 10, 11, 13, 15, 15, 12, 14, 16, 16,
+                 -1, 9, 9, 10, 10)  # fmt: skip
+_COCO_FOR_KINECT = _COCO_FOR_NTU[:20]
+
 LAYOUT_MAPS: dict[tuple[str, str], tuple[int, ...]] = {
     ("ntu-25", "kinect-v1-20"): _NTU_FOR_KINECT,
     ("kinect-v1-20", "ntu-25"): _KINECT_FOR_NTU,
+    ("ntu-25", "coco-17"): _NTU_FOR_COCO,
+    ("kinect-v1-20", "coco-17"): _KINECT_FOR_COCO,
+    ("coco-17", "ntu-25"): _COCO_FOR_NTU,
+    ("coco-17", "kinect-v1-20"): _COCO_FOR_KINECT,
 }
+
+YAML_SUFFIXES = (".yaml", ".yml")
+_FILE_LAYOUTS: dict[tuple[str, int], Layout] = {}
 
 
 def get_layout(name: str) -> Layout:
-    """The layout called ``name``; a clear error naming the known ones otherwise."""
-    try:
+    """The layout called ``name`` (or an alias, or a layout YAML file's path); a clear error
+    naming the known ones otherwise."""
+    name = LAYOUT_ALIASES.get(name, name)
+    if name in LAYOUTS:
         return LAYOUTS[name]
-    except KeyError:
-        known = ", ".join(sorted(LAYOUTS))
-        raise SkelsslError(f"unknown layout {name!r} (known: {known})") from None
+    if str(name).lower().endswith(YAML_SUFFIXES):
+        return load_layout_file(name)
+    known = ", ".join(sorted(LAYOUTS))
+    raise SkelsslError(f"unknown layout {name!r} (known: {known}, or a layout .yaml file)")
+
+
+def load_layout_file(path: str | os.PathLike) -> Layout:
+    """A user's layout from a YAML file (safe YAML; read once per file version).
+
+    Keys: ``joints`` (list of names), ``edges`` (pairs of joint names or indices; a
+    connected graph: its breadth-first spanning tree from the centre becomes the bones),
+    ``center`` (a joint), optional ``pairs`` (``[left, right]`` joints swapped by a flip),
+    optional ``parts`` (``trunk``, ``left_arm``, ``right_arm``, ``left_leg``,
+    ``right_leg`` -> joint lists; default: the pairs' left and right joints, those named
+    like hips, knees, ankles, feet, heels or toes in the legs, the others in the arms,
+    unpaired joints in the trunk), optional ``shoulders`` (``[left, right]``) and
+    ``spine`` (``[base, top]``) for 3D view normalisation. The layout's name is the file's
+    resolved path, so a run's data config finds it again.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise SkelsslError("layout file not found", path)
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _FILE_LAYOUTS:
+        _FILE_LAYOUTS[key] = _parse_layout(_read_yaml(path), path)
+    return _FILE_LAYOUTS[key]
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SkelsslError(f"not a readable layout YAML: {problem}", path) from None
+    if not isinstance(tree, dict):
+        raise SkelsslError("a layout YAML must be a mapping with joints, edges, center", path)
+    return tree
+
+
+_LEG_WORDS = ("hip", "knee", "ankle", "foot", "heel", "toe", "leg")
+
+
+def _parse_layout(tree: dict, path: Path) -> Layout:
+    known = {"name", "joints", "edges", "center", "pairs", "parts", "shoulders", "spine"}
+    unknown = sorted(set(tree) - known)
+    if unknown:
+        raise SkelsslError(f"unknown layout key(s) {', '.join(unknown)} "
+                           f"(known: {', '.join(sorted(known))})", path)  # fmt: skip
+    for key in ("joints", "edges", "center"):
+        if key not in tree:
+            raise SkelsslError(f"layout YAML misses the key {key!r}", path)
+    names = tree["joints"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise SkelsslError("joints must be a non-empty list of joint names", path)
+    if len(set(names)) != len(names):
+        raise SkelsslError("joints has a repeated name", path)
+
+    def joint(value, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise SkelsslError(f"{key}: {value!r} is not a joint name or index", path)
+        if isinstance(value, int):
+            if not 0 <= value < len(names):
+                raise SkelsslError(f"{key}: joint index {value} outside 0..{len(names) - 1}", path)
+            return value
+        if value not in names:
+            raise SkelsslError(f"{key}: unknown joint {value!r}", path)
+        return names.index(value)
+
+    def joint_pairs(values, key: str) -> list[tuple[int, int]]:
+        if not isinstance(values, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 for pair in values
+        ):
+            raise SkelsslError(f"{key} must be a list of [joint, joint] pairs", path)
+        return [(joint(a, key), joint(b, key)) for a, b in values]
+
+    center = joint(tree["center"], "center")
+    bones = _spanning_tree(len(names), joint_pairs(tree["edges"], "edges"), center, path)
+    pairs = tuple(joint_pairs(tree.get("pairs") or [], "pairs"))
+    parts = _layout_parts(tree.get("parts"), pairs, names, joint, path)
+    shoulders = joint_pairs([tree["shoulders"]], "shoulders")[0] if "shoulders" in tree else None
+    spine = joint_pairs([tree["spine"]], "spine")[0] if "spine" in tree else (None, None)
+    if shoulders is None:
+        shoulders = tuple(names.index(n) if n in names else -1
+                          for n in ("left_shoulder", "right_shoulder"))  # fmt: skip
+    return Layout(
+        name=str(path),
+        joint_names=tuple(names),
+        bones=bones,
+        parts=parts,
+        center=center,
+        left_shoulder=shoulders[0],
+        right_shoulder=shoulders[1],
+        spine_base=spine[0],
+        spine_top=spine[1],
+        pairs=pairs,
+    )
+
+
+def _spanning_tree(
+    count: int, edges: list[tuple[int, int]], center: int, path: Path
+) -> tuple[tuple[int, int], ...]:
+    """(child, parent) bones of the breadth-first tree from ``center`` over ``edges``."""
+    neighbours: dict[int, list[int]] = {v: [] for v in range(count)}
+    for a, b in edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    parent = {center: center}
+    queue = [center]
+    for v in queue:
+        for w in neighbours[v]:
+            if w not in parent:
+                parent[w] = v
+                queue.append(w)
+    if len(parent) != count:
+        lonely = sorted(set(range(count)) - set(parent))
+        raise SkelsslError(f"edges leave joint(s) {lonely} unconnected to the centre", path)
+    return tuple((v, parent[v]) for v in queue[1:])
+
+
+def _layout_parts(tree, pairs, names, joint, path) -> dict[str, tuple[int, ...]]:
+    if tree is not None:
+        if not isinstance(tree, dict) or set(tree) != set(PART_NAMES):
+            raise SkelsslError(f"parts must map exactly {', '.join(PART_NAMES)} to joints", path)
+        return {part: tuple(joint(v, f"parts.{part}") for v in tree[part]) for part in PART_NAMES}
+    paired = {v for pair in pairs for v in pair}
+    parts = {part: [] for part in PART_NAMES}
+    parts["trunk"] = [v for v in range(len(names)) if v not in paired]
+    for left, right in pairs:
+        limb = "leg" if any(word in names[left].lower() for word in _LEG_WORDS) else "arm"
+        parts[f"left_{limb}"].append(left)
+        parts[f"right_{limb}"].append(right)
+    return {part: tuple(joints) for part, joints in parts.items()}
 
 
 def map_layout(joints: np.ndarray, source: str, target: str) -> np.ndarray:
-    """Re-order joints ``(..., V_source, C)`` of layout ``source`` into layout ``target``."""
+    """Re-order joints ``(..., V_source, C)`` of layout ``source`` into layout ``target``.
+
+    A target joint without a source counterpart (index -1 in :data:`LAYOUT_MAPS`) is zero.
+    """
+    source, target = LAYOUT_ALIASES.get(source, source), LAYOUT_ALIASES.get(target, target)
     if source == target:
         return joints
     try:
-        index = LAYOUT_MAPS[(source, target)]
+        index = np.asarray(LAYOUT_MAPS[(source, target)])
     except KeyError:
         raise SkelsslError(f"no joint mapping from layout {source!r} to {target!r}") from None
-    return joints[..., list(index), :]
+    mapped = joints[..., np.maximum(index, 0), :]
+    if (index < 0).any():
+        mapped = np.where((index >= 0)[:, None], mapped, 0).astype(joints.dtype, copy=False)
+    return mapped

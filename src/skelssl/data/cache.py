@@ -34,9 +34,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from skelssl.data.formats import is_file_source
 from skelssl.data.preprocess import PreprocessConfig, count_bodies, prepare_sequences
 from skelssl.data.readers.shards import ShardedSource
-from skelssl.data.sources import DataConfig, SequenceStream, open_source, prepare, raw_path
+from skelssl.data.sources import (
+    DataConfig,
+    SequenceStream,
+    is_array_file,
+    open_source,
+    prepare,
+    raw_path,
+)
 from skelssl.data.types import Sequence, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import Layout, get_layout
@@ -63,7 +71,7 @@ def load_dataset(config: DataConfig, *, quiet: bool = False) -> SkeletonData:
     directory = cache_directory(config, source_path)
     if not (directory / "meta.json").exists():
         try:
-            if config.name.endswith(".npz"):
+            if is_array_file(config):
                 data, skipped = prepare(config, source_path, quiet=quiet)
                 write_cache(data, directory, skipped=skipped)
             else:
@@ -131,8 +139,19 @@ def cache_key(config: DataConfig, source_path: Path | None) -> str:
         "preprocess": asdict(config.preprocess),
         "synthetic": asdict(config.synthetic) if config.name == "synthetic" else None,
     }
+    if config.layout or config.coords or config.score != "channel":  # keys of file sources
+        content["file_source"] = [config.layout, _layout_fingerprint(config.layout),
+                                  config.coords, config.score]  # fmt: skip
     text = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _layout_fingerprint(layout: str | None) -> list | None:
+    """Fingerprint of a layout YAML file (its layout is part of the prepared data)."""
+    if not layout or not layout.lower().endswith((".yaml", ".yml")):
+        return None
+    path = Path(layout).expanduser().resolve()
+    return [str(path), raw_fingerprint(path if path.exists() else None)]
 
 
 def _splits_fingerprint(config: DataConfig) -> list | None:
@@ -148,7 +167,7 @@ def cache_directory(config: DataConfig, source_path: Path | None = None) -> Path
     if source_path is None and config.name != "synthetic":
         source_path = raw_path(config)
     base = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
-    stem = Path(config.name).stem if config.name.endswith(".npz") else config.name
+    stem = Path(config.name).stem if is_file_source(config.name) else config.name
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
     return base / f"{stem}-{cache_key(config, source_path)}"
 
@@ -192,6 +211,7 @@ def _write_meta(
         "source": about.source,
         "protocols": split_names,  # on-disk key, kept for existing caches
         "skipped": list(skipped),
+        "coords": getattr(about, "coords", "xyz"),
     }
     (directory / "meta.json").write_text(json.dumps(meta, indent=1))
 
@@ -261,6 +281,7 @@ def write_chunk(
     layout: Layout,
     config: PreprocessConfig,
     splits: dict[str, Callable[[Sequence], bool]],
+    coords: str = "xyz",
 ) -> int:
     """Preprocess ``sequences`` with ``max_bodies`` bodies and save them as one chunk file.
 
@@ -268,7 +289,7 @@ def write_chunk(
     """
     channels = sequences[0].joints.shape[-1] if sequences else 3
     joints, lengths = prepare_sequences(
-        sequences, len(sequences), layout, config, config.max_bodies, channels
+        sequences, len(sequences), layout, config, config.max_bodies, channels, coords
     )
     arrays = {
         "joints": joints,
@@ -358,7 +379,7 @@ def _prepare_stream(
             path = _chunk_path(partial_dir, index)
             if not path.exists():
                 skipped = source.skipped if index == 0 else []
-                write_chunk(path, chunk, skipped, layout, config, source.splits)
+                write_chunk(path, chunk, skipped, layout, config, source.splits, source.coords)
             bar.update(len(chunk))
 
 
@@ -477,6 +498,7 @@ def read_cache(directory: Path) -> SkeletonData:
         layout=meta["layout"],
         source=meta["source"],
         splits=splits,
+        coords=meta.get("coords", "xyz"),
         **values,
     )
     data.validate()

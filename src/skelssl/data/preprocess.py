@@ -15,6 +15,14 @@ The steps, in the order :func:`preprocess` applies them:
    (the transform of Predict & Cluster's view-invariant notebook);
 5. min-max: each axis to [-1, 1] over the valid frames (CRRL), per body when asked.
 
+2D input (``coords`` ``xy`` or ``xy+score``, see :mod:`skelssl.data.types`) has no depth to
+view-normalise: step 3 centres the xy channels on the layout's centre joint of the reference
+pose (the mean of its detected joints where the centre is missing) and step 4 becomes its 2D
+counterpart, dividing xy by the body's size (the median over frames of the larger side of
+the reference body's bounding box of detected joints), so pixels of any image size become
+body units; min-max touches xy only. A joint that is not detected (xy exactly 0) stays 0,
+and the score channel is never changed.
+
 Every input goes through the same steps: a reader's sequences through :func:`preprocess`,
 fixed-length arrays (a ``.npz``) through :func:`prepare_arrays` (the temporal step, then
 the spatial ones unless the file says it holds arrays skelssl already prepared). A recipe
@@ -27,6 +35,7 @@ in a frame (all joints zero) stays exactly zero through every step.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -274,6 +283,11 @@ def view_normalize(
     """
     if joints.shape[-1] != 3:
         raise SkelsslError(f"view normalisation needs 3-D coordinates, got C={joints.shape[-1]}")
+    if layout.spine_base is None or layout.spine_top is None:
+        raise SkelsslError(
+            f"layout {layout.name} names no spine joints for 3D view normalisation: "
+            "set preprocess.view_normalize=false"
+        )
     present = body_presence(joints) if present is None else present
     frame, body = reference_frame_and_body(present)
     pose = _pose_at(joints, frame, body).astype(np.float64)  # (..., V, 3)
@@ -311,11 +325,16 @@ def minmax_normalize(
     return np.where(mask, scaled, 0).astype(joints.dtype)
 
 
-def normalize_space(joints: np.ndarray, layout: Layout, config: PreprocessConfig) -> np.ndarray:
+def normalize_space(
+    joints: np.ndarray, layout: Layout, config: PreprocessConfig, coords: str = "xyz"
+) -> np.ndarray:
     """Centre, view-normalise and min-max a sequence or batch as ``config`` asks.
 
+    ``coords`` ``xy``/``xy+score``: the 2D steps instead (:func:`normalize_2d`).
     Presence is taken once, before any step. Shape: (..., T, M, V, C) -> same.
     """
+    if coords != "xyz":
+        return normalize_2d(joints, layout, config)
     present = body_presence(joints)
     if config.center:
         joint = layout.center if config.center_joint is None else layout.index(config.center_joint)
@@ -325,6 +344,53 @@ def normalize_space(joints: np.ndarray, layout: Layout, config: PreprocessConfig
     if config.minmax:
         joints = minmax_normalize(joints, present, config.separate_bodies)
     return joints
+
+
+def normalize_2d(joints: np.ndarray, layout: Layout, config: PreprocessConfig) -> np.ndarray:
+    """The 2D spatial steps on the xy channels (module docstring): centre on the layout's
+    centre joint (``config.center``), divide by body size (``config.view_normalize``, the
+    2D counterpart of view normalisation), min-max (``config.minmax``). Channels after the
+    first two (a score) are kept as they are; undetected joints (xy = 0) stay 0.
+    Shape: (..., T, M, V, C >= 2) -> same.
+    """
+    xy = joints[..., :2].astype(np.float64)
+    detected = np.any(xy != 0, axis=-1)  # (..., T, M, V)
+    present = detected.any(axis=-1)  # (..., T, M)
+    frame, body = reference_frame_and_body(present)
+    if config.center:
+        joint = layout.center if config.center_joint is None else layout.index(config.center_joint)
+        xy = xy - _reference_origin(xy, detected, frame, body, joint)[..., None, None, None, :]
+    if config.view_normalize:
+        xy = xy / _body_size(xy, detected, body)[..., None, None, None, None]
+    xy = np.where(detected[..., None], xy, 0.0)
+    if config.minmax:
+        xy = minmax_normalize(xy, present, config.separate_bodies)
+    return np.concatenate([xy.astype(joints.dtype), joints[..., 2:]], axis=-1)
+
+
+def _reference_origin(xy, detected, frame, body, joint: int) -> np.ndarray:
+    """The reference pose's ``joint``, or the mean of its detected joints where ``joint``
+    is not detected. Shape: (..., 2)."""
+    pose = _pose_at(xy, frame, body)  # (..., V, 2)
+    found = _pose_at(detected[..., None].astype(xy.dtype), frame, body)[..., 0]  # (..., V)
+    mean = (pose * found[..., None]).sum(-2) / np.maximum(found.sum(-1), 1)[..., None]
+    return np.where(found[..., joint, None] > 0, pose[..., joint, :], mean)
+
+
+def _body_size(xy, detected, body, eps: float = 1e-6) -> np.ndarray:
+    """Median over frames of the larger bounding-box side of body ``body``'s detected
+    joints; 1 where it has no extent. Shape: (...,)."""
+    index = body[..., None, None, None, None]
+    body_xy = np.take_along_axis(xy, index, axis=-3)[..., 0, :, :]  # (..., T, V, 2)
+    body_found = np.take_along_axis(detected, index[..., 0], axis=-2)[..., 0, :]  # (..., T, V)
+    mask = body_found[..., None]
+    low = np.min(np.where(mask, body_xy, np.inf), axis=-2)
+    high = np.max(np.where(mask, body_xy, -np.inf), axis=-2)
+    side = np.max(high - low, axis=-1)  # (..., T); -inf where no joint found
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no frame, handled below
+        size = np.nanmedian(np.where(np.isfinite(side) & (side > eps), side, np.nan), axis=-1)
+    return np.where(np.isfinite(size) & (size > eps), size, 1.0)
 
 
 # ---------------------------------------------------------------- whole datasets
@@ -345,7 +411,9 @@ def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False
     bodies = max(1, min(config.max_bodies, max(count_bodies(s.joints) for s in sequences)))
     channels = sequences[0].joints.shape[-1]
     progress = tqdm(sequences, desc=f"preprocess {raw.source}", disable=quiet, leave=False)
-    joints, lengths = prepare_sequences(progress, len(sequences), layout, config, bodies, channels)
+    joints, lengths = prepare_sequences(
+        progress, len(sequences), layout, config, bodies, channels, raw.coords
+    )
     data = SkeletonData(
         joints=joints,
         lengths=lengths,
@@ -359,6 +427,7 @@ def preprocess(raw: RawDataset, config: PreprocessConfig, *, quiet: bool = False
         layout=raw.layout,
         source=raw.source,
         splits=split_masks(raw),
+        coords=raw.coords,
     )
     data.validate()
     return data
@@ -371,6 +440,7 @@ def prepare_sequences(
     config: PreprocessConfig,
     bodies: int,
     channels: int,
+    coords: str = "xyz",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Temporal step, body selection and spatial normalisation of ``count`` sequences.
 
@@ -389,7 +459,7 @@ def prepare_sequences(
             raise SkelsslError(err.problem, sequence.name) from None
     for start in range(0, count, _CHUNK):
         chunk = slice(start, start + _CHUNK)
-        joints[chunk] = normalize_space(joints[chunk], layout, config)
+        joints[chunk] = normalize_space(joints[chunk], layout, config, coords)
     return joints, lengths
 
 
@@ -422,7 +492,7 @@ def prepare_arrays(
     data = retime(data, config)
     if prepared:
         return data
-    joints = normalize_space(data.joints, get_layout(data.layout), config)
+    joints = normalize_space(data.joints, get_layout(data.layout), config, data.coords)
     data.joints = np.ascontiguousarray(joints, dtype=np.float32)
     return data
 
@@ -461,4 +531,5 @@ def retime(data: SkeletonData, config: PreprocessConfig) -> SkeletonData:
         layout=data.layout,
         source=data.source,
         splits={name: np.asarray(mask, dtype=bool) for name, mask in data.splits.items()},
+        coords=data.coords,
     )

@@ -1,6 +1,7 @@
 """Datasets by name: which reader, shards or stream a :class:`DataConfig` names.
 
-``name`` is one of :data:`DATASET_NAMES` or a path to a ``.npz`` array file. NTU and
+``name`` is one of :data:`DATASET_NAMES` or a path: skelssl's or CTR-GCN's ``.npz``, a
+pyskl/mmaction2 ``.pkl`` or an AimCLR/ST-GCN feeder folder (:mod:`skelssl.data.formats`). NTU and
 PKU-MMD are :class:`~skelssl.data.readers.shards.ShardedSource` (files parsed in worker
 processes); a large synthetic set is generated lazily; anything else is read in memory.
 Readers are imported on demand. Loading (with the on-disk cache) is
@@ -32,9 +33,14 @@ SYNTHETIC_STREAM_MIN = 20_000  # larger synthetic sets are generated lazily (ite
 class DataConfig:
     """Which dataset to load and how to prepare it.
 
-    ``name`` is one of ``DATASET_NAMES`` or a path to a ``.npz`` array file; ``root`` is the
+    ``name`` is one of ``DATASET_NAMES`` or a path to a data file or feeder folder
+    (:mod:`skelssl.data.formats`); ``layout`` a joint layout name or a layout YAML file
+    (default: implied by V); ``coords`` what the channels mean (``xyz``, ``xy``,
+    ``xy+score``; default from C and the layout); ``score`` the pose score of 2D input as
+    an input ``channel`` or a ``mask`` (joints below the threshold zeroed, C = 2); ``root`` is the
     raw data folder of a real dataset; ``split`` (the train/test split: ``xview``, ``xsub``,
     ``given``, ...) None means the dataset's first one;
+    ``stream`` the input view the encoder reads (:mod:`skelssl.data.streams`);
     ``cache_dir`` None means ``$SKELSSL_CACHE`` or ``~/.cache/skelssl``; ``splits`` is the
     folder of PKU-MMD's split files and ``actions.csv`` (part II brings its own).
     """
@@ -46,6 +52,11 @@ class DataConfig:
     cache_dir: str | None = None
     splits: str | None = None  # PKU-MMD: folder of the split files (default ROOT/splits)
     workers: int | None = None  # parsing processes; None: min(cpus, 8); 1: this process
+    stream: str = "joint"  # what the encoder reads: joint | bone | motion | bone-motion
+    layout: str | None = None  # file sources: a layout name or my_layout.yaml (default from V)
+    coords: str | None = None  # file sources: xyz | xy | xy+score (default from C and layout)
+    score: str = "channel"  # 2D with scores: channel (C = 3) | mask (C = 2); not validated
+    stream: str = "joint"  # what the encoder reads: joint | bone | motion | bone-motion
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
@@ -90,15 +101,20 @@ def default_split(data: SkeletonData, split: str | None = None) -> str:
 
 
 def raw_path(config: DataConfig) -> Path | None:
-    """The raw data the arrays come from (a folder or a .npz file); None for synthetic."""
-    if config.name.endswith(".npz"):
+    """The raw data the arrays come from (a folder or a data file); None for synthetic."""
+    from skelssl.data.formats import is_file_source
+
+    if is_file_source(config.name):
         path = Path(config.name).expanduser().resolve()
-        if not path.is_file():
-            raise SkelsslError("array file not found", path)
+        if not path.exists():
+            raise SkelsslError("data file not found", path)
         return path
     if config.name not in DATASET_NAMES:
         known = ", ".join(DATASET_NAMES)
-        raise SkelsslError(f"unknown dataset {config.name!r} (known: {known}, or a path to a .npz)")
+        raise SkelsslError(
+            f"unknown dataset {config.name!r} (known: {known}, or a path to a .npz, a pyskl "
+            ".pkl or an AimCLR feeder folder)"
+        )
     if config.name == "synthetic":
         return None
     if config.root is None:
@@ -111,6 +127,13 @@ def raw_path(config: DataConfig) -> Path | None:
     return root
 
 
+def is_array_file(config: DataConfig) -> bool:
+    """True when ``config.name`` is skelssl's own array ``.npz`` (fixed-length arrays)."""
+    from skelssl.data.formats import detect_format, is_file_source
+
+    return is_file_source(config.name) and detect_format(raw_path(config)) == "skelssl"
+
+
 def prepare(
     config: DataConfig, source_path: Path | None, *, quiet: bool
 ) -> tuple[SkeletonData, list[str]]:
@@ -118,11 +141,12 @@ def prepare(
 
     Returns the data and the reader's "file: problem" list of skipped bad files.
     """
-    if config.name.endswith(".npz"):
+    if is_array_file(config):
         from skelssl.data.readers.arrays import npz_prepared, read_npz
 
         prepared = npz_prepared(source_path)
-        data = prepare_arrays(read_npz(source_path), config.preprocess, prepared=prepared)
+        data = read_npz(source_path, layout=config.layout, coords=config.coords)
+        data = prepare_arrays(data, config.preprocess, prepared=prepared)
         data.validate()
         return data, []
     raw = read_raw(config, quiet=quiet)
@@ -135,6 +159,14 @@ def read_raw(config: DataConfig, *, quiet: bool = False) -> RawDataset:
         from skelssl.data.synthetic import generate
 
         return generate(config.synthetic, quiet=quiet)
+    from skelssl.data.formats import is_file_source, read_file_source
+
+    if is_file_source(config.name):
+        kind, raw = read_file_source(raw_path(config), config, quiet=quiet)
+        if kind == "skelssl":
+            raise SkelsslError("skelssl's .npz holds prepared arrays, not raw sequences",
+                               config.name)  # fmt: skip
+        return raw
     root = str(Path(config.root).expanduser().resolve())
     if config.name == "nw-ucla":
         from skelssl.data.readers.nwucla import read_nwucla
@@ -172,11 +204,12 @@ class SequenceStream:
     source: str
     splits: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    coords: str = "xyz"
 
     @classmethod
     def of(cls, raw: RawDataset) -> SequenceStream:
         return cls(raw.sequences, len(raw.sequences), raw.class_names, raw.layout, raw.source,
-                   raw.splits, list(raw.skipped))  # fmt: skip
+                   raw.splits, list(raw.skipped), raw.coords)  # fmt: skip
 
 
 def open_source(config: DataConfig, *, quiet: bool = False) -> ShardedSource | SequenceStream:

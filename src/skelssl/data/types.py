@@ -9,6 +9,10 @@
     arrays, class names, the layout and the named splits (train/test masks computed
     from metadata alone).
 
+Channel meaning (``coords``): ``xyz`` (3D, C = 3), ``xy`` (2D pixels or normalised
+image coordinates, C = 2) or ``xy+score`` (2D with the pose estimator's confidence as a
+third channel, C = 3). Every step that needs depth asks for it.
+
 Metadata conventions: integers are ``-1`` where unknown; ``performance`` is a string that
 is equal for the recordings of one take seen by several cameras (multi-viewpoint
 sampling groups by it); ``name`` is the file stem or a unique id.
@@ -22,6 +26,20 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from skelssl.errors import SkelsslError
+
+COORDS = ("xyz", "xy", "xy+score")
+COORD_CHANNELS = {"xyz": 3, "xy": 2, "xy+score": 3}
+
+
+def check_coords(coords: str, channels: int, where: str | None = None) -> None:
+    """Raise unless ``coords`` is known and has ``channels`` channels."""
+    if coords not in COORD_CHANNELS:
+        raise SkelsslError(f"unknown coords {coords!r} (known: {', '.join(COORDS)})", where)
+    if COORD_CHANNELS[coords] != channels:
+        raise SkelsslError(
+            f"coords {coords} means C = {COORD_CHANNELS[coords]}, the joints have C = {channels}",
+            where,
+        )
 
 
 @dataclass
@@ -56,6 +74,7 @@ class RawDataset:
     source: str
     splits: dict[str, Callable[[Sequence], bool]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # "file: problem" of skipped bad files
+    coords: str = "xyz"  # what the C channels mean: xyz | xy | xy+score
 
 
 class RowSubset:
@@ -134,6 +153,7 @@ class SkeletonData:
         layout: layout name (see :mod:`skelssl.skeleton`).
         source: dataset name it came from (``nw-ucla``, ``ntu60``, ``synthetic``, a path).
         splits: split name -> (N,) bool mask, True for training samples.
+        coords: what the C channels mean (``xyz``, ``xy``, ``xy+score``).
     """
 
     joints: np.ndarray
@@ -148,6 +168,7 @@ class SkeletonData:
     layout: str
     source: str
     splits: dict[str, np.ndarray] = field(default_factory=dict)
+    coords: str = "xyz"
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -193,6 +214,7 @@ class SkeletonData:
             raise SkelsslError(
                 f"joints must be (N,T,M,V,C), got shape {self.joints.shape}", self.source
             )
+        check_coords(self.coords, self.joints.shape[-1], self.source)
         for f in fields(self):
             if f.name in _PER_SAMPLE and getattr(self, f.name).shape[0] != n:
                 raise SkelsslError(
@@ -211,7 +233,10 @@ class SkeletonData:
 class DataSpec:
     """What a model needs to know about its input: built from a :class:`SkeletonData`.
 
-    ``channels`` is C of the batch (3 for xyz); ``frames`` is T; ``bodies`` is M.
+    ``channels`` is C of the batch (3 for xyz); ``frames`` is T; ``bodies`` is M;
+    ``coords`` what the channels mean (``xyz``, ``xy``, ``xy+score``): augmentations that
+    need depth ask it; ``stream`` the input view the encoder reads (``joint``, ``bone``,
+    ``motion``, ``bone-motion``: :mod:`skelssl.data.streams`, a run's ``data.stream``).
     """
 
     layout: str
@@ -219,8 +244,10 @@ class DataSpec:
     frames: int
     bodies: int
     channels: int
+    coords: str = "xyz"
+    stream: str = "joint"
 
     @classmethod
-    def of(cls, data: SkeletonData) -> DataSpec:
+    def of(cls, data: SkeletonData, stream: str = "joint") -> DataSpec:
         _, frames, bodies, _, channels = data.joints.shape
-        return cls(data.layout, data.num_classes, frames, bodies, channels)
+        return cls(data.layout, data.num_classes, frames, bodies, channels, data.coords, stream)

@@ -37,20 +37,26 @@ import numpy as np
 
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
-from skelssl.skeleton import LAYOUTS
+from skelssl.skeleton import get_layout
 
 REQUIRED_KEYS = ("joints", "lengths", "labels")
 INTEGER_KEYS = ("subjects", "views", "setups")
 STRING_KEYS = ("names", "performances")
-OPTIONAL_KEYS = (*INTEGER_KEYS, *STRING_KEYS, "class_names", "layout", "split", "prepared")
+OPTIONAL_KEYS = (
+    *INTEGER_KEYS, *STRING_KEYS, "class_names", "layout", "split", "prepared", "coords"
+)  # fmt: skip
 PROTOCOL_PREFIX = "protocol_"
 GIVEN_SPLIT = "given"
 MAX_CLASSES = 100_000  # labels at or above this without class_names are taken as a mistake
-LAYOUT_BY_JOINT_COUNT = {layout.num_joints: name for name, layout in LAYOUTS.items()}
 
 
-def read_npz(path: str | os.PathLike) -> SkeletonData:
+def read_npz(
+    path: str | os.PathLike, *, layout: str | None = None, coords: str | None = None
+) -> SkeletonData:
     """Load and validate an array-format ``.npz`` (see the module docstring).
+
+    ``layout`` / ``coords`` (``data.layout``, ``data.coords``) apply where the file has no
+    ``layout`` / ``coords`` key (and must agree with it where it has).
 
     Raises :class:`SkelsslError` naming the file for a missing required key, an unknown
     key or layout, joints with the wrong joint count, NaN/inf, lengths outside 1..T,
@@ -84,12 +90,26 @@ def read_npz(path: str | os.PathLike) -> SkeletonData:
         performances=names.copy() if performances is None else performances,
         names=names,
         class_names=_class_names(arrays, labels, path),
-        layout=_layout(arrays, num_joints, path),
+        layout=_layout(arrays, num_joints, path, layout),
         source=str(path),
         splits=_splits(arrays, num_samples, path),
     )
+    data.coords = _coords(arrays, joints.shape[-1], data.layout, path, coords)
     data.validate()
     return data
+
+
+def _coords(arrays: dict, channels: int, layout: str, path: Path, requested: str | None) -> str:
+    from skelssl.data.interpret import resolve_coords
+
+    if "coords" in arrays:
+        stored = _as_str(np.asarray(arrays["coords"]), "coords", path).reshape(-1)
+        if stored.size != 1:
+            raise SkelsslError("coords must be one string (xyz, xy or xy+score)", path)
+        if requested and requested != str(stored[0]):
+            raise SkelsslError(f"data.coords={requested} but the file says {stored[0]}", path)
+        requested = str(stored[0])
+    return resolve_coords(channels, layout, requested, path)
 
 
 def npz_prepared(path: str | os.PathLike) -> bool:
@@ -126,6 +146,7 @@ def write_npz(data: SkeletonData, path: str | os.PathLike, *, prepared: bool = F
         **{key: np.asarray(getattr(data, key), dtype=str) for key in STRING_KEYS},
         "class_names": np.asarray(list(data.class_names), dtype=str),
         "layout": np.asarray(data.layout, dtype=str),
+        "coords": np.asarray(data.coords, dtype=str),
     }
     if prepared:
         arrays["prepared"] = np.asarray(True)
@@ -271,27 +292,21 @@ def _class_names(arrays: dict, labels: np.ndarray, path: Path) -> list[str]:
     return [str(name) for name in class_names]
 
 
-def _layout(arrays: dict, num_joints: int, path: Path) -> str:
+def _layout(arrays: dict, num_joints: int, path: Path, requested: str | None = None) -> str:
+    from skelssl.data.interpret import resolve_layout
+
     if "layout" not in arrays:
-        if num_joints not in LAYOUT_BY_JOINT_COUNT:
-            raise SkelsslError(
-                f"no layout given and none has {num_joints} joints "
-                f"(known: {', '.join(f'{n} -> {v}' for v, n in LAYOUT_BY_JOINT_COUNT.items())})",
-                path,
-            )
-        return LAYOUT_BY_JOINT_COUNT[num_joints]
+        return resolve_layout(num_joints, requested, path)
     layout = _as_str(np.asarray(arrays["layout"]), "layout", path)
     if layout.size != 1:
         raise SkelsslError(f"layout must be one string, got shape {layout.shape}", path)
     layout = str(layout.reshape(-1)[0])
-    if layout not in LAYOUTS:
-        raise SkelsslError(f"unknown layout {layout!r} (known: {', '.join(sorted(LAYOUTS))})", path)
-    if LAYOUTS[layout].num_joints != num_joints:
-        raise SkelsslError(
-            f"layout {layout} has {LAYOUTS[layout].num_joints} joints, joints has V = {num_joints}",
-            path,
-        )
-    return layout
+    if requested and get_layout(requested).name != get_layout(layout).name:
+        raise SkelsslError(f"data.layout={requested} but the file says {layout}", path)
+    try:
+        return resolve_layout(num_joints, layout, path)
+    except SkelsslError as error:
+        raise SkelsslError(error.problem, path) from None
 
 
 def _splits(arrays: dict, count: int, path: Path) -> dict[str, np.ndarray]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from skelssl.data.interpret import ntu_metadata
 from skelssl.data.readers.shards import ShardedSource, batches
 from skelssl.data.types import RawDataset, Sequence
 from skelssl.errors import SkelsslError
@@ -572,3 +573,21 @@ def _parse_chunk(paths: list[Path], max_bodies: int) -> list[np.ndarray | str]:
         except SkelsslError as error:
             parsed.append(error.problem)
     return parsed
+
+
+def ntu_class_names(labels: list[int], names: list[str]) -> list[str] | None:
+    """NTU's class names when every name is NTU-style and its action is its label."""
+    if not names:
+        return None
+    for label, name in zip(labels, names):
+        meta = ntu_metadata(name)
+        if meta is None or meta["action"] != label:
+            return None
+    top = max(labels) + 1
+    return list(CLASS_NAMES_60) if top <= 60 else list(CLASS_NAMES_120) if top <= 120 else None
+
+
+def class_names_for(labels: list[int], names: list[str]) -> list[str]:
+    """NTU's class names where they apply (:func:`ntu_class_names`), else ``class0`` ..
+    ``class{K-1}``."""
+    return ntu_class_names(labels, names) or [f"class{k}" for k in range(max(labels) + 1)]
