@@ -3,6 +3,13 @@
 Every function takes a batch ``x`` of shape ``(N, T, M, V, C)`` (C = 3: xyz) on any
 device and
 
+- 2D input: the spatial functions take ``coords`` (``xyz``, ``xy``, ``xy+score``; None: xyz
+  for C = 3, xy for C = 2) and then act on the xy channels only (a score channel passes
+  unchanged, undetected joints, xy = 0, stay 0): :func:`rotate` rotates in the image plane
+  (the z-axis angle), :func:`shear` shears in 2D, :func:`virtual_camera` keeps only the
+  in-plane angle γ and shifts in the plane (α and β need depth); functions that cannot
+  work without depth raise a clear error,
+
 - draws randomness only from the optional ``generator`` (a :class:`torch.Generator` on
   ``x.device``; ``None`` uses torch's global generator),
 - is vectorised over the batch (no Python loop over samples),
@@ -53,6 +60,47 @@ def _check_batch(x: Tensor, *, xyz: bool = False) -> None:
         )
     if xyz and x.shape[-1] != 3:
         raise SkelsslError(f"this augmentation needs xyz coordinates (C=3), got C={x.shape[-1]}")
+
+
+COORDS = ("xyz", "xy", "xy+score")
+
+
+def resolve_coords(x: Tensor, coords: str | None) -> str:
+    """``coords`` checked against C, or xyz for C = 3 and xy for C = 2 when None."""
+    channels = x.shape[-1]
+    if coords is None:
+        if channels in (2, 3):
+            return "xy" if channels == 2 else "xyz"
+        raise SkelsslError(f"augmentations need C = 2 (xy) or 3 (xyz, xy+score), got C={channels}")
+    expected = {"xyz": 3, "xy": 2, "xy+score": 3}.get(coords)
+    if expected is None:
+        raise SkelsslError(f"unknown coords {coords!r} (known: {', '.join(COORDS)})")
+    if expected != channels:
+        raise SkelsslError(f"coords {coords} means C = {expected}, the batch has C = {channels}")
+    return coords
+
+
+def _planar(x: Tensor, matrix: Tensor, shift: Tensor | None, lengths, coords: str) -> Tensor:
+    """x'_xy = A x_xy - shift on the xy channels of 2D input; other channels unchanged;
+    undetected joints (xy = 0) and padding stay 0. ``matrix`` (N, 2, 2) or (N, T, 2, 2),
+    ``shift`` (N, 2). Shape: (N, T, M, V, C) -> same."""
+    xy = x[..., :2]
+    detected = (xy != 0).any(dim=-1, keepdim=True) & valid_mask(x, lengths)
+    matrix = matrix.to(x.dtype)
+    if matrix.ndim == 3:
+        moved = torch.einsum("ntmvc,ndc->ntmvd", xy, matrix)
+    else:
+        moved = torch.einsum("ntmvc,ntdc->ntmvd", xy, matrix)
+    if shift is not None:
+        moved = moved - shift[:, None, None, None, :].to(x.dtype)
+    moved = moved * detected
+    return torch.cat([moved, x[..., 2:] * valid_mask(x, lengths)], dim=-1)
+
+
+def _planar_rotation(radians: Tensor) -> Tensor:
+    """2D rotation matrices ``(*S, 2, 2)`` for angles ``(*S,)``."""
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    return torch.stack([cos, -sin, sin, cos], dim=-1).reshape(*radians.shape, 2, 2)
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -170,20 +218,25 @@ def rotate(
     *,
     lengths: Tensor | Sequence[int] | None = None,
     generator: torch.Generator | None = None,
+    coords: str | None = None,
 ) -> Tensor:
     """Random rotation of each sequence about the origin (CrosSCLR / AimCLR rotation aug).
 
     Angles about x, y, z are uniform in ``[-max_degrees[k], max_degrees[k]]`` (a single
     float applies to all three axes), one draw per sequence; x' = R x with
-    R = Rz Ry Rx (:func:`rotation_matrix`). Shape: ``(N, T, M, V, 3)`` -> same.
+    R = Rz Ry Rx (:func:`rotation_matrix`). 2D ``coords``: the same three draws, and only
+    the z angle is applied, as an in-plane rotation of xy. Shape: ``(N, T, M, V, C)`` -> same.
     """
-    _check_batch(x, xyz=True)
+    _check_batch(x)
+    coords = resolve_coords(x, coords)
     limits = torch.as_tensor(max_degrees, dtype=torch.float32, device=x.device)
     if limits.numel() not in (1, 3) or (limits < 0).any():
         raise SkelsslError(f"max_degrees must be one or three angles >= 0, got {max_degrees}")
     limits = limits.reshape(-1).expand(3)
     degrees = _uniform((x.shape[0], 3), -limits, limits, x, generator)
     angles = torch.deg2rad(degrees)
+    if coords != "xyz":
+        return _planar(x, _planar_rotation(angles[:, 2]), None, lengths, coords)
     rotation = rotation_matrix(angles[:, 0], angles[:, 1], angles[:, 2])
     return _transform_points(x, rotation) * valid_mask(x, lengths)
 
@@ -194,14 +247,17 @@ def shear(
     *,
     lengths: Tensor | Sequence[int] | None = None,
     generator: torch.Generator | None = None,
+    coords: str | None = None,
 ) -> Tensor:
     """Random shear x' = S x per sequence (Skeleton BYOL Eq. (5); SkeletonCLR uses 0.5).
 
     S = [[1, s_xy, s_xz], [s_yx, 1, s_yz], [s_zx, s_zy, 1]] with the six factors uniform
-    in ``[-magnitude, magnitude]``; ``magnitude=0`` is the identity.
-    Shape: ``(N, T, M, V, 3)`` -> same.
+    in ``[-magnitude, magnitude]``; ``magnitude=0`` is the identity. 2D ``coords``: the
+    same draws, S's xy block [[1, s_xy], [s_yx, 1]] applied to xy.
+    Shape: ``(N, T, M, V, C)`` -> same.
     """
-    _check_batch(x, xyz=True)
+    _check_batch(x)
+    coords = resolve_coords(x, coords)
     if magnitude < 0:
         raise SkelsslError(f"shear magnitude must be >= 0, got {magnitude}")
     n = x.shape[0]
@@ -209,6 +265,8 @@ def shear(
     eye = torch.eye(3, device=x.device, dtype=torch.bool)
     # Skeleton BYOL Eq. (5): ones on the diagonal, random factors off it
     matrix = torch.where(eye, torch.ones_like(factors), factors)
+    if coords != "xyz":
+        return _planar(x, matrix[:, :2, :2], None, lengths, coords)
     return _transform_points(x, matrix) * valid_mask(x, lengths)
 
 
@@ -219,13 +277,14 @@ def rotate_then_shear(
     *,
     lengths: Tensor | Sequence[int] | None = None,
     generator: torch.Generator | None = None,
+    coords: str | None = None,
 ) -> Tensor:
     """:func:`rotate` then :func:`shear`, each skipped when its magnitude is 0 (the light
-    augmentation of the supervised baseline and of finetuning). (N,T,M,V,3) -> same."""
+    augmentation of the supervised baseline and of finetuning). (N,T,M,V,C) -> same."""
     if rotation_degrees > 0:
-        x = rotate(x, rotation_degrees, lengths=lengths, generator=generator)
+        x = rotate(x, rotation_degrees, lengths=lengths, generator=generator, coords=coords)
     if shear_magnitude > 0:
-        x = shear(x, shear_magnitude, lengths=lengths, generator=generator)
+        x = shear(x, shear_magnitude, lengths=lengths, generator=generator, coords=coords)
     return x
 
 
@@ -235,15 +294,20 @@ def gaussian_noise(
     *,
     lengths: Tensor | Sequence[int] | None = None,
     generator: torch.Generator | None = None,
+    coords: str | None = None,
 ) -> Tensor:
     """x' = x + ε, ε ~ N(0, std²) i.i.d. per coordinate (SkeletonCLR/AimCLR Gaussian noise).
 
-    Noise is added only to present bodies in valid frames. Shape: ``(N, T, M, V, C)`` -> same.
+    Noise is added only to present bodies in valid frames (and, for ``xy+score``, not to
+    the score). Shape: ``(N, T, M, V, C)`` -> same.
     """
     _check_batch(x)
+    coords = resolve_coords(x, coords)
     if std < 0:
         raise SkelsslError(f"noise std must be >= 0, got {std}")
     noise = torch.randn(x.shape, generator=generator, device=x.device) * std
+    if coords == "xy+score":
+        noise[..., 2] = 0
     return (x + noise.to(x.dtype)) * valid_mask(x, lengths)
 
 
@@ -374,6 +438,7 @@ def virtual_camera(
     unit_distance: float = 0.1,
     per_frame: bool = False,
     generator: torch.Generator | None = None,
+    coords: str | None = None,
 ) -> Tensor:
     """Look at the skeleton from a random virtual camera (Gao, Yang, Du 2021).
 
@@ -392,9 +457,15 @@ def virtual_camera(
     ``per_frame=False`` (the paper) draws one rotation per sequence, so the whole sequence
     moves rigidly. ``per_frame=True`` draws independent angles for every frame (a camera
     that jumps between views each frame; bone lengths are kept, motion is not); the
-    distance shift stays one per sequence. Shape: ``(N, T, M, V, 3)`` -> same.
+    distance shift stays one per sequence.
+
+    2D ``coords`` (its 2D counterpart; a camera cannot move around a flat pose): the same
+    draws, of which only γ (about the viewing axis) rotates xy in the image plane and the
+    distance shift's xy components move the pose in the plane; α and β are dropped.
+    Shape: ``(N, T, M, V, C)`` -> same.
     """
-    _check_batch(x, xyz=True)
+    _check_batch(x)
+    coords = resolve_coords(x, coords)
     _check_layout(x, layout)
     unknown = set(vary) - set(ANGLE_NAMES)
     if unknown:
@@ -411,13 +482,18 @@ def virtual_camera(
     degrees = _camera_degrees(angle_shape, x, angle_step, continuous, max_degrees, generator)
     held = torch.tensor([name not in vary for name in ANGLE_NAMES], device=x.device)
     radians = torch.deg2rad(degrees.masked_fill(held, 0.0))
-    rotation = rotation_matrix(radians[..., 0], radians[..., 1], radians[..., 2])
-    rotated = _transform_points(centred, rotation)  # Gao et al. Eq. (2)
-
     steps = _randint_upto(torch.full((n,), int(max_distance), device=x.device), x, generator)
     direction = torch.randn((n, 3), generator=generator, device=x.device)
     direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     camera_shift = (steps.float() * unit_distance)[:, None] * direction  # (N, 3)
+    if coords != "xyz":
+        planar = torch.cat([centred[..., :2], x[..., 2:]], dim=-1) * valid
+        planar = torch.where((x[..., :2] != 0).any(-1, keepdim=True), planar,
+                             torch.zeros_like(planar))  # fmt: skip
+        rotation = _planar_rotation(radians[..., 2])
+        return _planar(planar, rotation, camera_shift[:, :2], lengths, coords)
+    rotation = rotation_matrix(radians[..., 0], radians[..., 1], radians[..., 2])
+    rotated = _transform_points(centred, rotation)  # Gao et al. Eq. (2)
     return (rotated - camera_shift[:, None, None, None, :].to(x.dtype)) * valid
 
 
@@ -436,6 +512,7 @@ def camera_view(
     shear_magnitude: float = 0.0,
     noise_std: float = 0.0,
     generator: torch.Generator | None = None,
+    coords: str | None = None,
     **camera,
 ) -> tuple[Tensor, Tensor | Sequence[int] | None]:
     """One view of the view/distance SimCLR (Gao, Yang, Du 2021): an optional temporal
@@ -449,11 +526,13 @@ def camera_view(
         x, lengths = temporal_crop_resize(
             x, lengths, min_ratio=crop_min_ratio, max_ratio=1.0, generator=generator
         )
-    view = virtual_camera(x, layout, lengths=lengths, generator=generator, **camera)
+    view = virtual_camera(x, layout, lengths=lengths, generator=generator, coords=coords,
+                          **camera)  # fmt: skip
     if shear_magnitude > 0:
-        view = shear(view, shear_magnitude, lengths=lengths, generator=generator)
+        view = shear(view, shear_magnitude, lengths=lengths, generator=generator, coords=coords)
     if noise_std > 0:
-        view = gaussian_noise(view, noise_std, lengths=lengths, generator=generator)
+        view = gaussian_noise(view, noise_std, lengths=lengths, generator=generator,
+                              coords=coords)  # fmt: skip
     return view, lengths
 
 

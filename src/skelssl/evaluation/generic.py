@@ -464,14 +464,12 @@ def _build_finetune_optimizer(parameters, config: EvalConfig) -> torch.optim.Opt
     )
 
 
-def _light_augment(joints: Tensor, lengths: Tensor, generator: torch.Generator) -> Tensor:
-    """Light random rotation then shear of a batch (N, T, M, V, 3)."""
-    if joints.shape[-1] != 3:
-        raise SkelsslError(
-            f"finetune augmentation needs xyz joints (C=3), got C={joints.shape[-1]}; "
-            "set evaluation.finetune_augment=false"
-        )
-    return rotate_then_shear(joints, lengths=lengths, generator=generator)
+def _light_augment(
+    joints: Tensor, lengths: Tensor, generator: torch.Generator, coords: str = "xyz"
+) -> Tensor:
+    """Light random rotation then shear of a batch (N, T, M, V, C); 2D ``coords``: their
+    in-plane counterparts (:mod:`skelssl.augment`)."""
+    return rotate_then_shear(joints, lengths=lengths, generator=generator, coords=coords)
 
 
 def _finetune_once(
@@ -513,7 +511,7 @@ def _finetune_once(
                 rows = np.sort(labelled[batch.numpy()])
                 joints, lengths = read_batch(train, rows, device)
                 if config.finetune_augment:
-                    joints = _light_augment(joints, lengths, augment_generator)
+                    joints = _light_augment(joints, lengths, augment_generator, train.coords)
                 labels = torch.from_numpy(np.asarray(train.labels[rows], dtype=np.int64)).to(device)
                 loss = F.cross_entropy(model(joints, lengths), labels)
                 optimizer.zero_grad(set_to_none=True)

@@ -312,9 +312,10 @@ class BYOL(Method):
     def __init__(self, params: BYOLConfig, encoder_config: EncoderConfig, spec: DataSpec):
         super().__init__()
         params.validate()
-        if spec.channels != 3:
+        if spec.channels != 3 or spec.coords != "xyz":
             raise SkelsslError(
-                f"Skeleton BYOL's augmentations need xyz (C=3), got C={spec.channels}"
+                f"Skeleton BYOL's augmentations need xyz (C=3), got {spec.coords} "
+                f"(C={spec.channels}); use simclr, crrl, ms2l or supervised on 2D input"
             )
         self.params = params
         self.layout = get_layout(spec.layout)

@@ -432,6 +432,7 @@ class MS2L(Method):
         params.validate()
         self.params = params
         self.layout = get_layout(spec.layout)
+        self.coords = spec.coords  # what the channels mean: the augmentations ask
         self.encoder = build_encoder(encoder_config, spec)
         width = self.encoder.out_dim
         self.frame_dim = spec.bodies * self.layout.num_joints * spec.channels
@@ -723,6 +724,7 @@ class _TaskInputs:
                     p.view_shear,
                     lengths=self.lengths,
                     generator=self.generators["viewpoint"],
+                    coords=self.method.coords,
                 )
                 if self.method.augments
                 else self.x

@@ -115,6 +115,7 @@ class SimCLR(Method):
         params.validate()
         self.params = params
         self.layout = get_layout(spec.layout)
+        self.coords = spec.coords  # 2D input: the camera's 2D counterpart (augment module)
         self.encoder = build_encoder(encoder_config, spec)
         width = self.encoder.out_dim
         hidden = params.hidden_dim or width
@@ -145,6 +146,7 @@ class SimCLR(Method):
             unit_distance=p.unit_distance,
             per_frame=p.per_frame,
             generator=generator,
+            coords=self.coords,
         )
 
     def views(self, batch: dict) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:

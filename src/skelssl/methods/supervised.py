@@ -63,6 +63,7 @@ class Supervised(Method):
         super().__init__()
         params.validate()
         self.params = params
+        self.coords = spec.coords  # what the channels mean: the augmentations ask
         self.encoder = build_encoder(encoder_config, spec)
         self.classifier = nn.Linear(self.encoder.out_dim, spec.num_classes)
 
@@ -70,8 +71,9 @@ class Supervised(Method):
         """Random rotation then shear, each skipped when its magnitude is 0. (N,T,M,V,3) -> same."""
         p = self.params
         return rotate_then_shear(
-            x, p.rotation_degrees, p.shear_magnitude, lengths=lengths, generator=generator
-        )
+            x, p.rotation_degrees, p.shear_magnitude, lengths=lengths, generator=generator,
+            coords=self.coords,
+        )  # fmt: skip
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Class logits. Shape: (N, T, M, V, C) -> (N, num_classes)."""
