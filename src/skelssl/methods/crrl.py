@@ -316,6 +316,7 @@ class CRRL(Method):
         if self.recipe.teacher == "init":
             self._initialise_from(load_run_encoder(params.teacher, spec))
         width = self.encoder.out_dim
+        self.coords = spec.coords  # what the channels mean: the augmentations ask
         frame_size = spec.bodies * get_layout(spec.layout).num_joints * spec.channels
         if self.recipe.reconstruct:
             self.decoder = self._build_decoder(frame_size)
@@ -380,10 +381,13 @@ class CRRL(Method):
         if p.key_input == "velocity":
             return velocity(x, lengths)
         if p.key_input == "noise":
-            return gaussian_noise(x, p.noise_std, lengths=lengths, generator=generator)
+            return gaussian_noise(x, p.noise_std, lengths=lengths, generator=generator,
+                                  coords=self.coords)  # fmt: skip
         if p.key_input == "shear":
-            return shear(x, p.shear_magnitude, lengths=lengths, generator=generator)
-        return rotate(x, p.rotation_degrees, lengths=lengths, generator=generator)
+            return shear(x, p.shear_magnitude, lengths=lengths, generator=generator,
+                         coords=self.coords)  # fmt: skip
+        return rotate(x, p.rotation_degrees, lengths=lengths, generator=generator,
+                      coords=self.coords)  # fmt: skip
 
     def generation_loss(
         self, decoder: SequenceDecoder, states: Tensor, target: Tensor, lengths: Tensor,
