@@ -25,6 +25,7 @@ import yaml
 
 from skelssl import typed
 from skelssl.data.sources import DataConfig, data_tree
+from skelssl.data.streams import check_stream
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.config import EvalConfig
 from skelssl.methods import default_encoder_config, method_class
@@ -111,6 +112,7 @@ def build_config(tree: dict) -> RunConfig:
     config = from_dict(RunConfig, tree, "config")
     config.params = params
     config.encoder = encoder
+    check_stream(config.data.stream)
     return config
 
 

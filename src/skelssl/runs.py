@@ -64,7 +64,8 @@ def pretrain(
     split = default_split(data, config.data.split)
     train_data, _ = data.split(split)
     set_seed(config.train.seed)  # the initial weights depend on the seed alone
-    method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
+    spec = DataSpec.of(data, stream=config.data.stream)  # the run's input view
+    method = build_method(config.method, config.params, config.encoder, spec)
     if not resume:
         method.prepare(train_data)  # e.g. the random encoder's BN statistics
     if dist.is_main():
@@ -141,7 +142,8 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "last.pt", quiet: bool = 
     config = build_config(read_yaml(run_dir / "config.yaml"))
     state = load_checkpoint(run_dir / checkpoint)
     data = load_dataset(config.data, quiet=quiet)
-    method = build_method(config.method, config.params, config.encoder, DataSpec.of(data))
+    spec = DataSpec.of(data, stream=config.data.stream)  # the run's input view
+    method = build_method(config.method, config.params, config.encoder, spec)
     apply_weights(method, state, run_dir / checkpoint)
     return LoadedRun(
         config, method, data, default_split(data, config.data.split),

@@ -68,6 +68,7 @@ only; ``benchmarks/results/nwucla_crrl_preparation.md``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -293,8 +294,10 @@ def load_run_encoder(run_dir: str | Path, spec: DataSpec) -> nn.Module:
     for needed in ("config.yaml", "last.pt"):
         if not (run_dir / needed).is_file():
             raise SkelsslError(f"teacher run has no {needed}", run_dir)
-    encoder_tree = read_yaml(run_dir / "config.yaml").get("encoder")
-    encoder = build_encoder(from_dict(EncoderConfig, encoder_tree, "encoder"), spec)
+    tree = read_yaml(run_dir / "config.yaml")
+    stream = (tree.get("data") or {}).get("stream", "joint")  # the teacher reads its own stream
+    spec = dataclasses.replace(spec, stream=stream)
+    encoder = build_encoder(from_dict(EncoderConfig, tree.get("encoder"), "encoder"), spec)
     return load_weights(encoder, run_dir / "last.pt", prefix="encoder.", what="teacher encoder")
 
 

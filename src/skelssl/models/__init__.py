@@ -17,6 +17,11 @@ Presets (:data:`ENCODER_PRESETS`) quote the papers:
     The narrow ST-GCNs of skeleton BYOL (Moliner et al., CVPR-W 2022), which we read
     as taking joints concatenated with bone vectors (``use_bones=True``, 2C input
     channels). Set ``use_bones=False`` to feed joints only.
+
+``use_bones`` fuses joints and bones early, inside one ST-GCN; ``data.stream`` (joint,
+bone, motion, bone-motion; :mod:`skelssl.data.streams`) picks the one view a run's encoder
+reads, for late fusion of several runs' scores (``skelssl evaluate RUN RUN --ensemble``).
+With both, ``use_bones`` concatenates the stream with the stream's own bone vectors.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from skelssl.models.config import EncoderConfig
 from skelssl.models.gru import GRUEncoder
 from skelssl.models.heads import mlp
 from skelssl.models.stgcn import STGCN
+from skelssl.models.streams import StreamEncoder
 
 ENCODERS: dict[str, type[nn.Module]] = {"gru": GRUEncoder, "stgcn": STGCN}
 # the EncoderConfig fields each encoder reads (the GRU reads use_bones to refuse it); a
@@ -68,7 +74,9 @@ def build_encoder(config: EncoderConfig, spec: DataSpec) -> nn.Module:
     """The encoder ``config.name`` for data described by ``spec``.
 
     The module has ``forward(x, lengths=None, return_sequence=False)``, ``out_dim`` and
-    ``seq_dim``. Raises :class:`SkelsslError` on an unknown name or a bad setting.
+    ``seq_dim``. When ``spec.stream`` is not ``joint`` the encoder is wrapped in a
+    :class:`~skelssl.models.streams.StreamEncoder` that converts its input first.
+    Raises :class:`SkelsslError` on an unknown name or a bad setting.
     """
     try:
         encoder_class = ENCODERS[config.name]
@@ -77,7 +85,9 @@ def build_encoder(config: EncoderConfig, spec: DataSpec) -> nn.Module:
         raise SkelsslError(f"unknown encoder {config.name!r} (known: {known})") from None
     if not 0.0 <= config.dropout < 1.0:
         raise SkelsslError(f"dropout must be in [0, 1), got {config.dropout}")
-    return encoder_class(config, spec)
+    encoder = encoder_class(config, spec)
+    stream = getattr(spec, "stream", "joint")
+    return encoder if stream == "joint" else StreamEncoder(encoder, spec, stream)
 
 
 __all__ = [
@@ -86,6 +96,7 @@ __all__ = [
     "ENCODER_PRESETS",
     "STGCN",
     "EncoderConfig",
+    "StreamEncoder",
     "GRUEncoder",
     "build_encoder",
     "encoder_preset",
