@@ -167,6 +167,9 @@ def describe(data: SkeletonData, raw_lengths: np.ndarray | None = None) -> dict:
     return {
         "source": data.source,
         "layout": data.layout,
+        "coordinates": {"xyz": "3D (xyz)", "xy": "2D (xy)", "xy+score": "2D (xy + score)"}.get(
+            data.coords, data.coords
+        ),
         "samples": len(data),
         "shape": list(data.shape),
         "classes": {name: int(count) for name, count in zip(data.class_names, class_counts)},
