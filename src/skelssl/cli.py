@@ -21,7 +21,10 @@ from skelssl import __version__
 from skelssl.errors import SkelsslError
 from skelssl.progress import progress_stream
 
-DATA_NAMES = "nw-ucla | ntu60 | ntu120 | pku-mmd | pku-mmd2 | synthetic | path/to/file.npz"
+DATA_NAMES = (
+    "nw-ucla | ntu60 | ntu120 | pku-mmd | pku-mmd2 | synthetic | a path: skelssl or CTR-GCN "
+    ".npz, pyskl/mmaction2 .pkl, AimCLR/ST-GCN feeder folder"
+)
 # Shown in --help; evaluate_run checks the name (one line, exit 2, for an unknown one).
 EVAL_PROTOCOL_HELP = (
     "linear | knn | finetune, or one paper's protocol: ms2l-rand-s, ms2l-pretrain, "
@@ -44,6 +47,9 @@ def _data_overrides(args) -> list[str]:
         overrides.append(f"data.split={args.split}")
     if getattr(args, "skip_bad", False):
         overrides.append("data.skip_bad=true")
+    for key in ("layout", "score"):
+        if getattr(args, key, None):
+            overrides.append(f"data.{key}={getattr(args, key)}")
     return overrides
 
 
@@ -61,8 +67,9 @@ def _renamed_split(args) -> None:
 def check_data_paths(args) -> None:
     """The paths among the data arguments exist: checked before torch is imported."""
     name = getattr(args, "data", None)
-    if name and name.endswith(".npz") and not Path(name).expanduser().is_file():
-        raise SkelsslError("array file not found", Path(name).expanduser().resolve())
+    if name and name.lower().endswith((".npz", ".pkl", ".pickle")):
+        if not Path(name).expanduser().is_file():
+            raise SkelsslError("data file not found", Path(name).expanduser().resolve())
     root = getattr(args, "root", None)
     if root and not Path(root).expanduser().is_dir():
         raise SkelsslError(f"raw data folder of {name or 'the dataset'} not found", root)
@@ -307,6 +314,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    check_data_paths(args)
+    from skelssl.config import load_config
+    from skelssl.data.convert import convert
+
+    config = load_config("random", None, _data_overrides(args))
+    summary = convert(config.data, args.out)
+    print(json.dumps(summary) if args.json else
+          f"{summary['samples']} sequences ({summary['layout']}, {summary['coords']}, "
+          f"splits: {', '.join(summary['splits']) or 'none'}) -> {summary['path']}")  # fmt: skip
+    return 0
+
+
 def cmd_report(args) -> int:
     from skelssl.paths import output_directory
 
@@ -330,6 +350,8 @@ EXAMPLES = {
     "--head runs/simclr/heads/linear.pt",
     "report": "skelssl report runs/simclr runs/random --out report/",
     "config": "skelssl config simclr --config configs/nwucla/simclr.yaml epochs=10",
+    "convert": "skelssl convert ntu60_3danno.pkl ntu60.npz\n"
+    "  skelssl convert runs_data.npz for_pyskl.pkl   # compare with pyskl",
 }
 
 
@@ -457,6 +479,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="folder for index.html and the PNGs")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(run=cmd_report)
+
+    conv = commands.add_parser(
+        "convert", help="any readable input to skelssl's .npz, or to a pyskl .pkl (unprepared)",
+        **_with_example("convert"),
+    )  # fmt: skip
+    conv.add_argument("data", help=DATA_NAMES)
+    conv.add_argument("out", help="output: file.npz (skelssl) or file.pkl (pyskl)")
+    _add_data_options(conv, with_name=False)
+    conv.add_argument("--json", action="store_true", help="print one JSON object")
+    conv.set_defaults(run=cmd_convert)
     return parser
 
 
@@ -481,6 +513,10 @@ def _add_data_options(parser: argparse.ArgumentParser, *, with_name: bool) -> No
     parser.add_argument("--split", help="train/test split (xview, xsub, xset, given)")
     parser.add_argument("--protocol", dest="old_split", help=argparse.SUPPRESS)  # deprecated
     parser.add_argument("--skip-bad", action="store_true", help="skip bad files and report them")
+    parser.add_argument("--layout", help="joint layout: coco-17, openpose-18, mediapipe-33, "
+                        "ntu-25, kinect-v1-20 or my_layout.yaml (default: from V)")  # fmt: skip
+    parser.add_argument("--score", choices=("channel", "mask"),
+                        help="2D pose score: an input channel (default) or a mask")  # fmt: skip
     if not any(action.dest == "quiet" for action in parser._actions):
         parser.add_argument(
             "--quiet", action="store_true", help="no progress bars (results still printed)"
