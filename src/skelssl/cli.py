@@ -165,8 +165,41 @@ def resume_hint(args) -> str:
     )
 
 
+def _runs_and_overrides(args) -> tuple[list[str], list[str]]:
+    """``evaluate RUN RUN ... key=value``: the run directories and the overrides."""
+    more = [item for item in args.overrides if "=" not in item]
+    return [args.run_dir, *more], [item for item in args.overrides if "=" in item]
+
+
+def cmd_ensemble(args) -> int:
+    """``evaluate RUN RUN ... --ensemble``: the runs' class scores fused."""
+    from skelssl.evaluation.ensemble import evaluate_ensemble, parse_weights
+
+    runs, overrides = _runs_and_overrides(args)
+    if args.data or args.save_head or args.label_fraction is not None or args.seeds:
+        raise SkelsslError("--ensemble takes --protocol linear|knn, --weights and overrides; "
+                           "not --data, --save-head, --label-fraction or --seeds")  # fmt: skip
+    result = evaluate_ensemble(runs, protocol=args.protocol, weights=parse_weights(args.weights),
+                               overrides=overrides, checkpoint=args.checkpoint,
+                               quiet=args.quiet)  # fmt: skip
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for run in result["runs"]:
+        print(f"{run['run']} ({run['method']}, {run['stream']}): top-1 {run['top1']:.2f}%")
+    weights = ", ".join(f"{w:g}" for w in result["weights"])
+    print(f"{result['protocol']} ensemble (weights {weights}, {result['weights_from']}): "
+          f"top-1 {result['top1']:.2f}%  (train {result['n_train']}, test {result['n_test']})")  # fmt: skip
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from skelssl.evaluation.run import evaluate_run
+
+    if args.ensemble:
+        return cmd_ensemble(args)
+    if len(_runs_and_overrides(args)[0]) > 1:
+        raise SkelsslError("several runs: add --ensemble to fuse their scores")
 
     other = None
     if args.data:  # transfer: the run's encoder on another dataset
@@ -414,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="linear, finetune: keep the trained classifier as RUN/heads/<protocol>.pt",
     )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--ensemble", action="store_true",
+                    help="RUN RUN ...: fuse the runs' class scores (linear or knn)")  # fmt: skip
+    ev.add_argument("--weights", help="--ensemble: w1,w2,... or 'validate' (default equal)")
     ev.add_argument("--quiet", action="store_true", help="no progress bars (results still printed)")
     ev.add_argument(
         "--data", help="transfer: evaluate on another dataset (joint layouts are mapped)"
