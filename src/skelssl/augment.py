@@ -487,9 +487,9 @@ def virtual_camera(
     direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     camera_shift = (steps.float() * unit_distance)[:, None] * direction  # (N, 3)
     if coords != "xyz":
-        planar = torch.cat([centred[..., :2], x[..., 2:]], dim=-1) * valid
-        planar = torch.where((x[..., :2] != 0).any(-1, keepdim=True), planar,
-                             torch.zeros_like(planar))  # fmt: skip
+        detected = (x[..., :2] != 0).any(-1, keepdim=True)
+        planar_xy = torch.where(detected, centred[..., :2], torch.zeros_like(centred[..., :2]))
+        planar = torch.cat([planar_xy, x[..., 2:]], dim=-1) * valid
         rotation = _planar_rotation(radians[..., 2])
         return _planar(planar, rotation, camera_shift[:, :2], lengths, coords)
     rotation = rotation_matrix(radians[..., 0], radians[..., 1], radians[..., 2])

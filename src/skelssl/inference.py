@@ -20,7 +20,10 @@ from skelssl.errors import SkelsslError
 from skelssl.runs import LoadedRun, load_run
 
 PARTS = ("train", "test", "all")
-INPUT_KINDS = ".json (NW-UCLA), .skeleton (NTU RGB+D), .txt (PKU-MMD), .npz (array format)"
+INPUT_KINDS = (
+    ".json (NW-UCLA), .skeleton (NTU RGB+D), .txt (PKU-MMD), .npz (skelssl or CTR-GCN), "
+    ".pkl (pyskl)"
+)
 
 
 # ---------------------------------------------------------------------------- embed
@@ -90,7 +93,7 @@ def _embedding_data(
     config = transfer_data_config(run.config.data, {**data, **({"split": split} if split else {})})
     other = load_dataset(config, quiet=quiet)
     spec = DataSpec.of(run.data)
-    other, _ = adapt_data(other, spec.layout, spec.bodies)
+    other, _ = adapt_data(other, spec.layout, spec.bodies, spec.coords)
     return other, default_split(other, config.split) if other.splits else ""
 
 
@@ -130,28 +133,32 @@ def prepare_for_run(
     raw = RawDataset(sequences, list(run.data.class_names), layout, "input")
     data = preprocess(raw, run.config.data.preprocess, quiet=True)
     spec = DataSpec.of(run.data)
-    data, _ = adapt_data(data, spec.layout, spec.bodies)
+    data, _ = adapt_data(data, spec.layout, spec.bodies, spec.coords)
     return data
 
 
-def _npz_inputs(path: Path, run: LoadedRun) -> SkeletonData:
-    """An array-format file through the run's own preprocessing (as training)."""
-    from skelssl.data.preprocess import prepare_arrays
-    from skelssl.data.readers.arrays import npz_prepared, read_npz
-    from skelssl.data.transfer import adapt_data
+def _dataset_inputs(path: Path, run: LoadedRun) -> SkeletonData:
+    """A dataset file (skelssl or CTR-GCN ``.npz``, pyskl ``.pkl``) through the run's own
+    preprocessing (as training), in the run's layout and body count."""
+    from skelssl.data.sources import prepare, raw_path
+    from skelssl.data.transfer import adapt_data, transfer_data_config
 
-    preprocess = run.config.data.preprocess
-    data = prepare_arrays(read_npz(path), preprocess, prepared=npz_prepared(path))
+    config = transfer_data_config(run.config.data, {"name": str(path),
+                                                    "score": run.config.data.score})  # fmt: skip
+    data, _ = prepare(config, raw_path(config), quiet=True)
     spec = DataSpec.of(run.data)
-    return adapt_data(data, spec.layout, spec.bodies)[0]
+    return adapt_data(data, spec.layout, spec.bodies, spec.coords)[0]
 
 
 # ---------------------------------------------------------------------------- predict
 def load_classifier(run: LoadedRun, head_file: str | os.PathLike) -> torch.nn.Module:
     """The run's encoder with the saved head of ``head_file``, in eval mode."""
-    from skelssl.saved_heads import HeadClassifier, load_head
+    from skelssl.saved_heads import HeadClassifier, load_head, stale_head
 
     head = load_head(head_file)
+    stale = stale_head(head, run.encoder)
+    if stale:
+        raise SkelsslError(stale, head_file)
     spec = DataSpec.of(run.data)
     expected = (head.get("layout"), head.get("bodies"), head.get("channels"))
     if expected != (spec.layout, spec.bodies, spec.channels):
@@ -267,6 +274,23 @@ def timeline(
     return rows
 
 
+def check_predict_options(
+    *, top_k: int, window: int | None, stride: int | None, min_score: float
+) -> None:
+    """The options of ``predict`` in their ranges (checked before anything is loaded):
+    ``top_k`` >= 1, ``window`` and ``stride`` >= 1 (``stride`` only with ``window``),
+    ``min_score`` a probability in [0, 1]."""
+    if top_k < 1:
+        raise SkelsslError(f"--top-k must be >= 1, got {top_k}")
+    if stride is not None and window is None:
+        raise SkelsslError("--stride needs --window")
+    for name, value in (("--window", window), ("--stride", stride)):
+        if value is not None and value < 1:
+            raise SkelsslError(f"{name} must be >= 1 frame, got {value}")
+    if not 0.0 <= min_score <= 1.0:  # NaN fails too
+        raise SkelsslError(f"--min-score is a probability in [0, 1], got {min_score}")
+
+
 def predict_files(
     run_dir: str | os.PathLike,
     inputs: list[str],
@@ -283,10 +307,7 @@ def predict_files(
     with ``window``, a per-window timeline and its merged segments instead."""
     from skelssl.saved_heads import head_path
 
-    if top_k < 1:
-        raise SkelsslError(f"--top-k must be >= 1, got {top_k}")
-    if stride is not None and window is None:
-        raise SkelsslError("--stride needs --window")
+    check_predict_options(top_k=top_k, window=window, stride=stride, min_score=min_score)
     head = Path(head) if head is not None else head_path(run_dir, "linear")
     if not head.is_file():
         raise SkelsslError(
@@ -297,21 +318,22 @@ def predict_files(
     results = []
     for name in inputs:
         path = Path(name)
-        if path.suffix.lower() == ".npz":
+        if path.suffix.lower() in (".npz", ".pkl", ".pickle"):
             if window is not None:
-                raise SkelsslError("--window applies to raw recordings, not .npz arrays", path)
-            data = _npz_inputs(path, run)
+                raise SkelsslError("--window applies to raw recordings, not dataset files", path)
+            data = _dataset_inputs(path, run)
             for sample, row in zip(data.names, class_probabilities(classifier, data)):
                 top = top_classes(row, classifier.class_names, top_k)
                 results.append({"input": f"{path}:{sample}", "top": top})
             continue
         joints, layout = read_sequence_file(path, run.config.data.preprocess.max_bodies)
         if window is not None:
+            step = window if stride is None else stride
             rows = timeline(classifier, run, joints, layout, window=window,
-                            stride=stride or window, min_score=min_score)  # fmt: skip
+                            stride=step, min_score=min_score)  # fmt: skip
             results.append(
                 {"input": str(path), "frames": len(joints), "window": window,
-                 "stride": stride or window, "timeline": rows, "segments": merge_segments(rows)}
+                 "stride": step, "timeline": rows, "segments": merge_segments(rows)}
             )  # fmt: skip
             continue
         data = prepare_for_run([joints], [path.stem], layout, run)

@@ -82,7 +82,9 @@ def read_pyskl(
         raise SkelsslError("no annotations", path)
     num_joints, channels = shape
     layout_name = resolve_layout(num_joints, layout, path)
-    kind = resolve_coords(channels, layout_name, coords, path)
+    scored = all(a.get("keypoint_score") is not None and np.shape(a["keypoint"])[-1] == 2
+                 for a in annotations)  # fmt: skip
+    kind = resolve_coords(channels, layout_name, coords or ("xy+score" if scored else None), path)
     final_coords = kind
     for sequence in sequences:
         sequence.joints, final_coords = apply_score(sequence.joints, kind, score)
