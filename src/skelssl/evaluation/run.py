@@ -65,7 +65,7 @@ def evaluate_run(
         target_config = transfer_data_config(run.config.data, data)
         target = load_dataset(target_config, quiet=quiet)
         split = default_split(target, target_config.split)
-        adapted, changes = adapt_data(target, run.data.layout, run.data.shape[2])
+        adapted, changes = adapt_data(target, run.data.layout, run.data.shape[2], run.data.coords)
         train_data, test_data = adapted.split(split)
         tags = {
             "method": run.config.method,
