@@ -128,7 +128,9 @@ def test_cli_ensemble_of_two_stream_runs(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(SkeletonData, "split", scrambled_test_labels)
     assert main(["evaluate", *runs, "--ensemble", "--weights", "validate", "--json", *fast]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["weights"] == validated["weights"] and again["validation"] == validated["validation"]
+    assert (
+        again["weights"] == validated["weights"] and again["validation"] == validated["validation"]
+    )
 
 
 def test_cli_ensemble_refuses_runs_of_different_splits(tmp_path, capsys):
@@ -144,3 +146,42 @@ def test_cli_ensemble_refuses_runs_of_different_splits(tmp_path, capsys):
     assert "add --ensemble" in capsys.readouterr().err
     assert main(["evaluate", *runs, "--ensemble", "--protocol", "finetune"]) == 2
     assert main(["evaluate", *runs, "--ensemble", "--weights", "a,b"]) == 2
+
+
+def test_predict_and_export_fuse_the_runs_saved_heads(tmp_path, capsys):
+    from skelssl.data.readers.arrays import write_npz
+    from skelssl.runs import load_run
+
+    runs = tiny_runs(tmp_path)
+    for run in runs:
+        assert main(["evaluate", run, "--save-head", "--quiet", "linear_epochs=20"]) == 0
+    loaded = load_run(runs[0], quiet=True)
+    clips = tmp_path / "clips.npz"
+    write_npz(loaded.data.split("xview")[1].subset(np.arange(4)), clips)
+    capsys.readouterr()
+    alone = []
+    for run in runs:
+        assert main(["predict", run, str(clips), "--top-k", "6", "--json"]) == 0
+        alone.append(json.loads(capsys.readouterr().out))
+    assert main(["predict", *runs, str(clips), "--top-k", "6", "--json",
+                 "--weights", "3,1"]) == 0  # fmt: skip
+    fused = json.loads(capsys.readouterr().out)
+    assert len(fused) == 4
+    for index, row in enumerate(fused):
+        by_class = [{t["class"]: t["probability"] for t in a[index]["top"]} for a in alone]
+        for top in row["top"]:  # 0.75 p_joint + 0.25 p_bone
+            expected = 0.75 * by_class[0][top["class"]] + 0.25 * by_class[1][top["class"]]
+            assert top["probability"] == pytest.approx(expected, abs=1e-5)
+
+    out = tmp_path / "fused.pt"
+    assert main(["export", *runs, "--out", str(out), "--weights", "3,1", "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["weights"] == [0.75, 0.25] and exported["max_abs_diff"] < 1e-5
+    module = torch.jit.load(str(out))
+    x = torch.from_numpy(np.array(loaded.data.joints[:1], dtype=np.float32))
+    lengths = torch.from_numpy(np.asarray(loaded.data.lengths[:1], dtype=np.int64))
+    with torch.no_grad():
+        probabilities = module(x, lengths)
+    assert probabilities.shape == (1, loaded.data.num_classes)
+    assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert main(["export", *runs, "--out", str(out), "--format", "onnx"]) == 2

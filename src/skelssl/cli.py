@@ -302,7 +302,39 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def _leading_runs(args) -> tuple[list[str], list[str]]:
+    """``RUN RUN ... FILE ...``: the run directories (holding config.yaml), then the inputs."""
+    runs, rest = [args.run_dir], list(args.inputs)
+    while rest and (Path(rest[0]) / "config.yaml").is_file():
+        runs.append(rest.pop(0))
+    return runs, rest
+
+
+def cmd_predict_ensemble(args, runs: list[str]) -> int:
+    """``predict RUN RUN ... FILE``: the runs' saved linear heads, probabilities fused."""
+    from skelssl.ensemble_models import predict_ensemble
+    from skelssl.evaluation.ensemble import parse_weights
+
+    if args.window is not None or args.head is not None or args.weights == "validate":
+        raise SkelsslError("predict with several runs uses each RUN/heads/linear.pt and "
+                           "--weights w1,w2,...; not --window, --head or --weights validate")  # fmt: skip
+    results = predict_ensemble(runs, args.inputs, weights=parse_weights(args.weights),
+                               top_k=args.top_k, checkpoint=args.checkpoint,
+                               quiet=args.quiet)  # fmt: skip
+    for result in [] if args.json else results:
+        best = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in result["top"])
+        print(f"{result['input']}: {best}")
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
 def cmd_predict(args) -> int:
+    runs, args.inputs = _leading_runs(args)
+    if not args.inputs:
+        raise SkelsslError("no input file given (predict RUN [RUN ...] FILE ...)")
+    if len(runs) > 1 or args.weights is not None:
+        return cmd_predict_ensemble(args, runs)
     for name in args.inputs:
         if not Path(name).is_file():
             raise SkelsslError("input file not found", name)
@@ -329,10 +361,30 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export_ensemble(args, out) -> int:
+    """``export RUN RUN ... --out model.pt``: the runs' fused classifier as TorchScript."""
+    from skelssl.ensemble_models import export_ensemble
+    from skelssl.evaluation.ensemble import parse_weights
+
+    if args.format != "torchscript" or args.head is not None or args.weights == "validate":
+        raise SkelsslError("export of several runs writes TorchScript of each RUN/heads/linear.pt "
+                           "with --weights w1,w2,...; not --format onnx, --head or validate")  # fmt: skip
+    result = export_ensemble([args.run_dir, *args.more_runs], out,
+                             weights=parse_weights(args.weights), checkpoint=args.checkpoint,
+                             quiet=args.quiet)  # fmt: skip
+    print(json.dumps(result) if args.json else
+          f"torchscript -> {out}: {len(result['runs'])} runs, weights {result['weights']}, "
+          f"input {result['input']['joints']} -> probabilities {result['output']}; "
+          f"reloaded: max |difference| {result['max_abs_diff']:.2e}")  # fmt: skip
+    return 0
+
+
 def cmd_export(args) -> int:
     from skelssl.paths import output_file
 
     out = output_file(args.out)
+    if args.more_runs:
+        return cmd_export_ensemble(args, out)
     from skelssl.export import export_run
 
     result = export_run(args.run_dir, out, format=args.format, head=args.head,
@@ -487,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--head", help="saved head (default RUN/heads/linear.pt, from evaluate --save-head)"
     )
     pred.add_argument("--top-k", type=int, default=5, help="classes shown per input (default 5)")
+    pred.add_argument("--weights", help="RUN RUN ... FILE: w1,w2,... (default equal)")
     pred.add_argument(
         "--window", type=int, help="frames per window: a timeline over a long recording"
     )
@@ -501,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
         **_with_example("export"),
     )  # fmt: skip
     exp.add_argument("run_dir")
+    exp.add_argument("more_runs", nargs="*", metavar="RUN",
+                     help="more runs: their fused classifier (saved linear heads)")  # fmt: skip
+    exp.add_argument("--weights", help="RUN RUN ...: w1,w2,... (default equal)")
     exp.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
     exp.add_argument("--out", required=True, help="model.pt (torchscript) or model.onnx")
     exp.add_argument("--head", help="saved head to include (RUN/heads/linear.pt): logits out")
