@@ -8,11 +8,12 @@ weights use it).
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import math
 import os
 import random
-import shutil
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from skelssl.errors import SkelsslError
+from skelssl.errors import SkelsslError, Terminated
 
 CHECKPOINT = "last.pt"
 METRICS = "metrics.jsonl"
@@ -85,54 +86,95 @@ def restore_rng(state: dict, generator: torch.Generator, device: torch.device) -
     generator.set_state(state["generator"])
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C; what SLURM and docker stop send
+
+
+def stop_exception(signum: int | None) -> KeyboardInterrupt:
+    """The exception a stop by signal ``signum`` raises: :class:`Terminated` for SIGTERM."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 class SigintScope:
-    """Inside the block, Ctrl-C (SIGINT) calls :meth:`on_sigint`; the previous handler is
-    restored when the block ends (outside the main thread this does nothing)."""
+    """Inside the block, Ctrl-C (SIGINT) and SIGTERM call :meth:`on_sigint`; the previous
+    handlers are restored when the block ends (outside the main thread this does nothing)."""
 
     def __init__(self):
-        self._previous = None
+        self._previous: dict[int, object] = {}
 
     def on_sigint(self, signum, frame) -> None:
         raise NotImplementedError
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self.on_sigint)
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self.on_sigint)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(signum, previous)
 
 
 class DeferredSigint(SigintScope):
-    """Hold Ctrl-C (SIGINT) back while a checkpoint is written and renamed.
+    """Hold Ctrl-C (SIGINT) and SIGTERM back while a checkpoint is written and renamed.
 
-    A Ctrl-C that arrives inside the block is delivered to the previous handler when
-    the block ends, so the checkpoint on disk is always whole and matches the state
-    it was taken from.
+    A signal that arrives inside the block is delivered to the previous handler when the
+    block ends (the default action of SIGTERM included), so the checkpoint on disk is
+    always whole and matches the state it was taken from.
     """
 
     def __init__(self):
         super().__init__()
-        self.received = False
+        self.received: int | None = None
 
     def on_sigint(self, signum, frame) -> None:
-        self.received = True
+        self.received = signum
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)
-        if self.received and exc[0] is None and callable(self._previous):
-            self._previous(signal.SIGINT, None)  # Python's default raises KeyboardInterrupt
+        signum = self.received
+        if signum is None or exc[0] is not None or signum not in self._previous:
+            return
+        previous = self._previous[signum]
+        if callable(previous):
+            previous(signum, None)  # Python's default SIGINT handler raises KeyboardInterrupt
+        elif previous == signal.SIG_DFL:
+            signal.raise_signal(signum)
 
 
-def save_checkpoint(payload: dict, path: Path) -> None:
-    """``torch.save`` to ``<path>.tmp`` then rename, so ``path`` is never half written;
-    Ctrl-C waits until the rename is done."""
+def _no_space(error: OSError) -> bool:
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_bytes_atomic(data: bytes, path: Path, *, what: str = "file") -> None:
+    """Write ``data`` to ``<path>.tmp`` then rename it to ``path``: ``path`` is never half
+    written. A failed write (a full disk) removes the temporary file and is a
+    :class:`SkelsslError` saying that the previous ``what`` at ``path`` is intact."""
     temporary = path.with_name(path.name + ".tmp")
-    with DeferredSigint():
-        torch.save(payload, temporary)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        kept = f"; the previous {what} is intact" if path.is_file() else ""
+        problem = "no space left on device" if _no_space(error) else (error.strerror or str(error))
+        raise SkelsslError(f"{problem} while writing {path}{kept}") from None
+
+
+def save_checkpoint(payload: dict, path: Path, *, what: str = "checkpoint") -> None:
+    """``torch.save`` into memory, then the bytes to ``<path>.tmp`` and a rename, so
+    ``path`` is never half written and a full disk is one :class:`SkelsslError` (the
+    previous checkpoint intact, no temporary file left); Ctrl-C and SIGTERM wait until
+    the rename is done."""
+    path = Path(path)
+    with DeferredSigint():
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        write_bytes_atomic(buffer.getbuffer(), path, what=what)
 
 
 def _is_torch_file(path: Path) -> bool:
@@ -145,9 +187,7 @@ def _is_torch_file(path: Path) -> bool:
 def keep_copy(path: Path, kept: Path) -> None:
     """Copy checkpoint ``path`` to ``kept`` through a temporary file, so ``kept`` is never
     half written."""
-    partial = kept.with_name(kept.name + ".tmp")
-    shutil.copyfile(path, partial)
-    os.replace(partial, kept)
+    write_bytes_atomic(Path(path).read_bytes(), Path(kept), what="checkpoint")
 
 
 def load_checkpoint(path: Path, *, missing: str = "no checkpoint to resume from") -> dict:
@@ -310,8 +350,8 @@ class MetricsLog:
             return
         kept = self._lines_before(path, resume_at) if resume_at is not None else []
         self.file = open(path, "w", encoding="utf-8")
-        self.file.writelines(kept)
-        self.file.flush()
+        for line in kept:
+            self.write_line(line)
         self.tensorboard = tensorboard_writer(path.parent)
 
     @staticmethod
@@ -332,10 +372,18 @@ class MetricsLog:
                 kept.append(line + "\n")
         return kept
 
+    def write_line(self, line: str) -> None:
+        """Append one line and flush it; a full disk is a :class:`SkelsslError`."""
+        try:
+            self.file.write(line)
+            self.file.flush()
+        except OSError as error:
+            problem = "no space left on device" if _no_space(error) else error.strerror
+            raise SkelsslError(f"{problem} while writing {self.file.name}") from None
+
     def write(self, record: dict) -> None:
         if self.file is not None:
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+            self.write_line(json.dumps(record) + "\n")
         if self.tensorboard is not None:
             is_step_line = "lr" in record
             prefix, x = ("step", record["step"]) if is_step_line else ("epoch", record["epoch"])

@@ -113,6 +113,8 @@ def build_config(tree: dict) -> RunConfig:
     config.params = params
     config.encoder = encoder
     check_stream(config.data.stream)
+    config.train.validate()
+    config.evaluation.validate()
     return config
 
 
@@ -155,6 +157,13 @@ def _deep_merge(base: dict, update: dict) -> dict:
     return merged
 
 
+def config_yaml(config: RunConfig) -> str:
+    """The resolved config as YAML text (safe_dump, no Python tags)."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
 def save_config(config: RunConfig, path: str | Path) -> None:
-    """Write the resolved config as YAML (safe_dump, no Python tags)."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (safe_dump, no Python tags), atomically."""
+    from skelssl.paths import write_text_atomic
+
+    write_text_atomic(path, config_yaml(config))

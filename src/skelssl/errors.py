@@ -22,3 +22,8 @@ class SkelsslError(Exception):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}" if self.path else self.problem
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (SLURM, ``docker stop``), handled like Ctrl-C: training saves its state;
+    the CLI exits with 143 (128 + 15) instead of Ctrl-C's 130."""

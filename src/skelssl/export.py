@@ -10,6 +10,7 @@ reported. ONNX needs the optional ``onnx`` package (and ``onnxruntime`` for the 
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import warnings
 from pathlib import Path
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from skelssl.checkpoint import write_bytes_atomic
 from skelssl.errors import SkelsslError
+from skelssl.paths import output_file
 from skelssl.runs import load_run
 
 FORMATS = ("torchscript", "onnx")
@@ -71,16 +74,14 @@ def export_run(
     joints, lengths = example_input(run.data)
     with torch.no_grad():
         expected = model(joints, lengths)
-    out = Path(out)
-    temporary = out.with_name(out.name + ".tmp")
-    try:
-        if format == "torchscript":
-            _write_torchscript(model, (joints, lengths), temporary)
-        else:
-            _write_onnx(model, (joints, lengths), temporary)
-        os.replace(temporary, out)
-    finally:
-        temporary.unlink(missing_ok=True)
+    out = output_file(out)  # a device or FIFO named --out is refused, never replaced
+    # serialised in memory first: a full disk is then a Python OSError (one line, the
+    # temporary file removed), not an abort inside the C++ writer
+    if format == "torchscript":
+        data = _torchscript_bytes(model, (joints, lengths))
+    else:
+        data = _onnx_bytes(model, (joints, lengths), out)
+    write_bytes_atomic(data, out, what="export")
     exported = run_export(out, joints, lengths, format)
     return {
         "format": format,
@@ -92,31 +93,37 @@ def export_run(
     }
 
 
-def _write_torchscript(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) -> None:
+def _torchscript_bytes(model: nn.Module, example: tuple[Tensor, Tensor]) -> bytes:
+    """The traced module as the bytes of a TorchScript file."""
     with torch.no_grad(), warnings.catch_warnings():
         # shape checks inside the encoders are constants of the fixed input: expected
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, example, check_trace=False)
-    traced.save(str(path))
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    return buffer.getvalue()
 
 
-def _write_onnx(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) -> None:
+def _onnx_bytes(model: nn.Module, example: tuple[Tensor, Tensor], out: Path) -> bytes:
+    """The module as the bytes of an ONNX file; an exporter failure names ``out``."""
+    buffer = io.BytesIO()
     with warnings.catch_warnings():  # constants of the fixed (1, T, M, V, C) input: expected
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", UserWarning)
         try:
-            _onnx_export(model, example, path)
+            _onnx_export(model, example, buffer)
         except Exception as error:  # an operator the exporter lacks: say which, offer the other
             first_line = (str(error).splitlines() or [type(error).__name__])[0]
             raise SkelsslError(
                 f"ONNX export failed ({first_line}); --format torchscript exports this encoder",
-                path.with_name(path.name.removesuffix(".tmp")),
+                out,
             ) from None
+    return buffer.getvalue()
 
 
-def _onnx_export(model: nn.Module, example: tuple[Tensor, Tensor], path: Path) -> None:
+def _onnx_export(model: nn.Module, example: tuple[Tensor, Tensor], target) -> None:
     torch.onnx.export(
-        model, example, str(path), input_names=["joints", "lengths"],
+        model, example, target, input_names=["joints", "lengths"],
         output_names=["output"], opset_version=ONNX_OPSET, dynamo=False,
     )  # fmt: skip
 

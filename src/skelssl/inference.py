@@ -153,9 +153,12 @@ def _dataset_inputs(path: Path, run: LoadedRun) -> SkeletonData:
 # ---------------------------------------------------------------------------- predict
 def load_classifier(run: LoadedRun, head_file: str | os.PathLike) -> torch.nn.Module:
     """The run's encoder with the saved head of ``head_file``, in eval mode."""
-    from skelssl.saved_heads import HeadClassifier, load_head
+    from skelssl.saved_heads import HeadClassifier, load_head, stale_head
 
     head = load_head(head_file)
+    stale = stale_head(head, run.encoder)
+    if stale:
+        raise SkelsslError(stale, head_file)
     spec = DataSpec.of(run.data)
     expected = (head.get("layout"), head.get("bodies"), head.get("channels"))
     if expected != (spec.layout, spec.bodies, spec.channels):
@@ -271,6 +274,23 @@ def timeline(
     return rows
 
 
+def check_predict_options(
+    *, top_k: int, window: int | None, stride: int | None, min_score: float
+) -> None:
+    """The options of ``predict`` in their ranges (checked before anything is loaded):
+    ``top_k`` >= 1, ``window`` and ``stride`` >= 1 (``stride`` only with ``window``),
+    ``min_score`` a probability in [0, 1]."""
+    if top_k < 1:
+        raise SkelsslError(f"--top-k must be >= 1, got {top_k}")
+    if stride is not None and window is None:
+        raise SkelsslError("--stride needs --window")
+    for name, value in (("--window", window), ("--stride", stride)):
+        if value is not None and value < 1:
+            raise SkelsslError(f"{name} must be >= 1 frame, got {value}")
+    if not 0.0 <= min_score <= 1.0:  # NaN fails too
+        raise SkelsslError(f"--min-score is a probability in [0, 1], got {min_score}")
+
+
 def predict_files(
     run_dir: str | os.PathLike,
     inputs: list[str],
@@ -287,10 +307,7 @@ def predict_files(
     with ``window``, a per-window timeline and its merged segments instead."""
     from skelssl.saved_heads import head_path
 
-    if top_k < 1:
-        raise SkelsslError(f"--top-k must be >= 1, got {top_k}")
-    if stride is not None and window is None:
-        raise SkelsslError("--stride needs --window")
+    check_predict_options(top_k=top_k, window=window, stride=stride, min_score=min_score)
     head = Path(head) if head is not None else head_path(run_dir, "linear")
     if not head.is_file():
         raise SkelsslError(
@@ -311,11 +328,12 @@ def predict_files(
             continue
         joints, layout = read_sequence_file(path, run.config.data.preprocess.max_bodies)
         if window is not None:
+            step = window if stride is None else stride
             rows = timeline(classifier, run, joints, layout, window=window,
-                            stride=stride or window, min_score=min_score)  # fmt: skip
+                            stride=step, min_score=min_score)  # fmt: skip
             results.append(
                 {"input": str(path), "frames": len(joints), "window": window,
-                 "stride": stride or window, "timeline": rows, "segments": merge_segments(rows)}
+                 "stride": step, "timeline": rows, "segments": merge_segments(rows)}
             )  # fmt: skip
             continue
         data = prepare_for_run([joints], [path.stem], layout, run)

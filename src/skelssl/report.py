@@ -7,6 +7,7 @@ inside other programs' figures alike.
 
 from __future__ import annotations
 
+import errno
 import numbers
 import os
 from collections.abc import Mapping, Sequence
@@ -252,6 +253,20 @@ def write_report(
         if not (Path(run_dir) / "config.yaml").is_file():
             raise SkelsslError("not a run directory (no config.yaml)", run_dir)
     sections: list[tuple[str, list[str], list[str]]] = []  # (title, paragraphs, images)
+    try:
+        return _write_sections(run_dirs, out, sections, quiet=quiet)
+    except OSError as error:  # a full disk: show what was computed, then say what failed
+        print(_markdown(sections))
+        where = error.filename or out
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        problem = "no space left on device" if full else error.strerror
+        raise SkelsslError(
+            f"{problem} while writing {where}; the report is incomplete (its text is printed above)"
+        ) from None
+
+
+def _write_sections(run_dirs, out: Path, sections: list, *, quiet: bool) -> Path:
+    """:func:`write_report`'s work, appending to ``sections`` as each one is computed."""
     if len(run_dirs) > 1:
         sections.append(("Training loss of every run", [], [_loss_of_every_run(run_dirs, out)]))
     for run_dir in run_dirs:
@@ -302,7 +317,12 @@ def test_split_section(
     run = load_run(run_dir, quiet=quiet)
     train, test = run.data.split(run.split)
     test_features = extract_features(run.encoder, test, quiet=quiet)
+    stale = None
     if head_path(run_dir, "linear").is_file():
+        from skelssl.saved_heads import load_head, stale_head
+
+        stale = stale_head(load_head(head_path(run_dir, "linear")), run.encoder)
+    if head_path(run_dir, "linear").is_file() and not stale:
         from skelssl.inference import load_classifier
 
         classifier = load_classifier(run, head_path(run_dir, "linear"))
@@ -314,6 +334,8 @@ def test_split_section(
                                  train.num_classes, EvalConfig(), return_predictions=True)  # fmt: skip
         predictions = np.asarray(result["predictions"])
         how = "kNN (k=1, cosine) on frozen features"
+        if stale:
+            how += " (heads/linear.pt is stale: it was fitted on older weights)"
     labels = np.asarray(test.labels)
     accuracy = float((predictions == labels).mean() * 100)
     name = run_dir.name

@@ -6,6 +6,7 @@ A run directory holds ``config.yaml`` (the resolved :class:`~skelssl.config.RunC
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import subprocess
@@ -17,13 +18,13 @@ import torch
 
 from skelssl import dist
 from skelssl.checkpoint import apply_weights, load_checkpoint
-from skelssl.config import RunConfig, build_config, read_yaml, save_config, to_dict
+from skelssl.config import RunConfig, build_config, config_yaml, read_yaml, to_dict
 from skelssl.data.cache import load_dataset
 from skelssl.data.sources import default_split
 from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import Method, build_method
-from skelssl.paths import output_directory
+from skelssl.paths import RunLock, output_directory, write_text_atomic
 from skelssl.train import set_seed, train
 
 
@@ -44,35 +45,63 @@ def git_commit() -> str | None:
 
 
 def pretrain(
-    config: RunConfig, run_dir: str | Path, *, resume: bool = False, quiet: bool = False
+    config: RunConfig | None,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    method: str | None = None,
 ) -> dict:
-    """Pre-train ``config.method`` on the training split of ``config.data``; returns the summary."""
+    """Pre-train ``config.method`` on the training split of ``config.data``; returns the summary.
+
+    ``resume`` continues the run in ``run_dir`` with its saved config (``config`` unused;
+    ``method``, when given, must be the run's). The main process holds ``run_dir``'s
+    :class:`~skelssl.paths.RunLock` throughout, so a second writer is refused.
+    """
+    if not str(run_dir).strip():
+        raise SkelsslError("--out is empty: give a run folder name (e.g. runs/simclr)")
     run_dir = Path(run_dir)
+    if resume and not (run_dir / "last.pt").exists():
+        raise SkelsslError("nothing to resume: no last.pt", run_dir)
+    if dist.is_main():
+        output_directory(run_dir)  # before the (possibly long) data preparation
+    with RunLock(run_dir) if dist.is_main() else contextlib.nullcontext():
+        return _pretrain(config, run_dir, resume=resume, quiet=quiet, method=method)
+
+
+def _pretrain(
+    config: RunConfig | None, run_dir: Path, *, resume: bool, quiet: bool, method: str | None
+) -> dict:
+    """:func:`pretrain` once the run folder is locked."""
+    previous_summary = None
     if resume:
-        if not (run_dir / "last.pt").exists():
-            raise SkelsslError("nothing to resume: no last.pt", run_dir)
         config = build_config(read_yaml(run_dir / "config.yaml"))
+        if method is not None and method != config.method:
+            raise SkelsslError(
+                f"holds a {config.method} run, not {method}: resume it with "
+                f"`skelssl pretrain {config.method} --out {run_dir} --resume`",
+                run_dir,
+            )
+        previous_summary = _read_summary(run_dir)
     elif (run_dir / "last.pt").exists():
         raise SkelsslError(
             "run directory already holds a run (use --resume or another --out)", run_dir
         )
     if config.method == "random":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=0))
-    if dist.is_main():
-        output_directory(run_dir)  # before the (possibly long) data preparation
     data = load_dataset(config.data, quiet=quiet or not dist.is_main())
     split = default_split(data, config.data.split)
     train_data, _ = data.split(split)
     set_seed(config.train.seed)  # the initial weights depend on the seed alone
     spec = DataSpec.of(data, stream=config.data.stream)  # the run's input view
-    method = build_method(config.method, config.params, config.encoder, spec)
+    model = build_method(config.method, config.params, config.encoder, spec)
     if not resume:
-        method.prepare(train_data)  # e.g. the random encoder's BN statistics
+        model.prepare(train_data)  # e.g. the random encoder's BN statistics
     if dist.is_main():
-        save_config(config, run_dir / "config.yaml")
+        write_text_atomic(run_dir / "config.yaml", config_yaml(config))
     started = time.time()
     summary = train(
-        method,
+        model,
         train_data,
         config.train,
         run_dir,
@@ -80,6 +109,8 @@ def pretrain(
         quiet=quiet,
         config_dict=to_dict(config),
     )
+    if previous_summary is not None and previous_summary.get("steps") == summary["steps"]:
+        return previous_summary  # a finished run: nothing trained, its numbers stand
     summary.update(
         method=config.method,
         data=config.data.name,
@@ -89,8 +120,17 @@ def pretrain(
         wall_seconds=round(time.time() - started, 2),
     )
     if dist.is_main():
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _read_summary(run_dir: Path) -> dict | None:
+    """The run's ``summary.json``, or None when it is missing or unreadable."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 @dataclass

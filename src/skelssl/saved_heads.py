@@ -18,11 +18,14 @@ key                    value
 ``preprocess``         the run's ``data.preprocess`` settings (dict)
 ``layout``, ``bodies``, ``frames``, ``channels``  the input it expects
 ``run``, ``checkpoint``, ``top1``  where it came from and its test accuracy
+``fitted_on``          ``{"epoch", "steps_into_epoch", "encoder_sha256"}``: the
+                       run's weights it was fitted on (:func:`stale_head`)
 =====================  =========================================================
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -84,7 +87,40 @@ def build_head(
         "run": str(run_dir),
         "checkpoint": checkpoint,
         "top1": None if top1 is None else float(top1),
+        "fitted_on": {
+            "epoch": int(run.epochs_done),
+            "steps_into_epoch": int(run.steps_into_epoch),
+            "encoder_sha256": state_hash(run.encoder.state_dict()),
+        },
     }
+
+
+def state_hash(state: dict) -> str:
+    """SHA-256 of a state dict's names and tensor bytes: equal exactly for equal weights."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous().reshape(-1)
+        digest.update(key.encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def stale_head(head: dict, encoder: nn.Module) -> str | None:
+    """Why ``head`` does not fit ``encoder``'s current weights (training went on after
+    it was fitted), or None when it fits (or carries its own finetuned encoder, or
+    predates ``fitted_on``)."""
+    fitted = head.get("fitted_on")
+    if head.get("encoder") is not None or not isinstance(fitted, dict):
+        return None
+    if fitted.get("encoder_sha256") == state_hash(encoder.state_dict()):
+        return None
+    return (
+        f"was fitted on the encoder of {head.get('checkpoint', 'last.pt')} at epoch "
+        f"{fitted.get('epoch')}, and the run's weights have changed since (training went "
+        "on?): fit it again with `skelssl evaluate RUN --save-head`, or pass the checkpoint "
+        "it was fitted on with --checkpoint"
+    )
 
 
 def save_head(path: str | os.PathLike, head: dict) -> Path:
@@ -95,8 +131,11 @@ def save_head(path: str | os.PathLike, head: dict) -> Path:
     if missing:
         raise SkelsslError(f"head is missing {', '.join(missing)}", path)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(dict(head), path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SkelsslError(f"cannot create the folder: {error.strerror}", path.parent) from None
+    save_checkpoint(dict(head), path, what="head")
     return path
 
 

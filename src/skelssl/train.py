@@ -15,7 +15,7 @@ The run directory gets ``metrics.jsonl`` (one line every ``log_every`` steps:
 because the trainer sets ``batch["diagnostics"]`` on exactly these steps; one per epoch:
 ``{"epoch", <mean losses>, "seconds"}``) and ``last.pt``, written at the end of every
 epoch (copied to ``epoch-NNNN.pt`` after the epochs in ``keep_epochs``, 0 = the initial
-weights) and on interruption (Ctrl-C), so that ``resume=True`` continues, mid-epoch
+weights) and on interruption (Ctrl-C or SIGTERM), so that ``resume=True`` continues, mid-epoch
 included, to the same weights, bit for bit, as an uninterrupted run.
 
 Every piece of state a method changes outside its optimiser (momentum encoders, queues)
@@ -57,6 +57,7 @@ from skelssl.checkpoint import (
     restore_training,
     rng_to_checkpoint,
     save_checkpoint,
+    stop_exception,
     training_checkpoint,
 )
 from skelssl.data.types import SkeletonData
@@ -129,17 +130,25 @@ class EpochSampler(Sampler[int]):
 
 
 class StopRequest(SigintScope):
-    """Ctrl-C (SIGINT) sets ``requested``; the loop stops at the next step boundary so the
-    checkpoint is consistent. A second Ctrl-C raises ``KeyboardInterrupt`` at once."""
+    """Ctrl-C (SIGINT) or SIGTERM (SLURM, ``docker stop``) sets ``requested``; the loop
+    stops at the next step boundary so the checkpoint is consistent, raising
+    ``KeyboardInterrupt`` (:class:`~skelssl.errors.Terminated` for SIGTERM). A second
+    signal raises at once."""
 
     def __init__(self):
         super().__init__()
         self.requested = False
+        self.signum: int | None = None
 
     def on_sigint(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            raise stop_exception(signum)
         self.requested = True
+        self.signum = signum
+
+    def exception(self) -> KeyboardInterrupt:
+        """What to raise for the stop request (SIGTERM: ``Terminated``)."""
+        return stop_exception(self.signum)
 
 
 def to_device(batch, device: torch.device):
@@ -371,7 +380,7 @@ class Trainer:
         """At a step boundary: raise KeyboardInterrupt on all ranks if any saw Ctrl-C."""
         if dist.any_rank(stop.requested, self.device):
             self.rng_at_step_start = capture_rng(self.generator, self.device)
-            raise KeyboardInterrupt
+            raise stop.exception()
 
     def log_step(self, losses: dict, seq_per_s: float, bar: tqdm, metrics: MetricsLog) -> None:
         values = self.mean_over_ranks(losses)
@@ -511,8 +520,9 @@ def train(
     Returns:
         ``{"epochs", "steps", "final_loss", "seconds", "seq_per_s", "device", "world_size"}``.
 
-    On Ctrl-C the loop finishes the current step, saves ``last.pt`` and re-raises
-    ``KeyboardInterrupt``. ``epochs=0`` saves the initial weights and returns.
+    On Ctrl-C or SIGTERM the loop finishes the current step, saves ``last.pt`` and raises
+    ``KeyboardInterrupt`` (:class:`~skelssl.errors.Terminated` for SIGTERM).
+    ``epochs=0`` saves the initial weights and returns.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,11 @@ def read_yaml(path: str | Path) -> dict:
             tree = yaml.safe_load(handle) or {}
     except FileNotFoundError:
         raise SkelsslError("config file not found", path) from None
+    except IsADirectoryError:
+        raise SkelsslError("is a folder, not a YAML config file", path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise SkelsslError(f"cannot read the config file: {reason}", path) from None
     except yaml.YAMLError as error:
         raise SkelsslError(f"invalid YAML: {str(error).splitlines()[0]}", path) from None
     if not isinstance(tree, dict):

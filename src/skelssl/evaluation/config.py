@@ -3,6 +3,7 @@ the run configuration and the reports. A leaf: imports nothing of skelssl but it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from skelssl.errors import SkelsslError
@@ -45,9 +46,17 @@ class EvalConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise SkelsslError(f"evaluation.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("linear_epochs", "finetune_epochs"):
-            if getattr(self, name) < 0:
-                raise SkelsslError(f"evaluation.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("linear_epochs", "finetune_epochs"):  # 0 would report an untrained head
+            if getattr(self, name) < 1:
+                raise SkelsslError(f"evaluation.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("linear_lr", "finetune_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise SkelsslError(f"evaluation.{name} must be a finite number > 0, got {value}")
+        for name in ("linear_weight_decay", "finetune_weight_decay"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise SkelsslError(f"evaluation.{name} must be a finite number >= 0, got {value}")
         if self.knn_metric not in KNN_METRICS:
             raise SkelsslError(
                 f"evaluation.knn_metric must be one of {', '.join(KNN_METRICS)}, got {self.knn_metric!r}"

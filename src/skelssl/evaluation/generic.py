@@ -415,7 +415,8 @@ def knn_on_features(
         k=config.knn_k, metric=config.knn_metric, weighted=config.knn_weighted,
     )  # fmt: skip
     accuracy = classification_accuracy(scores, test_y, require_positive=True)
-    if config.knn_k < 5:  # k neighbours vote for at most k classes: no top-5 to speak of
+    k = min(config.knn_k, int(bank.shape[0]))  # the k used: at most the training set
+    if k < 5:  # k neighbours vote for at most k classes: no top-5 to speak of
         accuracy.pop("top5")
     result = {
         "protocol": "knn",
@@ -423,7 +424,8 @@ def knn_on_features(
         "n_train": int(bank.shape[0]),
         "n_test": int(query.shape[0]),
         "num_classes": int(num_classes),
-        "k": config.knn_k,
+        "k": k,
+        **({"k_requested": config.knn_k} if k != config.knn_k else {}),
         "metric": config.knn_metric,
         "weighted": config.knn_weighted,
     }

@@ -80,8 +80,12 @@ def evaluate_run(
     )
     result = PROTOCOLS[protocol](run.method, train_data, test_data, options)
     if save_head:
-        tags["head_file"] = str(_save_head(run, run_dir, protocol, result.pop("head"), result,
-                                           checkpoint))  # fmt: skip
+        head = result.pop("head")
+        try:
+            tags["head_file"] = str(_save_head(run, run_dir, protocol, head, result, checkpoint))
+        except SkelsslError as error:  # e.g. a full disk: the computed result is still shown
+            error.result = {**result, **tags}
+            raise
     tags.update(epoch=run.epochs_done, epochs_planned=run.epochs_planned, finished=run.finished)
     if not run.finished:
         print(f"skelssl: note: {run_dir}: {run.progress_note()}", file=sys.stderr)
