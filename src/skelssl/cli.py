@@ -11,14 +11,18 @@ alone answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from skelssl import __version__
-from skelssl.errors import SkelsslError
+from skelssl.errors import SkelsslError, Terminated
 from skelssl.progress import progress_stream
 
 DATA_NAMES = (
@@ -137,11 +141,12 @@ def cmd_pretrain(args) -> int:
     dist.setup(resolve_device(device).type)
     is_main = dist.is_main()  # the process group is gone after cleanup
     try:
-        summary = pretrain(config, args.out, resume=args.resume, quiet=args.quiet)
-    except KeyboardInterrupt:
+        summary = pretrain(config, args.out, resume=args.resume, quiet=args.quiet,
+                           method=args.method if args.resume else None)  # fmt: skip
+    except KeyboardInterrupt as stop:
         if is_main:
             print(resume_hint(args), file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
     finally:
         dist.cleanup()
     if is_main:
@@ -211,17 +216,23 @@ def cmd_evaluate(args) -> int:
             "splits": args.splits,
         }
         other = {key: value for key, value in other.items() if value is not None}
-    result = evaluate_run(
-        args.run_dir,
-        protocol=args.protocol,
-        data=other,
-        label_fraction=args.label_fraction,
-        seeds=args.seeds,
-        overrides=args.overrides,
-        checkpoint=args.checkpoint,
-        quiet=args.quiet,
-        save_head=args.save_head,
-    )
+    try:
+        result = evaluate_run(
+            args.run_dir,
+            protocol=args.protocol,
+            data=other,
+            label_fraction=args.label_fraction,
+            seeds=args.seeds,
+            overrides=args.overrides,
+            checkpoint=args.checkpoint,
+            quiet=args.quiet,
+            save_head=args.save_head,
+        )
+    except SkelsslError as error:  # the head could not be written: print the result first
+        if getattr(error, "result", None) is not None:
+            result = summary_of(error.result)
+            print(json.dumps(result) if args.json else _format_result(result))
+        raise
     result = summary_of(result)
     print(json.dumps(result) if args.json else _format_result(result))
     return 0
@@ -247,7 +258,9 @@ def _format_result(result: dict) -> str:
             + text
         )
     if "top1_std" in result:
-        text += f"  (± {result['top1_std']:.2f} over {len(result.get('runs', []))} runs)"
+        runs = result.get("runs") or next(iter(result.get("fractions", {}).values()), {})
+        count = len(runs.get("runs", [])) if isinstance(runs, dict) else len(runs)
+        text += f"  (± {result['top1_std']:.2f} over {count} runs)"
     if result.get("head_file"):
         text += f"  [head saved: {result['head_file']}]"
     if result.get("finished") is False:
@@ -615,6 +628,24 @@ def _add_data_options(parser: argparse.ArgumentParser, *, with_name: bool) -> No
         )
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (SLURM, ``docker stop``) raises ``Terminated`` like Ctrl-C raises
+    ``KeyboardInterrupt``: cleanup runs, training saves its state, exit code 143."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -624,15 +655,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]
-    with progress_stream():
+    with progress_stream(), _sigterm_interrupts():
         try:
             return args.run(args)
         except SkelsslError as error:
             print(f"skelssl: error: {error}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("skelssl: interrupted", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as stop:
+            terminated = isinstance(stop, Terminated)
+            print(f"skelssl: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+            return 143 if terminated else 130
+        except OSError as error:  # a write no command caught: one line, not a traceback
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f" while writing {error.filename}" if error.filename else ""
+            print(f"skelssl: error: no space left on device{where}", file=sys.stderr)
+            return 2
         except BrokenPipeError:  # stdout closed early (``| head``): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
