@@ -393,3 +393,77 @@ def test_byol_semi_summary_counts_its_runs():
     result = {"protocol": "byol-semi", "top1": 50.0, "top1_std": 2.5, "n_train": 4,
               "n_test": 8, "fractions": {"0.5": {"top1": 50.0, "runs": [48.0, 52.0]}}}  # fmt: skip
     assert "over 2 runs" in _format_result(result)
+
+
+# --------------------------------------------------------------------------- readers
+def _nwucla_folder(tmp_path: Path, count: int = 4) -> Path:
+    import numpy as np
+
+    root = tmp_path / "nwucla"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        frames = rng.normal(size=(12, 20, 3)).round(3).tolist()
+        name = f"a01_s{index + 1:02d}_e01_v{index % 3 + 1:02d}.json"
+        (root / name).write_text(json.dumps({"skeletons": frames}))
+    return root
+
+
+def test_dangling_link_and_fifo_are_skipped_and_said(tmp_path, capsys):
+    from skelssl.data.cache import raw_fingerprint
+    from skelssl.data.readers.nwucla import read_nwucla
+
+    root = _nwucla_folder(tmp_path)
+    (root / "a02_s01_e01_v01.json").symlink_to(tmp_path / "gone.json")
+    os.mkfifo(root / "a03_s01_e01_v01.json")  # reading it would block forever
+    names = [entry[0] for entry in raw_fingerprint(root)]
+    assert "a02_s01_e01_v01.json" in names  # the fingerprint names the link, no crash
+    raw = read_nwucla(root, quiet=True)
+    assert len(raw.sequences) == 4
+    assert any("a02_s01_e01_v01.json: a dangling symbolic link" in s for s in raw.skipped)
+    assert any("a03_s01_e01_v01.json: not a regular file" in s for s in raw.skipped)
+    capsys.readouterr()
+    for extra in ([], ["--skip-bad"]):
+        assert main(["info", "nw-ucla", "--root", str(root), *extra]) == 0
+        err = capsys.readouterr().err
+        assert "skipped 2 bad files" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("skeletons", "problem"),
+    [
+        ([[["0.5", 0.1, 0.2]] * 20] * 3, '"0.5"'),
+        ([[[True, 0.1, 0.2]] * 20] * 3, "true"),
+        ([[[0.1, 0.1, None]] * 20] * 3, "null"),
+    ],
+)
+def test_nwucla_coordinates_must_be_numbers(tmp_path, skeletons, problem):
+    from skelssl.data.readers.nwucla import read_nwucla_file
+    from skelssl.errors import SkelsslError
+
+    path = tmp_path / "a01_s01_e01_v01.json"
+    path.write_text(json.dumps({"skeletons": skeletons}))
+    with pytest.raises(SkelsslError, match="where a coordinate") as error:
+        read_nwucla_file(path)
+    assert problem in str(error.value) and str(path) in str(error.value)
+
+
+def test_nwucla_deeply_nested_json_is_one_error(tmp_path):
+    from skelssl.data.readers.nwucla import read_nwucla_file
+    from skelssl.errors import SkelsslError
+
+    path = tmp_path / "a01_s01_e01_v01.json"
+    path.write_text('{"skeletons": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(SkelsslError, match="nested too deeply"):
+        read_nwucla_file(path)
+
+
+@pytest.mark.parametrize("dtype", [bool, complex])
+def test_npz_joints_must_be_real_numbers(tmp_path, capsys, dtype):
+    import numpy as np
+
+    path = tmp_path / "data.npz"
+    np.savez(path, joints=np.ones((2, 4, 1, 25, 3), dtype=dtype), labels=np.array([0, 1]),
+             lengths=np.array([4, 4]))  # fmt: skip
+    line = _fails(["info", path], capsys, path)
+    assert "real numbers" in line and np.dtype(dtype).name in line

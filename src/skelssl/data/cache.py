@@ -122,7 +122,12 @@ def raw_fingerprint(path: Path | None) -> list[tuple[str, int, int]]:
     for folder, _, files in os.walk(path):
         for name in files:
             full = os.path.join(folder, name)
-            stat = os.stat(full)
+            try:
+                stat = os.stat(full)
+            except OSError:  # a dangling symbolic link: the link itself, size -1
+                stat = os.lstat(full)
+                entries.append((os.path.relpath(full, path), -1, stat.st_mtime_ns))
+                continue
             entries.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
     return sorted(entries)
 

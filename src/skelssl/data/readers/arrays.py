@@ -200,8 +200,8 @@ def _joints(joints: np.ndarray, path: Path) -> np.ndarray:
     """(N, T, M, V, C) float32, checked for rank, emptiness and finiteness."""
     if joints.ndim != 5:
         raise SkelsslError(f"joints must have shape (N, T, M, V, C), got {joints.shape}", path)
-    if not (np.issubdtype(joints.dtype, np.number) or joints.dtype == bool):
-        raise SkelsslError(f"joints must be numbers, got dtype {joints.dtype}", path)
+    if joints.dtype.kind not in "iuf":  # booleans and complex numbers are no coordinates
+        raise SkelsslError(f"joints must be real numbers, got dtype {joints.dtype}", path)
     num_samples, num_frames, num_bodies, num_joints, channels = joints.shape
     if num_samples == 0:
         raise SkelsslError("no samples (joints has N = 0)", path)

@@ -60,7 +60,7 @@ def read_nwucla(
     ``RawDataset.skipped`` as ``"path: problem"``.
     """
     paths = find_files(root)
-    sequences, skipped = [], []
+    sequences, skipped = [], not_regular_files(root)
     for path in tqdm(paths, desc="reading NW-UCLA", unit="file", disable=quiet):
         try:
             sequences.append(read_nwucla_file(path))
@@ -81,14 +81,33 @@ def read_nwucla(
 
 
 def find_files(root: str | os.PathLike) -> list[Path]:
-    """The NW-UCLA JSON files directly under ``root``, sorted by name; error if none."""
+    """The NW-UCLA JSON files directly under ``root``, sorted by name; error if none.
+
+    Only regular files (or links to them) are read: a FIFO would block the reader
+    forever and a dangling link has nothing to read (:func:`not_regular_files`)."""
     root = Path(root)
     if not root.is_dir():
         raise SkelsslError("NW-UCLA directory not found", root)
-    paths = sorted(p for p in root.iterdir() if FILE_PATTERN.match(p.name))
+    paths = sorted(p for p in root.iterdir() if FILE_PATTERN.match(p.name) and p.is_file())
     if not paths:
         raise SkelsslError("no NW-UCLA files (aAA_sSS_eEE_vVV.json) in directory", root)
     return paths
+
+
+def not_regular_files(root: str | os.PathLike) -> list[str]:
+    """``"path: problem"`` for each entry of ``root`` named like a sample that is not a
+    regular file (a dangling link, a FIFO, a device, a folder): left out, and said."""
+    skipped = []
+    for path in sorted(Path(root).iterdir()):
+        if FILE_PATTERN.match(path.name) and not path.is_file():
+            if path.is_symlink() and not path.exists():
+                what = "a dangling symbolic link"
+            elif path.is_dir():
+                what = "a folder"
+            else:
+                what = "not a regular file (a FIFO, socket or device)"
+            skipped.append(f"{path}: {what}, not read")
+    return skipped
 
 
 def read_nwucla_file(path: str | os.PathLike) -> Sequence:
@@ -120,15 +139,20 @@ def read_joints(path: str | os.PathLike) -> np.ndarray:
 
 def _load_joints(path: Path) -> np.ndarray:
     """The ``skeletons`` array of a file, checked to be finite (T >= 1, 20, 3) float32."""
+    if not path.is_file():  # a FIFO would block open() forever
+        raise SkelsslError("not a regular file (a FIFO, socket, device or dangling link)", path)
     try:
         with open(path, encoding="utf-8") as file:
             content = json.load(file)
     except json.JSONDecodeError as error:
         raise SkelsslError(f"corrupt JSON: {error.msg} at line {error.lineno}", path) from None
+    except RecursionError:
+        raise SkelsslError("corrupt JSON: nested too deeply", path) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SkelsslError(f"cannot read file: {error}", path) from None
     if not isinstance(content, dict) or "skeletons" not in content:
         raise SkelsslError('missing key "skeletons"', path)
+    _check_numbers(content["skeletons"], path)
     try:
         joints = np.asarray(content["skeletons"], dtype=np.float32)
     except (ValueError, TypeError):
@@ -143,6 +167,28 @@ def _load_joints(path: Path) -> np.ndarray:
         raise SkelsslError(f"wrong joint count: expected {NUM_JOINTS}, got {joints.shape[1]}", path)
     _check_finite(joints, path)
     return joints
+
+
+def _check_numbers(skeletons, path: Path) -> None:
+    """Every leaf of the nested ``skeletons`` lists is a JSON number: numeric strings
+    ("0.5") and booleans, which NumPy would convert silently, are refused."""
+    pending = [(skeletons, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, list) and depth < 3:
+            pending.extend((item, depth + 1) for item in value)
+        elif depth == 3 and isinstance(value, int | float) and not isinstance(value, bool):
+            continue
+        elif depth == 3 or not isinstance(value, list):
+            raise SkelsslError(
+                f"skeletons holds {json.dumps(value)[:40]} where a coordinate (a number) is "
+                "expected: [frames][20 joints][x, y, z]",
+                path,
+            )
+        else:  # a list below the coordinates
+            raise SkelsslError(
+                "skeletons is not a regular [frames][20 joints][x, y, z] array of numbers", path
+            )
 
 
 def _check_finite(joints: np.ndarray, path: Path) -> None:
