@@ -4,9 +4,11 @@ already written lost, and values refused where they are parsed."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,8 +19,6 @@ import torch
 
 from skelssl.cli import main
 from tiny import TINY_SYNTHETIC
-
-pytestmark = pytest.mark.usefixtures("private_cache")
 
 TINY = [*TINY_SYNTHETIC, "data.preprocess.view_normalize=false", "batch_size=16"]
 
@@ -53,11 +53,20 @@ def _pretrain_args(out: Path | str, *extra: str, method: str = "simclr") -> list
             "epochs=1", *extra]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def _base_run(tmp_path_factory) -> Path:
+    """One finished tiny run for the module (the session's dataset cache)."""
+    out = tmp_path_factory.mktemp("base") / "run"
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        assert main(_pretrain_args(out)) == 0
+    return out
+
+
 @pytest.fixture
-def run_dir(tmp_path, capsys) -> Path:
+def run_dir(_base_run, tmp_path) -> Path:
+    """A copy of the module's finished run that a test may change."""
     out = tmp_path / "run"
-    assert main(_pretrain_args(out)) == 0
-    capsys.readouterr()
+    shutil.copytree(_base_run, out)
     return out
 
 
@@ -290,6 +299,25 @@ def test_report_on_a_full_disk_prints_its_text(run_dir, tmp_path, monkeypatch, c
     captured = capsys.readouterr()
     _one_line(captured.err, out / "report.md", "no space left on device")
     assert "Test split" in captured.out and "top-1" in captured.out
+
+
+def test_report_whose_plots_do_not_fit_still_computes_its_text(run_dir, tmp_path, monkeypatch,
+                                                              capsys):  # fmt: skip
+    """A full disk from the first PNG on: every section is still computed and printed."""
+    from skelssl import report
+
+    def full(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"half a PNG")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(report.Figure, "savefig", full)
+    out = tmp_path / "report"
+    capsys.readouterr()
+    assert main(["report", str(run_dir), "--out", str(out), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    _one_line(captured.err, "no space left on device", ".png")
+    assert "Test split" in captured.out and "top-1" in captured.out
+    assert not list(out.glob("*.png"))  # no half-written plot left
 
 
 def test_metrics_log_on_a_full_disk_is_one_line(tmp_path):

@@ -63,10 +63,21 @@ def markdown_table(
 
 
 # ---------------------------------------------------------------------------- plots
+# inside write_report: failed file writes are collected here (the report's text goes on
+# being computed), not raised at once
+_write_failures: list[OSError] | None = None
+
+
 def _save(figure: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
+    try:
+        figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
+    except OSError as error:
+        path.unlink(missing_ok=True)  # no half-written PNG
+        if _write_failures is None:
+            raise
+        _write_failures.append(error)
     return path
 
 
@@ -252,17 +263,26 @@ def write_report(
     for run_dir in run_dirs:
         if not (Path(run_dir) / "config.yaml").is_file():
             raise SkelsslError("not a run directory (no config.yaml)", run_dir)
+    global _write_failures
     sections: list[tuple[str, list[str], list[str]]] = []  # (title, paragraphs, images)
+    _write_failures = failures = []
     try:
-        return _write_sections(run_dirs, out, sections, quiet=quiet)
-    except OSError as error:  # a full disk: show what was computed, then say what failed
-        print(_markdown(sections))
-        where = error.filename or out
-        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
-        problem = "no space left on device" if full else error.strerror
-        raise SkelsslError(
-            f"{problem} while writing {where}; the report is incomplete (its text is printed above)"
-        ) from None
+        index = _write_sections(run_dirs, out, sections, quiet=quiet)
+    except OSError as error:
+        failures.append(error)
+    finally:
+        _write_failures = None
+    if not failures:
+        return index
+    # a full disk: show what was computed, then say what could not be written
+    print(_markdown(sections))
+    error = failures[0]
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    problem = "no space left on device" if full else error.strerror
+    raise SkelsslError(
+        f"{problem} while writing {error.filename or out}; the report is incomplete "
+        "(its text is printed above)"
+    )
 
 
 def _write_sections(run_dirs, out: Path, sections: list, *, quiet: bool) -> Path:
@@ -284,10 +304,18 @@ def _write_sections(run_dirs, out: Path, sections: list, *, quiet: bool) -> Path
     table = markdown_table(rows, REPORT_COLUMNS) if rows else "no evaluations recorded yet"
     sections.append(("Evaluations (evaluations.jsonl)", [table], []))
     sections.append(test_split_section(Path(run_dirs[0]), out, quiet=quiet))
-    (out / "report.md").write_text(_markdown(sections), encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(_html(sections), encoding="utf-8")
-    return index
+    for path, text in (
+        (out / "report.md", _markdown(sections)),
+        (out / "index.html", _html(sections)),
+    ):
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            path.unlink(missing_ok=True)
+            if _write_failures is None:
+                raise
+            _write_failures.append(error)
+    return out / "index.html"
 
 
 def _loss_of_every_run(run_dirs: Sequence[str | os.PathLike], out: Path) -> str:
