@@ -143,8 +143,10 @@ def test_checkpoint_and_metrics_contents(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     step_lines = [r for r in records if "lr" in r]
     epoch_lines = [r for r in records if "lr" not in r]
-    assert [r["step"] for r in step_lines] == [3]
-    assert {"step", "epoch", "lr", "loss", "logit_norm", "seq_per_s"} == set(step_lines[0])
+    assert [r["step"] for r in step_lines] == [0, 3]  # step 0: the untrained encoder's check
+    checks = {"feature_rank", "feature_cosine"}
+    assert {"step", "epoch", "lr"} | checks == set(step_lines[0])
+    assert {"step", "epoch", "lr", "loss", "logit_norm", "seq_per_s"} | checks == set(step_lines[1])
     assert [r["epoch"] for r in epoch_lines] == [1, 2]
     assert {"epoch", "loss", "logit_norm", "seconds"} == set(epoch_lines[0])
 
@@ -256,7 +258,7 @@ def test_diagnostics_come_on_logged_steps_and_average_over_them(tmp_path):
     config = TrainConfig(**{**CONFIG, "epochs": 3})  # 2 steps per epoch, log_every 3
     train(DiagnosingToy(), _toy_data(), config, tmp_path, quiet=True)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    step_lines = [r for r in records if "lr" in r]
+    step_lines = [r for r in records if "lr" in r and r["step"] > 0]  # step 0: feature check
     epoch_lines = {r["epoch"]: r for r in records if "lr" not in r}
     assert [r["step"] for r in step_lines] == [3, 6] and all("spread" in r for r in step_lines)
     assert "spread" not in epoch_lines[1]  # steps 1-2: none asked for

@@ -99,3 +99,65 @@ def ridge_r2(
     model.fit(source_fit, np.asarray(target_fit, dtype=np.float64))
     predicted = model.predict(np.asarray(source_held_out, dtype=np.float64))
     return float(r2_score(target_held_out, predicted, multioutput="variance_weighted"))
+
+
+# ------------------------------------------------------------------ collapse monitor
+# Thresholds set from measured runs (benchmarks/carryover/results/collapse_thresholds.md):
+# a collapsed BYOL's encoder features fell from an effective rank of ~31 to 4-7 (of 256) on
+# a batch of 128, a ratio of 0.13-0.23 of its rank near the start; healthy runs of every
+# method keep or raise it (ratio >= 0.6 in the runs we measured).
+COLLAPSE_RANK_RATIO = 0.3  # rank below this fraction of the untrained encoder's = collapsing
+COLLAPSE_COSINE = 0.95  # mean cosine between different samples' features above this
+COLLAPSE_GRACE = 0.1  # fraction of training before the monitor may warn (warm-up)
+COLLAPSE_CHECKS = 3  # consecutive bad checks before it warns
+
+
+class CollapseMonitor:
+    """Watches the encoder's features on the logged training batches of any method.
+
+    ``start(rank, cosine)`` takes the untrained encoder's values on the first batch; every
+    ``observe(progress, rank, cosine)`` after it counts a check as bad when the effective
+    rank fell below ``COLLAPSE_RANK_RATIO`` of the start or the features all point one way
+    (mean pairwise cosine above ``COLLAPSE_COSINE``). Past ``COLLAPSE_GRACE`` of training,
+    ``COLLAPSE_CHECKS`` bad checks in a row give the warning (returned once, kept in
+    :attr:`warning`)."""
+
+    def __init__(self) -> None:
+        self.rank_at_start: float | None = None
+        self.cosine_at_start: float | None = None
+        self.last: dict[str, float] = {}
+        self.bad_checks = 0
+        self.warning: str | None = None
+
+    def start(self, rank: float, cosine: float) -> None:
+        self.rank_at_start, self.cosine_at_start = float(rank), float(cosine)
+
+    def observe(self, progress: float, rank: float, cosine: float) -> str | None:
+        """Record one check; the warning text the first time the run looks collapsed."""
+        self.last = {"effective_rank": float(rank), "mean_cosine": float(cosine)}
+        start = self.rank_at_start if self.rank_at_start else float(rank)
+        low_rank = rank < COLLAPSE_RANK_RATIO * start
+        aligned = cosine > COLLAPSE_COSINE
+        past_grace = progress >= COLLAPSE_GRACE
+        self.bad_checks = self.bad_checks + 1 if (low_rank or aligned) and past_grace else 0
+        if self.warning or self.bad_checks < COLLAPSE_CHECKS:
+            return None
+        reason = (
+            f"effective rank {rank:.1f} < {COLLAPSE_RANK_RATIO} x {start:.1f} (untrained)"
+            if low_rank
+            else f"features' mean cosine {cosine:.2f} > {COLLAPSE_COSINE}"
+        )
+        self.warning = (
+            f"the encoder's features look collapsed ({reason}, {COLLAPSE_CHECKS} checks in a "
+            "row): its linear/kNN results will likely be below the untrained encoder's"
+        )
+        return self.warning
+
+    def summary(self) -> dict:
+        """What ``summary.json`` keeps: start, last values and the warning (or None)."""
+        return {
+            "effective_rank_start": self.rank_at_start,
+            "mean_cosine_start": self.cosine_at_start,
+            **{f"{key}_last": value for key, value in self.last.items()},
+            "warning": self.warning,
+        }

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from skelssl.data.types import DataSpec, SkeletonData
 from skelssl.errors import SkelsslError
 from skelssl.methods import Method, build_method
 from skelssl.paths import RunLock, output_directory, write_text_atomic
-from skelssl.train import set_seed, train
+from skelssl.train import batch_within, epoch_steps, set_seed, stretch_to_min_steps, train
 
 
 def git_commit() -> str | None:
@@ -97,6 +98,7 @@ def _pretrain(
     model = build_method(config.method, config.params, config.encoder, spec)
     if not resume:
         model.prepare(train_data)  # e.g. the random encoder's BN statistics
+        config = _at_least_min_steps(config, model, train_data, quiet)
     if dist.is_main():
         write_text_atomic(run_dir / "config.yaml", config_yaml(config))
     started = time.time()
@@ -131,6 +133,31 @@ def _read_summary(run_dir: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) else None
+
+
+def _at_least_min_steps(config: RunConfig, method, train_data, quiet: bool) -> RunConfig:
+    """``config`` fitted to this data (said on stderr): a batch no larger than the training
+    items, and a schedule stretched to ``train.min_steps``."""
+    items = len(method.train_dataset(train_data, config.train.seed))
+    bounded = batch_within(config.train, items, dist.world_size())
+    if bounded is not config.train and not quiet and dist.is_main():
+        print(
+            f"skelssl: {items} training items: train.batch_size {config.train.batch_size} "
+            f"lowered to {bounded.batch_size}",
+            file=sys.stderr,
+        )
+    steps = epoch_steps(items, bounded, dist.world_size())
+    stretched = stretch_to_min_steps(bounded, steps)
+    if stretched is config.train:
+        return config
+    if stretched is not bounded and not quiet and dist.is_main():
+        print(
+            f"skelssl: {items} training items make {steps} steps an epoch: "
+            f"{config.train.epochs} epochs stretched to {stretched.epochs} "
+            f"for train.min_steps={config.train.min_steps}",
+            file=sys.stderr,
+        )
+    return dataclasses.replace(config, train=stretched)
 
 
 @dataclass

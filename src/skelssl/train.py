@@ -11,8 +11,10 @@ A batch is a dict of tensors on the training device (``joints (N,T,M,V,C)``,
 trainer, for the method's augmentations. Under DDP, N is the per-rank batch.
 
 The run directory gets ``metrics.jsonl`` (one line every ``log_every`` steps:
-``{"step", "epoch", "lr", <losses>, "seq_per_s"}``, where a method adds its diagnostics
-because the trainer sets ``batch["diagnostics"]`` on exactly these steps; one per epoch:
+``{"step", "epoch", "lr", <losses>, "seq_per_s", "feature_rank", "feature_cosine"}``, where a
+method adds its diagnostics because the trainer sets ``batch["diagnostics"]`` on exactly these
+steps, and the trainer its collapse check of the encoder's features (step 0: the untrained
+encoder's, the reference; :class:`~skelssl.diagnostics.CollapseMonitor`); one per epoch:
 ``{"epoch", <mean losses>, "seconds"}``) and ``last.pt``, written at the end of every
 epoch (copied to ``epoch-NNNN.pt`` after the epochs in ``keep_epochs``, 0 = the initial
 weights) and on interruption (Ctrl-C or SIGTERM), so that ``resume=True`` continues, mid-epoch
@@ -27,9 +29,12 @@ Under torchrun the process group stays up after :func:`train`; the caller ends i
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +66,7 @@ from skelssl.checkpoint import (
     training_checkpoint,
 )
 from skelssl.data.types import SkeletonData
+from skelssl.diagnostics import CollapseMonitor, effective_rank, mean_pairwise_cosine
 from skelssl.errors import SkelsslError
 from skelssl.methods.base import Method
 from skelssl.optim import build_optimizer, build_scheduler
@@ -170,6 +176,8 @@ def _grad_scaler(enabled: bool):
 def _check_config(config: TrainConfig, world: int) -> None:
     if config.epochs < 0:
         raise SkelsslError(f"must be >= 0, got {config.epochs}", "train.epochs")
+    if config.min_steps < 0:
+        raise SkelsslError(f"must be >= 0, got {config.min_steps}", "train.min_steps")
     if config.batch_size < 1 or config.batch_size % world:
         raise SkelsslError(
             f"must be a positive multiple of the {world} processes, got {config.batch_size}",
@@ -184,6 +192,45 @@ def _check_config(config: TrainConfig, world: int) -> None:
         raise SkelsslError(f"must be >= 0, got {config.clip_grad}", "train.clip_grad")
     if any(not isinstance(e, int) or e < 0 for e in config.keep_epochs):
         raise SkelsslError(f"must be epochs >= 0, got {config.keep_epochs}", "train.keep_epochs")
+
+
+def epoch_steps(items: int, config: TrainConfig, world: int) -> int:
+    """Optimiser steps in one epoch of ``items`` training items (as the loader batches them)."""
+    local_batch = max(config.batch_size // world, 1)
+    per_rank = items // world if config.drop_last else math.ceil(items / world)
+    return per_rank // local_batch if config.drop_last else math.ceil(per_rank / local_batch)
+
+
+def batch_within(config: TrainConfig, items: int, world: int) -> TrainConfig:
+    """``config`` with ``batch_size`` lowered to the training items (a multiple of the
+    ranks) when a full batch would not fit: a recipe's batch of 128 still trains on a
+    dataset of 100 clips (``lr_scaling=linear`` then scales the lr with it)."""
+    if not config.drop_last or items >= config.batch_size or items < world:
+        return config
+    return dataclasses.replace(config, batch_size=items - items % world)
+
+
+def stretch_to_min_steps(config: TrainConfig, steps_per_epoch: int) -> TrainConfig:
+    """``config`` with at least ``config.min_steps`` optimiser steps.
+
+    A recipe written in epochs gives a dataset 4x smaller 4x fewer steps. Where
+    ``epochs * steps_per_epoch < min_steps``, the epochs become ``ceil(min_steps /
+    steps_per_epoch)`` and the warm-up and the step milestones are scaled by the same
+    factor, so the learning-rate schedule keeps its shape in steps. Unchanged otherwise.
+    """
+    planned = config.epochs * steps_per_epoch
+    if config.min_steps <= 0 or config.epochs <= 0 or steps_per_epoch <= 0:
+        return config
+    if planned >= config.min_steps:
+        return config
+    epochs = math.ceil(config.min_steps / steps_per_epoch)
+    factor = epochs / config.epochs
+    return dataclasses.replace(
+        config,
+        epochs=epochs,
+        warmup_epochs=config.warmup_epochs * factor,
+        milestones=[milestone * factor for milestone in config.milestones],
+    )
 
 
 def build_loader(
@@ -246,6 +293,7 @@ class Trainer:
         self.rng_at_step_start = capture_rng(self.generator, device)
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_counts: dict[str, int] = {}  # diagnostics come only on logged steps
+        self.collapse = CollapseMonitor()
 
     # ----------------------------------------------------------------- setup
 
@@ -355,6 +403,8 @@ class Trainer:
             batch["generator"] = self.generator
             # methods add their (costlier) diagnostics only on the steps that are logged
             batch["diagnostics"] = (self.progress.step + 1) % self.config.log_every == 0
+            if self.progress.step == 0 and self.method.monitors_collapse:
+                self.log_untrained_features(batch, metrics)
             losses = self.train_step(batch)
             self.progress.step += 1
             self.progress.step_in_epoch += 1
@@ -368,7 +418,11 @@ class Trainer:
             if self.progress.step % self.config.log_every == 0:
                 now = time.perf_counter()
                 self.log_step(
-                    losses, window_sequences / max(now - window_started, 1e-9), bar, metrics
+                    losses,
+                    window_sequences / max(now - window_started, 1e-9),
+                    bar,
+                    metrics,
+                    features=self.feature_check(batch) if self.method.monitors_collapse else {},
                 )
                 window_started, window_sequences = time.perf_counter(), 0
             # under DDP ranks agree (a collective) only at logging steps, to stay asynchronous
@@ -382,7 +436,51 @@ class Trainer:
             self.rng_at_step_start = capture_rng(self.generator, self.device)
             raise stop.exception()
 
-    def log_step(self, losses: dict, seq_per_s: float, bar: tqdm, metrics: MetricsLog) -> None:
+    @torch.no_grad()
+    def feature_check(self, batch: dict) -> dict[str, float]:
+        """Effective rank and mean pairwise cosine of the encoder's features (N, D) of this
+        batch, in eval mode (no BatchNorm statistics updated, no random draws): the
+        collapse check every method gets (:class:`~skelssl.diagnostics.CollapseMonitor`)."""
+        encoder = self.method.encoder
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            features = encoder(batch["joints"]).float()  # the encoder contract: forward(x)
+        finally:
+            encoder.train(was_training)
+        if not bool(torch.isfinite(features).all()):
+            return {}  # a diverged run: the loss check names the cause
+        return {
+            "feature_rank": effective_rank(features),
+            "feature_cosine": float(mean_pairwise_cosine(features)),
+        }
+
+    def log_untrained_features(self, batch: dict, metrics: MetricsLog) -> None:
+        """The untrained encoder's feature check, the monitor's reference (a step-0 line)."""
+        values = self.feature_check(batch)
+        if not values:
+            return
+        self.collapse.start(values["feature_rank"], values["feature_cosine"])
+        lr = self.scheduler.get_last_lr()[0] if self.scheduler else 0.0
+        metrics.write({"step": 0, "epoch": 0.0, "lr": lr, **values})
+
+    def restore_collapse_reference(self) -> None:
+        """On resume: the untrained encoder's feature check from ``metrics.jsonl``."""
+        path = self.run_dir / METRICS
+        if not path.is_file():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("step") == 0 and "feature_rank" in record:
+                self.collapse.start(record["feature_rank"], record["feature_cosine"])
+                return
+
+    def log_step(
+        self, losses: dict, seq_per_s: float, bar: tqdm, metrics: MetricsLog, features: dict
+    ) -> None:
         values = self.mean_over_ranks(losses)
         self.check_finite(values["loss"])
         lr = self.scheduler.get_last_lr()[0] if self.scheduler else 0.0
@@ -392,9 +490,21 @@ class Trainer:
             "lr": lr,
             **values,
             "seq_per_s": round(seq_per_s, 2),
+            **features,
         }
         metrics.write(record)
+        if features:
+            self.watch_collapse(features)
         bar.set_postfix(loss=f"{values['loss']:.4f}", seq_s=f"{seq_per_s:.0f}")
+
+    def watch_collapse(self, features: dict[str, float]) -> None:
+        """Feed one feature check to the collapse monitor; its warning on stderr, once."""
+        progress = self.progress.step / max(self.total_steps, 1)
+        warning = self.collapse.observe(
+            progress, features["feature_rank"], features["feature_cosine"]
+        )
+        if warning and dist.is_main():
+            tqdm.write(f"skelssl: warning: {warning}", file=sys.stderr)
 
     def finish_epoch(self, metrics: MetricsLog) -> None:
         steps = self.progress.step_in_epoch
@@ -433,6 +543,7 @@ class Trainer:
         self.run_dir, self.config_dict = run_dir, config_dict
         if resume:
             self.load(run_dir / CHECKPOINT)
+            self.restore_collapse_reference()
         self.started = self.epoch_started = time.perf_counter()
         self.sequences = 0
         metrics = MetricsLog(
@@ -493,6 +604,7 @@ class Trainer:
             "seq_per_s": round(self.sequences / max(seconds, 1e-9), 2),
             "device": str(self.device),
             "world_size": self.world,
+            "collapse": self.collapse.summary(),
         }
 
 

@@ -89,7 +89,22 @@ def evaluate_run(
     tags.update(epoch=run.epochs_done, epochs_planned=run.epochs_planned, finished=run.finished)
     if not run.finished:
         print(f"skelssl: note: {run_dir}: {run.progress_note()}", file=sys.stderr)
+    warning = collapse_warning(run_dir)
+    if warning:
+        tags["collapse_warning"] = warning
+        print(f"skelssl: warning: {run_dir}: {warning}", file=sys.stderr)
     return append_evaluation(run_dir, {**result, **tags}, checkpoint)
+
+
+def collapse_warning(run_dir: str | Path) -> str | None:
+    """The collapse warning pre-training left in ``RUN/summary.json`` (None if none)."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    collapse = summary.get("collapse") if isinstance(summary, dict) else None
+    return collapse.get("warning") if isinstance(collapse, dict) else None
 
 
 def _save_head(run, run_dir, protocol: str, head: dict, result: dict, checkpoint: str) -> Path:

@@ -35,6 +35,10 @@ class Method(nn.Module):
 
     Config: ClassVar[type]
     default_encoder: ClassVar[str | None] = None
+    # the trainer's collapse check (skelssl.diagnostics.CollapseMonitor) watches the
+    # encoder's features; off for a method whose features may rightly span few
+    # directions (a supervised classifier's features of K classes tend to K - 1)
+    monitors_collapse: ClassVar[bool] = True
     encoder: nn.Module
 
     def loss(self, batch: dict) -> dict[str, Tensor]:

@@ -58,6 +58,7 @@ class Supervised(Method):
 
     Config = SupervisedConfig
     default_encoder = "gru-crrl"
+    monitors_collapse = False  # labels, not a self-supervised objective
 
     def __init__(self, params: SupervisedConfig, encoder_config: EncoderConfig, spec: DataSpec):
         super().__init__()
