@@ -75,6 +75,7 @@ def _save(figure: Figure, path: str | os.PathLike) -> Path:
         figure.savefig(path, format="png", dpi=120, bbox_inches="tight")
     except OSError as error:
         path.unlink(missing_ok=True)  # no half-written PNG
+        error.filename = str(path)  # the file, not whatever the writer held open
         if _write_failures is None:
             raise
         _write_failures.append(error)
