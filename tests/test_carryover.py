@@ -134,3 +134,12 @@ def test_pretrain_records_the_stretched_schedule(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] >= 6 and summary["epochs"] > 1  # one epoch is fewer than 6 steps
     assert f"epochs: {summary['epochs']}" in (out / "config.yaml").read_text()
+
+
+def test_random_reads_any_methods_config_as_its_untrained_encoder():
+    from skelssl.config import load_config
+
+    config = load_config("random", "configs/nwucla/ms2l.yaml")
+    recipe = load_config("ms2l", "configs/nwucla/ms2l.yaml")
+    assert config.method == "random"
+    assert config.encoder == recipe.encoder and config.data == recipe.data

@@ -177,7 +177,8 @@ def test_ddp_training_matches_one_process(ddp_results, tmp_path):
     results, out_dir = ddp_results
     assert results[0]["summary"]["world_size"] == WORLD and results[0]["summary"]["steps"] == 4
     assert torch.load(out_dir / "last.pt", weights_only=True)["step"] == 4
-    assert len((out_dir / "metrics.jsonl").read_text().splitlines()) == 4 + 2
+    # 4 logged steps + 2 epochs + the untrained encoder's feature check at step 0
+    assert len((out_dir / "metrics.jsonl").read_text().splitlines()) == 4 + 2 + 1
     method = NoiseFreeMethod()
     summary = train(method, _toy_data(), TrainConfig(**TRAIN_CONFIG), tmp_path, quiet=True)
     assert summary["steps"] == 4

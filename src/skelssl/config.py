@@ -128,14 +128,18 @@ def load_config(
 
     An override ``method=M`` naming another method than the file's drops the file's
     ``params`` (they belong to the file's method), so ``method=random`` reads any config's
-    encoder and data; ``params.*`` overrides still apply."""
+    encoder and data; ``params.*`` overrides still apply. ``method="random"`` does the same
+    with any method's file: the untrained encoder of that recipe (same encoder, same input),
+    the baseline every method is compared with."""
     tree: dict = _deep_merge({}, base or {})
     parsed = [parse_override(text) for text in overrides]
+    if method == "random":
+        parsed.append((["method"], "random"))
     if path is not None:
         file_tree = read_yaml(path)
         methods = [value for keys, value in parsed if keys == ["method"]]
         if methods and file_tree.get("method") not in (None, methods[-1]):
-            file_tree = {key: value for key, value in file_tree.items() if key != "params"}
+            file_tree = _without_method_params(file_tree)
         tree = _deep_merge(tree, file_tree)
     for keys, value in parsed:
         _set_path(tree, keys, value)
@@ -145,6 +149,19 @@ def load_config(
             raise SkelsslError(f"config is for method {file_method!r}, not {method!r}", path)
         tree["method"] = method
     return build_config(tree)
+
+
+def _without_method_params(file_tree: dict) -> dict:
+    """A config file read for another method: its ``params`` dropped (they belong to its
+    method), its encoder kept, the file method's default preset included where the file
+    names none (the untrained encoder of an MS²L recipe is MS²L's 1x30 GRU)."""
+    tree = {key: value for key, value in file_tree.items() if key != "params"}
+    encoder = dict(tree.get("encoder") or {})
+    if "preset" not in encoder and file_tree.get("method") is not None:
+        preset = getattr(method_class(file_tree["method"]), "default_encoder", None)
+        if preset is not None:
+            tree["encoder"] = {"preset": preset, **encoder}
+    return tree
 
 
 def _deep_merge(base: dict, update: dict) -> dict:
