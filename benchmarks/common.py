@@ -325,9 +325,10 @@ def write_held_out_subjects(train: SkeletonData, path: Path, held_out: list[int]
 
 
 def write_given(data: SkeletonData, train_mask: np.ndarray, path: Path) -> Path:
-    """``data`` written to ``path`` (.npz) with one split, ``given``: ``train_mask`` (N,)
-    bool, True = train. Returns ``path``."""
-    write_npz(dataclasses.replace(data, splits={"given": train_mask}), path)
+    """``data`` (prepared arrays, from ``load_dataset``) written to ``path`` (.npz, marked
+    ``prepared`` so that reading it does not apply the spatial steps again) with one split,
+    ``given``: ``train_mask`` (N,) bool, True = train. Returns ``path``."""
+    write_npz(dataclasses.replace(data, splits={"given": train_mask}), path, prepared=True)
     return path
 
 

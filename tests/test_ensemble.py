@@ -157,7 +157,7 @@ def test_predict_and_export_fuse_the_runs_saved_heads(tmp_path, capsys):
         assert main(["evaluate", run, "--save-head", "--quiet", "linear_epochs=20"]) == 0
     loaded = load_run(runs[0], quiet=True)
     clips = tmp_path / "clips.npz"
-    write_npz(loaded.data.split("xview")[1].subset(np.arange(4)), clips)
+    write_npz(loaded.data.split("xview")[1].subset(np.arange(4)), clips, prepared=True)
     capsys.readouterr()
     alone = []
     for run in runs:

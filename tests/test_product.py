@@ -74,7 +74,7 @@ def test_predict_names_classes_with_probabilities(run_dir, tmp_path, capsys):
 
     run = load_run(run_dir, quiet=True)
     train, _ = run.data.split("xview")
-    write_npz(train.subset(np.arange(8)), tmp_path / "clips.npz")
+    write_npz(train.subset(np.arange(8)), tmp_path / "clips.npz", prepared=True)
     assert (
         main(["predict", str(run_dir), str(tmp_path / "clips.npz"), "--top-k", "3", "--json"]) == 0
     )
