@@ -495,3 +495,19 @@ def test_npz_joints_must_be_real_numbers(tmp_path, capsys, dtype):
              lengths=np.array([4, 4]))  # fmt: skip
     line = _fails(["info", path], capsys, path)
     assert "real numbers" in line and np.dtype(dtype).name in line
+
+
+def test_evaluation_log_on_a_full_disk_still_prints_the_result(run_dir, monkeypatch, capsys):
+    real_open = Path.open
+
+    def full(self, mode="r", *args, **kwargs):
+        if self.name == "evaluations.jsonl" and "a" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", full)
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--protocol", "knn", "--json", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    _one_line(captured.err, run_dir / "evaluations.jsonl", "no space left on device")
+    assert json.loads(captured.out)["protocol"] == "knn"

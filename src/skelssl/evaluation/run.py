@@ -12,6 +12,7 @@ run's ``evaluations.jsonl``.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -125,6 +126,13 @@ def append_evaluation(run_dir, result: dict, checkpoint: str) -> dict:
     if checkpoint != "last.pt":
         result["checkpoint"] = checkpoint
     result.pop("predictions", None)
-    with (Path(run_dir) / "evaluations.jsonl").open("a") as handle:
-        handle.write(json.dumps(result, default=float) + "\n")
+    path = Path(run_dir) / "evaluations.jsonl"
+    try:
+        with path.open("a") as handle:
+            handle.write(json.dumps(result, default=float) + "\n")
+    except OSError as error:  # e.g. a full disk: the computed result is still shown
+        problem = "no space left on device" if error.errno == errno.ENOSPC else error.strerror
+        failed = SkelsslError(f"{problem} while writing {path}; the result was not recorded")
+        failed.result = result
+        raise failed from None
     return result
