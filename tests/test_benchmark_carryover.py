@@ -1,0 +1,45 @@
+"""The carry-over benchmark's NW-UCLA variants: class-stratified takes, one camera each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skelssl.data.types import SkeletonData
+
+
+def _takes(count_per_class: int = 8, classes: int = 3) -> SkeletonData:
+    """Takes of ``classes`` classes, each seen by two training cameras and one test camera."""
+    rows = [(c, t, v) for c in range(classes) for t in range(count_per_class) for v in (1, 2, 3)]
+    n = len(rows)
+    labels = np.array([c for c, _, _ in rows])
+    views = np.array([v for _, _, v in rows])
+    return SkeletonData(
+        joints=np.ones((n, 4, 1, 20, 3), dtype=np.float32),
+        lengths=np.full(n, 4, dtype=np.int64),
+        labels=labels,
+        subjects=np.zeros(n, dtype=np.int64),
+        views=views,
+        setups=np.zeros(n, dtype=np.int64),
+        performances=np.array([f"c{c}t{t}" for c, t, _ in rows]),
+        names=np.array([f"c{c}t{t}v{v}" for c, t, v in rows]),
+        class_names=[f"k{c}" for c in range(classes)],
+        layout="kinect-v1-20",
+        source="toy",
+        splits={"xview": views < 3},
+    )
+
+
+def test_variants_keep_whole_takes_per_class_or_one_camera(import_benchmark):
+    carryover = import_benchmark("carryover.table")
+    data = _takes()
+    train, test = carryover.variant_rows(data, 0.25, one_camera=False, seed=0)
+    assert np.array_equal(test, np.flatnonzero(data.views == 3))
+    assert np.bincount(data.labels[train]).tolist() == [4, 4, 4]  # 2 takes x 2 cameras
+    takes = data.performances[train]
+    assert all((takes == take).sum() == 2 for take in set(takes))
+    one, _ = carryover.variant_rows(data, 0.25, one_camera=True, seed=0)
+    assert len(one) == 6 and len(set(data.performances[one])) == 6
+    assert set(data.performances[one]) == set(takes)  # the same takes, one camera each
+    other, _ = carryover.variant_rows(data, 0.25, one_camera=False, seed=1)
+    assert set(data.performances[other]) != set(takes)  # the draw follows the seed
+    assert carryover.variant_name("f0.25-one", 2) == "nwucla_f0.25_one_s2"
