@@ -143,3 +143,24 @@ def test_random_reads_any_methods_config_as_its_untrained_encoder():
     recipe = load_config("ms2l", "configs/nwucla/ms2l.yaml")
     assert config.method == "random"
     assert config.encoder == recipe.encoder and config.data == recipe.data
+
+
+NWUCLA_TRAINING = {"clips": 1020, "takes": 542}  # views 1+2 (datasets README)
+
+
+@pytest.mark.parametrize(
+    "name", ["simclr", "byol", "byol-paper", "ms2l", "crrl-cml", "crrl-ser", "crrl", "supervised"]
+)
+def test_min_steps_is_each_recipes_own_length_on_nwucla(name):
+    """On NW-UCLA itself no recipe is stretched (its headline rows stay as measured), and
+    its min_steps is exactly its step count there: the length kept on smaller data."""
+    from skelssl.config import load_config
+
+    config = load_config(None, f"configs/nwucla/{name}.yaml")
+    multi_view = config.method == "byol" and config.params.multi_view
+    items = NWUCLA_TRAINING["takes" if multi_view else "clips"]
+    steps = epoch_steps(items, config.train, world=1)
+    assert config.train.epochs * steps == config.train.min_steps
+    assert stretch_to_min_steps(config.train, steps) is config.train
+    smaller = epoch_steps(items // 4, config.train, world=1)
+    assert stretch_to_min_steps(config.train, smaller).epochs * smaller >= config.train.min_steps
