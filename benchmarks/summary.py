@@ -1,7 +1,8 @@
 """The NW-UCLA summary: one row per method and strategy, from every paper's results.
 
 The ``summary_rows`` of every ``benchmarks/<paper>/results/nwucla_*.json`` (``ms2l``,
-``crrl``, ``byol``, ``simclr``) plus the random / supervised / simclr rows of the baselines'
+``crrl``, ``byol``, ``simclr``, ``baselines``; a row with an ``input`` field shows it beside
+its method) plus the random / supervised / simclr rows of the baselines'
 ``nwucla.json`` go to ``benchmarks/results/nwucla_summary.json`` (``{"rows": [...]}``) and
 ``nwucla_summary.md``, and the README's table between ``<!-- nwucla-summary:start -->`` and
 ``<!-- nwucla-summary:end -->`` is regenerated from them. A per-method file without
@@ -37,7 +38,8 @@ from skelssl.config import load_config
 from skelssl.models import EncoderConfig
 from skelssl.typed import from_dict
 
-PAPERS = ("ms2l", "crrl", "byol", "simclr")  # folders whose nwucla_*.json carry summary_rows
+# folders whose nwucla_*.json carry summary_rows (baselines: nwucla_2d.json, 3D against 2D)
+PAPERS = ("ms2l", "crrl", "byol", "simclr", "baselines")
 BASELINES = ("baselines", "simclr")  # folders whose nwucla.json holds fixed-budget rows
 
 SUMMARY_START = "<!-- nwucla-summary:start -->"
@@ -186,7 +188,8 @@ def summary_markdown(rows: list[dict]) -> str:
     for row in rows:
         seeds = row.get("seeds") or []
         cells = [
-            row["method"], row["encoder"], row.get("frames"), len(seeds), row.get("epochs"),
+            row["method"] + (f" ({row['input']})" if row.get("input") else ""),
+            row["encoder"], row.get("frames"), len(seeds), row.get("epochs"),
             row.get("minutes"), row.get("device"),
             _percent(row.get("linear_mean"), row.get("linear_std")),
             _percent(row.get("knn_mean"), row.get("knn_std")),
