@@ -125,13 +125,31 @@ def _format_info(info: dict, indent: str = "") -> str:
     return "\n".join(lines)
 
 
+def _method_or_override(args) -> None:
+    """``pretrain --config SET key=value``: argparse took the first override for the
+    optional method; give it back to the overrides."""
+    if args.method is not None and "=" in args.method:
+        args.overrides = [args.method, *args.overrides]
+        args.method = None
+
+
 def cmd_pretrain(args) -> int:
     from skelssl import dist
     from skelssl.config import load_config
+    from skelssl.recipes import is_recipe_set
     from skelssl.runs import pretrain
     from skelssl.train import resolve_device
 
     _renamed_split(args)
+    _method_or_override(args)
+    if is_recipe_set(args.config) or (args.resume and is_recipe_set(args.out)):
+        return cmd_pretrain_set(args)
+    if args.method is None and not args.resume:
+        from skelssl.config import read_yaml
+
+        if not args.config or "method" not in read_yaml(args.config):
+            raise SkelsslError("pretrain needs a method (simclr | ms2l | crrl | byol | "
+                               "supervised | random) or a --config naming one")  # fmt: skip
     config = None
     if not args.resume:
         config = load_config(args.method, args.config, [*_data_overrides(args), *args.overrides])
@@ -154,12 +172,70 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
+def cmd_pretrain_set(args) -> int:
+    """``pretrain --config SET --out OUT``: every member of the recipe set into ``OUT/<member>/``,
+    one after another, and ``OUT/recipe.yaml`` (the set resolved); ``--resume`` continues
+    each unfinished member (a finished one is left as it is)."""
+    from skelssl import dist
+    from skelssl.paths import output_directory
+    from skelssl.recipes import RECIPE_FILE, finished_summary, load_recipe_set, write_recipe
+    from skelssl.runs import pretrain
+    from skelssl.train import resolve_device
+
+    out, overrides = Path(args.out), [*_data_overrides(args), *args.overrides]
+    saved = out / RECIPE_FILE
+    given = load_recipe_set(args.config, overrides, method=args.method) if args.config else None
+    if args.resume and saved.is_file():
+        recipe = load_recipe_set(out, method=args.method)
+        if given is None and overrides:
+            raise SkelsslError("--resume continues a set with its saved recipe.yaml; "
+                               "drop the overrides")  # fmt: skip
+        if given is not None and given.to_yaml() != recipe.to_yaml():
+            raise SkelsslError("--resume: --config and the overrides resolve to another set "
+                               "than the saved one (drop them to continue it)", saved)  # fmt: skip
+    else:
+        if saved.exists() or (out / "last.pt").exists():
+            raise SkelsslError("folder already holds a run or a recipe set "
+                               "(use --resume or another --out)", out)  # fmt: skip
+        recipe = given
+    first = next(iter(recipe.members.values()))
+    dist.setup(resolve_device(first.train.device).type)
+    is_main = dist.is_main()
+    summaries = {}
+    try:
+        if is_main and not saved.is_file():
+            output_directory(out)
+            write_recipe(recipe, out)
+        for name, config in recipe.members.items():
+            run_dir = out / name
+            resume = args.resume and (run_dir / "last.pt").exists()
+            if resume and finished_summary(run_dir) is not None:
+                summaries[name] = finished_summary(run_dir)  # finished: left as it is
+                continue
+            if is_main and not args.quiet:
+                print(f"skelssl: recipe set member {name} -> {run_dir}", file=sys.stderr)
+            summaries[name] = pretrain(None if resume else config, run_dir, resume=resume,
+                                       quiet=args.quiet)  # fmt: skip
+    except KeyboardInterrupt as stop:
+        if is_main:
+            print("skelssl: interrupted; resume the set with:\n  "
+                  + shlex.join(["skelssl", "pretrain", "--out", str(out), "--resume"]),
+                  file=sys.stderr)  # fmt: skip
+        return 143 if isinstance(stop, Terminated) else 130
+    finally:
+        dist.cleanup()
+    if is_main:
+        print(json.dumps({"recipe": str(out / RECIPE_FILE), "members": summaries}, indent=2))
+    return 0
+
+
 def resume_hint(args) -> str:
     """What to say after Ctrl-C: where training stands and the exact command to resume."""
     checkpoint = Path(args.out) / "last.pt"
     if not checkpoint.is_file():
         return "skelssl: interrupted before the first checkpoint; nothing to resume"
-    command = ["skelssl", "pretrain", args.method, "--out", args.out, "--resume"]
+    command = ["skelssl", "pretrain", *[args.method] * bool(args.method), "--out", args.out,
+               "--resume"]  # fmt: skip
     launcher = ""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         launcher = f"torchrun --nproc_per_node {os.environ['WORLD_SIZE']} -m "
@@ -176,17 +252,40 @@ def _runs_and_overrides(args) -> tuple[list[str], list[str]]:
     return [args.run_dir, *more], [item for item in args.overrides if "=" in item]
 
 
+def _expand_recipe_set(args, runs: list[str]) -> tuple[list[str], object]:
+    """A recipe-set folder given as the only RUN: its members, and the set (else None).
+    ``--weights`` left out takes the set's weights; ``--protocol`` (evaluate) the set's."""
+    from skelssl.recipes import expand_set, is_recipe_set
+
+    sets = [run for run in runs if is_recipe_set(run)]
+    if not sets:
+        return runs, None
+    if len(runs) > 1:
+        raise SkelsslError("a recipe-set folder is given alone (it stands for its runs)", sets[0])
+    runs, recipe = expand_set(runs[0])
+    if args.weights is None and recipe.weights is not None:
+        weights = recipe.weights
+        args.weights = weights if isinstance(weights, str) else ",".join(map(str, weights))
+    if getattr(args, "protocol", "") is None:
+        args.protocol = recipe.protocol
+    return runs, recipe
+
+
 def cmd_ensemble(args) -> int:
     """``evaluate RUN RUN ... --ensemble``: the runs' class scores fused."""
     from skelssl.evaluation.ensemble import evaluate_ensemble, parse_weights
 
     runs, overrides = _runs_and_overrides(args)
+    runs, recipe = _expand_recipe_set(args, runs)
+    args.protocol = args.protocol or "linear"
     if args.data or args.save_head or args.label_fraction is not None or args.seeds:
         raise SkelsslError("--ensemble takes --protocol linear|knn, --weights and overrides; "
                            "not --data, --save-head, --label-fraction or --seeds")  # fmt: skip
     result = evaluate_ensemble(runs, protocol=args.protocol, weights=parse_weights(args.weights),
                                overrides=overrides, checkpoint=args.checkpoint,
                                quiet=args.quiet)  # fmt: skip
+    if recipe is not None:
+        result.update(recipe=str(recipe.path), members=list(recipe.members))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -205,6 +304,12 @@ def cmd_evaluate(args) -> int:
         return cmd_ensemble(args)
     if len(_runs_and_overrides(args)[0]) > 1:
         raise SkelsslError("several runs: add --ensemble to fuse their scores")
+    from skelssl.recipes import is_recipe_set
+
+    if is_recipe_set(args.run_dir):
+        raise SkelsslError("a recipe set: add --ensemble to fuse its runs' scores (or evaluate "
+                           "one of its runs, RUN/<member>)", args.run_dir)  # fmt: skip
+    args.protocol = args.protocol or "linear"
 
     other = None
     if args.data:  # transfer: the run's encoder on another dataset
@@ -342,8 +447,17 @@ def cmd_predict_ensemble(args, runs: list[str]) -> int:
     return 0
 
 
+def _set_weights_are_numbers(args, recipe) -> None:
+    """predict/export of a set whose weights are ``validate``: numbers are needed."""
+    if recipe is not None and args.weights == "validate":
+        raise SkelsslError("the set's weights are 'validate': give --weights w1,w2,... (evaluate "
+                           "SET --ensemble prints the validated ones)", recipe.path)  # fmt: skip
+
+
 def cmd_predict(args) -> int:
     runs, args.inputs = _leading_runs(args)
+    runs, recipe = _expand_recipe_set(args, runs)
+    _set_weights_are_numbers(args, recipe)
     if not args.inputs:
         raise SkelsslError("no input file given (predict RUN [RUN ...] FILE ...)")
     if len(runs) > 1 or args.weights is not None:
@@ -395,6 +509,9 @@ def cmd_export_ensemble(args, out) -> int:
 def cmd_export(args) -> int:
     from skelssl.paths import output_file
 
+    runs, recipe = _expand_recipe_set(args, [args.run_dir, *args.more_runs])
+    _set_weights_are_numbers(args, recipe)
+    args.run_dir, args.more_runs = runs[0], runs[1:]
     out = output_file(args.out)
     if args.more_runs:
         return cmd_export_ensemble(args, out)
@@ -488,10 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
     pre = commands.add_parser(
         "pretrain", help="pre-train an encoder (labels unused except by supervised)"
     )
-    pre.add_argument("method", help="simclr | ms2l | crrl | byol | supervised | random")
-    pre.add_argument("--out", required=True, help="run directory")
-    pre.add_argument("--config", help="YAML config (holds what differs from the defaults)")
-    pre.add_argument("--resume", action="store_true", help="continue the run in --out")
+    pre.add_argument("method", nargs="?",
+                     help="simclr | ms2l | crrl | byol | supervised | random (default: the "
+                     "--config's)")  # fmt: skip
+    pre.add_argument("--out", required=True, help="run directory (a recipe set: its folder)")
+    pre.add_argument("--config", help="YAML config (holds what differs from the defaults), or a "
+                     "recipe set (runs: ...): each member into OUT/<member>/")  # fmt: skip
+    pre.add_argument("--resume", action="store_true",
+                     help="continue the run (or each unfinished run of the set) in --out")  # fmt: skip
     _add_data_options(pre, with_name=True)
     pre.add_argument(
         "overrides", nargs="*", help="key=value overrides, e.g. epochs=10 train.lr=0.1"
@@ -500,7 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="evaluate a pre-trained run")
     ev.add_argument("run_dir")
-    ev.add_argument("--protocol", default="linear", help=EVAL_PROTOCOL_HELP)
+    ev.add_argument("--protocol", default=None,
+                    help=EVAL_PROTOCOL_HELP + " (default linear, or a recipe set's)")  # fmt: skip
     ev.add_argument(
         "--label-fraction", type=float, default=None, help="finetune: labelled fraction"
     )
