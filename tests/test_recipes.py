@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -100,6 +101,17 @@ def test_set_pretrains_each_member_and_evaluates_as_one_ensemble(tmp_path, capsy
     assert main(["export", str(out), "--out", str(tmp_path / "fused.pt"), "--json"]) == 0
     exported = json.loads(capsys.readouterr().out)
     assert exported["weights"] == [0.75, 0.25] and len(exported["runs"]) == 2
+    # predict OUT FILE: the same probabilities as naming the members with the set's weights
+    from skelssl.data.readers.arrays import write_npz
+    from skelssl.runs import load_run
+
+    loaded = load_run(members[0], quiet=True)
+    clips = tmp_path / "clips.npz"
+    write_npz(loaded.data.split("xview")[1].subset(np.arange(3)), clips, prepared=True)
+    assert main(["predict", str(out), str(clips), "--json"]) == 0
+    from_set = json.loads(capsys.readouterr().out)
+    assert main(["predict", *members, str(clips), "--json", "--weights", "3,1"]) == 0
+    assert from_set == json.loads(capsys.readouterr().out) and len(from_set) == 3
 
 
 def test_resume_of_a_set_trains_only_unfinished_members(tmp_path, capsys):
