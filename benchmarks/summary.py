@@ -38,8 +38,9 @@ from skelssl.config import load_config
 from skelssl.models import EncoderConfig
 from skelssl.typed import from_dict
 
-# folders whose nwucla_*.json carry summary_rows (baselines: nwucla_2d.json, 3D against 2D)
-PAPERS = ("ms2l", "crrl", "byol", "simclr", "baselines")
+# folders whose nwucla_*.json carry summary_rows (baselines: nwucla_2d.json, 3D against 2D;
+# carryover: the recipes on smaller NW-UCLA variants, with train_fraction)
+PAPERS = ("ms2l", "crrl", "byol", "simclr", "baselines", "carryover")
 BASELINES = ("baselines", "simclr")  # folders whose nwucla.json holds fixed-budget rows
 
 SUMMARY_START = "<!-- nwucla-summary:start -->"
