@@ -35,6 +35,8 @@ import numpy as np
 from skelssl.errors import SkelsslError
 
 PART_NAMES = ("trunk", "left_arm", "right_arm", "left_leg", "right_leg")
+# A left/right pair whose left joint is named with one of these goes to the legs, else the arms.
+_LEG_WORDS = ("hip", "knee", "ankle", "foot", "heel", "toe", "leg")
 
 
 @dataclass(frozen=True)
@@ -252,10 +254,69 @@ KINECT_V1_20 = Layout(
     spine_top=2,
 )
 
+_HEAD_WORDS = ("eye", "ear", "mouth")
+
+
+def _named_pairs(names) -> tuple[tuple[int, int], ...]:
+    """``(left, right)`` joints named ``left_*``/``right_*`` (or ``*_left``/``*_right``),
+    in the order of the left joints."""
+    pairs = []
+    for v, name in enumerate(names):
+        if name.startswith("left_"):
+            partner = "right_" + name.removeprefix("left_")
+        elif name.endswith("_left"):
+            partner = name.removesuffix("_left") + "_right"
+        else:
+            continue
+        if partner in names:
+            pairs.append((v, names.index(partner)))
+    return tuple(pairs)
+
+
+def _infer_parts(pairs, names, trunk_words: tuple[str, ...] = ()) -> dict[str, tuple[int, ...]]:
+    """The five parts from the flip pairs and the joint names: a pair's left joint named with
+    one of :data:`_LEG_WORDS` puts the pair in the legs, else in the arms; the unpaired
+    joints, and the pairs whose left joint is named with one of ``trunk_words``, in the
+    trunk (in joint order)."""
+
+    def named(v: int, words: tuple[str, ...]) -> bool:
+        return any(word in names[v].lower() for word in words)
+
+    limbs = [(left, right) for left, right in pairs if not named(left, trunk_words)]
+    in_limbs = {v for pair in limbs for v in pair}
+    parts = {part: [] for part in PART_NAMES}
+    parts["trunk"] = [v for v in range(len(names)) if v not in in_limbs]
+    for left, right in limbs:
+        limb = "leg" if named(left, _LEG_WORDS) else "arm"
+        parts[f"left_{limb}"].append(left)
+        parts[f"right_{limb}"].append(right)
+    return {part: tuple(joints) for part, joints in parts.items()}
+
+
+def _pose_2d_layout(name: str, joint_names, bones, center: str) -> Layout:
+    """A 2D pose estimator's layout, everything but its bones read from the joint names: the
+    flip pairs (:func:`_named_pairs`), the parts (:func:`_infer_parts`: the head's pairs,
+    eyes, ears and mouth, stay in the trunk), the shoulders; no spine joints (3D view
+    normalisation refuses)."""
+    pairs = _named_pairs(joint_names)
+    return Layout(
+        name=name,
+        joint_names=joint_names,
+        bones=bones,
+        parts=_infer_parts(pairs, joint_names, trunk_words=_HEAD_WORDS),
+        center=joint_names.index(center),
+        left_shoulder=joint_names.index("left_shoulder"),
+        right_shoulder=joint_names.index("right_shoulder"),
+        spine_base=None,
+        spine_top=None,
+        pairs=pairs,
+    )
+
+
 # COCO keypoints (0-based): 0 nose, 1-4 left/right eye, left/right ear, 5-6 shoulders,
 # 7-8 elbows, 9-10 wrists, 11-12 hips, 13-14 knees, 15-16 ankles (left before right).
 # Bones rooted at the nose as in pyskl's ``coco`` graph (its ``inward`` pairs).
-COCO_17 = Layout(
+COCO_17 = _pose_2d_layout(
     name="coco-17",
     joint_names=(
         "nose",
@@ -294,25 +355,13 @@ COCO_17 = Layout(
         (2, 0),
         (4, 2),
     ),  # fmt: skip
-    parts={
-        "trunk": (0, 1, 2, 3, 4),
-        "left_arm": (5, 7, 9),
-        "right_arm": (6, 8, 10),
-        "left_leg": (11, 13, 15),
-        "right_leg": (12, 14, 16),
-    },
-    center=0,
-    left_shoulder=5,
-    right_shoulder=6,
-    spine_base=None,
-    spine_top=None,
-    pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    center="nose",
 )
 
 # OpenPose COCO-18 (0-based): 0 nose, 1 neck, 2-4 right shoulder/elbow/wrist, 5-7 left ...,
 # 8-10 right hip/knee/ankle, 11-13 left ..., 14 right eye, 15 left eye, 16 right ear,
 # 17 left ear. Bones rooted at the neck as in pyskl's ``openpose`` graph.
-OPENPOSE_18 = Layout(
+OPENPOSE_18 = _pose_2d_layout(
     name="openpose-18",
     joint_names=(
         "nose",
@@ -353,19 +402,7 @@ OPENPOSE_18 = Layout(
         (17, 15),
         (16, 14),
     ),  # fmt: skip
-    parts={
-        "trunk": (0, 1, 14, 15, 16, 17),
-        "left_arm": (5, 6, 7),
-        "right_arm": (2, 3, 4),
-        "left_leg": (11, 12, 13),
-        "right_leg": (8, 9, 10),
-    },
-    center=1,
-    left_shoulder=5,
-    right_shoulder=2,
-    spine_base=None,
-    spine_top=None,
-    pairs=((15, 14), (17, 16), (5, 2), (6, 3), (7, 4), (11, 8), (12, 9), (13, 10)),
+    center="neck",
 )
 
 # MediaPipe Pose landmarks (0-based): 0 nose, 1-3 left eye inner/eye/outer, 4-6 right ...,
@@ -374,7 +411,7 @@ OPENPOSE_18 = Layout(
 # 31-32 foot indices (left before right). MediaPipe's connections form cycles; the bones
 # are a spanning tree of them rooted at the nose, the shoulders joined to the nose as in
 # COCO (MediaPipe joins the head to nothing).
-MEDIAPIPE_33 = Layout(
+MEDIAPIPE_33 = _pose_2d_layout(
     name="mediapipe-33",
     joint_names=(
         "nose",
@@ -445,20 +482,7 @@ MEDIAPIPE_33 = Layout(
         (30, 28),
         (32, 28),
     ),  # fmt: skip
-    parts={
-        "trunk": tuple(range(11)),
-        "left_arm": (11, 13, 15, 17, 19, 21),
-        "right_arm": (12, 14, 16, 18, 20, 22),
-        "left_leg": (23, 25, 27, 29, 31),
-        "right_leg": (24, 26, 28, 30, 32),
-    },
-    center=0,
-    left_shoulder=11,
-    right_shoulder=12,
-    spine_base=None,
-    spine_top=None,
-    pairs=((1, 4), (2, 5), (3, 6), (7, 8), (9, 10))
-    + tuple((left, left + 1) for left in range(11, 33, 2)),
+    center="nose",
 )
 
 LAYOUTS: dict[str, Layout] = {
@@ -571,9 +595,6 @@ def _read_yaml(path: Path) -> dict:
     return tree
 
 
-_LEG_WORDS = ("hip", "knee", "ankle", "foot", "heel", "toe", "leg")
-
-
 def _parse_layout(tree: dict, path: Path) -> Layout:
     known = {"name", "joints", "edges", "center", "pairs", "parts", "shoulders", "spine"}
     unknown = sorted(set(tree) - known)
@@ -656,14 +677,7 @@ def _layout_parts(tree, pairs, names, joint, path) -> dict[str, tuple[int, ...]]
         if not isinstance(tree, dict) or set(tree) != set(PART_NAMES):
             raise SkelsslError(f"parts must map exactly {', '.join(PART_NAMES)} to joints", path)
         return {part: tuple(joint(v, f"parts.{part}") for v in tree[part]) for part in PART_NAMES}
-    paired = {v for pair in pairs for v in pair}
-    parts = {part: [] for part in PART_NAMES}
-    parts["trunk"] = [v for v in range(len(names)) if v not in paired]
-    for left, right in pairs:
-        limb = "leg" if any(word in names[left].lower() for word in _LEG_WORDS) else "arm"
-        parts[f"left_{limb}"].append(left)
-        parts[f"right_{limb}"].append(right)
-    return {part: tuple(joints) for part, joints in parts.items()}
+    return _infer_parts(pairs, names)
 
 
 def map_layout(joints: np.ndarray, source: str, target: str) -> np.ndarray:
