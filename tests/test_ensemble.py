@@ -16,10 +16,10 @@ from skelssl.evaluation import ensemble
 from skelssl.evaluation.ensemble import (
     choose_weights,
     fuse_scores,
-    knn_class_scores,
     stratified_holdout,
     weight_grid,
 )
+from skelssl.evaluation.generic import knn_class_scores
 from tiny import TINY_SYNTHETIC
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -44,7 +44,7 @@ def test_knn_scores_are_similarity_weighted_votes_summing_to_one():
     bank = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     labels = torch.tensor([0, 1, 1])
     query = torch.tensor([[1.0, 0.05], [0.1, 1.0]])
-    scores = knn_class_scores(bank, labels, query, 3, k=2)
+    scores = knn_class_scores(bank, labels, query, 3, k=2, weighted=True, normalise=True)
     assert torch.allclose(scores.sum(1), torch.ones(2))
     assert not scores[:, 2].any()  # no neighbour of class 2
     unit = torch.nn.functional.normalize

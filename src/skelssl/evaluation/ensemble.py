@@ -9,7 +9,7 @@ each run's scores are:
 - ``linear``: the softmax probabilities of the run's linear probe (fitted on the
   training split's frozen features, as :func:`generic.linear_probe_on_features`);
 - ``knn``: the similarity-weighted class votes of the k nearest training samples
-  (InstDisc Eq. (7), :func:`generic.knn_class_scores`), normalised to sum to 1.
+  (InstDisc Eq. (7), :func:`generic.knn_class_scores` with ``normalise``), summing to 1.
 
 Weights are equal, given, or chosen on a validation split carved from the TRAINING data
 only (:func:`stratified_holdout`): probes refitted on the rest, a small grid of weights
@@ -70,26 +70,6 @@ def fuse_scores(
         raise SkelsslError(f"scores to fuse must all be (N, K), got {sorted(shapes)}")
     w = check_weights(weights, len(arrays))
     return np.tensordot(w, np.stack(arrays), axes=1)
-
-
-def knn_class_scores(
-    bank: Tensor,
-    bank_labels: Tensor,
-    query: Tensor,
-    num_classes: int,
-    *,
-    k: int = 1,
-    metric: str = "cosine",
-) -> Tensor:
-    """Similarity-weighted votes of the k nearest bank samples (InstDisc Eq. (7), weight
-    ``exp(s / 0.07)``), each row normalised to sum 1.
-
-    Shape: bank (N, D), bank_labels (N,), query (Q, D) -> (Q, K).
-    """
-    votes = generic.knn_class_scores(
-        bank, bank_labels, query, num_classes, k=k, metric=metric, weighted=True
-    )
-    return votes / votes.sum(dim=1, keepdim=True).clamp_min(torch.finfo(votes.dtype).tiny)
 
 
 def weight_grid(runs: int, steps: Sequence[float] = GRID_STEPS) -> list[tuple[float, ...]]:
@@ -174,8 +154,9 @@ def class_scores(
     labels = torch.as_tensor(np.asarray(fit_labels), dtype=torch.int64, device=device)
     query = torch.as_tensor(np.asarray(query_features), dtype=torch.float32, device=device)
     if protocol == "knn":
-        scores = knn_class_scores(fit, labels, query, num_classes, k=config.knn_k,
-                                  metric=config.knn_metric)  # fmt: skip
+        scores = generic.knn_class_scores(fit, labels, query, num_classes, k=config.knn_k,
+                                          metric=config.knn_metric, weighted=True,
+                                          normalise=True)  # fmt: skip
         return scores.cpu().numpy()
     # the linear probe of generic, its head applied to the query: softmax(W (f - m) / s + b)
     dummy = np.zeros(len(query), dtype=np.int64)  # no query labels are read

@@ -345,6 +345,7 @@ def knn_class_scores(
     k: int = 1,
     metric: str = "cosine",
     weighted: bool = False,
+    normalise: bool = False,
     chunk_size: int = 1024,
 ) -> Tensor:
     """Per-class vote of the k nearest bank samples of each query, shape (Q, K).
@@ -353,6 +354,7 @@ def knn_class_scores(
     favours the class met first (nearest). Weighted (InstDisc Eq. (7)): the sum of
     ``exp(s_i / 0.07)`` over the neighbours of each class, computed as
     ``exp((s_i - s_max) / 0.07)`` — the same ranking, without overflow or underflow.
+    ``normalise``: each row divided by its sum (class scores summing to 1, for ensembles).
     Shape: bank (N, D), bank_labels (N,), query (Q, D).
     """
     if metric not in KNN_METRICS:
@@ -375,6 +377,8 @@ def knn_class_scores(
         else:
             votes.scatter_add_(1, neighbour_labels, torch.ones_like(similarity))
             votes += _nearest_first_bonus(neighbour_labels, num_classes)
+        if normalise:
+            votes = votes / votes.sum(dim=1, keepdim=True).clamp_min(torch.finfo(votes.dtype).tiny)
         scores.append(votes)
     return torch.cat(scores) if scores else torch.zeros(0, num_classes)
 
