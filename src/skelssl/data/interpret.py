@@ -91,6 +91,33 @@ def ntu_metadata(name: str) -> dict | None:
     }
 
 
+def interpret_sequences(
+    sequences: list, layout: str | None, coords: str | None, score: str, path
+) -> tuple[str, str]:
+    """The layout and channel meaning of ``sequences`` (all of one (V, C)), with
+    ``data.score`` applied to each sequence's joints in place: ``(layout name, coords)``,
+    the coords after the score mode (``mask`` turns ``xy+score`` into ``xy``).
+    Shape: each ``sequence.joints`` (T, M, V, C)."""
+    num_joints, channels = sequences[0].joints.shape[2:]
+    layout_name = resolve_layout(num_joints, layout, path)
+    kind = resolve_coords(channels, layout_name, coords, path)
+    final = kind
+    for sequence in sequences:
+        sequence.joints, final = apply_score(sequence.joints, kind, score)
+    return layout_name, final
+
+
+def set_ntu_metadata(sequence) -> None:
+    """Subject, view, setup and performance of ``sequence`` from its NTU-style name
+    (:func:`ntu_metadata`); a name that is not NTU-style is its own performance."""
+    meta = ntu_metadata(sequence.name)
+    if meta is None:
+        sequence.performance = sequence.name
+        return
+    sequence.subject, sequence.view = meta["subject"], meta["view"]
+    sequence.setup, sequence.performance = meta["setup"], meta["performance"]
+
+
 def check_label(label, where: str, path) -> int:
     """A label as a non-negative int; :class:`SkelsslError` otherwise."""
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):

@@ -21,12 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.data.interpret import (
-    apply_score,
     check_finite,
     check_label,
-    ntu_metadata,
-    resolve_coords,
-    resolve_layout,
+    interpret_sequences,
+    set_ntu_metadata,
 )
 from skelssl.data.readers.ntu import class_names_for
 from skelssl.data.safe_pickle import load_pickle
@@ -79,12 +77,7 @@ def read_feeder(
         parts_found.append(part)
     if not sequences:
         raise SkelsslError("no feeder files (train_data.npy + train_label.pkl)", folder)
-    num_joints, channels = shape
-    layout_name = resolve_layout(num_joints, layout, folder)
-    kind = resolve_coords(channels, layout_name, coords, folder)
-    final = kind
-    for sequence in sequences:
-        sequence.joints, final = apply_score(sequence.joints, kind, score)
+    layout_name, final = interpret_sequences(sequences, layout, coords, score, folder)
     class_names = class_names_for(labels, [s.name for s in sequences])
     splits = {"given": _is_train} if parts_found == list(PARTS) else {}
     return RawDataset(sequences, class_names, layout_name, str(folder), splits, coords=final)
@@ -117,12 +110,7 @@ def _read_part(data_path: Path, label_path: Path, part: str) -> list[Sequence]:
         name = names[i].removesuffix(".skeleton")
         sequence = Sequence(joints=np.ascontiguousarray(joints), label=label, name=name,
                             split="train" if part == "train" else "test")  # fmt: skip
-        meta = ntu_metadata(name)
-        if meta is not None:
-            sequence.subject, sequence.view = meta["subject"], meta["view"]
-            sequence.setup, sequence.performance = meta["setup"], meta["performance"]
-        else:
-            sequence.performance = name
+        set_ntu_metadata(sequence)
         sequences.append(sequence)
     return sequences
 

@@ -32,12 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.data.interpret import (
-    apply_score,
     check_finite,
     check_label,
-    ntu_metadata,
-    resolve_coords,
-    resolve_layout,
+    interpret_sequences,
+    set_ntu_metadata,
 )
 from skelssl.data.readers.ntu import class_names_for
 from skelssl.data.safe_pickle import load_pickle
@@ -80,16 +78,13 @@ def read_pyskl(
         labelled.append(label)
     if not sequences:
         raise SkelsslError("no annotations", path)
-    num_joints, channels = shape
-    layout_name = resolve_layout(num_joints, layout, path)
     scored = all(a.get("keypoint_score") is not None and np.shape(a["keypoint"])[-1] == 2
                  for a in annotations)  # fmt: skip
-    kind = resolve_coords(channels, layout_name, coords or ("xy+score" if scored else None), path)
-    final_coords = kind
-    for sequence in sequences:
-        sequence.joints, final_coords = apply_score(sequence.joints, kind, score)
+    coords = coords or ("xy+score" if scored else None)
+    layout_name, final_coords = interpret_sequences(sequences, layout, coords, score, path)
     class_names = _labels(sequences, labelled, path)
-    _metadata(sequences)
+    for sequence in sequences:
+        set_ntu_metadata(sequence)
     splits = _splits(split, [s.name for s in sequences], path, quiet)
     return RawDataset(sequences, class_names, layout_name, str(path), splits,
                       coords=final_coords)  # fmt: skip
@@ -162,17 +157,6 @@ def _labels(sequences: list[Sequence], labels: list, path: Path) -> list[str]:
     for sequence, label in zip(sequences, labels):
         sequence.label = label
     return class_names_for(labels, [s.name for s in sequences])
-
-
-def _metadata(sequences: list[Sequence]) -> None:
-    """Subject, camera, setup and performance from NTU-style frame_dir names."""
-    for sequence in sequences:
-        meta = ntu_metadata(sequence.name)
-        if meta is not None:
-            sequence.subject, sequence.view = meta["subject"], meta["view"]
-            sequence.setup, sequence.performance = meta["setup"], meta["performance"]
-        else:
-            sequence.performance = sequence.name
 
 
 def split_pairs(names) -> dict[str, tuple[str, str]]:
