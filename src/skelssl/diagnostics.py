@@ -103,11 +103,12 @@ def ridge_r2(
 
 # ------------------------------------------------------------------ collapse monitor
 # Thresholds set from measured runs (benchmarks/carryover/results/collapse_thresholds.md):
-# a collapsed BYOL's encoder features fell from an effective rank of ~31 to 4-7 (of 256) on
-# a batch of 128, a ratio of 0.13-0.23 of its rank near the start; healthy runs of every
-# method keep or raise it (ratio >= 0.6 in the runs we measured).
+# a collapsed BYOL's encoder features fell from an effective rank of 31 to 4.4 (of 256) on a
+# batch of 128, a ratio of 0.14 of its untrained start; the healthy runs we measured
+# (SimCLR, BYOL, MS²L, joint and bone streams) never went below 0.56 of theirs. The mean
+# cosine between samples is recorded but does not warn: raw pooled GRU features share a
+# large mean direction, and a healthy bone-stream SimCLR run sat at 0.99.
 COLLAPSE_RANK_RATIO = 0.3  # rank below this fraction of the untrained encoder's = collapsing
-COLLAPSE_COSINE = 0.95  # mean cosine between different samples' features above this
 COLLAPSE_GRACE = 0.1  # fraction of training before the monitor may warn (warm-up)
 COLLAPSE_CHECKS = 3  # consecutive bad checks before it warns
 
@@ -117,8 +118,8 @@ class CollapseMonitor:
 
     ``start(rank, cosine)`` takes the untrained encoder's values on the first batch; every
     ``observe(progress, rank, cosine)`` after it counts a check as bad when the effective
-    rank fell below ``COLLAPSE_RANK_RATIO`` of the start or the features all point one way
-    (mean pairwise cosine above ``COLLAPSE_COSINE``). Past ``COLLAPSE_GRACE`` of training,
+    rank fell below ``COLLAPSE_RANK_RATIO`` of the start (the cosine is recorded beside it,
+    see the thresholds' comment). Past ``COLLAPSE_GRACE`` of training,
     ``COLLAPSE_CHECKS`` bad checks in a row give the warning (returned once, kept in
     :attr:`warning`)."""
 
@@ -137,19 +138,15 @@ class CollapseMonitor:
         self.last = {"effective_rank": float(rank), "mean_cosine": float(cosine)}
         start = self.rank_at_start if self.rank_at_start else float(rank)
         low_rank = rank < COLLAPSE_RANK_RATIO * start
-        aligned = cosine > COLLAPSE_COSINE
         past_grace = progress >= COLLAPSE_GRACE
-        self.bad_checks = self.bad_checks + 1 if (low_rank or aligned) and past_grace else 0
+        self.bad_checks = self.bad_checks + 1 if low_rank and past_grace else 0
         if self.warning or self.bad_checks < COLLAPSE_CHECKS:
             return None
-        reason = (
-            f"effective rank {rank:.1f} < {COLLAPSE_RANK_RATIO} x {start:.1f} (untrained)"
-            if low_rank
-            else f"features' mean cosine {cosine:.2f} > {COLLAPSE_COSINE}"
-        )
         self.warning = (
-            f"the encoder's features look collapsed ({reason}, {COLLAPSE_CHECKS} checks in a "
-            "row): its linear/kNN results will likely be below the untrained encoder's"
+            f"the encoder's features look collapsed (effective rank {rank:.1f} < "
+            f"{COLLAPSE_RANK_RATIO} x {start:.1f} of the untrained encoder, {COLLAPSE_CHECKS} "
+            "checks in a row): its linear/kNN results will likely be below the untrained "
+            "encoder's"
         )
         return self.warning
 
