@@ -5,7 +5,8 @@ The ``summary_rows`` of every ``benchmarks/<paper>/results/nwucla_*.json`` (``ms
 its method) plus the random / supervised / simclr rows of the baselines'
 ``nwucla.json`` go to ``benchmarks/results/nwucla_summary.json`` (``{"rows": [...]}``) and
 ``nwucla_summary.md``, and the README's table between ``<!-- nwucla-summary:start -->`` and
-``<!-- nwucla-summary:end -->`` is regenerated from them. A per-method file without
+``<!-- nwucla-summary:end -->`` is regenerated from its headline rows (those without an
+``input`` field: the full training views, 3D joints). A per-method file without
 ``summary_rows`` yet gets rows derived from its own rows (marked with a ``note``). Nothing
 is trained: this only reads result files.
 
@@ -232,8 +233,9 @@ def write_summary(benchmarks: Path, readme: Path | None, out: Path | None = None
          "(linear probe and kNN on the frozen encoder, view 3; mean ± std over seeds).", "",
          table, "", *notes, "", commit_line()],
     )  # fmt: skip
-    if readme is not None:
-        readme.write_text(replace_between_markers(readme.read_text(), table))
+    if readme is not None:  # the headline rows: the full NW-UCLA training views, 3D input
+        headline = summary_markdown([r for r in rows if not r.get("input")])
+        readme.write_text(replace_between_markers(readme.read_text(), headline))
     return rows
 
 
