@@ -19,7 +19,7 @@ Three modes:
     4. pre-trains each method's paper-scale NW-UCLA recipe (the method's
        ``configs/nwucla/*.yaml``; only data path, device, precision and time budget are
        overridden, plus the recipe's paper-scale knobs in :data:`RECIPES`) under a
-       per-method budget (sum 385 s; the untrained encoders of :data:`RANDOM_PAIRS` are
+       per-method budget (sum 420 s; the untrained encoders of :data:`RANDOM_PAIRS` are
        only evaluated), then evaluates linear and kNN (k=1, cosine) on the test view 3
        (cross-view: trained on views 1+2, nothing chosen on view 3), and writes each
        :data:`RANDOM_PAIRS` gap to the untrained encoder of the same shape;
@@ -136,9 +136,15 @@ RECIPES = (
     Recipe("ms2l-2x300", "ms2l.yaml", (*MS2L_AUTHORS_ENCODER, *MS2L_AUTHORS_OPTIMISER), 50),
     Recipe("random-ms2l", "ms2l.yaml", ("method=random",), 0),
     Recipe("random-2x300", "ms2l.yaml", ("method=random", *MS2L_AUTHORS_ENCODER), 0),
-    # SimCLR baseline at full width: the 2x256 bi-GRU (the config halves it for CPU).
-    Recipe("simclr", "simclr.yaml", ("encoder.hidden_size=256",), 55),
+    # SimCLR at full width: the 2x256 bi-GRU (the config halves it for CPU), on the joint
+    # stream and, for the recommended recipe (configs/nwucla/recommended.yaml: the three
+    # streams' linear scores fused, ENSEMBLES), on the bone and motion streams.
+    Recipe("simclr", "simclr.yaml", ("encoder.hidden_size=256",), 45),
+    Recipe("simclr-bone", "simclr.yaml", ("encoder.hidden_size=256", "data.stream=bone"), 45),
+    Recipe("simclr-motion", "simclr.yaml", ("encoder.hidden_size=256", "data.stream=motion"), 45),
 )
+# fused runs (name -> recipes, weights): the recommended recipe's ensemble, linear probe
+ENSEMBLES = {"recommended": (("simclr", "simclr-bone", "simclr-motion"), (0.6, 0.6, 0.4))}
 # recipe -> the untrained encoder of its shape on its input: the gap to random, one seed
 RANDOM_PAIRS = {"ms2l": "random-ms2l", "ms2l-2x300": "random-2x300"}
 
@@ -164,6 +170,7 @@ SMOKE_DATA = [
 ]
 SMOKE_KNOBS = [
     "train.epochs=1",
+    "train.min_steps=0",  # the recipes' NW-UCLA step count would stretch the tiny set's run
     "train.batch_size=8",
     "train.device=cpu",
     "evaluation.linear_epochs=5",
@@ -177,6 +184,8 @@ SMOKE_ENCODERS = {
     "random-ms2l": ["encoder.hidden_size=8"],
     "random-2x300": ["encoder.hidden_size=8"],
     "simclr": ["encoder.hidden_size=8"],
+    "simclr-bone": ["encoder.hidden_size=8"],
+    "simclr-motion": ["encoder.hidden_size=8"],
 }
 
 
@@ -471,7 +480,20 @@ def markdown(report: dict) -> list[str]:
             f"| {row['epochs']} | {row['seq_per_s']:.0f} | {row.get('linear', '-')} "
             f"| {row.get('knn', '-')} |"
         )
-    return lines + gap_lines(report)
+    return lines + gap_lines(report) + ensemble_lines(report)
+
+
+def ensemble_lines(report: dict) -> list[str]:
+    """Each fused ensemble's linear top-1 beside its members' (:data:`ENSEMBLES`)."""
+    lines = []
+    for row in report.get("ensembles", []):
+        if "error" in row:
+            lines.append(f"- {row['ensemble']}: not fused ({row['error']})")
+            continue
+        members = ", ".join(f"{m} {v}" for m, v in zip(row["members"], row["member_linear"]))
+        weights = "/".join(f"{w:g}" for w in row["weights"])
+        lines.append(f"- {row['ensemble']} (weights {weights}): {row['linear']} ({members})")
+    return ["", "Score-level ensembles (linear probe, one seed):", "", *lines] if lines else []
 
 
 def gap_lines(report: dict) -> list[str]:
@@ -540,6 +562,7 @@ def run_suite(args, recipes=RECIPES, smoke: bool = False) -> dict:
         runs = Path(scratch)
         for recipe in recipes:
             report["recipes"].append(run_recipe_or_fallback(recipe, args, manifest, runs, smoke))
+        report["ensembles"] = run_ensembles(report["recipes"], runs)
     report.update(finished=utc_now(), seconds=round(time.perf_counter() - clock, 1))
     report["summary_rows"] = summary_rows(report)
     write_json(args.out / "gpu_suite.json", report)
@@ -547,6 +570,26 @@ def run_suite(args, recipes=RECIPES, smoke: bool = False) -> dict:
     print(stdout_table(report), flush=True)
     print(f"wrote {args.out / 'gpu_suite.json'} and {args.out / 'gpu_suite.md'}", flush=True)
     return report
+
+
+def run_ensembles(rows: list[dict], runs: Path, ensembles=ENSEMBLES) -> list[dict]:
+    """Each :data:`ENSEMBLES` entry whose recipes all evaluated: the fused linear top-1
+    (``skelssl evaluate RUN RUN ... --ensemble``) beside its members' own."""
+    from skelssl.evaluation.ensemble import evaluate_ensemble
+
+    done = {row["recipe"]: row for row in rows if "linear" in row}
+    results = []
+    for name, (members, weights) in ensembles.items():
+        if not all(member in done for member in members):
+            results.append({"ensemble": name, "error": "a member did not evaluate"})
+            continue
+        fused = evaluate_ensemble([runs / m for m in members], weights=list(weights), quiet=True)
+        results.append({
+            "ensemble": name, "members": list(members), "weights": list(weights),
+            "linear": _percent(fused), "member_linear": [done[m]["linear"] for m in members],
+        })  # fmt: skip
+        print(f"{name:>12}: fused linear {results[-1]['linear']}", flush=True)
+    return results
 
 
 def run_recipe_or_fallback(recipe: Recipe, args, manifest: dict, runs: Path, smoke: bool) -> dict:

@@ -45,16 +45,25 @@ def test_gpu_suite_smoke_runs_every_step_on_cpu(tmp_path):
         "random-ms2l",
         "random-2x300",
         "simclr",
+        "simclr-bone",
+        "simclr-motion",
     ]
     evaluated = [row for row in report["recipes"] if "linear" in row]
-    assert len(evaluated) == 7 and all(0 <= row["knn"] <= 100 for row in evaluated)
-    methods = ["byol", "crrl", "ms2l", "ms2l", "random", "random", "simclr"]
+    assert len(evaluated) == 9 and all(0 <= row["knn"] <= 100 for row in evaluated)
+    methods = ["byol", "crrl", "ms2l", "ms2l", "random", "random", *["simclr"] * 3]
     assert [row["method"] for row in report["summary_rows"]] == methods
+    (fused,) = report["ensembles"]  # the recommended recipe's three streams, fused
+    assert fused["members"] == ["simclr", "simclr-bone", "simclr-motion"]
+    assert (
+        0 <= fused["linear"] <= 100
+        and "Score-level ensembles" in (tmp_path / "gpu_suite.md").read_text()
+    )
     assert report["encoders"][0]["sequences_per_second"] > 0
     text = (tmp_path / "gpu_suite.md").read_text()
     assert "| byol |" in text and "- ms2l-2x300 − random-2x300: " in text  # the gap to random
     assert [row["epochs"] for row in report["recipes"] if row["method"] == "random"] == [0, 0]
-    assert "recipe" in done.stdout.splitlines()[-10]  # the closing table
+    closing = done.stdout.splitlines()[-(len(names) + 2) :]  # the closing table, then "wrote"
+    assert closing[0].split()[0] == "recipe" and closing[-1].startswith("wrote ")
 
 
 def test_unknown_amp_dtype_is_a_config_error(tmp_path):
