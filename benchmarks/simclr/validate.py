@@ -93,7 +93,7 @@ def run_seed(work: Path, split: str, data: Path, seed: int, extra: list[str]) ->
             args = [*members, "--ensemble", "--protocol", protocol]
             result = top1(*args, *(["--weights", weights] if weights else []))
             row[f"fused_{name}_{protocol}"] = result["top1"]
-            row[f"fused_{name}_weights"] = result.get("weights")
+            row[f"fused_{name}_{protocol}_weights"] = result.get("weights")
     return row
 
 
@@ -124,10 +124,11 @@ def main(argv=None) -> None:
     work = Path(args.work).resolve()
     out = Path(args.out)
     saved = out.with_suffix(".json")
-    rows = json.loads(saved.read_text())["rows"] if saved.exists() else []
     data = split_file(args.root, args.split, work, args.held_out_subjects)
+    rows: list[dict] = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         row = run_seed(work, args.split, data, seed, args.set)
+        rows = json.loads(saved.read_text())["rows"] if saved.exists() else []  # another split's
         rows = [r for r in rows if (r["split"], r["seed"]) != (args.split, seed)] + [row]
         write_json(saved, {"rows": rows, "set": args.set, "machine": machine()},
                    seeds=sorted({r["seed"] for r in rows}))  # fmt: skip
