@@ -305,6 +305,9 @@ def run_rows(args) -> None:
             for name in inputs:
                 key = f"{method}/{name}"
                 result = measure(method, args.data / INPUTS[name], seed, epochs, args.work)
+                earlier = fresh[name]["per_seed"].get(str(seed)) or {}
+                if result["pretrain_minutes"] is None:  # a reused run: keep its training time
+                    result["pretrain_minutes"] = earlier.get("pretrain_minutes")
                 print(json.dumps({key: {seed: result}}), flush=True)
                 rows[key] = fresh[name]  # a row enters the file with its first seed
                 rows[key]["per_seed"][str(seed)] = result
