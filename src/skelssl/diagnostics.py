@@ -105,7 +105,7 @@ def ridge_r2(
 # Thresholds set from measured runs (benchmarks/carryover/results/collapse_thresholds.md):
 # a collapsed BYOL's encoder features fell from an effective rank of 31 to 4.4 (of 256) on a
 # batch of 128, a ratio of 0.14 of its untrained start; the healthy runs we measured
-# (SimCLR, BYOL, MS²L, joint and bone streams) never went below 0.56 of theirs. The mean
+# (SimCLR, BYOL, MS²L; joint, bone and motion streams) never went below 0.52 of theirs. The mean
 # cosine between samples is recorded but does not warn: raw pooled GRU features share a
 # large mean direction, and a healthy bone-stream SimCLR run sat at 0.99.
 COLLAPSE_RANK_RATIO = 0.3  # rank below this fraction of the untrained encoder's = collapsing
