@@ -231,6 +231,22 @@ def encoder_label(encoder) -> str:
     return f"stgcn-{encoder.width:g}" + ("+bones" if encoder.use_bones else "")
 
 
+def skelssl_command(*args: str) -> str:
+    """``python -m skelssl ARGS`` in a child process (one thread unless ``OMP_NUM_THREADS``
+    says otherwise); its stdout, or exit with the command's last stderr lines on failure."""
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    done = subprocess.run([sys.executable, "-m", "skelssl", *args], capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"skelssl {' '.join(args[:2])} failed: {done.stderr.strip()[-400:]}")
+    return done.stdout
+
+
+def run_finished(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a finished pre-training (``summary.json`` and ``last.pt``)."""
+    return (run_dir / "summary.json").is_file() and (run_dir / "last.pt").is_file()
+
+
 def require_nwucla(root) -> None:
     """Exit 2 with a one-line error on stderr when ``root`` (the NW-UCLA folder) is not
     there (the project's exit code for bad input)."""

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,6 +45,8 @@ from benchmarks.common import (  # noqa: E402
     paired_differences,
     require_nwucla,
     results_dir,
+    run_finished,
+    skelssl_command,
     summary_row,
     write_json,
     write_markdown,
@@ -121,38 +121,20 @@ def method_of(config: str) -> str:
     return load_config(None, REPO / f"configs/nwucla/{config}.yaml").method
 
 
-def skelssl(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    command = [sys.executable, "-m", "skelssl", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env)
-
-
-def finished(run: Path) -> bool:
-    try:
-        summary = json.loads((run / "summary.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return summary.get("epochs", 0) >= 0 and (run / "last.pt").exists()
-
-
 def pretrain(data: Path, config: str, seed: int, run: Path, random: bool, extra) -> None:
-    if finished(run):
+    if run_finished(run):
         return
     method = "random" if random else method_of(config)
-    done = skelssl(
+    skelssl_command(
         "pretrain", method, "--data", str(data), "--config",
         str(REPO / f"configs/nwucla/{config}.yaml"), "--out", str(run), "--quiet",
         f"seed={seed}", *extra,
     )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"pretrain failed ({run}): {done.stderr.strip().splitlines()[-1:]}")
 
 
 def evaluate(run: Path, protocol: str) -> float:
-    done = skelssl("evaluate", str(run), "--protocol", protocol, "--json", "--quiet")
-    if done.returncode != 0:
-        raise SystemExit(f"evaluate failed ({run}): {done.stderr.strip()}")
-    return float(json.loads(done.stdout)["top1"])
+    out = skelssl_command("evaluate", str(run), "--protocol", protocol, "--json", "--quiet")
+    return float(json.loads(out)["top1"])
 
 
 def run_one(work: Path, variant: str, config: str, seed: int, extra) -> dict:

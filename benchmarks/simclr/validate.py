@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +31,8 @@ from benchmarks.common import (  # noqa: E402
     mean_std_text,
     require_nwucla,
     results_dir,
+    run_finished,
+    skelssl_command,
     write_held_out_subjects,
     write_json,
     write_markdown,
@@ -60,24 +60,15 @@ def split_file(root: str, split: str, work: Path, held_out: list[int]) -> Path:
     return path
 
 
-def skelssl(*args: str) -> str:
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    done = subprocess.run([sys.executable, "-m", "skelssl", *args], capture_output=True,
-                          text=True, env=env)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"skelssl {args[0]} failed: {done.stderr.strip()[-400:]}")
-    return done.stdout
-
-
 def pretrain(data: Path, stream: str, seed: int, run: Path, extra: list[str]) -> None:
-    if (run / "summary.json").exists():
+    if run_finished(run):
         return
-    skelssl("pretrain", "simclr", "--data", str(data), "--config", str(CONFIG), "--out",
+    skelssl_command("pretrain", "simclr", "--data", str(data), "--config", str(CONFIG), "--out",
             str(run), "--quiet", f"data.stream={stream}", f"seed={seed}", *extra)  # fmt: skip
 
 
 def top1(*args: str) -> dict:
-    return json.loads(skelssl("evaluate", *args, "--json", "--quiet"))
+    return json.loads(skelssl_command("evaluate", *args, "--json", "--quiet"))
 
 
 def run_seed(work: Path, split: str, data: Path, seed: int, extra: list[str]) -> dict:
