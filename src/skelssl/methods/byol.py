@@ -76,7 +76,13 @@ from skelssl.augment import (
 )
 from skelssl.data.sampling import MultiViewDataset, TorchSkeletonDataset
 from skelssl.data.types import DataSpec, SkeletonData
-from skelssl.diagnostics import effective_rank, mean_pairwise_cosine, shuffled_partner_loss
+from skelssl.diagnostics import (
+    COLLAPSE_CHECKS,
+    COLLAPSE_GRACE,
+    effective_rank,
+    mean_pairwise_cosine,
+    shuffled_partner_loss,
+)
 from skelssl.errors import SkelsslError
 from skelssl.losses import byol_loss
 from skelssl.methods.base import Method
@@ -89,9 +95,8 @@ AUGMENTATIONS = ("shear", "left_right_drop", "resample", "savgol", "cyclic_shift
 PIPELINES = ("asymmetric", "aggressive", "conservative")
 VIEWS = ("skeleton-byol", "virtual-camera")
 BN_MODES = ("plain", "momentum", "momentum-online", "sync")
-COLLAPSE_GRACE = 0.1  # progress before the collapse warning may fire (past the lr warm-up)
 COLLAPSE_COSINE = 0.9  # targets' mean cosine above this = pointing the same way
-COLLAPSE_CHECKS = 3  # consecutive bad diagnostic steps before warning
+# COLLAPSE_GRACE, COLLAPSE_CHECKS: the same as the trainer's monitor (skelssl.diagnostics)
 
 
 @dataclass
