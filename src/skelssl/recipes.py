@@ -225,15 +225,15 @@ def expand_set(path: str | Path) -> tuple[list[str], RecipeSet]:
 def finished_summary(run_dir: str | Path) -> dict | None:
     """A member run's ``summary.json`` when the run holds every planned epoch (its
     ``config.yaml``'s ``train.epochs``) and ``last.pt``; None for an unfinished or new one."""
-    import json
+    from skelssl.runs import read_summary
 
     run_dir = Path(run_dir)
+    summary = read_summary(run_dir)
     try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         planned = read_yaml(run_dir / "config.yaml")["train"]["epochs"]
     except (OSError, ValueError, KeyError, TypeError, SkelsslError):
         return None
-    if not isinstance(summary, dict) or not (run_dir / "last.pt").is_file():
+    if summary is None or not (run_dir / "last.pt").is_file():
         return None
     epochs = summary.get("epochs")
     return summary if isinstance(epochs, int) and epochs >= planned else None

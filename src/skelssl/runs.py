@@ -83,7 +83,7 @@ def _pretrain(
                 f"`skelssl pretrain {config.method} --out {run_dir} --resume`",
                 run_dir,
             )
-        previous_summary = _read_summary(run_dir)
+        previous_summary = read_summary(run_dir)
     elif (run_dir / "last.pt").exists():
         raise SkelsslError(
             "run directory already holds a run (use --resume or another --out)", run_dir
@@ -126,10 +126,10 @@ def _pretrain(
     return summary
 
 
-def _read_summary(run_dir: Path) -> dict | None:
+def read_summary(run_dir: str | Path) -> dict | None:
     """The run's ``summary.json``, or None when it is missing or unreadable."""
     try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) else None

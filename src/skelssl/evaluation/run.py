@@ -22,7 +22,7 @@ from skelssl.data.sources import DataConfig, default_split
 from skelssl.data.transfer import adapt_data, transfer_data_config
 from skelssl.errors import SkelsslError
 from skelssl.evaluation import HEAD_PROTOCOLS, PROTOCOLS, Options
-from skelssl.runs import load_run
+from skelssl.runs import load_run, read_summary
 
 
 def evaluate_run(
@@ -99,12 +99,7 @@ def evaluate_run(
 
 def collapse_warning(run_dir: str | Path) -> str | None:
     """The collapse warning pre-training left in ``RUN/summary.json`` (None if none)."""
-    path = Path(run_dir) / "summary.json"
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    collapse = summary.get("collapse") if isinstance(summary, dict) else None
+    collapse = (read_summary(run_dir) or {}).get("collapse")
     return collapse.get("warning") if isinstance(collapse, dict) else None
 
 
