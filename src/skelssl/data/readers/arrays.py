@@ -115,7 +115,7 @@ def _coords(arrays: dict, channels: int, layout: str, path: Path, requested: str
 def npz_prepared(path: str | os.PathLike) -> bool:
     """Whether the ``.npz`` at ``path`` says its arrays are already spatially prepared
     (key ``prepared``, a boolean scalar; absent: False, raw coordinates)."""
-    arrays = _load_arrays(Path(path))
+    arrays = _load_arrays(Path(path), keys=("prepared",))  # not the joints a second time
     if "prepared" not in arrays:
         return False
     flag = arrays["prepared"]
@@ -178,14 +178,15 @@ def _is_known_key(key: str) -> bool:
     return key in REQUIRED_KEYS or key in OPTIONAL_KEYS or key.startswith(PROTOCOL_PREFIX)
 
 
-def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+def _load_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The archive's arrays (only ``keys`` of them when given: the rest stay unread)."""
     if not path.is_file():
         raise SkelsslError("file not found", path)
     if not zipfile.is_zipfile(path):
         raise SkelsslError("not an .npz archive (not a zip file)", path)
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+            return {key: archive[key] for key in archive.files if keys is None or key in keys}
     except ValueError as error:
         if "pickle" in str(error):
             problem = "holds Python objects; store strings as unicode arrays (dtype str)"
