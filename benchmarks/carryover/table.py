@@ -246,6 +246,8 @@ def main(argv=None) -> None:
                 write_variant(data, variant, seed, work)
                 for config in args.configs.split(","):
                     row = run_one(work, variant, config, seed, args.set)
+                    # re-read: another invocation may have added rows meanwhile
+                    rows = json.loads(saved.read_text())["rows"] if saved.exists() else []
                     rows = [r for r in rows if (r["variant"], r["config"], r["seed"]) != (
                         variant, config, seed)] + [row]  # fmt: skip
                     payload = {"rows": rows, "summary_rows": summary_rows(rows),
