@@ -12,7 +12,9 @@ from skelssl.data.preprocess import (
     count_bodies,
     crop_or_pad,
     fix_length,
+    median_bone_length,
     minmax_normalize,
+    normalize_space,
     preprocess,
     repeat_to_length,
     resample_frames,
@@ -299,3 +301,43 @@ def test_retime_changes_only_time_and_dtype():
     np.testing.assert_allclose(
         longer.joints[0, -1], data.joints[0, 3], rtol=1e-6
     )  # last valid frame
+
+
+# ---------------------------------------------------------------- units
+
+
+def human_sequence(frames=5) -> np.ndarray:
+    """(T, 1, 20, 3): a Kinect clip's scale in metres (bones about 0.2 m)."""
+    return random_sequence(frames=frames, bodies=1, seed=4) * 0.12
+
+
+@pytest.mark.parametrize("factor", [1000.0, 100.0, 39.37])  # mm, cm, inches
+def test_units_auto_brings_millimetres_centimetres_and_inches_back_to_metres(factor):
+    metres = human_sequence()
+    config = PreprocessConfig(center=False, view_normalize=False)
+    out = normalize_space(metres * factor, LAYOUT, config)
+    expected = metres * factor * (0.001 if factor == 1000 else 0.01)
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    bone = median_bone_length(out[None], LAYOUT, body_presence(out[None]))[0]
+    assert 0.02 < bone < 2.0
+
+
+def test_units_keep_metres_and_as_is_keeps_every_unit():
+    metres = human_sequence()
+    auto = PreprocessConfig(center=False, view_normalize=False)
+    np.testing.assert_array_equal(normalize_space(metres, LAYOUT, auto), metres)
+    as_is = PreprocessConfig(center=False, view_normalize=False, units="as-is")
+    np.testing.assert_array_equal(normalize_space(metres * 1000, LAYOUT, as_is), metres * 1000)
+    with pytest.raises(SkelsslError, match="units"):
+        PreprocessConfig(units="feet").validate()
+
+
+def test_median_bone_skips_absent_bodies_and_missing_joints():
+    joints = human_sequence()
+    joints = np.concatenate([joints, np.zeros_like(joints)], axis=1)  # 2nd body absent
+    expected = np.median(bone_lengths(joints[:, 0])[:, 1:])  # the root's bone is not one
+    joints[0, 0, 7] = 0.0  # a missing hand: its bone to the wrist would span the origin
+    present = body_presence(joints)
+    bone = median_bone_length(joints, LAYOUT, present)
+    assert abs(bone - expected) < 0.02 and np.isfinite(bone)
+    assert np.isnan(median_bone_length(np.zeros_like(joints), LAYOUT, present * False))

@@ -9,6 +9,11 @@ The steps, in the order :func:`preprocess` applies them:
    the first and the first ``frames`` of those, so its tail may be cut: the down-sampling
    of Predict & Cluster's NW-UCLA notebook, the public pipeline closest to CRRL's text);
 2. bodies: keep ``M = min(max_bodies, largest body count in the dataset)`` bodies;
+   units (3D, ``units=auto``): a sequence whose median bone length is 100x or more off a
+   human's (about 0.2 m) is multiplied by the power of ten that puts it in metres (a clip
+   in millimetres by 0.001, in centimetres or inches by 0.01; metres are left alone),
+   because the recipes' augmentations are written in metres (SimCLR's unit distance 0.1,
+   MS²L's noise 0.01, the synthetic generator); ``units=as-is`` keeps the numbers;
 3. centre: subtract the centre joint of the first frame where the reference body is present;
 4. view normalisation: rotate so X runs along the shoulders, Y along the spine (CRRL / NTU);
    ``view_axis=hips``: Y exactly along the spine, X along the hips made orthogonal to it
@@ -48,6 +53,8 @@ from skelssl.skeleton import Layout, get_layout
 
 TEMPORAL_MODES = ("resample", "crop", "repeat", "at-most", "at-most-stride")
 VIEW_AXES = ("shoulders", "hips")
+UNITS = ("auto", "as-is")
+TYPICAL_BONE_METRES = 0.2  # a Kinect skeleton's median bone (NW-UCLA, NTU: 0.15-0.25 m)
 _CHUNK = 1024  # sequences per vectorised batch of the spatial steps
 
 
@@ -62,6 +69,7 @@ class PreprocessConfig:
     view_normalize: bool = True
     view_axis: str = "shoulders"
     minmax: bool = False
+    units: str = "auto"  # 3D: "auto" rescales mm/cm clips to metres; "as-is" keeps them
     separate_bodies: bool = True
     max_bodies: int = 2
 
@@ -74,6 +82,9 @@ class PreprocessConfig:
         if self.view_axis not in VIEW_AXES:
             known = ", ".join(VIEW_AXES)
             raise SkelsslError(f"unknown preprocess.view_axis {self.view_axis!r} (known: {known})")
+        if self.units not in UNITS:
+            known = ", ".join(UNITS)
+            raise SkelsslError(f"unknown preprocess.units {self.units!r} (known: {known})")
         if self.max_bodies < 1:
             raise SkelsslError(f"preprocess.max_bodies must be >= 1, got {self.max_bodies}")
 
@@ -336,6 +347,9 @@ def normalize_space(
     if coords != "xyz":
         return normalize_2d(joints, layout, config)
     present = body_presence(joints)
+    if config.units == "auto":
+        scale = metre_scale(joints, layout, present)
+        joints = (joints * scale[..., None, None, None, None]).astype(joints.dtype)
     if config.center:
         joint = layout.center if config.center_joint is None else layout.index(config.center_joint)
         joints = center_on_joint(joints, joint, present)
@@ -344,6 +358,34 @@ def normalize_space(
     if config.minmax:
         joints = minmax_normalize(joints, present, config.separate_bodies)
     return joints
+
+
+def median_bone_length(joints: np.ndarray, layout: Layout, present: np.ndarray) -> np.ndarray:
+    """Median length of the layout's bones (both ends found) over the frames and bodies
+    present; NaN for a sequence with no body. Shape: (..., T, M, V, 3), presence (..., T, M) -> (...,)."""
+    parents = layout.bone_parents()
+    child = np.flatnonzero(parents != np.arange(len(parents)))
+    vectors = joints[..., child, :] - joints[..., parents[child], :]
+    length = np.linalg.norm(vectors.astype(np.float64), axis=-1)  # (..., T, M, bones)
+    found = np.any(joints != 0, axis=-1)  # (..., T, M, V): a missing joint is all zeros
+    both = found[..., child] & found[..., parents[child]] & present[..., None]
+    length = np.where(both, length, np.nan)
+    flat = length.reshape(*length.shape[:-3], -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no body present
+        return np.nanmedian(flat, axis=-1)
+
+
+def metre_scale(joints: np.ndarray, layout: Layout, present: np.ndarray) -> np.ndarray:
+    """The power of ten that brings each sequence's median bone length nearest to
+    :data:`TYPICAL_BONE_METRES`, applied only when it is at least 100 (0.01 for centimetres,
+    0.001 for millimetres, 0.01 for inches): a median bone of 0.02-2 units is taken as
+    metres already and keeps factor 1, as does a sequence without a body or bones.
+    Shape: (..., T, M, V, 3) -> (...,)."""
+    bone = median_bone_length(joints, layout, present)
+    usable = np.isfinite(bone) & (bone > 0)
+    power = np.round(np.log10(TYPICAL_BONE_METRES / np.where(usable, bone, 1.0)))
+    return np.where(usable & (np.abs(power) >= 2), 10.0**power, 1.0)
 
 
 def normalize_2d(joints: np.ndarray, layout: Layout, config: PreprocessConfig) -> np.ndarray:

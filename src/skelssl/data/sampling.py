@@ -13,8 +13,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from skelssl.data.preprocess import body_presence, median_bone_length
 from skelssl.data.types import SkeletonData
 from skelssl.errors import SkelsslError
+from skelssl.skeleton import get_layout
 
 
 class TorchSkeletonDataset(Dataset):
@@ -142,6 +144,14 @@ def _length_summary(lengths: np.ndarray) -> dict:
     }
 
 
+def _median_bone(data: SkeletonData) -> float | None:
+    """Median bone length of the prepared clips (metres after ``units=auto``; None if empty)."""
+    joints = np.asarray(data.joints)
+    lengths = median_bone_length(joints, get_layout(data.layout), body_presence(joints))
+    finite = lengths[np.isfinite(lengths)]
+    return round(float(np.median(finite)), 3) if finite.size else None
+
+
 def describe(data: SkeletonData, raw_lengths: np.ndarray | None = None) -> dict:
     """A JSON-able summary for ``skelssl info``: sizes, classes, lengths, bodies, splits.
 
@@ -172,6 +182,7 @@ def describe(data: SkeletonData, raw_lengths: np.ndarray | None = None) -> dict:
         ),
         "samples": len(data),
         "shape": list(data.shape),
+        **({"median_bone": _median_bone(data)} if data.coords == "xyz" else {}),
         "classes": {name: int(count) for name, count in zip(data.class_names, class_counts)},
         "frames": int(data.shape[1]),
         "raw_lengths": None if raw_lengths is None else _length_summary(np.asarray(raw_lengths)),
