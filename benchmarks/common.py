@@ -356,12 +356,29 @@ def same_run_config(run_dir: Path, config, adjust=lambda settings: settings) -> 
     pre-training: :func:`comparable_settings` equal after ``adjust`` (a benchmark's own
     exceptions). The saved config is read through today's dataclasses, so a field added
     after the run compares as its default; a field since removed makes it differ."""
+    return not run_config_differences(run_dir, config, adjust)
+
+
+def run_config_differences(run_dir: Path, config, adjust=lambda settings: settings) -> list[str]:
+    """Where the run saved in ``run_dir`` differs from ``config``'s pre-training, as
+    ``key: saved -> wanted`` lines (dotted keys); ``["no readable config"]`` when the run
+    records none; empty when :func:`same_run_config`."""
     try:
         saved = canonical_tree(build_config(saved_config(run_dir)))
     except SkelsslError:
-        return False
-    mine = canonical_tree(config)
-    return adjust(comparable_settings(saved)) == adjust(comparable_settings(mine))
+        return ["no readable config"]
+    ours = adjust(comparable_settings(canonical_tree(config)))
+    return _tree_differences(adjust(comparable_settings(saved)), ours)
+
+
+def _tree_differences(saved, wanted, prefix: str = "") -> list[str]:
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        return [
+            line
+            for key in sorted(set(saved) | set(wanted), key=str)
+            for line in _tree_differences(saved.get(key), wanted.get(key), f"{prefix}{key}.")
+        ]
+    return [] if saved == wanted else [f"{prefix[:-1]}: {saved!r} -> {wanted!r}"]
 
 
 def saved_config(run_dir: Path) -> dict:
@@ -393,7 +410,7 @@ def comparable_settings(tree: dict) -> dict:
     saves for it whatever it was asked."""
     settings = {key: value for key, value in tree.items() if key != "evaluation"}
     if settings.get("method") == "random":
-        settings["train"] = {**(settings.get("train") or {}), "epochs": 0}
+        settings["train"] = {**(settings.get("train") or {}), "epochs": 0, "min_steps": 0}
     data = dict(settings.get("data") or {})
     if data.get("root"):
         data["root"] = str(Path(data["root"]).resolve())
@@ -439,8 +456,9 @@ def pretrain_reusing(
     (how ``"kept"``: its ``summary.json``) and an unfinished one resumes from its ``last.pt``
     (``"resumed"``); otherwise the folder is trained afresh (``"trained"``). Configs compare
     by :func:`same_run_config` with ``adjust``; ``say`` hears which way a run goes before it
-    trains. A run linked in from another folder is never deleted: a link to a run of another
-    config stops the benchmark."""
+    trains (a finished run of another config is replaced, and ``say`` hears where it
+    differed). A run linked in from another folder is never deleted: a link to a run of
+    another config stops the benchmark."""
     if reuse and finished_with(run_dir, config, adjust):
         say(f"reusing the finished run in {run_dir}")
         return json.loads((run_dir / "summary.json").read_text()), "kept"
@@ -453,6 +471,12 @@ def pretrain_reusing(
             " (an override that reaches this phase?): not retraining over a linked run"
         )
     if run_dir.exists():
+        differences = run_config_differences(run_dir, config, adjust) if reuse else []
+        say(
+            "retraining, the saved run differs: " + "; ".join(differences)
+            if differences
+            else "retraining"
+        )
         shutil.rmtree(run_dir)
     say(f"{config.train.epochs} epochs")
     return pretrain(config, run_dir, quiet=quiet), "trained"

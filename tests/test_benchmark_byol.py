@@ -117,11 +117,12 @@ def test_validation_runs_are_kept_resumed_or_retrained_by_config(
 
 
 def test_an_untrained_row_compares_at_the_zero_epochs_its_run_saves(import_benchmark):
-    """skelssl.runs.pretrain saves a ``random`` run with train.epochs 0 whatever it was
-    asked, so a finished untrained row must still match its config under --reuse."""
+    """skelssl.runs.pretrain saves a ``random`` run with train.epochs and train.min_steps 0
+    whatever it was asked, so a finished untrained row must still match its config under
+    --reuse (a recipe's min_steps once made every untrained row retrain)."""
     compare = import_benchmark("common").comparable_settings
-    asked = {"method": "random", "train": {"epochs": 40, "seed": 1}}
-    saved = {"method": "random", "train": {"epochs": 0, "seed": 1}}
+    asked = {"method": "random", "train": {"epochs": 40, "min_steps": 1400, "seed": 1}}
+    saved = {"method": "random", "train": {"epochs": 0, "min_steps": 0, "seed": 1}}
     assert compare(asked) == compare(saved)
     assert compare(asked) != compare({**saved, "train": {"epochs": 0, "seed": 2}})
     trained = {"method": "byol", "train": {"epochs": 40, "seed": 1}}

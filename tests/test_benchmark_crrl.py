@@ -49,7 +49,9 @@ def test_minmax_per_coordinate_scales_each_joint_over_its_frames_and_keeps_paddi
     np.testing.assert_allclose(scaled, [[-1, -1], [0, -1], [1, 1], [0, 0]])
 
 
-def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchmark, tmp_path):
+def test_finished_with_ignores_probe_settings_and_root_spelling_only(
+    crrl_benchmark, import_benchmark, tmp_path
+):
     import yaml
 
     from skelssl.config import load_config, to_dict
@@ -72,6 +74,8 @@ def test_finished_with_ignores_probe_settings_and_root_spelling_only(crrl_benchm
         "crrl", overrides=[f"data.root={tmp_path / 'some' / 'dir'}", "train.epochs=4"]
     )
     assert not crrl_benchmark.finished_with(run_dir, other)
+    differences = import_benchmark("common").run_config_differences(run_dir, other)
+    assert differences == ["train.epochs: 3 -> 4"]  # what a replaced run is told differed
 
 
 def test_finished_with_compares_a_split_file_by_content_not_folder(crrl_benchmark, tmp_path):
