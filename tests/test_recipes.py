@@ -198,3 +198,16 @@ def test_the_recommended_set_is_simclr_on_three_streams():
     assert {(c.train.epochs, c.data.split) for c in again.members.values()} == {(3, "xsub")}
     with pytest.raises(SkelsslError, match="not byol"):
         load_recipe_set(path, method="byol")
+
+
+def test_random_of_a_set_is_each_members_untrained_encoder_with_the_sets_weights():
+    """``pretrain random --config SET``: the baseline of every member (its encoder, input and
+    stream; the method's params dropped), fused with the same weights as the trained set."""
+    path = REPO / "configs" / "nwucla" / "recommended.yaml"
+    trained, untrained = load_recipe_set(path), load_recipe_set(path, method="random")
+    assert untrained.weights == trained.weights == [0.6, 0.6, 0.4]
+    for name, config in untrained.members.items():
+        mine = trained.members[name]
+        assert config.method == "random" and config.data == mine.data
+        assert config.encoder == mine.encoder and config.data.stream == name
+        assert config.params != mine.params  # random's own params, not SimCLR's

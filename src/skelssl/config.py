@@ -139,7 +139,7 @@ def load_config(
         file_tree = read_yaml(path)
         methods = [value for keys, value in parsed if keys == ["method"]]
         if methods and file_tree.get("method") not in (None, methods[-1]):
-            file_tree = _without_method_params(file_tree)
+            file_tree = without_method_params(file_tree)
         tree = _deep_merge(tree, file_tree)
     for keys, value in parsed:
         _set_path(tree, keys, value)
@@ -151,7 +151,7 @@ def load_config(
     return build_config(tree)
 
 
-def _without_method_params(file_tree: dict) -> dict:
+def without_method_params(file_tree: dict) -> dict:
     """A config file read for another method: its ``params`` dropped (they belong to its
     method), its encoder kept, the file method's default preset included where the file
     names none (the untrained encoder of an MS²L recipe is MS²L's 1x30 GRU)."""

@@ -25,7 +25,15 @@ from typing import Any
 
 import yaml
 
-from skelssl.config import SHORTCUTS, RunConfig, _deep_merge, load_config, read_yaml, to_dict
+from skelssl.config import (
+    SHORTCUTS,
+    RunConfig,
+    _deep_merge,
+    load_config,
+    read_yaml,
+    to_dict,
+    without_method_params,
+)
 from skelssl.errors import SkelsslError
 
 RECIPE_FILE = "recipe.yaml"  # the resolved set, in a set's output folder
@@ -100,8 +108,10 @@ def load_recipe_set(
     """Read a set file (or a set folder's ``recipe.yaml``) into a :class:`RecipeSet`.
 
     ``overrides`` (``key=value``) apply to every member after its own; ``method``, when
-    given, must be every member's method. Every problem is one :class:`SkelsslError`
-    naming the file (and the member).
+    given, must be every member's method, except ``random``: the set's untrained encoders
+    (each member's encoder and input, its method's params dropped, as ``load_config`` does
+    for one file). Every problem is one :class:`SkelsslError` naming the file (and the
+    member).
     """
     path = set_file(path)
     tree = read_yaml(path)
@@ -117,7 +127,10 @@ def load_recipe_set(
     for name, member in runs.items():
         _check_member_name(name, path)
         try:
-            config = load_config(None, None, overrides, base=_deep_merge(base, _expand(member)))
+            merged = _deep_merge(base, _expand(member))
+            if method == "random":
+                merged = {**without_method_params(merged), "method": "random"}
+            config = load_config(None, None, overrides, base=merged)
         except SkelsslError as error:
             raise SkelsslError(f"member {name}: {error}", path) from None
         if method is not None and config.method != method:
