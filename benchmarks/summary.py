@@ -5,8 +5,9 @@ The ``summary_rows`` of every ``benchmarks/<paper>/results/nwucla_*.json`` (``ms
 its method) plus the random / supervised / simclr rows of the baselines'
 ``nwucla.json`` go to ``benchmarks/results/nwucla_summary.json`` (``{"rows": [...]}``) and
 ``nwucla_summary.md``, and the README's table between ``<!-- nwucla-summary:start -->`` and
-``<!-- nwucla-summary:end -->`` is regenerated from its headline rows (those without an
-``input`` field: the full training views, 3D joints). A per-method file without
+``<!-- nwucla-summary:end -->`` is regenerated from its headline rows: one per shipped config
+(:data:`HEADLINES`: the results file that ran it unchanged, all its seeds, the untrained
+encoder beside it). A per-method file without
 ``summary_rows`` yet gets rows derived from its own rows (marked with a ``note``). Nothing
 is trained: this only reads result files.
 
@@ -20,6 +21,7 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 # run as a script: the repo root on the path, so that `benchmarks` imports as a package
@@ -43,6 +45,34 @@ from skelssl.typed import from_dict
 # carryover: the recipes on smaller NW-UCLA variants, with train_fraction)
 PAPERS = ("ms2l", "crrl", "byol", "simclr", "baselines", "carryover")
 BASELINES = ("baselines", "simclr")  # folders whose nwucla.json holds fixed-budget rows
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A shipped config (``configs/nwucla/<config>.yaml``) and the results file whose rows ran
+    it unchanged on NW-UCLA cross-view: its trained row (``method``, and ``stream`` for a
+    file with streams) and the untrained encoder's row (method ``random``) beside it."""
+
+    config: str
+    source: str  # relative to benchmarks/
+    method: str
+    stream: str | None = None
+
+
+# The results contract's headline: one row per shipped config, all its seeds.
+HEADLINES = (
+    Headline("recommended", "simclr/results/nwucla_recommended.json", "simclr",
+             "joint+bone+motion"),
+    Headline("simclr", "simclr/results/nwucla_recommended.json", "simclr", "joint"),
+    Headline("simclr", "baselines/results/nwucla.json", "simclr"),  # one seed, while the above is missing
+    Headline("byol", "byol/results/nwucla_byol_2x128.json", "byol"),
+    Headline("ms2l", "ms2l/results/nwucla_ms2l_9_seeds.json", "ms2l"),
+    Headline("crrl", "crrl/results/nwucla_crrl/crrl_width_256_full.json", "crrl"),
+    Headline("crrl-ser", "crrl/results/nwucla_crrl/crrl_width_256_full_decoder_256.json",
+             "crrl-ser"),
+    Headline("crrl-cml", "crrl/results/nwucla_crrl/crrl_width_256_full.json", "crrl-cml"),
+    Headline("supervised", "baselines/results/nwucla.json", "supervised"),
+)  # fmt: skip
 
 SUMMARY_START = "<!-- nwucla-summary:start -->"
 SUMMARY_END = "<!-- nwucla-summary:end -->"
@@ -154,12 +184,64 @@ def collect_summary_rows(benchmarks: Path = BENCHMARKS) -> list[dict]:
     for folder in BASELINES:
         rows += baseline_summary_rows(benchmarks / folder / "results" / "nwucla.json")
     for path in result_files(benchmarks):
-        payload = json.loads(path.read_text())
-        if "summary_rows" in payload:
-            rows += [{**r, "source": r.get("source") or path.name} for r in payload["summary_rows"]]
-        else:
-            rows += derived_summary_rows(path, payload)
+        rows += [{**r, "source": r.get("source") or path.name} for r in file_rows(path)]
     return without_repeats(rows)
+
+
+def file_rows(path: Path) -> list[dict]:
+    """One results file's summary rows (a baselines ``nwucla.json``: its fixed-budget rows)."""
+    if path.name == "nwucla.json":
+        return baseline_summary_rows(path)
+    payload = json.loads(path.read_text())
+    return payload.get("summary_rows") or derived_summary_rows(path, payload)
+
+
+def headline_rows(benchmarks: Path = BENCHMARKS, headlines=HEADLINES) -> list[dict]:
+    """Per config, the first :class:`Headline` whose file and row exist: the trained row with ``config`` and
+    ``headline`` set and the untrained encoder's numbers (``untrained_*``) beside it."""
+    found = []
+    for headline in headlines:
+        if any(row["config"] == headline.config for row in found):
+            continue  # the first source found for a config is its headline
+        path = benchmarks / headline.source
+        rows = file_rows(path) if path.exists() else []
+        trained = [r for r in rows if r["method"] == headline.method
+                   and r.get("stream") == headline.stream and not r.get("input")]  # fmt: skip
+        if not trained:
+            continue
+        row = trained[0]
+        untrained = [r for r in rows if r["method"] == "random" and r["encoder"] == row["encoder"]
+                     and r.get("stream") == headline.stream and not r.get("input")]  # fmt: skip
+        base = untrained[0] if untrained else {}
+        found.append({
+            **row, "config": headline.config, "headline": True, "source": headline.source,
+            "untrained_linear_mean": base.get("linear_mean"),
+            "untrained_knn_mean": base.get("knn_mean"),
+        })  # fmt: skip
+    return found
+
+
+def headline_markdown(rows: list[dict]) -> str:
+    """The headline rows as the README's table (percent; mean ± std over seeds)."""
+    lines = [
+        "| recipe (`configs/nwucla/`) | method | encoder | seeds | linear top-1 % "
+        "| kNN top-1 % (k=1, cosine) | untrained encoder, linear / kNN | paper linear % "
+        "| source (`benchmarks/`) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        method = row["method"] + (f" ({row['stream']})" if row.get("stream") else "")
+        untrained = (f"{_percent(row.get('untrained_linear_mean'), None)} / "
+                     f"{_percent(row.get('untrained_knn_mean'), None)}")  # fmt: skip
+        cells = [
+            f"`{row['config']}.yaml`", method, row["encoder"], len(row.get("seeds") or []),
+            _percent(row.get("linear_mean"), row.get("linear_std")),
+            _percent(row.get("knn_mean"), row.get("knn_std")), untrained,
+            "–" if row.get("paper_linear") is None else f"{row['paper_linear']:.1f}",
+            f"`{row['source']}`",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def without_repeats(rows: list[dict]) -> list[dict]:
@@ -217,25 +299,28 @@ def commit_line() -> str:
     return f"Generated at commit `{state['commit']}`{dirty}."
 
 
-def write_summary(benchmarks: Path, readme: Path | None, out: Path | None = None) -> list[dict]:
+def write_summary(
+    benchmarks: Path, readme: Path | None, out: Path | None = None, headlines=HEADLINES
+) -> list[dict]:
     """``nwucla_summary.json`` / ``.md`` (in ``out``, default ``<benchmarks>/results``) from
-    the per-paper results under ``benchmarks``; the README's table (when ``readme`` is
-    given) regenerated. Returns the rows."""
+    the per-paper results under ``benchmarks``: the ``headline`` rows (one per shipped
+    config, :data:`HEADLINES`) and every file's ``rows``; the README's table (the headline
+    rows, when ``readme`` is given) regenerated. Returns the rows."""
     out = benchmarks / "results" if out is None else out
     rows = collect_summary_rows(benchmarks)
-    write_json(out / "nwucla_summary.json", {"rows": rows})
-    table = summary_markdown(rows)
+    headline = headline_rows(benchmarks, headlines)
+    write_json(out / "nwucla_summary.json", {"headline": headline, "rows": rows})
     notes = [f"- {r['method']} ({r['source']}): {r['note']}" for r in rows if r.get("note")]
     write_markdown(
         out / "nwucla_summary.md",
         ["# NW-UCLA cross-view: one row per method and strategy", "",
          "Generated by `python benchmarks/summary.py` from the per-paper results files "
          "(linear probe and kNN on the frozen encoder, view 3; mean ± std over seeds).", "",
-         table, "", *notes, "", commit_line()],
+         "## Headline: each shipped config, run unchanged", "", headline_markdown(headline), "",
+         "## Every row", "", summary_markdown(rows), "", *notes, "", commit_line()],
     )  # fmt: skip
-    if readme is not None:  # the headline rows: the full NW-UCLA training views, 3D input
-        headline = summary_markdown([r for r in rows if not r.get("input")])
-        readme.write_text(replace_between_markers(readme.read_text(), headline))
+    if readme is not None:
+        readme.write_text(replace_between_markers(readme.read_text(), headline_markdown(headline)))
     return rows
 
 

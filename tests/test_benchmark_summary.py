@@ -49,8 +49,20 @@ def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readm
     fake_results(results)
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{summary.SUMMARY_START}\nold table\n{summary.SUMMARY_END}\nafter\n")
-    rows = summary.write_summary(results, readme)
-    written = json.loads((results / "results" / "nwucla_summary.json").read_text())["rows"]
+    headlines = (
+        summary.Headline("crrl", "crrl/results/nwucla_crrl.json", "crrl"),
+        summary.Headline("byol", "byol/results/nwucla_byol.json", "byol"),
+        summary.Headline("byol", "byol/results/elsewhere.json", "byol"),  # the first found wins
+        summary.Headline("simclr", "simclr/results/missing.json", "simclr"),  # not run: no row
+    )
+    rows = summary.write_summary(results, readme, headlines=headlines)
+    payload = json.loads((results / "results" / "nwucla_summary.json").read_text())
+    written = payload["rows"]
+    headline = payload["headline"]
+    assert [(r["config"], r["method"], r["headline"]) for r in headline] == [
+        ("crrl", "crrl", True), ("byol", "byol", True)]  # fmt: skip
+    assert headline[1]["untrained_linear_mean"] == 62.5  # the random row of the same file
+    assert headline[0]["untrained_linear_mean"] is None  # the file has no untrained row
     assert written == rows and [r["method"] for r in rows] == ["random", "byol", "random", "crrl"]
     from benchmarks.common import SUMMARY_KEYS  # the repo root is on the path (fixture)
 
@@ -64,9 +76,9 @@ def test_summary_collects_contract_rows_derives_old_files_and_rewrites_the_readm
     assert rows[0]["source"] == "nwucla.json" and rows[0]["encoder"].startswith("gru-")
     text = readme.read_text()
     assert "old table" not in text and text.startswith("intro\n") and text.endswith("after\n")
-    assert (
-        "| crrl | gru-2x256 | 50 | 3 | 100 | 9.5 | cpu | 80.0 ± 1.5 | 75.0 ± 2.0 | 83.8 |" in text
-    )
+    assert "| `crrl.yaml` | crrl | gru-2x256 | 3 | 80.0 ± 1.5 | 75.0 ± 2.0 | – / – | 83.8 |" in text
+    assert "| `byol.yaml` | byol | stgcn-0.25+bones | 1 | 42.5 | 49.8 | 62.5 / 58.0 |" in text
+    assert "| random |" not in text  # README: the headline rows only
     assert "| method |" in (results / "results" / "nwucla_summary.md").read_text()
 
 
