@@ -211,3 +211,14 @@ def test_random_of_a_set_is_each_members_untrained_encoder_with_the_sets_weights
         assert config.method == "random" and config.data == mine.data
         assert config.encoder == mine.encoder and config.data.stream == name
         assert config.params != mine.params  # random's own params, not SimCLR's
+
+
+def test_config_prints_every_member_of_a_set(capsys):
+    path = REPO / "configs" / "nwucla" / "recommended.yaml"
+    assert main(["config", "--config", str(path), "epochs=3"]) == 0
+    tree = yaml.safe_load(capsys.readouterr().out)
+    assert list(tree["runs"]) == ["joint", "bone", "motion"]
+    assert {run["train"]["epochs"] for run in tree["runs"].values()} == {3}
+    assert tree["ensemble"]["weights"] == [0.6, 0.6, 0.4]
+    assert main(["config", "epochs=3"]) == 2  # neither a method nor a config naming one
+    assert "needs a method" in capsys.readouterr().err

@@ -384,10 +384,19 @@ def cmd_demo(args) -> int:
 
 
 def cmd_config(args) -> int:
+    """The resolved config of one run, or of every member of a recipe set."""
     import yaml
 
-    from skelssl.config import load_config, to_dict
+    from skelssl.config import load_config, read_yaml, to_dict
+    from skelssl.recipes import is_recipe_set, load_recipe_set
 
+    _method_or_override(args)
+    if is_recipe_set(args.config):
+        print(load_recipe_set(args.config, args.overrides, method=args.method).to_yaml(), end="")
+        return 0
+    if args.method is None and (not args.config or "method" not in read_yaml(args.config)):
+        raise SkelsslError("config needs a method (simclr | ms2l | crrl | byol | supervised | "
+                           "random) or a --config naming one")  # fmt: skip
     config = load_config(args.method, args.config, args.overrides)
     print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
     return 0
@@ -597,8 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
         "config", help="print the resolved config of a method, every default included",
         **_with_example("config"),
     )  # fmt: skip
-    config.add_argument("method", help="simclr | ms2l | crrl | byol | supervised | random")
-    config.add_argument("--config", help="YAML config (holds what differs from the defaults)")
+    config.add_argument("method", nargs="?",
+                        help="simclr | ms2l | crrl | byol | supervised | random "
+                             "(default: the --config's)")  # fmt: skip
+    config.add_argument("--config", help="YAML config (holds what differs from the defaults), "
+                                         "or a recipe set: every member resolved")  # fmt: skip
     config.add_argument("overrides", nargs="*", help="key=value overrides")
     config.set_defaults(run=cmd_config)
 
