@@ -35,6 +35,7 @@ def test_info_json_on_synthetic(capsys):
     assert info["samples"] == 1440
     assert len(info["classes"]) == 16
     assert set(info["splits"]) == {"xsub", "xview"}
+    assert 0.1 < info["median_bone"] < 0.3  # metres: a human's bones, after units=auto
 
 
 # Large enough for a stable gap (8 classes, 288 training / 144 test sequences, ~15 s):
