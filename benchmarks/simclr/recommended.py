@@ -41,6 +41,17 @@ from skelssl.recipes import finished_summary, load_recipe_set  # noqa: E402
 
 RECIPE = REPO / "configs/nwucla/recommended.yaml"
 ENSEMBLE = "ensemble"  # the row name of the fused streams
+# Published NW-UCLA cross-view numbers to set the recipe against: (method, linear, kNN, where).
+# The first four are in ../shared/papers (CRRL Tables V-VI); the last two are the field's
+# best reported linear results, not in that folder and not checked here.
+ANCHORS = (
+    ("MS²L (Lin et al. 2020)", 76.8, None, "CRRL Table V"),
+    ("P&C FW-AEC (Su et al. 2020)", None, 84.9, "CRRL Table VI"),
+    ("CRRL (Wang et al. 2022)", 83.8, 86.4, "CRRL Tables V, VI"),
+    ("VA-RNN-Aug, supervised", 90.7, None, "CRRL Table V"),
+    ("GL-Transformer (Kim et al. 2022)", 90.4, None, "reported; not checked here"),
+    ("Skeleton cloud colorization, journal version", 92.0, None, "reported; not checked here"),
+)
 PROTOCOLS = ("linear", "knn")
 
 
@@ -145,6 +156,20 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def anchors(rows: list[dict]) -> list[str]:
+    """The ensemble's and the best stream's mean set against :data:`ANCHORS`."""
+    fused = {p: float(sum(per_seed(rows, "trained", ENSEMBLE, p).values()) / len(rows))
+             for p in PROTOCOLS}  # fmt: skip
+    lines = ["| published | linear | kNN | ensemble − it, linear | ensemble − it, kNN | source |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for name, linear, knn, where in ANCHORS:
+        cells = [name, "–" if linear is None else f"{linear:.1f}", "–" if knn is None else f"{knn:.1f}",
+                 "–" if linear is None else f"{fused['linear'] - linear:+.1f}",
+                 "–" if knn is None else f"{fused['knn'] - knn:+.1f}", where]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(NWUCLA_ROOT), help="NW-UCLA all_sqe folder")
@@ -169,7 +194,8 @@ def main(argv=None) -> None:
              f"ensemble weights {weights} (the set's); Δ = trained − untrained encoder of the "
              "same stream, paired by seed. Machine at the start: "
              f"{started['cpu']}, load average {started.get('load_average_1min')}.", "",
-             *table(rows)]  # fmt: skip
+             *table(rows), "", "## Against published NW-UCLA results", "",
+             *anchors(rows)]  # fmt: skip
     write_markdown(out.with_suffix(".md"), lines)
     print("\n".join(table(rows)))
 
