@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 import sys
 from pathlib import Path
 
@@ -106,8 +107,6 @@ def scaled(path: Path, factor: float, out: Path) -> Path:
 def as_prepared(path: Path, out: Path) -> Path:
     """``path`` marked as skelssl's own prepared arrays: the spatial steps are skipped."""
     if not out.exists():
-        import shutil
-
         shutil.copy(path, out)
         with np.load(out, allow_pickle=False) as archive:
             arrays = dict(archive)
