@@ -144,10 +144,14 @@ def _length_summary(lengths: np.ndarray) -> dict:
     }
 
 
-def _median_bone(data: SkeletonData) -> float | None:
-    """Median bone length of the prepared clips (metres after ``units=auto``; None if empty)."""
-    joints = np.asarray(data.joints)
-    lengths = median_bone_length(joints, get_layout(data.layout), body_presence(joints))
+def _median_bone(data: SkeletonData, chunk: int = 1024) -> float | None:
+    """Median over clips of each clip's median bone length (metres after ``units=auto``;
+    None if empty), read in chunks as :func:`bodies_per_sample` does (a memmapped dataset)."""
+    layout = get_layout(data.layout)
+    lengths = np.concatenate([np.zeros(0)] + [
+        median_bone_length(block, layout, body_presence(block))
+        for block in (np.asarray(data.joints[i : i + chunk]) for i in range(0, len(data), chunk))
+    ])  # fmt: skip
     finite = lengths[np.isfinite(lengths)]
     return round(float(np.median(finite)), 3) if finite.size else None
 
