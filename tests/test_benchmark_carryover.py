@@ -43,3 +43,15 @@ def test_variants_keep_whole_takes_per_class_or_one_camera(import_benchmark):
     other, _ = carryover.variant_rows(data, 0.25, one_camera=False, seed=1)
     assert set(data.performances[other]) != set(takes)  # the draw follows the seed
     assert carryover.variant_name("f0.25-one", 2) == "nwucla_f0.25_one_s2"
+
+
+def test_validation_splits_never_hold_the_test_view(import_benchmark):
+    choices = import_benchmark("simclr.choices")
+    data = _takes()
+    data.subjects[:] = np.arange(len(data.labels)) % 4
+    rows, train = choices.validation_rows(data, "view", [3])
+    assert set(data.views[rows]) == {1, 2}
+    assert set(data.views[rows[train]]) == {1} and set(data.views[rows[~train]]) == {2}
+    rows, train = choices.validation_rows(data, "subject", [3])
+    assert set(data.views[rows]) == {1, 2}
+    assert set(data.subjects[rows[~train]]) == {3} and 3 not in set(data.subjects[rows[train]])

@@ -18,7 +18,7 @@ MAINTAINED = [
     "benchmarks/ms2l/table.py", "benchmarks/ms2l/validate.py",
     "benchmarks/crrl/table.py", "benchmarks/crrl/validate.py", "benchmarks/crrl/paired.py",
     "benchmarks/byol/table.py", "benchmarks/byol/validate.py",
-    "benchmarks/simclr/table.py", "benchmarks/simclr/validate.py",
+    "benchmarks/simclr/table.py", "benchmarks/simclr/validate.py", "benchmarks/simclr/choices.py",
     "benchmarks/baselines/nwucla.py", "benchmarks/carryover/table.py",
 ]  # fmt: skip
 

@@ -122,7 +122,11 @@ def method_of(config: str) -> str:
 
 
 def pretrain(data: Path, config: str, seed: int, run: Path, random: bool, extra) -> None:
+    """Train ``run`` unless finished; an interrupted run continues from its ``last.pt``."""
     if run_finished(run):
+        return
+    if (run / "last.pt").exists():
+        skelssl_command("pretrain", "--resume", "--out", str(run), "--quiet")
         return
     method = "random" if random else method_of(config)
     skelssl_command(
