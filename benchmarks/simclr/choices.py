@@ -18,7 +18,6 @@ pre-training's wall minutes (one thread) are kept beside the numbers.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -31,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.carryover.table import evaluate, pretrain, raw_nwucla  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    NWUCLA_ROOT,
     machine,
     mean_std_text,
     require_nwucla,
@@ -39,6 +37,7 @@ from benchmarks.common import (  # noqa: E402
     write_json,
     write_markdown,
 )
+from benchmarks.simclr.validate import split_parser  # noqa: E402
 from skelssl.data.readers.arrays import write_npz  # noqa: E402
 from skelssl.data.types import SkeletonData  # noqa: E402
 
@@ -128,13 +127,8 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(NWUCLA_ROOT))
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--split", default="view", choices=["view", "subject"])
-    parser.add_argument("--held-out-subjects", nargs="+", type=int, default=[8, 9, 10])
+    parser = split_parser(__doc__)
     parser.add_argument("--candidates", default="random,simclr", help=f"of {list(CANDIDATES)}")
-    parser.add_argument("--seeds", default="0")
     parser.add_argument("--report", action="store_true", help="tables from the saved rows")
     parser.add_argument("--out", default=str(results_dir("simclr") / "nwucla_choices_validation"))
     args = parser.parse_args(argv)

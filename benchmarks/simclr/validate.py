@@ -101,13 +101,19 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def split_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every validation-split script shares: data, work folder, split, seeds."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--root", default=str(NWUCLA_ROOT))
     parser.add_argument("--work", required=True)
     parser.add_argument("--split", default="view", choices=["view", "subject"])
     parser.add_argument("--held-out-subjects", nargs="+", type=int, default=[8, 9, 10])
     parser.add_argument("--seeds", default="0")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = split_parser(__doc__)
     parser.add_argument("--set", nargs="*", default=[], help="key=value for every run")
     parser.add_argument("--out", default=str(results_dir("simclr") / "nwucla_streams_validation"))
     args = parser.parse_args(argv)
