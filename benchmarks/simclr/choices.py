@@ -50,14 +50,18 @@ class Candidate:
     overrides: tuple[str, ...] = ()
     untrained: bool = False  # ``pretrain random`` of the config
     question: str = ""
+    reference: str = "random"  # the untrained candidate its gain is measured against
 
 
 CANDIDATES = {
-    "random": Candidate("simclr", untrained=True, question="reference: no pre-training"),
+    "random": Candidate("simclr", untrained=True, question="reference (simclr's encoder)"),
     "simclr": Candidate("simclr", question="base method (the set's base, as shipped)"),
-    "byol": Candidate("byol", question="base method"),
-    "ms2l": Candidate("ms2l", question="base method"),
-    "crrl-ser": Candidate("crrl-ser", question="base method"),
+    "random-byol": Candidate("byol", untrained=True, question="reference"),
+    "byol": Candidate("byol", question="base method", reference="random-byol"),
+    "random-ms2l": Candidate("ms2l", untrained=True, question="reference"),
+    "ms2l": Candidate("ms2l", question="base method", reference="random-ms2l"),
+    "random-crrl-ser": Candidate("crrl-ser", untrained=True, question="reference"),
+    "crrl-ser": Candidate("crrl-ser", question="base method", reference="random-crrl-ser"),
     "simclr-400": Candidate("simclr", SHORT, question="length: 400 steps vs 1,400"),
     "simclr-2x256-400": Candidate(
         "simclr", (*SHORT, "encoder.hidden_size=256"), question="width at equal steps"
@@ -103,8 +107,17 @@ def run_candidate(work: Path, split: str, data: Path, name: str, seed: int) -> d
     }  # fmt: skip
 
 
+def score_cell(rows: list[dict], reference: list[dict], protocol: str) -> str:
+    """``mean ± std`` over seeds, and the gain over ``reference`` paired by seed."""
+    text = mean_std_text([r[protocol] for r in rows])
+    base = {r["seed"]: r[protocol] for r in reference}
+    gains = [r[protocol] - base[r["seed"]] for r in rows if r["seed"] in base]
+    return f"{text} ({mean_std_text(gains, signed=True)})" if gains else text
+
+
 def table(rows: list[dict]) -> list[str]:
-    """Per candidate (in :data:`CANDIDATES` order): linear / kNN per split, mean ± std."""
+    """Per candidate (in :data:`CANDIDATES` order) and split: linear / kNN, mean ± std over
+    seeds, in brackets the gain over its untrained reference (paired by seed)."""
     splits = sorted({r["split"] for r in rows}, reverse=True)  # view, subject
     head = " | ".join(f"{s} linear | {s} kNN" for s in splits)
     lines = [f"| candidate | question | config + overrides | steps | minutes | {head} |",
@@ -116,8 +129,9 @@ def table(rows: list[dict]) -> list[str]:
         cells = []
         for split in splits:
             mine = [r for r in group if r["split"] == split]
-            for protocol in ("linear", "knn"):
-                cells.append(mean_std_text([r[protocol] for r in mine]))
+            reference = [r for r in rows if not candidate.untrained and
+                         r["candidate"] == candidate.reference and r["split"] == split]  # fmt: skip
+            cells += [score_cell(mine, reference, protocol) for protocol in ("linear", "knn")]
         settings = " ".join((f"{candidate.config}.yaml", *candidate.overrides))
         steps = "/".join(sorted({str(r["steps"]) for r in group}))
         minutes = mean_std_text([r["minutes"] for r in group])
