@@ -134,7 +134,7 @@ def table(rows: list[dict]) -> list[str]:
             cells += [score_cell(mine, reference, protocol) for protocol in ("linear", "knn")]
         settings = " ".join((f"{candidate.config}.yaml", *candidate.overrides))
         steps = "/".join(sorted({str(r["steps"]) for r in group}))
-        minutes = mean_std_text([r["minutes"] for r in group])
+        minutes = f"{np.mean([r['minutes'] for r in group]):.1f}"
         lines.append(f"| {name} | {candidate.question} | `{settings}` | {steps} | {minutes} | "
                      + " | ".join(cells) + " |")  # fmt: skip
     return lines
