@@ -13,7 +13,7 @@ linear|knn`` (kNN: k=1, cosine) on the split's validation part. Final epochs; th
 pre-training's wall minutes (one thread) are kept beside the numbers.
 
     python benchmarks/simclr/choices.py --work $WORK --split view \\
-        --candidates random,simclr,ms2l,byol,crrl-ser --seeds 0
+        --candidates random,simclr,random-byol,byol,random-ms2l,ms2l --seeds 0
 """
 
 from __future__ import annotations
