@@ -324,11 +324,27 @@ def summary_row(
     return {**row, **extra}
 
 
+def validation_train_mask(train: SkeletonData, split: str, held_out=()) -> np.ndarray:
+    """(N,) bool over NW-UCLA's training views (1+2): the validation split's training part.
+    ``view``: view 1 (view 2 validates); ``subject``: the subjects not in ``held_out``."""
+    if split == "view":
+        return np.asarray(train.views) == 1
+    return ~np.isin(np.asarray(train.subjects), list(held_out))
+
+
+def merge_row(saved: Path, row: dict, key: tuple[str, ...]) -> list[dict]:
+    """The rows of the results file ``saved`` (re-read: another invocation may have added
+    some meanwhile) with the one that matches ``row`` on the fields ``key`` replaced by it."""
+    rows = json.loads(saved.read_text())["rows"] if saved.exists() else []
+    same = tuple(row[k] for k in key)
+    return [r for r in rows if tuple(r[k] for k in key) != same] + [row]
+
+
 def write_view1_view2(train: SkeletonData, path: Path) -> Path:
     """The validation split of NW-UCLA's training views, written as a ``given`` split to
     ``path`` (.npz): view 1 = train, view 2 = validation. ``train`` is the xview training
     part (views 1+2); view 3, the test view, is not in it. Returns ``path``."""
-    return write_given(train, np.asarray(train.views) == 1, path)
+    return write_given(train, validation_train_mask(train, "view"), path)
 
 
 def write_held_out_subjects(train: SkeletonData, path: Path, held_out: list[int]) -> Path:
@@ -337,7 +353,7 @@ def write_held_out_subjects(train: SkeletonData, path: Path, held_out: list[int]
     train, views 1+2 of ``held_out`` = validation. Unlike :func:`write_view1_view2` a
     training performance keeps its second camera (what multi-viewpoint sampling pairs); the
     validation measures new people, not a new camera. Returns ``path``."""
-    return write_given(train, ~np.isin(np.asarray(train.subjects), held_out), path)
+    return write_given(train, validation_train_mask(train, "subject", held_out), path)
 
 
 def write_given(data: SkeletonData, train_mask: np.ndarray, path: Path) -> Path:

@@ -42,6 +42,7 @@ from benchmarks.common import (  # noqa: E402
     encoder_label,
     machine,
     mean_std_text,
+    merge_row,
     paired_differences,
     require_nwucla,
     results_dir,
@@ -250,10 +251,7 @@ def main(argv=None) -> None:
                 write_variant(data, variant, seed, work)
                 for config in args.configs.split(","):
                     row = run_one(work, variant, config, seed, args.set)
-                    # re-read: another invocation may have added rows meanwhile
-                    rows = json.loads(saved.read_text())["rows"] if saved.exists() else []
-                    rows = [r for r in rows if (r["variant"], r["config"], r["seed"]) != (
-                        variant, config, seed)] + [row]  # fmt: skip
+                    rows = merge_row(saved, row, ("variant", "config", "seed"))
                     payload = {"rows": rows, "summary_rows": summary_rows(rows),
                                "machine": machine(), "set": args.set}  # fmt: skip
                     write_json(saved, payload, seeds=sorted({r["seed"] for r in rows}))

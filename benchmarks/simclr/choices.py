@@ -32,8 +32,10 @@ from benchmarks.carryover.table import evaluate, pretrain, raw_nwucla  # noqa: E
 from benchmarks.common import (  # noqa: E402
     machine,
     mean_std_text,
+    merge_row,
     require_nwucla,
     results_dir,
+    validation_train_mask,
     write_json,
     write_markdown,
 )
@@ -78,9 +80,7 @@ def validation_rows(data: SkeletonData, split: str, held_out: list[int]) -> tupl
     (True = the split's training part): ``view`` trains on view 1, ``subject`` on the
     subjects not in ``held_out`` (both cameras)."""
     rows = np.flatnonzero(np.asarray(data.splits["xview"], dtype=bool))
-    if split == "view":
-        return rows, np.asarray(data.views)[rows] == 1
-    return rows, ~np.isin(np.asarray(data.subjects)[rows], held_out)
+    return rows, validation_train_mask(data, split, held_out)[rows]
 
 
 def split_file(root: str, split: str, work: Path, held_out: list[int]) -> Path:
@@ -156,10 +156,7 @@ def main(argv=None) -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             for name in args.candidates.split(","):
                 row = run_candidate(work, args.split, data, name, seed)
-                rows = json.loads(saved.read_text())["rows"] if saved.exists() else []
-                key = (name, args.split, seed)
-                rows = [r for r in rows if (r["candidate"], r["split"], r["seed"]) != key]
-                rows.append(row)
+                rows = merge_row(saved, row, ("candidate", "split", "seed"))
                 write_json(saved, {"rows": rows, "machine": machine()},
                            seeds=sorted({r["seed"] for r in rows}))  # fmt: skip
                 print(json.dumps(row), flush=True)

@@ -29,6 +29,7 @@ from benchmarks.common import (  # noqa: E402
     REPO,
     machine,
     mean_std_text,
+    merge_row,
     require_nwucla,
     results_dir,
     run_finished,
@@ -125,8 +126,7 @@ def main(argv=None) -> None:
     rows: list[dict] = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         row = run_seed(work, args.split, data, seed, args.set)
-        rows = json.loads(saved.read_text())["rows"] if saved.exists() else []  # another split's
-        rows = [r for r in rows if (r["split"], r["seed"]) != (args.split, seed)] + [row]
+        rows = merge_row(saved, row, ("split", "seed"))  # keeps another split's rows
         write_json(saved, {"rows": rows, "set": args.set, "machine": machine()},
                    seeds=sorted({r["seed"] for r in rows}))  # fmt: skip
         print(json.dumps(row), flush=True)
