@@ -55,3 +55,18 @@ def test_validation_splits_never_hold_the_test_view(import_benchmark):
     rows, train = choices.validation_rows(data, "subject", [3])
     assert set(data.views[rows]) == {1, 2}
     assert set(data.subjects[rows[~train]]) == {3} and 3 not in set(data.subjects[rows[train]])
+
+
+def test_recipe_set_members_run_as_configs_and_the_joint_stream_is_simclr(
+    import_benchmark, tmp_path
+):
+    carryover = import_benchmark("carryover.table")
+    members = carryover.set_members("recommended")
+    assert members == {"joint": "simclr", "bone": "recommended.bone",
+                       "motion": "recommended.motion"}  # fmt: skip
+    assert carryover.set_members("simclr") is None
+    written = carryover.config_file(tmp_path, "recommended.bone")
+    assert written.parent == tmp_path / "configs"
+    bone = carryover.load_config(None, written)
+    assert bone == carryover.resolved("recommended.bone") and bone.data.stream == "bone"
+    assert bone.method == "simclr" and bone.train == carryover.resolved("simclr").train

@@ -8,6 +8,12 @@ Variants of the training views (views 1+2), each tested on all of view 3 (464 cl
 - ``f0.25-one`` / ``f0.5-one``: the same takes, one camera each (drawn at random): every
   clip its own take, as most users' datasets are.
 
+A recipe set (``recommended``: streams fused at the score level) runs each member as a
+config of its own, ``<set>.<member>`` (the set's base with the member's overrides; a member
+equal to its base, the joint stream, is the base config's run), and its row is the members'
+fusion with the set's weights: ``skelssl evaluate RUN RUN ... --ensemble --weights W``,
+the untrained encoders fused the same way.
+
 The draw of the subset uses the run's seed. Each variant is written as a ``.npz`` of *raw*
 camera coordinates (native frame rate, no centring or view normalisation), the way a user
 brings data; the config's own preprocessing then applies as for the original files. Per
@@ -20,6 +26,7 @@ Nothing is selected on view 3: final epochs.
 
     python benchmarks/carryover/table.py --work $WORK --variants f0.25 \\
         --configs simclr,byol,ms2l,crrl-ser --seeds 0,1,2
+    python benchmarks/carryover/table.py --work $WORK --variants f0.25 --configs recommended
     python benchmarks/carryover/table.py --work $WORK --report   # tables from finished runs
 """
 
@@ -52,10 +59,11 @@ from benchmarks.common import (  # noqa: E402
     write_json,
     write_markdown,
 )
-from skelssl.config import load_config  # noqa: E402
+from skelssl.config import load_config, read_yaml, save_config  # noqa: E402
 from skelssl.data.cache import load_dataset  # noqa: E402
 from skelssl.data.readers.arrays import read_npz, write_npz  # noqa: E402
 from skelssl.data.types import SkeletonData  # noqa: E402
+from skelssl.recipes import is_recipe_set, load_recipe_set  # noqa: E402
 
 CONFIGS = ("simclr", "byol", "ms2l", "crrl-ser")
 VARIANTS = ("f0.25", "f0.25-one", "f0.5", "f0.5-one")
@@ -118,22 +126,58 @@ def write_variant(data: SkeletonData, variant: str, seed: int, work: Path) -> Pa
     return path
 
 
-def method_of(config: str) -> str:
-    return load_config(None, REPO / f"configs/nwucla/{config}.yaml").method
+def shipped(config: str) -> Path:
+    return REPO / f"configs/nwucla/{config}.yaml"
 
 
-def pretrain(data: Path, config: str, seed: int, run: Path, random: bool, extra) -> None:
-    """Train ``run`` unless finished; an interrupted run continues from its ``last.pt``."""
+def resolved(config: str):
+    """The :class:`~skelssl.config.RunConfig` of a shipped config, of a set's member
+    ``<set>.<member>``, or of a set (its first member)."""
+    name, _, member = config.partition(".")
+    if not is_recipe_set(shipped(name)):
+        return load_config(None, shipped(name))
+    members = load_recipe_set(shipped(name)).members
+    return members[member] if member else next(iter(members.values()))
+
+
+def config_file(work: Path, config: str) -> Path:
+    """``configs/nwucla/<config>.yaml``, or a set member's resolved config written to
+    ``WORK/configs/<set>.<member>.yaml``."""
+    if "." not in config:
+        return shipped(config)
+    path = work / "configs" / f"{config}.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_config(resolved(config), path)
+    return path
+
+
+def set_members(config: str) -> dict[str, str] | None:
+    """{member: the config its run uses} of a recipe set (None for a single config): the
+    set's base config where the member equals it (the joint stream), else
+    ``<set>.<member>``."""
+    if not is_recipe_set(shipped(config)):
+        return None
+    base = read_yaml(shipped(config)).get("base")
+    base = Path(base).stem if isinstance(base, str) else None
+    same = load_config(None, shipped(base)) if base else None
+    members = load_recipe_set(shipped(config)).members
+    return {name: base if member == same else f"{config}.{name}"
+            for name, member in members.items()}  # fmt: skip
+
+
+def pretrain(data: Path, config: Path, seed: int, run: Path, random: bool, extra) -> None:
+    """Train ``run`` with the config file ``config`` unless finished; an interrupted run
+    continues from its ``last.pt``."""
     if run_finished(run):
         return
     if (run / "last.pt").exists():
         skelssl_command("pretrain", "--resume", "--out", str(run), "--quiet")
         return
-    method = "random" if random else method_of(config)
+    method = "random" if random else load_config(None, config).method
     skelssl_command(
-        "pretrain", method, "--data", str(data), "--config",
-        str(REPO / f"configs/nwucla/{config}.yaml"), "--out", str(run), "--quiet",
-        f"seed={seed}", *extra,
+        "pretrain", method, "--data", str(data), "--config", str(config), "--out", str(run),
+        "--quiet", f"seed={seed}", *extra,
     )  # fmt: skip
 
 
@@ -142,13 +186,18 @@ def evaluate(run: Path, protocol: str) -> float:
     return float(json.loads(out)["top1"])
 
 
+def run_dirs(work: Path, variant: str, config: str, seed: int) -> tuple[Path, Path]:
+    """The trained and the untrained run of one (variant, config, seed)."""
+    run = work / "runs" / f"{variant_name(variant, seed)}_{config}_s{seed}"
+    return run, run.with_name(run.name + "_random")
+
+
 def run_one(work: Path, variant: str, config: str, seed: int, extra) -> dict:
     """Both runs of one (variant, config, seed) and their four numbers."""
     data = work / f"{variant_name(variant, seed)}.npz"
-    run = work / "runs" / f"{variant_name(variant, seed)}_{config}_s{seed}"
-    untrained = run.with_name(run.name + "_random")
-    pretrain(data, config, seed, run, False, extra)
-    pretrain(data, config, seed, untrained, True, extra)
+    run, untrained = run_dirs(work, variant, config, seed)
+    pretrain(data, config_file(work, config), seed, run, False, extra)
+    pretrain(data, config_file(work, config), seed, untrained, True, extra)
     summary = json.loads((run / "summary.json").read_text())
     return {
         "variant": variant, "config": config, "seed": seed,
@@ -158,6 +207,37 @@ def run_one(work: Path, variant: str, config: str, seed: int, extra) -> dict:
         "random_linear": evaluate(untrained, "linear"), "random_knn": evaluate(untrained, "knn"),
         "collapse": summary.get("collapse"),
     }  # fmt: skip
+
+
+def fused(runs: list[Path], weights, protocol: str) -> float:
+    """Top-1 % of ``runs``' scores fused with ``weights`` (a list, ``validate`` or None:
+    equal), as ``skelssl evaluate RUN ... --ensemble`` does."""
+    given = [] if weights is None else ["--weights", weights if isinstance(weights, str)
+                                        else ",".join(map(str, weights))]  # fmt: skip
+    out = skelssl_command("evaluate", *map(str, runs), "--ensemble", *given,
+                          "--protocol", protocol, "--json", "--quiet")  # fmt: skip
+    return float(json.loads(out)["top1"])
+
+
+def run_set(work: Path, variant: str, config: str, seed: int, extra) -> list[dict]:
+    """A recipe set's member rows (members that are another config's run are not
+    repeated) and its own row: the members' scores fused with the set's weights."""
+    members = set_members(config)
+    rows = [run_one(work, variant, member, seed, extra) for member in members.values()]
+    weights = load_recipe_set(shipped(config)).weights
+    trained, untrained = zip(*(run_dirs(work, variant, m, seed) for m in members.values()))
+    row = {
+        "variant": variant, "config": config, "seed": seed, "n_train": rows[0]["n_train"],
+        "steps": rows[0]["steps"], "epochs": rows[0]["epochs"],
+        "minutes": round(sum(r["minutes"] for r in rows), 2), "members": members,
+        "weights": weights, "linear": fused(list(trained), weights, "linear"),
+        "knn": fused(list(trained), weights, "knn"),
+        "random_linear": fused(list(untrained), weights, "linear"),
+        "random_knn": fused(list(untrained), weights, "knn"),
+        "collapse": {"warning": "; ".join(filter(None, ((r.get("collapse") or {}).get("warning")
+                                                         for r in rows)))},
+    }  # fmt: skip
+    return [r for r in rows if "." in r["config"]] + [row]
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -202,13 +282,15 @@ def summary_rows(rows: list[dict]) -> list[dict]:
         groups.setdefault((row["variant"], row["config"]), []).append(row)
     result = []
     for (variant, config), group in sorted(groups.items()):
-        recipe = load_config(None, REPO / f"configs/nwucla/{config}.yaml")
+        recipe = resolved(config)
+        members = set_members(config.partition(".")[0]) if "." not in config else None
         fraction, _, one = variant.partition("-")
         common = dict(
             encoder=encoder_label(recipe.encoder), frames=recipe.data.preprocess.frames,
             seeds=[r["seed"] for r in group], device="cpu",
             source="carryover/results/nwucla_carryover.json", input=input_label(variant),
             train_fraction=float(fraction[1:]), one_camera=bool(one), config=config,
+            **({"stream": "+".join(members)} if members else {"stream": recipe.data.stream}),
         )  # fmt: skip
         result.append(summary_row(
             method=recipe.method, epochs=group[0]["epochs"],
@@ -250,12 +332,16 @@ def main(argv=None) -> None:
             for seed in [int(s) for s in args.seeds.split(",")]:
                 write_variant(data, variant, seed, work)
                 for config in args.configs.split(","):
-                    row = run_one(work, variant, config, seed, args.set)
-                    rows = merge_row(saved, row, ("variant", "config", "seed"))
-                    payload = {"rows": rows, "summary_rows": summary_rows(rows),
-                               "machine": machine(), "set": args.set}  # fmt: skip
-                    write_json(saved, payload, seeds=sorted({r["seed"] for r in rows}))
-                    print(json.dumps({k: row[k] for k in row if k != "collapse"}), flush=True)
+                    if set_members(config):
+                        new = run_set(work, variant, config, seed, args.set)
+                    else:
+                        new = [run_one(work, variant, config, seed, args.set)]
+                    for row in new:  # merge_row re-reads the file: write each row
+                        rows = merge_row(saved, row, ("variant", "config", "seed"))
+                        payload = {"rows": rows, "summary_rows": summary_rows(rows),
+                                   "machine": machine(), "set": args.set}  # fmt: skip
+                        write_json(saved, payload, seeds=sorted({r["seed"] for r in rows}))
+                        print(json.dumps({k: row[k] for k in row if k != "collapse"}), flush=True)
     if args.report and saved.exists():
         payload = json.loads(saved.read_text())
         write_json(saved, {**payload, "summary_rows": summary_rows(rows)})

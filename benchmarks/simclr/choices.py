@@ -1,6 +1,7 @@
 """The recommended set's other choices on validation splits of NW-UCLA's training views
 (view 3, the test view, is never read): which method as the streams' base, how long, how
-wide, and a fourth stream.
+wide, which encoder family, which input (frames, temporal sampling), and a fourth stream.
+The encoder and input candidates run 400 steps, beside ``simclr-400``.
 
 Splits as in ``validate.py``: ``view`` (pre-train and fit the probes on view 1, measure on
 view 2) and ``subject`` (views 1+2 of the subjects not held out -> views 1+2 of
@@ -44,6 +45,7 @@ from skelssl.data.readers.arrays import write_npz  # noqa: E402
 from skelssl.data.types import SkeletonData  # noqa: E402
 
 SHORT = ("train.epochs=50", "train.min_steps=400")  # the same length on both splits
+STGCN = "encoder.preset=stgcn-0.25"  # the ST-GCN that costs about a 2x256 bi-GRU on a CPU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,23 @@ CANDIDATES = {
         "simclr", (*SHORT, "encoder.hidden_size=256"), question="width at equal steps"
     ),
     "simclr-2800": Candidate("simclr", ("train.min_steps=2800",), question="length: 2x"),
+    "simclr-32f-400": Candidate(
+        "simclr", (*SHORT, "data.preprocess.frames=32"), question="input: 32 frames vs 50"
+    ),
+    "simclr-native-400": Candidate(
+        "simclr",
+        (*SHORT, "data.preprocess.temporal=at-most"),
+        question="input: native frame rate, zero-padded, vs resampled to 50",
+    ),
+    "random-stgcn": Candidate(
+        "simclr", (STGCN,), untrained=True, question="reference (ST-GCN at 1/4 width)"
+    ),
+    "simclr-stgcn-400": Candidate(
+        "simclr",
+        (*SHORT, STGCN),
+        question="encoder family: ST-GCN vs bi-GRU, 400 steps",
+        reference="random-stgcn",
+    ),
     "simclr-bone-motion": Candidate(
         "simclr", ("data.stream=bone-motion",), question="a fourth stream"
     ),
