@@ -29,7 +29,7 @@ import numpy as np
 # run as a script: the repo root on the path, so that `benchmarks` imports as a package
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.carryover.table import evaluate, pretrain, raw_nwucla  # noqa: E402
+from benchmarks.carryover.table import evaluate, pretrain, raw_nwucla, shipped  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     machine,
     mean_std_text,
@@ -115,7 +115,8 @@ def split_file(root: str, split: str, work: Path, held_out: list[int]) -> Path:
 def run_candidate(work: Path, split: str, data: Path, name: str, seed: int) -> dict:
     candidate = CANDIDATES[name]
     run = work / "runs" / f"{split}_{name}_s{seed}"
-    pretrain(data, candidate.config, seed, run, candidate.untrained, list(candidate.overrides))
+    config = shipped(candidate.config)
+    pretrain(data, config, seed, run, candidate.untrained, list(candidate.overrides))
     summary = json.loads((run / "summary.json").read_text())
     return {
         "candidate": name, "split": split, "seed": seed, "config": candidate.config,
