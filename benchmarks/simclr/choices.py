@@ -79,6 +79,9 @@ CANDIDATES = {
         (*SHORT, "data.preprocess.temporal=at-most"),
         question="input: native frame rate, zero-padded, vs resampled to 50",
     ),
+    "simclr-native": Candidate(
+        "simclr", ("data.preprocess.temporal=at-most",), question="input: native rate, full length"
+    ),
     "random-stgcn": Candidate(
         "simclr", (STGCN,), untrained=True, question="reference (ST-GCN at 1/4 width)"
     ),
