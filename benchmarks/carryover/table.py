@@ -63,6 +63,7 @@ from skelssl.config import load_config, read_yaml, save_config  # noqa: E402
 from skelssl.data.cache import load_dataset  # noqa: E402
 from skelssl.data.readers.arrays import read_npz, write_npz  # noqa: E402
 from skelssl.data.types import SkeletonData  # noqa: E402
+from skelssl.evaluation.ensemble import weights_text  # noqa: E402
 from skelssl.recipes import is_recipe_set, load_recipe_set  # noqa: E402
 
 CONFIGS = ("simclr", "byol", "ms2l", "crrl-ser")
@@ -212,8 +213,7 @@ def run_one(work: Path, variant: str, config: str, seed: int, extra) -> dict:
 def fused(runs: list[Path], weights, protocol: str) -> float:
     """Top-1 % of ``runs``' scores fused with ``weights`` (a list, ``validate`` or None:
     equal), as ``skelssl evaluate RUN ... --ensemble`` does."""
-    given = [] if weights is None else ["--weights", weights if isinstance(weights, str)
-                                        else ",".join(map(str, weights))]  # fmt: skip
+    given = [] if weights is None else ["--weights", weights_text(weights)]
     out = skelssl_command("evaluate", *map(str, runs), "--ensemble", *given,
                           "--protocol", protocol, "--json", "--quiet")  # fmt: skip
     return float(json.loads(out)["top1"])
@@ -283,7 +283,7 @@ def summary_rows(rows: list[dict]) -> list[dict]:
     result = []
     for (variant, config), group in sorted(groups.items()):
         recipe = resolved(config)
-        members = set_members(config.partition(".")[0]) if "." not in config else None
+        members = set_members(config)  # None for a single config or a set's member
         fraction, _, one = variant.partition("-")
         common = dict(
             encoder=encoder_label(recipe.encoder), frames=recipe.data.preprocess.frames,

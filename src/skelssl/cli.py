@@ -264,8 +264,9 @@ def _expand_recipe_set(args, runs: list[str]) -> tuple[list[str], object]:
         raise SkelsslError("a recipe-set folder is given alone (it stands for its runs)", sets[0])
     runs, recipe = expand_set(runs[0])
     if args.weights is None and recipe.weights is not None:
-        weights = recipe.weights
-        args.weights = weights if isinstance(weights, str) else ",".join(map(str, weights))
+        from skelssl.evaluation.ensemble import weights_text
+
+        args.weights = weights_text(recipe.weights)
     if getattr(args, "protocol", "") is None:
         args.protocol = recipe.protocol
     return runs, recipe

@@ -193,6 +193,11 @@ def check_same_samples(runs: Sequence, splits: Sequence[tuple]) -> None:
             raise SkelsslError(f"class names differ from {runs[0].run_dir}'s", where)
 
 
+def weights_text(weights: list[float] | str | None) -> str | None:
+    """The ``--weights`` text of parsed weights (the inverse of :func:`parse_weights`)."""
+    return weights if weights is None or isinstance(weights, str) else ",".join(map(str, weights))
+
+
 def parse_weights(text: str | None) -> list[float] | str | None:
     """``--weights``: None (equal), ``validate``, or comma-separated numbers."""
     if text is None or text == "validate":
